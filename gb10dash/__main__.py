@@ -1,0 +1,3 @@
+from gb10dash.cli import main
+
+raise SystemExit(main())

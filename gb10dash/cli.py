@@ -1,0 +1,84 @@
+"""Command line: `gb10dash [--config PATH] COMMAND ...`.
+
+Exit codes: 0 all healthy / success, 1 some host degraded, 2 bad config or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from gb10dash import __version__
+from gb10dash.config import Config, ConfigError, find_config_path, load_config
+
+EXIT_OK, EXIT_DEGRADED, EXIT_CONFIG = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gb10dash",
+        description="Watch GB10 hosts serving LLMs with llama-server: unit, log, GPU, memory, "
+                    "model share and the llama-server API, over one SSH connection per host.",
+        epilog="Config lookup: --config PATH, $GB10DASH_CONFIG, $XDG_CONFIG_HOME/gb10dash/hosts.toml, "
+               "./hosts.toml. Exit codes: 0 healthy, 1 degraded, 2 config or usage error.",
+    )
+    parser.add_argument("--version", action="version", version=f"gb10dash {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="hosts.toml to use")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = commands.add_parser("status", help="print one snapshot of every host and exit")
+    status.add_argument("--json", action="store_true", help="JSON output (schema: docs/status-json.md)")
+    status.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
+
+    watch = commands.add_parser("watch", help="refresh the status table in the terminal until Ctrl-C "
+                                              "(the default command)")
+    watch.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes")
+    watch.add_argument("hosts", nargs="*", metavar="HOST")
+
+    demo = commands.add_parser("demo", help="start the local lab (real sshd + llama-server, shims for "
+                                            "systemd and nvidia-smi) and watch it; stops the lab on exit")
+    demo.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: XDG state dir)")
+    demo.add_argument("--keep", action="store_true", help="leave the lab running on exit")
+    demo.add_argument("--interval", type=float, default=2.0, metavar="S")
+
+    lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
+    lab.add_argument("action", choices=("start", "stop", "status"))
+    lab.add_argument("--lab-dir", metavar="DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command or "watch"
+    try:
+        if command == "lab":
+            from gb10dash.lab_cli import run_lab_command
+
+            return run_lab_command(args.action, args.lab_dir)
+        if command == "demo":
+            from gb10dash.lab_cli import run_demo
+
+            return run_demo(args.lab_dir, keep=args.keep, interval=args.interval)
+        config = _load(args.config)
+        hosts = getattr(args, "hosts", None) or []
+        for name in hosts:
+            config.host(name)  # raises ConfigError naming the known hosts
+        if command == "status":
+            from gb10dash.status import run_status
+
+            return asyncio.run(run_status(config, hosts, as_json=args.json))
+        from gb10dash.status import run_watch
+
+        return run_watch(config, hosts, interval=getattr(args, "interval", 2.0))
+    except ConfigError as exc:
+        print(f"gb10dash: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _load(explicit: str | None) -> Config:
+    return load_config(find_config_path(explicit))

@@ -1,0 +1,260 @@
+"""hosts.toml → frozen, validated dataclasses.
+
+Every error is a ConfigError that names the file, the line where it can be
+found, the key, and what was expected; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gb10dash import locations
+
+CONFIG_ENV = "GB10DASH_CONFIG"
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+_ARCH_RE = re.compile(r"^[0-9]{2,3}[a-z]?(-real|-virtual)?$")
+_HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?\s*(#.*)?$")
+
+
+class ConfigError(Exception):
+    """A config problem, already worded for the operator."""
+
+    def __init__(self, path: Path | None, message: str, line: int | None = None):
+        self.path, self.line, self.message = path, line, message
+        where = str(path) if path else "<config>"
+        if line is not None:
+            where += f":{line}"
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class SshSettings:
+    config_file: Path | None = None
+    connect_timeout_s: float = 10.0
+    keepalive_interval_s: float = 5.0
+    keepalive_count_max: int = 3
+    reconnect_max_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class HostConfig:
+    name: str
+    api_url: str
+    model_path: str
+    ctx: int
+    transport: str = "ssh"
+    ssh_alias: str | None = None
+    api_via_ssh: bool = False
+    unit: str = "llama-server.service"
+    llama_cpp_dir: str = "~/llama.cpp"
+    build_dir: str = "~/llama.cpp/build"
+    model_share: str = "/mnt/models"
+    cuda_arch: str | None = None
+    baseline_gen_tps: float | None = None
+    baseline_prompt_tps: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    hosts: tuple[HostConfig, ...]
+    ssh: SshSettings = field(default_factory=SshSettings)
+
+    def host(self, name: str) -> HostConfig:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts)
+        raise ConfigError(self.path, f"no host named {name!r} (hosts: {known})")
+
+
+# key -> (python type, required?, description of what is expected)
+_HOST_KEYS: dict[str, tuple[type, bool, str]] = {
+    "name": (str, True, "a host name such as \"pegasus\" (letters, digits, . _ -)"),
+    "transport": (str, False, "\"ssh\" or \"local\""),
+    "ssh_alias": (str, False, "a Host alias from your ssh config, such as \"pegasus-llm\""),
+    "api_url": (str, True, "an http(s) URL such as \"http://127.0.0.1:8000\""),
+    "api_via_ssh": (bool, False, "true or false"),
+    "unit": (str, False, "a systemd unit name such as \"llama-server.service\""),
+    "model_path": (str, True, "the path of the served GGUF file on the host"),
+    "ctx": (int, True, "a positive integer (context size in tokens)"),
+    "llama_cpp_dir": (str, False, "the llama.cpp source directory on the host"),
+    "build_dir": (str, False, "the llama.cpp build directory on the host"),
+    "model_share": (str, False, "the path where the model share is mounted"),
+    "cuda_arch": (str, False, "a CMake CUDA arch such as \"121\" or \"121a-real\""),
+    "baseline_gen_tps": (float, False, "a positive number (tokens per second)"),
+    "baseline_prompt_tps": (float, False, "a positive number (tokens per second)"),
+}
+_SSH_KEYS: dict[str, tuple[type, bool, str]] = {
+    "config_file": (str, False, "the path of an ssh_config file"),
+    "connect_timeout_s": (float, False, "a positive number of seconds"),
+    "keepalive_interval_s": (float, False, "a positive number of seconds"),
+    "keepalive_count_max": (int, False, "a positive integer"),
+    "reconnect_max_s": (float, False, "a positive number of seconds"),
+}
+_TOP_KEYS = {"ssh", "host"}
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               dict: "a table", list: "an array"}
+
+
+def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The config file to use: --config, $GB10DASH_CONFIG, XDG config, ./hosts.toml."""
+    if explicit:
+        return _must_exist(Path(explicit), "--config")
+    if os.environ.get(CONFIG_ENV):
+        return _must_exist(Path(os.environ[CONFIG_ENV]), f"${CONFIG_ENV}")
+    candidates = [locations.config_dir() / "hosts.toml", Path.cwd() / "hosts.toml"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(c) for c in candidates)
+    raise ConfigError(None, f"no config file found (looked in {looked}); "
+                            f"pass --config PATH or set ${CONFIG_ENV}")
+
+
+def _must_exist(path: Path, origin: str) -> Path:
+    if not path.is_file():
+        raise ConfigError(path, f"config file given by {origin} does not exist")
+    return path
+
+
+def load_config(path: str | os.PathLike[str]) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ConfigError(path, f"cannot read: {exc.strerror}") from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = re.search(r"\(at line (\d+), column \d+\)", message)
+        line = int(match.group(1)) if match else None
+        raise ConfigError(path, f"TOML syntax error: {message}", line) from None
+    loc = _Locator(text)
+    for key in data:
+        if key not in _TOP_KEYS:
+            raise ConfigError(path, _unknown(key, _TOP_KEYS, "top level"), loc.find(None, None, key))
+    ssh_raw = data.get("ssh", {})
+    if not isinstance(ssh_raw, dict):
+        raise ConfigError(path, "key 'ssh': expected a table [ssh]", loc.find(None, None, "ssh"))
+    ssh_values = _check_table(ssh_raw, _SSH_KEYS, path, loc, "ssh", None, "[ssh]")
+    if "config_file" in ssh_values:
+        config_file = Path(ssh_values["config_file"]).expanduser()
+        if not config_file.is_absolute():
+            config_file = (path.parent / config_file).resolve()
+        ssh_values["config_file"] = config_file
+    hosts_raw = data.get("host")
+    if not isinstance(hosts_raw, list) or not hosts_raw:
+        raise ConfigError(path, "expected at least one [[host]] table", None)
+    hosts: list[HostConfig] = []
+    seen: dict[str, int | None] = {}
+    for index, raw in enumerate(hosts_raw):
+        label = f"[[host]] #{index + 1}"
+        if isinstance(raw.get("name"), str):
+            label = f"host {raw['name']!r}"
+        values = _check_table(raw, _HOST_KEYS, path, loc, "host", index, label)
+        host = HostConfig(**values)
+        _check_host(host, path, loc, index, label)
+        if host.name in seen:
+            first = seen[host.name]
+            raise ConfigError(path, f"duplicate host name {host.name!r}"
+                                    + (f" (first defined at line {first})" if first else ""),
+                              loc.find("host", index, "name"))
+        seen[host.name] = loc.find("host", index, "name")
+        hosts.append(host)
+    return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values))
+
+
+def _check_table(raw: dict[str, Any], spec: dict[str, tuple[type, bool, str]], path: Path,
+                 loc: _Locator, table: str, index: int | None, label: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in spec:
+            raise ConfigError(path, f"{label}: " + _unknown(key, spec, label), loc.find(table, index, key))
+        kind, _, expected = spec[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            got = _TYPE_WORDS.get(type(value), type(value).__name__)
+            raise ConfigError(path, f"{label}: key {key!r}: expected {expected}, got {got} {value!r}",
+                              loc.find(table, index, key))
+        if kind in (int, float) and value <= 0:
+            raise ConfigError(path, f"{label}: key {key!r}: expected {expected}, got {value!r}",
+                              loc.find(table, index, key))
+        values[key] = value
+    for key, (_, required, expected) in spec.items():
+        if required and key not in values:
+            raise ConfigError(path, f"{label}: missing required key {key!r} ({expected})",
+                              loc.find(table, index, None))
+    return values
+
+
+def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: str) -> None:
+    def fail(key: str, message: str) -> None:
+        raise ConfigError(path, f"{label}: key {key!r}: {message}", loc.find("host", index, key))
+
+    if not _NAME_RE.match(host.name):
+        fail("name", f"expected {_HOST_KEYS['name'][2]}, got {host.name!r}")
+    if host.transport not in ("ssh", "local"):
+        fail("transport", f"expected \"ssh\" or \"local\", got {host.transport!r}")
+    if host.transport == "ssh" and not host.ssh_alias:
+        raise ConfigError(path, f"{label}: transport \"ssh\" needs the key 'ssh_alias' "
+                                f"({_HOST_KEYS['ssh_alias'][2]})", loc.find("host", index, None))
+    if not re.match(r"^https?://[^/\s]+", host.api_url):
+        fail("api_url", f"expected {_HOST_KEYS['api_url'][2]}, got {host.api_url!r}")
+    if host.api_via_ssh and host.transport != "ssh":
+        fail("api_via_ssh", "only possible with transport \"ssh\"")
+    if host.cuda_arch is not None and not _ARCH_RE.match(host.cuda_arch):
+        fail("cuda_arch", f"expected {_HOST_KEYS['cuda_arch'][2]}, got {host.cuda_arch!r}")
+    if not host.model_path.endswith(".gguf"):
+        fail("model_path", f"expected the path of a .gguf file, got {host.model_path!r}")
+
+
+def _unknown(key: str, known: Any, where: str) -> str:
+    message = f"unknown key {key!r} in {where}"
+    close = difflib.get_close_matches(key, list(known), n=1)
+    if close:
+        message += f" (did you mean {close[0]!r}?)"
+    return message + "; valid keys: " + ", ".join(sorted(known))
+
+
+class _Locator:
+    """Finds the line (1-based) of a key inside the n-th [[table]] of a TOML text."""
+
+    def __init__(self, text: str):
+        self.lines = text.splitlines()
+
+    def find(self, table: str | None, index: int | None, key: str | None) -> int | None:
+        start, count, current = 0, -1, None
+        for number, line in enumerate(self.lines):
+            header = _HEADER_RE.match(line)
+            if header:
+                name = header.group(1).strip('"')
+                if table is None and key is not None and name == key:
+                    return number + 1
+                current = name
+                if name == table:
+                    count += 1
+                    if index is None or count == index:
+                        start = number
+                        if key is None:
+                            return number + 1
+                continue
+            in_scope = (current is None) if table is None else (
+                current == table and (index is None or count == index))
+            if in_scope and key and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+                return number + 1
+        return start + 1 if table is not None and count >= (index or 0) else None
