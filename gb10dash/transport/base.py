@@ -1,0 +1,69 @@
+"""The one interface every transport (ssh, local) implements.
+
+Commands are argv lists, never shell strings: the ssh transport quotes them with
+``shlex.join`` for the remote shell, the local transport executes them directly.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+
+
+class TransportError(Exception):
+    """The host could not be reached or the command could not be started."""
+
+
+class CommandTimeout(TransportError):
+    """A command did not finish within its timeout (it was killed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_status: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status == 0
+
+
+class Transport(abc.ABC):
+    """Runs argv commands and reads files on one host."""
+
+    #: name of the host as the config calls it (for messages)
+    name: str
+
+    @abc.abstractmethod
+    async def connect(self) -> None:
+        """Open the connection (no-op for local). Raises TransportError."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Close the connection and kill every stream still running."""
+
+    @property
+    @abc.abstractmethod
+    def connected(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def run(self, argv: Sequence[str], *, timeout: float = 10.0,
+                  input: str | None = None) -> CommandResult:
+        """Run argv to completion; kill it and raise CommandTimeout after timeout seconds."""
+
+    @abc.abstractmethod
+    def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        """Yield stdout lines (without the newline) of a long-lived command.
+
+        Leaving the iteration (break, cancellation, aclose) kills the process.
+        Ends normally when the command exits; raises TransportError if the
+        connection drops.
+        """
+
+    @abc.abstractmethod
+    async def read_file(self, path: str, *, timeout: float = 10.0,
+                        max_bytes: int = 4 * 1024 * 1024) -> bytes:
+        """Read a (small) file; raises FileNotFoundError / PermissionError / TransportError."""
