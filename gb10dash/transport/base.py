@@ -67,3 +67,7 @@ class Transport(abc.ABC):
     async def read_file(self, path: str, *, timeout: float = 10.0,
                         max_bytes: int = 4 * 1024 * 1024) -> bytes:
         """Read a (small) file; raises FileNotFoundError / PermissionError / TransportError."""
+
+    async def forward_port(self, remote_host: str, remote_port: int) -> int:
+        """A port on 127.0.0.1 here that reaches remote_host:remote_port as seen from the host."""
+        raise TransportError(f"{self.name}: this transport cannot forward ports")

@@ -32,6 +32,9 @@ class LocalTransport(Transport):
             await _kill(proc)
         self._children.clear()
 
+    async def forward_port(self, remote_host: str, remote_port: int) -> int:
+        return remote_port  # the host is this machine
+
     async def _spawn(self, argv: Sequence[str], *, stdin: int | None) -> asyncio.subprocess.Process:
         if not argv:
             raise ValueError("empty argv")

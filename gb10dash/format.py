@@ -1,0 +1,40 @@
+"""Small pure formatters shared by the text views: None is shown as "–", never 0."""
+
+from __future__ import annotations
+
+DASH = "–"
+
+
+def number(value: float | int | None, digits: int = 1) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.{digits}f}"
+
+
+def bytes_kib(kib: int | float | None) -> str:
+    if kib is None:
+        return DASH
+    value = float(kib)
+    for unit in ("KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "KiB" else f"{int(value)} KiB"
+        value /= 1024
+    return DASH
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return DASH
+    seconds = int(seconds)
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"

@@ -1,0 +1,47 @@
+"""`gb10dash demo` and `gb10dash lab ...`: the local lab of real parts, for people without GB10s."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from gb10dash.config import load_config
+
+
+def _say(message: str) -> None:
+    print(f"lab: {message}", file=sys.stderr, flush=True)
+
+
+def run_lab_command(action: str, lab_dir: str | None) -> int:
+    from gb10dash.lab.__main__ import main as lab_main
+
+    return lab_main([action] + (["--dir", lab_dir] if lab_dir else []))
+
+
+def run_demo(lab_dir: str | None, *, keep: bool, interval: float) -> int:
+    from gb10dash.lab import Lab, LlamaServerNotFound
+    from gb10dash.status import run_watch
+
+    lab = Lab(lab_dir, progress=_say)
+    started_at = time.monotonic()
+    try:
+        started_now = lab.start()
+        _say("waiting for both llama-servers to answer /health")
+        lab.wait_ready(120.0)
+    except LlamaServerNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"lab: could not start: {exc}", file=sys.stderr)
+        lab.stop()
+        return 1
+    _say(f"ready in {time.monotonic() - started_at:.1f} s; config {lab.config_path}")
+    try:
+        return run_watch(load_config(lab.config_path), [], interval=interval)
+    finally:
+        if keep or not started_now:
+            _say(f"lab left running (stop it with: gb10dash lab stop"
+                 + (f" --lab-dir {lab_dir}" if lab_dir else "") + ")")
+        else:
+            _say("stopping the lab")
+            lab.stop()

@@ -1,0 +1,320 @@
+"""HostMonitor: runs the collectors of one host and keeps its HostState.
+
+`snapshot()` collects everything once (for `gb10dash status`); `run()` keeps a
+persistent connection with long-lived streams (nvidia-smi -lms, journalctl -f)
+and slower polls, reconnecting with capped exponential backoff. A failing
+source is recorded in its SourceStatus and never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from gb10dash.collectors import gpu, journal, memory, mounts, systemd
+from gb10dash.collectors.llama import HealthState
+from gb10dash.collectors.llama_client import LlamaClient
+from gb10dash.config import HostConfig, SshSettings
+from gb10dash.rates import RateSource, rate_from_timing
+from gb10dash.state import HostState, SourceStatus, Throughput
+from gb10dash.throughput import ThroughputTracker
+from gb10dash.transport import Transport, TransportError, make_transport
+from gb10dash.transport.backoff import Backoff
+
+
+@dataclasses.dataclass(frozen=True)
+class Cadence:
+    """Seconds between polls of each kind of source."""
+
+    fast_s: float = 1.0      # /proc/meminfo, VmRSS, HTTP /health /slots /metrics
+    slow_s: float = 5.0      # systemctl show, mount probe, nvidia-smi compute apps
+    gpu_ms: int = 1000       # nvidia-smi -lms interval
+    stat_timeout_s: float = 3.0
+    log_lines: int = 500     # journal entries kept in memory
+
+
+class ConnectionLost(Exception):
+    pass
+
+
+class HostMonitor:
+    def __init__(self, host: HostConfig, ssh: SshSettings | None = None, *,
+                 transport: Transport | None = None, cadence: Cadence | None = None,
+                 on_update: Callable[[HostState], Any] | None = None):
+        self.host = host
+        self.ssh = ssh or SshSettings()
+        self.transport = transport or make_transport(host, self.ssh)
+        self.cadence = cadence or Cadence()
+        self.on_update = on_update
+        self.cursor: str | None = None
+        self.log: collections.deque[journal.JournalEntry] = collections.deque(maxlen=self.cadence.log_lines)
+        self._fields: dict[str, Any] = {}
+        self._sources: dict[str, SourceStatus] = {}
+        self._throughput = ThroughputTracker()
+        self._connected = False
+        self._unreachable_since: float | None = None
+        self._unreachable_reason: str | None = None
+        self._llama: LlamaClient | None = None
+        self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
+        self._refresh_identity = True
+
+    # -- state ---------------------------------------------------------------------------
+    @property
+    def state(self) -> HostState:
+        return HostState(
+            config=self.host, at=time.time(), connected=self._connected,
+            unreachable_since=self._unreachable_since, unreachable_reason=self._unreachable_reason,
+            throughput=Throughput(self._throughput.gen, self._throughput.prompt),
+            recent_log=tuple(self.log), sources=dict(self._sources), **self._fields,
+        )
+
+    def _ok(self, source: str, **values: Any) -> None:
+        self._fields.update(values)
+        self._sources[source] = self._sources.get(source, SourceStatus()).ok(time.time())
+
+    def _failed(self, source: str, error: BaseException | str) -> None:
+        message = error if isinstance(error, str) else (str(error) or type(error).__name__)
+        self._sources[source] = self._sources.get(source, SourceStatus()).failed(time.time(), message)
+
+    def _notify(self) -> None:
+        if self.on_update is not None:
+            self.on_update(self.state)
+
+    def _set_connected(self, connected: bool, reason: str | None = None) -> None:
+        now = time.time()
+        if connected:
+            self._connected, self._unreachable_since, self._unreachable_reason = True, None, None
+            self._ok("ssh")
+        else:
+            if self._connected or self._unreachable_since is None:
+                self._unreachable_since = now
+            self._connected, self._unreachable_reason = False, reason
+            self._failed("ssh", reason or "not connected")
+
+    # -- one snapshot --------------------------------------------------------------------
+    async def snapshot(self) -> HostState:
+        try:
+            await self.transport.connect()
+        except TransportError as exc:
+            self._set_connected(False, str(exc))
+            await self._poll_http_direct_only()
+            return self.state
+        self._set_connected(True)
+        try:
+            await self._poll_unit()
+            await asyncio.gather(self._poll_gpu_once(), self._poll_gpu_apps(), self._poll_memory(),
+                                 self._poll_mount(), self._poll_http(), self._poll_journal_tail())
+        finally:
+            await self.close()
+        return self.state
+
+    async def _poll_http_direct_only(self) -> None:
+        if not self.host.api_via_ssh:
+            await self._poll_http()
+
+    # -- continuous ----------------------------------------------------------------------
+    async def run(self) -> None:
+        backoff = Backoff(cap_s=self.ssh.reconnect_max_s)
+        http_task = None if self.host.api_via_ssh else asyncio.create_task(self._http_loop())
+        try:
+            while True:
+                try:
+                    await self.transport.connect()
+                except TransportError as exc:
+                    self._set_connected(False, str(exc))
+                    self._notify()
+                    await asyncio.sleep(backoff.next_delay())
+                    continue
+                backoff.reset()
+                self._set_connected(True)
+                self._notify()
+                reason = await self._run_connected()
+                self._set_connected(False, reason)
+                self._notify()
+                await self.transport.close()
+                self._llama = None if self.host.api_via_ssh else self._llama
+        finally:
+            if http_task is not None:
+                http_task.cancel()
+            await self.close()
+
+    async def _run_connected(self) -> str:
+        loops = [self._gpu_loop(), self._journal_loop(), self._slow_loop(), self._fast_loop(),
+                 self._watch_connection()]
+        if self.host.api_via_ssh:
+            loops.append(self._http_loop())
+        reason = "connection closed"
+        try:
+            async with asyncio.TaskGroup() as group:
+                for loop in loops:
+                    group.create_task(loop)
+        except* ConnectionLost as lost:
+            reason = str(lost.exceptions[0]) or "connection lost"
+        return reason
+
+    async def _watch_connection(self) -> None:
+        while self.transport.connected:
+            await asyncio.sleep(0.2)
+        raise ConnectionLost(f"{getattr(self.transport, 'alias', self.host.name)}: connection lost")
+
+    async def _every(self, seconds: float, *polls: Callable[[], Any]) -> None:
+        while True:
+            started = time.monotonic()
+            for poll in polls:
+                await poll()
+            self._notify()
+            await asyncio.sleep(max(0.05, seconds - (time.monotonic() - started)))
+
+    async def _slow_loop(self) -> None:
+        await self._every(self.cadence.slow_s, self._poll_unit, self._poll_gpu_apps, self._poll_mount)
+
+    async def _fast_loop(self) -> None:
+        await self._every(self.cadence.fast_s, self._poll_memory)
+
+    async def _http_loop(self) -> None:
+        await self._every(self.cadence.fast_s, self._poll_http)
+
+    async def _gpu_loop(self) -> None:
+        while True:
+            try:
+                async for sample in gpu.stream_gpu(self.transport, self.cadence.gpu_ms):
+                    self._ok("gpu", gpu=sample)
+                    self._notify()
+                self._failed("gpu", "nvidia-smi stream ended")
+            except TransportError as exc:
+                self._check_connection(exc)
+                self._failed("gpu", exc)
+            except ValueError as exc:
+                self._failed("gpu", exc)
+            await asyncio.sleep(self.cadence.slow_s)
+
+    async def _journal_loop(self) -> None:
+        while True:
+            try:
+                async for entry in journal.stream_journal(self.transport, self.host.unit,
+                                                          after_cursor=self.cursor, initial_lines=100):
+                    self._add_log(entry)
+                    self._ok("journal")
+                    self._notify()
+                self._failed("journal", "journalctl stream ended")
+            except TransportError as exc:
+                self._check_connection(exc)
+                self._failed("journal", exc)
+            await asyncio.sleep(self.cadence.slow_s)
+
+    def _check_connection(self, exc: BaseException) -> None:
+        if not self.transport.connected:
+            raise ConnectionLost(str(exc))
+
+    def _add_log(self, entry: journal.JournalEntry) -> None:
+        self.log.append(entry)
+        if entry.cursor:
+            self.cursor = entry.cursor
+        timing = journal.parse_print_timing(entry.message)
+        if timing is not None:
+            at = entry.realtime_us / 1e6 if entry.realtime_us else time.time()
+            self._throughput.observe_timing(rate_from_timing(timing, at), timing.phase)
+
+    # -- polls: each records success or failure of one source ----------------------------
+    async def _guard(self, source: str, poll: Callable[[], Any]) -> None:
+        try:
+            await poll()
+        except TransportError as exc:
+            self._failed(source, exc)
+            self._check_connection(exc)
+        except (ValueError, OSError) as exc:
+            self._failed(source, exc)
+
+    async def _poll_unit(self) -> None:
+        async def poll() -> None:
+            self._ok("unit", unit=await systemd.collect_unit(self.transport, self.host.unit))
+        await self._guard("unit", poll)
+
+    async def _poll_gpu_once(self) -> None:
+        async def poll() -> None:
+            samples = await gpu.collect_gpu(self.transport)
+            self._ok("gpu", gpu=samples[0] if samples else None)
+        await self._guard("gpu", poll)
+
+    async def _poll_gpu_apps(self) -> None:
+        async def poll() -> None:
+            self._ok("gpu_apps", gpu_processes=await gpu.collect_compute_apps(self.transport))
+        await self._guard("gpu_apps", poll)
+
+    async def _poll_memory(self) -> None:
+        async def poll() -> None:
+            meminfo = await memory.collect_meminfo(self.transport)
+            unit = self._fields.get("unit")
+            pid = unit.main_pid if unit else None
+            process = await memory.collect_process_memory(self.transport, pid) if pid else None
+            self._ok("memory", meminfo=meminfo, process_memory=process)
+        await self._guard("memory", poll)
+
+    async def _poll_mount(self) -> None:
+        async def poll() -> None:
+            self._ok("mount", mount=await self._prober.probe())
+        await self._guard("mount", poll)
+
+    async def _poll_journal_tail(self) -> None:
+        async def poll() -> None:
+            for entry in await journal.collect_journal_tail(self.transport, self.host.unit, lines=200):
+                self._add_log(entry)
+            self._ok("journal")
+        await self._guard("journal", poll)
+
+    async def _poll_http(self) -> None:
+        try:
+            client = await self._client()
+        except TransportError as exc:
+            self._failed("health", exc)
+            return
+        health = await client.health()
+        self._ok("health", health=health)
+        if health.state is not HealthState.OK:
+            self._refresh_identity = True  # after a restart the model may have changed
+            self._failed("api", health.message or health.state.value)
+            return
+        try:
+            if self._refresh_identity:
+                models = await client.models()
+                self._fields["model"] = models[0] if models else None
+                self._fields["props"] = await client.props()
+                self._refresh_identity = False
+            slots = await client.slots()
+            metrics = await client.metrics()
+            now = time.time()
+            self._throughput.observe_poll(metrics, slots, now)
+            self._ok("api", slots=slots, metrics=metrics)
+        except (ValueError, OSError) as exc:
+            self._failed("api", exc)
+
+    async def _client(self) -> LlamaClient:
+        if self._llama is None:
+            base = self.host.api_url
+            if self.host.api_via_ssh:
+                parts = urlsplit(base)
+                port = await self.transport.forward_port(parts.hostname or "127.0.0.1",  # type: ignore[attr-defined]
+                                                         parts.port or 80)
+                base = f"http://127.0.0.1:{port}"
+            self._llama = LlamaClient(base)
+        return self._llama
+
+    async def close(self) -> None:
+        if self._llama is not None:
+            await self._llama.aclose()
+            self._llama = None
+        await self.transport.close()
+
+
+async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings) -> list[HostState]:
+    """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout."""
+    monitors = [HostMonitor(host, ssh) for host in hosts]
+    return list(await asyncio.gather(*(m.snapshot() for m in monitors)))
+
+
+__all__ = ["Cadence", "HostMonitor", "RateSource", "snapshot_all"]

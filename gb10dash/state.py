@@ -1,0 +1,132 @@
+"""HostState: everything known about one host, with when each part was last seen.
+
+Pure: built by the monitor from collector results, read by the CLI and the UI.
+"Stale" and "unreachable since" are computed from recorded timestamps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from gb10dash.collectors.gpu import GpuProcess, GpuSample
+from gb10dash.collectors.journal import JournalEntry
+from gb10dash.collectors.llama import Health, HealthState, Metrics, ModelInfo, Props, SlotInfo, model_file_name
+from gb10dash.collectors.memory import MemInfo, ProcessMemory
+from gb10dash.collectors.mounts import MountState, MountStatus
+from gb10dash.collectors.systemd import UnitStatus
+from gb10dash.config import HostConfig
+from gb10dash.rates import Rate
+
+#: the sources a monitor collects; each has its own freshness record
+SOURCES = ("ssh", "unit", "journal", "gpu", "gpu_apps", "memory", "mount", "health", "api")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceStatus:
+    last_ok: float | None = None
+    last_error: str | None = None
+    last_error_at: float | None = None
+
+    def ok(self, at: float) -> SourceStatus:
+        return SourceStatus(last_ok=at, last_error=None, last_error_at=None)
+
+    def failed(self, at: float, error: str) -> SourceStatus:
+        return SourceStatus(last_ok=self.last_ok, last_error=error, last_error_at=at)
+
+    @property
+    def failing(self) -> bool:
+        return self.last_error is not None
+
+    def age(self, now: float) -> float | None:
+        return None if self.last_ok is None else max(0.0, now - self.last_ok)
+
+
+@dataclass(frozen=True, slots=True)
+class Throughput:
+    gen: Rate | None = None
+    prompt: Rate | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HostState:
+    config: HostConfig
+    at: float
+    connected: bool = False
+    unreachable_since: float | None = None
+    unreachable_reason: str | None = None
+    unit: UnitStatus | None = None
+    health: Health | None = None
+    model: ModelInfo | None = None
+    props: Props | None = None
+    slots: tuple[SlotInfo, ...] | None = None
+    metrics: Metrics | None = None
+    gpu: GpuSample | None = None
+    gpu_processes: tuple[GpuProcess, ...] = ()
+    meminfo: MemInfo | None = None
+    process_memory: ProcessMemory | None = None
+    mount: MountStatus | None = None
+    throughput: Throughput = field(default_factory=Throughput)
+    recent_log: tuple[JournalEntry, ...] = ()
+    sources: dict[str, SourceStatus] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def model_id(self) -> str | None:
+        return model_file_name(self.model.id) if self.model else None
+
+    @property
+    def server_gpu_memory_mib(self) -> float | None:
+        """GPU memory held by the unit's main process (per-process figure; GB10 has no total)."""
+        pid = self.unit.main_pid if self.unit else None
+        for proc in self.gpu_processes:
+            if pid is not None and proc.pid == pid:
+                return proc.used_memory_mib
+        return None
+
+    def problems(self) -> list[str]:
+        """Why this host is degraded; empty when healthy."""
+        if not self.connected:
+            since = self.unreachable_since
+            return [f"unreachable ({self.unreachable_reason or 'not connected'})" if since is None
+                    else f"unreachable since {_clock(since)} ({self.unreachable_reason})"]
+        found: list[str] = []
+        if self.unit is None:
+            found.append("unit state unknown" + _why(self.sources.get("unit")))
+        elif not self.unit.is_running:
+            found.append(f"unit {self.unit.active_state}/{self.unit.sub_state}"
+                         + (f" (result {self.unit.result})" if self.unit.result not in (None, "success") else ""))
+        if self.health is None or self.health.state is not HealthState.OK:
+            word = self.health.state.value if self.health else "unknown"
+            found.append(f"health {word}" + (f": {self.health.message}" if self.health and self.health.message else ""))
+        if self.mount is None:
+            found.append("model share state unknown" + _why(self.sources.get("mount")))
+        elif self.mount.state is not MountState.MOUNTED:
+            found.append(f"model share {self.mount.path} {self.mount.state.value}"
+                         + (f" ({self.mount.error})" if self.mount.error else ""))
+        return found
+
+    def warnings(self) -> list[str]:
+        """Things worth showing that do not make the host degraded."""
+        found = [f"{name}: {status.last_error}" for name, status in sorted(self.sources.items())
+                 if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")]
+        wanted = model_file_name(self.config.model_path)
+        if self.model_id and self.model_id != wanted:
+            found.append(f"serving {self.model_id}, config says {wanted}")
+        return found
+
+    @property
+    def healthy(self) -> bool:
+        return not self.problems()
+
+
+def _why(status: SourceStatus | None) -> str:
+    return f" ({status.last_error})" if status and status.last_error else ""
+
+
+def _clock(epoch: float) -> str:
+    import time
+
+    return time.strftime("%H:%M:%S", time.localtime(epoch))

@@ -1,0 +1,106 @@
+"""`gb10dash status` and `gb10dash watch`: snapshots of every host as text or JSON."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from gb10dash.config import Config
+from gb10dash.format import bytes_kib, duration, number
+from gb10dash.monitor import snapshot_all
+from gb10dash.state import HostState
+from gb10dash.status_json import status_document
+
+EXIT_OK, EXIT_DEGRADED = 0, 1
+
+
+async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
+    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    return await snapshot_all(hosts, config.ssh)
+
+
+async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:
+    states = await collect(config, names)
+    if as_json:
+        json.dump(status_document(states, config.path), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(states))
+    return EXIT_OK if all(s.healthy for s in states) else EXIT_DEGRADED
+
+
+def run_watch(config: Config, names: Sequence[str], *, interval: float) -> int:
+    """Refresh the text view until Ctrl-C (the Textual dashboard replaces this view)."""
+    try:
+        while True:
+            started = time.monotonic()
+            states = asyncio.run(collect(config, names))
+            sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
+            sys.stdout.write(render_text(states))
+            sys.stdout.write(f"(refreshing every {interval:g} s; Ctrl-C to quit)\n")
+            sys.stdout.flush()
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def render_text(states: Sequence[HostState]) -> str:
+    degraded = sum(not s.healthy for s in states)
+    head = "all healthy" if not degraded else f"{degraded} of {len(states)} degraded"
+    lines = [f"gb10dash · {time.strftime('%Y-%m-%d %H:%M:%S')} · {head}"]
+    for s in states:
+        lines.append("")
+        lines.extend(render_host(s))
+    return "\n".join(lines) + "\n"
+
+
+def render_host(s: HostState) -> list[str]:
+    mark = "●" if s.healthy else "✗"
+    out = [f"{mark} {s.name}"]
+    if not s.connected:
+        out.append(f"    {s.problems()[0]}")
+        if s.health is not None:
+            out.append(f"    health {s.health.state.value} (direct HTTP)")
+        return out
+    unit = s.unit
+    if unit is not None:
+        up = duration(s.at - unit.started_at) if unit.started_at and unit.is_running else "–"
+        out.append(f"    unit    {unit.active_state}/{unit.sub_state}  pid {unit.main_pid or '–'}  "
+                   f"up {up}  restarts {number(unit.n_restarts)}  result {unit.result or '–'}")
+    health = s.health.state.value if s.health else "–"
+    ctx_in_use = s.props.n_ctx if s.props else None
+    out.append(f"    model   {s.model_id or '–'}  health {health}  ctx {number(ctx_in_use)}/{number(s.config.ctx)}")
+    gen, prompt = s.throughput.gen, s.throughput.prompt
+    out.append(f"    tok/s   gen {_rate(gen)}  prompt {_rate(prompt)}  "
+               f"(baseline {number(s.config.baseline_gen_tps)} / {number(s.config.baseline_prompt_tps)})")
+    g = s.gpu
+    if g is not None:
+        out.append(f"    gpu     {g.name or '–'}  cc {g.compute_cap or '–'}  util {number(g.utilization_pct)}%  "
+                   f"{number(g.temperature_c)}°C  {number(g.power_w)} W  SM {number(g.sm_clock_mhz)} MHz")
+    m, p = s.meminfo, s.process_memory
+    if m is not None:
+        server = f"  server RSS {bytes_kib(p.vm_rss_kib)}" if p else ""
+        held = s.server_gpu_memory_mib
+        gpu_held = f"  GPU-held {number(held)} MiB" if held is not None else ""
+        out.append(f"    memory  {bytes_kib(m.used_kib)} / {bytes_kib(m.total_kib)} used "
+                   f"(/proc/meminfo){server}{gpu_held}")
+    if s.mount is not None:
+        mount = s.mount
+        detail = f"{mount.entry.fstype} from {mount.entry.source}" if mount.entry else ""
+        stat = f"stat {mount.stat_seconds * 1000:.0f} ms" if mount.stat_seconds is not None else ""
+        out.append(f"    share   {mount.path} {mount.state.value} {detail} {stat}".rstrip())
+    for problem in s.problems():
+        out.append(f"    ! {problem}")
+    for warning in s.warnings():
+        out.append(f"    ~ {warning}")
+    return out
+
+
+def _rate(rate: object) -> str:
+    if rate is None:
+        return "–"
+    tps = getattr(rate, "tokens_per_second")
+    return f"{number(tps)} ({getattr(rate, 'source').value})"

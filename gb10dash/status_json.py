@@ -1,0 +1,133 @@
+"""HostState → the JSON document of `gb10dash status --json` (schema: docs/status-json.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gb10dash.collectors.gpu import cuda_arch_for
+from gb10dash.rates import Rate
+from gb10dash.state import HostState
+
+SCHEMA = "gb10dash.status/1"
+
+
+def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "generated_at": _iso(time.time()),
+        "config": str(config_path),
+        "healthy": all(s.healthy for s in states),
+        "hosts": [host_document(s) for s in states],
+    }
+
+
+def host_document(s: HostState) -> dict[str, Any]:
+    unit, health, model, props = s.unit, s.health, s.model, s.props
+    return {
+        "name": s.name,
+        "healthy": s.healthy,
+        "problems": s.problems(),
+        "warnings": s.warnings(),
+        "reachable": s.connected,
+        "unreachable_since": _iso(s.unreachable_since),
+        "unreachable_reason": s.unreachable_reason,
+        "unit": None if unit is None else {
+            "name": s.config.unit,
+            "active_state": unit.active_state,
+            "sub_state": unit.sub_state,
+            "main_pid": unit.main_pid,
+            "started_at": _iso(unit.started_at),
+            "n_restarts": unit.n_restarts,
+            "result": unit.result,
+            "exec_main_status": unit.exec_main_status,
+            "exec_start": list(unit.exec_start),
+            "fragment_path": unit.fragment_path,
+            "drop_in_paths": list(unit.drop_in_paths),
+        },
+        "health": None if health is None else {
+            "state": health.state.value, "status_code": health.status_code, "message": health.message},
+        "model": None if model is None else {
+            "id": s.model_id,
+            "api_id": model.id,
+            "configured": s.config.model_path,
+            "architecture": model.architecture,
+            "n_params": model.n_params,
+            "size_bytes": model.size_bytes,
+            "ftype": model.ftype,
+            "n_ctx_train": model.n_ctx_train,
+        },
+        "ctx": {"in_use": props.n_ctx if props else None, "configured": s.config.ctx},
+        "server": None if props is None else {
+            "build_info": props.build_info, "total_slots": props.total_slots, "model_path": props.model_path},
+        "slots": None if s.slots is None else [_plain(slot) for slot in s.slots],
+        "throughput": {"gen": _rate(s.throughput.gen), "prompt": _rate(s.throughput.prompt),
+                       "baseline_gen_tps": s.config.baseline_gen_tps,
+                       "baseline_prompt_tps": s.config.baseline_prompt_tps},
+        "gpu": _gpu(s),
+        "gpu_processes": [_plain(p) for p in s.gpu_processes],
+        "memory": _memory(s),
+        "mount": None if s.mount is None else {
+            "path": s.mount.path,
+            "state": s.mount.state.value,
+            "fstype": s.mount.entry.fstype if s.mount.entry else None,
+            "source": s.mount.entry.source if s.mount.entry else None,
+            "options": s.mount.entry.options if s.mount.entry else None,
+            "stat_seconds": s.mount.stat_seconds,
+            "error": s.mount.error,
+        },
+        "sources": {name: {"last_ok": _iso(st.last_ok), "last_error": st.last_error,
+                           "last_error_at": _iso(st.last_error_at)}
+                    for name, st in sorted(s.sources.items())},
+    }
+
+
+def _gpu(s: HostState) -> dict[str, Any] | None:
+    g = s.gpu
+    if g is None:
+        return None
+    derived = None
+    if g.compute_cap:
+        try:
+            derived = cuda_arch_for(g.compute_cap)
+        except ValueError:
+            derived = None
+    doc = _plain(g)
+    doc["cuda_arch"] = s.config.cuda_arch or derived
+    doc["cuda_arch_source"] = "config" if s.config.cuda_arch else ("compute_cap" if derived else None)
+    return doc
+
+
+def _memory(s: HostState) -> dict[str, Any] | None:
+    m, p = s.meminfo, s.process_memory
+    if m is None and p is None:
+        return None
+    return {
+        "source": "/proc/meminfo",
+        "total_kib": m.total_kib if m else None,
+        "available_kib": m.available_kib if m else None,
+        "used_kib": m.used_kib if m else None,
+        "server_pid": p.pid if p else None,
+        "server_rss_kib": p.vm_rss_kib if p else None,
+        "server_hwm_kib": p.vm_hwm_kib if p else None,
+        "server_gpu_mib": s.server_gpu_memory_mib,
+    }
+
+
+def _rate(rate: Rate | None) -> dict[str, Any] | None:
+    if rate is None:
+        return None
+    return {"tokens_per_second": rate.tokens_per_second, "source": rate.source.value, "at": _iso(rate.at)}
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "raw"}
+
+
+def _iso(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
