@@ -25,8 +25,7 @@ async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
 async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:
     states = await collect(config, names)
     if as_json:
-        json.dump(status_document(states, config.path), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(status_document(states, config.path), indent=2) + "\n")
     else:
         sys.stdout.write(render_text(states))
     return EXIT_OK if all(s.healthy for s in states) else EXIT_DEGRADED

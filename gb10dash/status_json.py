@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +124,12 @@ def _rate(rate: Rate | None) -> dict[str, Any] | None:
 
 
 def _plain(obj: Any) -> dict[str, Any]:
-    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "raw"}
+    doc = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name != "raw":
+            doc[f.name] = dict(value) if isinstance(value, Mapping) else value
+    return doc
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -99,26 +99,29 @@ class SshTransport(Transport):
     async def run(self, argv: Sequence[str], *, timeout: float = 10.0,
                   input: str | None = None) -> CommandResult:
         conn = self._connection()
-        command = shlex.join(argv)
+        # a command that reads stdin cannot be guarded by stdin EOF; it relies on sshd alone
+        command = shlex.join(argv) if input is not None else guarded(argv)
         try:
-            async with conn.create_process(command, encoding="utf-8", errors="replace") as proc:
-                try:
-                    stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
-                except asyncio.TimeoutError:
-                    _terminate(proc)
-                    raise CommandTimeout(f"{self.alias}: {command} timed out after {timeout:g} s") from None
-                status = proc.exit_status
+            proc = await conn.create_process(command, encoding="utf-8", errors="replace")
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
-        if status is None:  # killed by a signal on the remote side
+        try:
+            stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
+        except asyncio.TimeoutError:
+            raise CommandTimeout(f"{self.alias}: {shlex.join(argv)} timed out after {timeout:g} s") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+        finally:
+            _terminate(proc)
+        status = proc.exit_status
+        if status is None or status < 0:  # killed by a signal on the remote side
             status = 128 + 15
         return CommandResult(tuple(argv), status, stdout or "", stderr or "")
 
     async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
         conn = self._connection()
-        command = shlex.join(argv)
         try:
-            proc = await conn.create_process(command, encoding="utf-8", errors="replace")
+            proc = await conn.create_process(guarded(argv), encoding="utf-8", errors="replace")
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:
@@ -167,9 +170,25 @@ class SshTransport(Transport):
         return listener.get_port()
 
 
+# Runs "$@" with stdin from /dev/null while a watcher reads the channel's stdin: when the
+# channel closes (we stop a stream, a command times out, the connection drops) the watcher
+# sees EOF and sends TERM to the command. The script is constant; argv are positional
+# parameters, quoted with shlex.join, never part of the script text.
+_GUARD_SCRIPT = (
+    'exec 3<&0; "$@" </dev/null 3<&- & p=$!; '
+    '{ cat >/dev/null 2>&1; kill -TERM "$p" 2>/dev/null; } <&3 >/dev/null 2>&1 & w=$!; '
+    'exec 3<&-; wait "$p"; s=$?; kill "$w" 2>/dev/null; exit "$s"'
+)
+
+
+def guarded(argv: Sequence[str]) -> str:
+    """The remote command line for argv: quoted, and killed when our channel closes."""
+    if not argv:
+        raise ValueError("empty argv")
+    return shlex.join(["sh", "-c", _GUARD_SCRIPT, "gb10dash", *argv])
+
+
 def _terminate(proc: asyncssh.SSHClientProcess) -> None:
-    """Ask the remote side to end the process, then close the channel."""
-    if proc.exit_status is None and not proc.is_closing():
-        with contextlib.suppress(Exception):
-            proc.send_signal("TERM")
-    proc.close()
+    """Close the channel; the guard script on the host then ends the command."""
+    if not proc.is_closing():
+        proc.close()

@@ -1,0 +1,80 @@
+"""Test-side control of lab hosts: kill/restart a host's sshd, run its shims, write journal lines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+
+from gb10dash.config import Config, load_config
+from gb10dash.lab import Lab
+from gb10dash.lab import sshd as lab_sshd
+
+
+def config(lab: Lab) -> Config:
+    return load_config(lab.config_path)
+
+
+def host_env(lab: Lab, host: str) -> dict[str, str]:
+    paths = lab.layout.host(host)
+    return dict(os.environ, GB10LAB_ROOT=str(paths.root), PATH=f"{paths.bin}{os.pathsep}{os.environ['PATH']}")
+
+
+def shim(lab: Lab, host: str, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run one of the host's shims (systemctl, journalctl, ...) as that host would."""
+    paths = lab.layout.host(host)
+    return subprocess.run([str(paths.bin / argv[0]), *argv[1:]], env=host_env(lab, host),
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def journal_append(lab: Lab, host: str, *messages: str) -> None:
+    import sys
+
+    subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", "llama-server.service",
+                    *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
+
+
+def sshd_pid(lab: Lab, host: str) -> int | None:
+    return lab_sshd.read_pid(lab.layout.sshd_dir(host) / "sshd.pid")
+
+
+def kill_sshd(lab: Lab, host: str) -> None:
+    """Kill the host's sshd listener and every session it forked: all connections drop."""
+    pid = sshd_pid(lab, host)
+    assert pid, f"no sshd pid for {host}"
+    listener = psutil.Process(pid)
+    victims = [listener, *listener.children(recursive=True)]
+    for proc in victims:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(victims, timeout=5)
+
+
+def start_sshd(lab: Lab, host: str) -> None:
+    lab_sshd.start_sshd(lab.layout, host, lab.host(host).ssh_port)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def ssh_config_with_known_hosts(lab: Lab, known_hosts: Path, dest: Path) -> Path:
+    """A copy of the lab's ssh_config whose UserKnownHostsFile is `known_hosts`."""
+    lines = []
+    for line in lab.ssh_config_path.read_text().splitlines():
+        if line.strip().lower().startswith("userknownhostsfile"):
+            line = f"    UserKnownHostsFile {known_hosts}"
+        lines.append(line)
+    dest.write_text("\n".join(lines) + "\n")
+    return dest

@@ -1,0 +1,176 @@
+"""The asyncssh transport against the lab's real OpenSSH sshd (no mocks)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from gb10dash.config import SshSettings
+from gb10dash.lab import Lab
+from gb10dash.transport import CommandTimeout, TransportError
+from gb10dash.transport.ssh import SshTransport
+
+from . import labctl
+
+
+def settings(lab: Lab, **overrides) -> SshSettings:
+    base = SshSettings(config_file=lab.ssh_config_path, connect_timeout_s=5, keepalive_interval_s=1,
+                       keepalive_count_max=3)
+    return dataclasses.replace(base, **overrides)
+
+
+def remote_processes(marker: str) -> list[psutil.Process]:
+    """Processes (on this machine, where the lab hosts live) whose argv contains marker."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if marker in " ".join(proc.info["cmdline"] or []) and proc.pid != psutil.Process().pid:
+            found.append(proc)
+    return found
+
+
+async def test_connect_by_alias_and_run_in_the_hosts_environment(lab: Lab) -> None:
+    for host in ("pegasus", "stella"):
+        transport = SshTransport(host, f"{host}-llm", settings(lab))
+        await transport.connect()
+        try:
+            result = await transport.run(["printenv", "GB10LAB_ROOT"])
+            assert result.ok
+            assert result.stdout.strip() == str(lab.layout.host(host).root)
+        finally:
+            await transport.close()
+        assert not transport.connected
+
+
+async def test_argv_is_quoted_never_interpreted_by_the_remote_shell(lab: Lab, tmp_path: Path) -> None:
+    canary = tmp_path / "pwned"
+    hostile = ["a b", "$(touch " + str(canary) + ")", "x; touch " + str(canary), "'\"", "*", "\\n"]
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab))
+    await transport.connect()
+    try:
+        result = await transport.run(["printf", "%s\\n", *hostile])
+        assert result.stdout.splitlines() == hostile
+        assert not canary.exists()
+        failing = await transport.run(["ls", "/definitely/not/here"])
+        assert failing.exit_status != 0 and "No such file" in failing.stderr
+    finally:
+        await transport.close()
+
+
+async def test_run_timeout_kills_the_remote_command(lab: Lab) -> None:
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab))
+    await transport.connect()
+    try:
+        started = time.monotonic()
+        with pytest.raises(CommandTimeout, match="timed out after 0.5 s"):
+            await transport.run(["sleep", "31.7"], timeout=0.5)
+        assert time.monotonic() - started < 3
+        labctl.wait_for(lambda: not remote_processes("sleep 31.7"), 5, "the remote sleep to be killed")
+        assert (await transport.run(["true"])).ok  # the connection is still usable
+    finally:
+        await transport.close()
+
+
+async def test_stream_lines_and_cancelling_kills_the_remote_process(lab: Lab) -> None:
+    transport = SshTransport("stella", "stella-llm", settings(lab))
+    await transport.connect()
+    try:
+        lines = []
+        stream = transport.stream(["nvidia-smi", "--query-gpu=index,temperature.gpu",
+                                   "--format=csv,noheader,nounits", "-lms", "137"])
+        async for line in stream:
+            lines.append(line)
+            if len(lines) == 3:
+                break
+        await stream.aclose()
+        assert [line.split(",")[0] for line in lines] == ["0", "0", "0"]
+        labctl.wait_for(lambda: not remote_processes("-lms 137"), 5, "the remote nvidia-smi to end")
+    finally:
+        await transport.close()
+
+
+async def test_read_file_over_sftp(lab: Lab) -> None:
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab))
+    await transport.connect()
+    try:
+        meminfo = (await transport.read_file("/proc/meminfo")).decode()
+        assert meminfo.startswith("MemTotal:") and "MemAvailable:" in meminfo
+        with pytest.raises(FileNotFoundError):
+            await transport.read_file("/no/such/file")
+    finally:
+        await transport.close()
+
+
+async def test_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    config = labctl.ssh_config_with_known_hosts(lab, empty, tmp_path / "ssh_config")
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config))
+    with pytest.raises(TransportError, match="host key refused"):
+        await transport.connect()
+    assert not transport.connected
+    assert empty.read_text() == ""  # nothing was added behind the operator's back
+
+
+async def test_changed_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
+    # stella's real key recorded under pegasus's address: pegasus now presents a "changed" key
+    port = lab.host("pegasus").ssh_port
+    stella_key = (lab.layout.sshd_dir("stella")).glob("*host*key.pub")
+    key_text = next(iter(stella_key)).read_text().split()[:2]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{port} {' '.join(key_text)}\n")
+    config = labctl.ssh_config_with_known_hosts(lab, wrong, tmp_path / "ssh_config")
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config))
+    with pytest.raises(TransportError, match="host key refused"):
+        await transport.connect()
+
+
+async def test_silent_host_times_out_without_blocking(lab: Lab, tmp_path: Path) -> None:
+    """A TCP port that accepts but never speaks SSH: connect gives up at the connect timeout."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)
+    port = silent.getsockname()[1]
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host silent-llm\n    HostName 127.0.0.1\n    Port {port}\n"
+                      f"    UserKnownHostsFile {lab.known_hosts_path}\n")
+    try:
+        transport = SshTransport("silent", "silent-llm", settings(lab, config_file=config, connect_timeout_s=1.5))
+        good = SshTransport("pegasus", "pegasus-llm", settings(lab))
+        started = time.monotonic()
+        results = await asyncio.gather(transport.connect(), good.connect(), return_exceptions=True)
+        assert isinstance(results[0], TransportError)
+        assert results[1] is None and good.connected
+        assert time.monotonic() - started < 4
+        await good.close()
+    finally:
+        silent.close()
+
+
+async def test_reconnect_after_sshd_killed_and_restarted(lab: Lab) -> None:
+    transport = SshTransport("stella", "stella-llm", settings(lab))
+    await transport.connect()
+    try:
+        assert (await transport.run(["true"])).ok
+        labctl.kill_sshd(lab, "stella")
+        with pytest.raises(TransportError):
+            await transport.run(["true"])
+        for _ in range(50):
+            if not transport.connected:
+                break
+            await asyncio.sleep(0.1)
+        assert not transport.connected
+        with pytest.raises(TransportError, match="connection refused"):
+            await transport.connect()
+        labctl.start_sshd(lab, "stella")
+        await transport.connect()
+        assert (await transport.run(["printenv", "GB10LAB_ROOT"])).stdout.strip().endswith("stella")
+    finally:
+        await transport.close()
+        if not labctl.sshd_pid(lab, "stella") or not psutil.pid_exists(labctl.sshd_pid(lab, "stella")):
+            labctl.start_sshd(lab, "stella")
