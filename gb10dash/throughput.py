@@ -26,23 +26,24 @@ class ThroughputTracker:
     def observe_poll(self, metrics: Metrics | None, slots: Sequence[SlotInfo] | None, at: float) -> None:
         has_counters = metrics is not None and metrics.tokens_predicted_total is not None
         self.metrics_available = has_counters
-        moved = False
         if has_counters and metrics is not None:
             if self._metrics is not None:
                 gen, prompt = rates_from_metrics(self._metrics[0], metrics, self._metrics[1], at)
                 if gen is not None and gen.tokens_per_second:
-                    self.gen, moved = gen, True
+                    self.gen = gen
                 if prompt is not None and prompt.tokens_per_second:
                     self.prompt = prompt
             self._metrics = (metrics, at)
         if slots is not None:
-            if self._slots is not None and not moved:
+            if self._slots is not None and not has_counters:
                 rate = gen_rate_from_slots(self._slots[0], slots, self._slots[1], at)
                 if rate is not None and rate.tokens_per_second:
                     self._offer("gen", rate)
             self._slots = (slots, at)
 
     def observe_timing(self, rate: Rate, phase: str) -> None:
+        if self.metrics_available:
+            return
         self._offer("prompt" if phase == "prompt" else "gen", rate)
 
     def _offer(self, which: str, rate: Rate) -> None:

@@ -1,0 +1,110 @@
+"""`gb10dash status` end to end against the lab: real sshd, real llama-server, shims for systemd/nvidia-smi."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import psutil
+
+from gb10dash.lab import Lab
+
+from . import labctl
+
+IS_ROOT = os.geteuid() == 0
+
+
+def status(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
+    return subprocess.run([sys.executable, "-m", "gb10dash", "status", *args], env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+def unit_pid(lab: Lab, host: str) -> int:
+    shown = labctl.shim(lab, host, "systemctl", "show", "llama-server", "-p", "MainPID", "--value")
+    return int(shown.stdout.strip())
+
+
+def test_status_json_shows_both_hosts_healthy(lab: Lab) -> None:
+    proc = status(lab, "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["schema"] == "gb10dash.status/1" and doc["healthy"] is True
+    assert [h["name"] for h in doc["hosts"]] == ["pegasus", "stella"]
+    by_name = {h["name"]: h for h in doc["hosts"]}
+    for name, host in by_name.items():
+        lab_host = lab.host(name)
+        assert host["healthy"] and host["problems"] == [] and host["reachable"]
+        unit = host["unit"]
+        assert (unit["active_state"], unit["sub_state"]) == ("active", "running")
+        pid = unit["main_pid"]
+        assert pid == unit_pid(lab, name)
+        assert "llama-server" in psutil.Process(pid).name()  # the real process
+        assert host["model"]["id"] == lab_host.model_path.name
+        assert host["health"] == {"state": "ok", "status_code": 200, "message": None}
+        assert host["ctx"] == {"in_use": 4096, "configured": 4096}  # in_use from /props
+        assert host["gpu"]["utilization_pct"] is not None and host["gpu"]["temperature_c"] is not None
+        assert host["memory"]["total_kib"] == psutil.virtual_memory().total // 1024
+        assert host["memory"]["server_pid"] == pid and host["memory"]["server_rss_kib"] > 0
+        assert host["gpu_processes"][0]["pid"] == pid
+        assert host["mount"]["path"] == str(lab_host.root / "models")
+        if IS_ROOT:
+            assert host["mount"]["state"] == "mounted" and host["mount"]["stat_seconds"] < 3
+        assert host["throughput"]["baseline_gen_tps"] > 0
+    pegasus, stella = by_name["pegasus"], by_name["stella"]
+    assert pegasus["model"]["id"] == "gpt-oss-120b-mxfp4-00001-of-00003.gguf"
+    assert stella["model"]["id"] == "Qwen_Qwen3-8B-Q8_0.gguf"
+    # GB10 profile: nvidia-smi says [N/A] for memory → null, never 0; arch from compute_cap 12.1
+    assert pegasus["gpu"]["name"] == "NVIDIA GB10" and pegasus["gpu"]["compute_cap"] == "12.1"
+    assert pegasus["gpu"]["memory_total_mib"] is None and pegasus["gpu"]["memory_used_mib"] is None
+    assert pegasus["gpu"]["cuda_arch"] == "121a-real"
+    assert stella["gpu"]["name"] == "NVIDIA H100 80GB HBM3" and stella["gpu"]["memory_total_mib"] == 81559
+
+
+def test_status_text_and_host_selection(lab: Lab) -> None:
+    proc = status(lab, "stella")
+    assert proc.returncode == 0, proc.stderr
+    assert "stella" in proc.stdout and "pegasus" not in proc.stdout
+    assert "all healthy" in proc.stdout and "Qwen_Qwen3-8B-Q8_0.gguf" in proc.stdout
+
+
+def test_stopped_service_is_reported_and_exit_code_is_1(lab: Lab) -> None:
+    stopped = labctl.shim(lab, "stella", "systemctl", "stop", "llama-server")
+    assert stopped.returncode == 0, stopped.stderr
+    try:
+        proc = status(lab, "--json")
+        assert proc.returncode == 1
+        doc = json.loads(proc.stdout)
+        by_name = {h["name"]: h for h in doc["hosts"]}
+        stella = by_name["stella"]
+        assert doc["healthy"] is False and stella["healthy"] is False
+        assert (stella["unit"]["active_state"], stella["unit"]["sub_state"]) == ("inactive", "dead")
+        assert stella["unit"]["main_pid"] is None
+        assert stella["health"]["state"] == "down"
+        assert any(p.startswith("unit inactive/dead") for p in stella["problems"])
+        assert by_name["pegasus"]["healthy"] is True  # the other host is unaffected
+        text = status(lab)
+        assert text.returncode == 1 and "1 of 2 degraded" in text.stdout
+    finally:
+        started = labctl.shim(lab, "stella", "systemctl", "start", "llama-server")
+        assert started.returncode == 0, started.stderr
+        lab.wait_ready(60)
+
+
+def test_unreachable_host_is_degraded_not_a_crash(lab: Lab, tmp_path) -> None:
+    text = lab.config_path.read_text().replace('ssh_alias = "stella-llm"', 'ssh_alias = "nowhere-llm"')
+    (tmp_path / "hosts.toml").write_text(text)
+    (tmp_path / "ssh_config").write_text(lab.ssh_config_path.read_text()
+                                         + "\nHost nowhere-llm\n    HostName 127.0.0.1\n    Port 9\n")
+    cfg = (tmp_path / "hosts.toml").read_text().replace(str(lab.ssh_config_path), str(tmp_path / "ssh_config"))
+    (tmp_path / "hosts.toml").write_text(cfg)
+    proc = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(tmp_path / "hosts.toml"),
+                           "status", "--json"], capture_output=True, text=True, timeout=90)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    doc = json.loads(proc.stdout)
+    stella = doc["hosts"][1]
+    assert stella["reachable"] is False and "connection refused" in stella["unreachable_reason"]
+    assert stella["problems"][0].startswith("unreachable since")
+    assert doc["hosts"][0]["healthy"] is True
