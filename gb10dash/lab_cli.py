@@ -36,8 +36,12 @@ def run_demo(lab_dir: str | None, *, keep: bool, interval: float) -> int:
         lab.stop()
         return 1
     _say(f"ready in {time.monotonic() - started_at:.1f} s; config {lab.config_path}")
+    from gb10dash.lab.traffic import chat_now_and_then
+
+    urls = [host.api_url for host in lab.hosts]
     try:
-        return run_watch(load_config(lab.config_path), [], interval=interval)
+        return run_watch(load_config(lab.config_path), [], interval=interval,
+                         while_watching=lambda: chat_now_and_then(urls))
     finally:
         if keep or not started_now:
             _say(f"lab left running (stop it with: gb10dash lab stop"

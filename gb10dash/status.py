@@ -6,11 +6,11 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from gb10dash.config import Config
 from gb10dash.format import bytes_kib, duration, number
-from gb10dash.monitor import snapshot_all
+from gb10dash.monitor import HostMonitor, snapshot_all
 from gb10dash.state import HostState
 from gb10dash.status_json import status_document
 
@@ -31,19 +31,35 @@ async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> 
     return EXIT_OK if all(s.healthy for s in states) else EXIT_DEGRADED
 
 
-def run_watch(config: Config, names: Sequence[str], *, interval: float) -> int:
-    """Refresh the text view until Ctrl-C (the Textual dashboard replaces this view)."""
+def run_watch(config: Config, names: Sequence[str], *, interval: float,
+              while_watching: Callable[[], Awaitable[None]] | None = None) -> int:
+    """Redraw the text view every interval until Ctrl-C, from monitors that keep one SSH
+    connection per host with long-lived streams (the Textual dashboard replaces this view)."""
+    try:
+        asyncio.run(_watch(config, names, interval, while_watching))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+async def _watch(config: Config, names: Sequence[str], interval: float,
+                 while_watching: Callable[[], Awaitable[None]] | None) -> None:
+    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    monitors = [HostMonitor(host, config.ssh) for host in hosts]
+    tasks = [asyncio.create_task(m.run()) for m in monitors]
+    if while_watching is not None:
+        tasks.append(asyncio.create_task(while_watching()))
     try:
         while True:
-            started = time.monotonic()
-            states = asyncio.run(collect(config, names))
+            await asyncio.sleep(interval)
             sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
-            sys.stdout.write(render_text(states))
+            sys.stdout.write(render_text([m.state for m in monitors]))
             sys.stdout.write(f"(refreshing every {interval:g} s; Ctrl-C to quit)\n")
             sys.stdout.flush()
-            time.sleep(max(0.0, interval - (time.monotonic() - started)))
-    except KeyboardInterrupt:
-        return EXIT_OK
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def render_text(states: Sequence[HostState]) -> str:
