@@ -59,7 +59,7 @@ def start_sshd(lab: Lab, host: str) -> None:
     lab_sshd.start_sshd(lab.layout, host, lab.host(host).ssh_port)
 
 
-def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition", interval: float = 0.05):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
