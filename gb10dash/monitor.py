@@ -195,13 +195,21 @@ class HostMonitor:
 
     async def _journal_loop(self) -> None:
         while True:
+            resumed_from, received = self.cursor, 0
             try:
                 async for entry in journal.stream_journal(self.transport, self.host.unit,
                                                           after_cursor=self.cursor, initial_lines=100):
+                    received += 1
                     self._add_log(entry)
                     self._ok("journal")
                     self._notify()
-                self._failed("journal", "journalctl stream ended")
+                if resumed_from is not None and received == 0 and self.transport.connected:
+                    # journalctl refuses a cursor the journal no longer has (rotated, vacuumed)
+                    self.cursor = None
+                    self._failed("journal", "cursor no longer in the journal; resumed from the tail "
+                                            "(lines written meanwhile may be missing)")
+                else:
+                    self._failed("journal", "journalctl stream ended")
             except TransportError as exc:
                 self._check_connection(exc)
                 self._failed("journal", exc)

@@ -122,3 +122,19 @@ async def test_local_transport_collects_the_same(lab: Lab) -> None:
     assert state.unit.main_pid and state.gpu.name == "NVIDIA GB10" and state.gpu.memory_total_mib is None
     assert state.process_memory.vm_rss_kib > 0
     assert any(e.message for e in state.recent_log)
+
+
+async def test_a_cursor_the_journal_refuses_falls_back_to_the_tail(lab: Lab) -> None:
+    monitor = monitor_for(lab, "stella")
+    monitor.cursor = "s=not-a-cursor"
+    task = asyncio.create_task(monitor.run())
+    try:
+        await until(lambda: "cursor no longer in the journal" in (monitor.state.sources.get("journal")
+                                                                 and monitor.state.sources["journal"].last_error
+                                                                 or ""), 15, "the cursor to be dropped")
+        await until(lambda: monitor.log and monitor.cursor and monitor.cursor.startswith("s="), 15,
+                    "entries from the tail")
+        assert monitor.state.sources["journal"].last_ok is not None
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
