@@ -1,0 +1,45 @@
+"""Shared fixtures. ``lab``: the lab of real parts, started once per test session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def lab_test_dir() -> Path:
+    """A fixed place (git-ignored) so that a crashed session's leftovers are swept by the next start."""
+    return Path(os.environ.get("GB10DASH_TEST_LAB_DIR") or REPO / ".lab" / "tests")
+
+
+def _require_lab_parts() -> None:
+    from gb10dash.lab import LlamaServerNotFound, find_llama_server
+
+    try:
+        find_llama_server()
+    except LlamaServerNotFound as e:
+        pytest.fail(str(e), pytrace=False)
+    for tool in ("/usr/sbin/sshd", "ssh", "ssh-keygen"):
+        from shutil import which
+
+        if not which(tool):
+            pytest.fail(f"{tool} missing: apt-get install -y openssh-server openssh-client", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def lab() -> Iterator[object]:
+    """A running lab (both llama-servers healthy); stopped at the end of the session."""
+    from gb10dash.lab import Lab
+
+    _require_lab_parts()
+    the_lab = Lab(lab_test_dir())
+    try:
+        the_lab.start()
+        the_lab.wait_ready(timeout=120)
+        yield the_lab
+    finally:
+        the_lab.stop()
