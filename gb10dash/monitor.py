@@ -45,7 +45,7 @@ class ConnectionLost(Exception):
 class HostMonitor:
     def __init__(self, host: HostConfig, ssh: SshSettings | None = None, *,
                  transport: Transport | None = None, cadence: Cadence | None = None,
-                 on_update: Callable[[HostState], Any] | None = None):
+                 on_update: Callable[[HostMonitor], Any] | None = None):
         self.host = host
         self.ssh = ssh or SshSettings()
         self.transport = transport or make_transport(host, self.ssh)
@@ -53,6 +53,7 @@ class HostMonitor:
         self.on_update = on_update
         self.cursor: str | None = None
         self.log: collections.deque[journal.JournalEntry] = collections.deque(maxlen=self.cadence.log_lines)
+        self.log_seq = 0  # entries ever added; `entries_since` uses it
         self._fields: dict[str, Any] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._throughput = ThroughputTracker()
@@ -82,8 +83,9 @@ class HostMonitor:
         self._sources[source] = self._sources.get(source, SourceStatus()).failed(time.time(), message)
 
     def _notify(self) -> None:
+        """Tell the owner something changed; it pulls `state` when it wants (cheap to call often)."""
         if self.on_update is not None:
-            self.on_update(self.state)
+            self.on_update(self)
 
     def _set_connected(self, connected: bool, reason: str | None = None) -> None:
         now = time.time()
@@ -219,8 +221,14 @@ class HostMonitor:
         if not self.transport.connected:
             raise ConnectionLost(str(exc))
 
+    def entries_since(self, seq: int) -> list[journal.JournalEntry]:
+        """Log entries added after the count `seq` (as many as are still kept)."""
+        new = min(self.log_seq - seq, len(self.log))
+        return list(self.log)[-new:] if new > 0 else []
+
     def _add_log(self, entry: journal.JournalEntry) -> None:
         self.log.append(entry)
+        self.log_seq += 1
         if entry.cursor:
             self.cursor = entry.cursor
         timing = journal.parse_print_timing(entry.message)

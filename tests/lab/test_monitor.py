@@ -90,7 +90,10 @@ async def test_live_collection_and_tok_s_from_metrics(lab: Lab) -> None:
         await until(lambda: monitor.state.sources["gpu"].last_ok > first_gpu, 5, "a newer GPU sample (stream)")
         if labctl.os.geteuid() == 0:
             assert state.mount.state is MountState.MOUNTED
-        reply = await asyncio.to_thread(chat, lab.host("stella").api_url, "Count to ten, please.", 64)
+        # a prompt of a few hundred tokens: long enough that fixed per-request overheads (tens of µs)
+        # do not dominate a prompt phase of a millisecond or two on the tiny lab model
+        prompt_text = "Count to ten, please, and then name the colours of the rainbow. " * 12
+        reply = await asyncio.to_thread(chat, lab.host("stella").api_url, prompt_text, 64)
         timings = reply["timings"]
         gen = await until(lambda: (r := monitor.state.throughput.gen) and r.source is RateSource.METRICS
                           and r.at > reply["created"] - 1 and r, 10, "a gen rate from /metrics")
