@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from gb10dash import __version__
 from gb10dash.config import Config, ConfigError, find_config_path, load_config
+from gb10dash.ui.theme_error import ThemeError
 
 EXIT_OK, EXIT_DEGRADED, EXIT_CONFIG = 0, 1, 2
 
@@ -28,20 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="hosts.toml to use")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    tui = commands.add_parser("tui", help="the dashboard (the default command)")
+    tui.add_argument("--refresh", type=float, default=1.0, metavar="S",
+                     help="seconds between screen refreshes and fast polls (default 1)")
+
     status = commands.add_parser("status", help="print one snapshot of every host and exit")
     status.add_argument("--json", action="store_true", help="JSON output (schema: docs/status-json.md)")
     status.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
 
-    watch = commands.add_parser("watch", help="refresh the status table in the terminal until Ctrl-C "
-                                              "(the default command)")
+    watch = commands.add_parser("watch", help="a plain-text status view refreshed until Ctrl-C "
+                                              "(for terminals where the dashboard cannot run)")
     watch.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes")
     watch.add_argument("hosts", nargs="*", metavar="HOST")
 
     demo = commands.add_parser("demo", help="start the local lab (real sshd + llama-server, shims for "
-                                            "systemd and nvidia-smi) and watch it; stops the lab on exit")
+                                            "systemd and nvidia-smi) and open the dashboard on it; "
+                                            "stops the lab on exit")
     demo.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: XDG state dir)")
     demo.add_argument("--keep", action="store_true", help="leave the lab running on exit")
-    demo.add_argument("--interval", type=float, default=2.0, metavar="S")
+    demo.add_argument("--refresh", type=float, default=1.0, metavar="S", help="refresh interval (default 1)")
+    demo.add_argument("--text", action="store_true", help="the plain-text view instead of the dashboard")
 
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
@@ -52,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    command = args.command or "watch"
+    command = args.command or "tui"
     try:
         if command == "lab":
             from gb10dash.lab_cli import run_lab_command
@@ -61,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "demo":
             from gb10dash.lab_cli import run_demo
 
-            return run_demo(args.lab_dir, keep=args.keep, interval=args.interval)
+            return run_demo(args.lab_dir, keep=args.keep, refresh=args.refresh, text=args.text)
         config = _load(args.config)
         hosts = getattr(args, "hosts", None) or []
         for name in hosts:
@@ -70,11 +77,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.status import run_status
 
             return asyncio.run(run_status(config, hosts, as_json=args.json))
-        from gb10dash.status import run_watch
+        if command == "watch":
+            from gb10dash.status import run_watch
 
-        return run_watch(config, hosts, interval=getattr(args, "interval", 2.0))
+            return run_watch(config, hosts, interval=args.interval)
+        from gb10dash.ui.app import Gb10DashApp
+
+        Gb10DashApp(config, refresh_s=getattr(args, "refresh", 1.0)).run()
+        return EXIT_OK
     except ConfigError as exc:
         print(f"gb10dash: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except ThemeError as exc:
+        print(f"gb10dash: theme error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 DASH = "–"
 
 
@@ -38,3 +40,24 @@ def duration(seconds: float | None) -> str:
     if minutes:
         return f"{minutes}m{secs:02d}s"
     return f"{secs}s"
+
+
+def bytes_count(count: int | float | None) -> str:
+    """A size in bytes, shown like bytes_kib (`59.0 GiB`)."""
+    return DASH if count is None else bytes_kib(count / 1024)
+
+
+def mib(value: int | float | None) -> str:
+    """A MiB figure (nvidia-smi's unit), shown like bytes_kib."""
+    return DASH if value is None else bytes_kib(value * 1024)
+
+
+def percent(fraction: float | None) -> str:
+    return DASH if fraction is None else f"{fraction * 100:.0f}%"
+
+
+def clock(epoch: float | None) -> str:
+    """Local wall-clock time `HH:MM:SS` of an epoch timestamp."""
+    if epoch is None:
+        return DASH
+    return time.strftime("%H:%M:%S", time.localtime(epoch))

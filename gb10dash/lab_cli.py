@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 
@@ -18,9 +19,17 @@ def run_lab_command(action: str, lab_dir: str | None) -> int:
     return lab_main([action] + (["--dir", lab_dir] if lab_dir else []))
 
 
-def run_demo(lab_dir: str | None, *, keep: bool, interval: float) -> int:
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool) -> int:
     from gb10dash.lab import Lab, LlamaServerNotFound
     from gb10dash.status import run_watch
+
+    # a closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the lab: finally below runs
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(signum, _interrupt)
 
     lab = Lab(lab_dir, progress=_say)
     started_at = time.monotonic()
@@ -39,9 +48,17 @@ def run_demo(lab_dir: str | None, *, keep: bool, interval: float) -> int:
     from gb10dash.lab.traffic import chat_now_and_then
 
     urls = [host.api_url for host in lab.hosts]
+    config = load_config(lab.config_path)
     try:
-        return run_watch(load_config(lab.config_path), [], interval=interval,
-                         while_watching=lambda: chat_now_and_then(urls))
+        if text:
+            return run_watch(config, [], interval=max(refresh, 1.0),
+                             while_watching=lambda: chat_now_and_then(urls))
+        from gb10dash.ui.app import Gb10DashApp
+
+        Gb10DashApp(config, refresh_s=refresh, background=lambda: chat_now_and_then(urls)).run()
+        return 0
+    except KeyboardInterrupt:
+        return 130
     finally:
         if keep or not started_now:
             _say(f"lab left running (stop it with: gb10dash lab stop"

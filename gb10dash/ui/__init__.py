@@ -1,0 +1,1 @@
+"""The Textual dashboard. Widgets never do I/O: they are given HostState through messages."""

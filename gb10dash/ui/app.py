@@ -1,0 +1,216 @@
+"""The dashboard app: one panel per host, the focused host's log, a status line and keys.
+
+The monitors (one per host, one SSH connection each, streams + slow polls) run as
+workers in the app's event loop and post HostChanged; the app pulls their state at
+the refresh interval and hands it to the widgets. Widgets never do I/O.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from textual import events, on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer
+
+from gb10dash.config import Config
+from gb10dash.history import RateHistory, RatePoint
+from gb10dash.monitor import Cadence, HostMonitor
+from gb10dash.state import HostState
+from gb10dash.ui import themes
+from gb10dash.ui.commands import DashboardCommands
+from gb10dash.ui.messages import HostChanged
+from gb10dash.ui.screens.help import HelpScreen
+from gb10dash.ui.widgets.host_grid import HostGrid
+from gb10dash.ui.widgets.host_panel import HostPanel
+from gb10dash.ui.widgets.log_pane import LogPane
+from gb10dash.ui.widgets.status_line import StatusLine
+
+#: action keys reserved now; their features arrive with later issues
+COMING = {"restart": ("r", "restart the service", 5), "swap": ("m", "swap the model", 5),
+          "rebuild": ("b", "rebuild llama.cpp", 5), "chat": ("c", "chat test pane", 6)}
+
+
+class Gb10DashApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "gb10dash"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
+    BINDINGS = [
+        Binding("n", "next_host", "Next host"),
+        Binding("N", "previous_host", "Prev host", show=False),
+        Binding("L", "focus_log", "Log pane"),
+        Binding("p", "pause_log", "Pause log"),
+        Binding("t", "next_theme", "Theme"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        *[Binding(key, f"coming('{name}')", text.capitalize(), show=False) for name, (key, text, _) in COMING.items()],
+    ]
+    #: (key, action, description) for the palette and the help screen
+    COMMANDS_TABLE = [
+        ("n / N", "next_host", "Focus the next / previous host"),
+        ("L", "focus_log", "Focus the log pane (then / search, l level, p pause)"),
+        ("p", "pause_log", "Pause or resume the log"),
+        ("t", "next_theme", "Next colour theme"),
+        ("?", "help", "Help"),
+        ("q", "quit", "Quit"),
+        *[(key, f"coming('{name}')", f"{text.capitalize()} (coming)") for name, (key, text, _) in COMING.items()],
+    ]
+
+    def __init__(self, config: Config, *, refresh_s: float = 1.0,
+                 states: Mapping[str, HostState] | None = None,
+                 histories: Mapping[str, list[RatePoint]] | None = None,
+                 now: float | None = None,
+                 background: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Live by default; with `states` it shows those fixed states (tests, screenshots).
+        `background` is a coroutine factory run alongside (the demo's traffic)."""
+        super().__init__()
+        themes.install(self)  # before the first frame, so nothing is drawn in another theme
+        self.config = config
+        self.refresh_s = refresh_s
+        self._fixed_states = dict(states) if states is not None else None
+        self._fixed_histories = dict(histories or {})
+        self._fixed_now = now
+        self._background = background
+        cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=2000)
+        self.monitors = {} if states is not None else {
+            host.name: HostMonitor(host, config.ssh, cadence=cadence, on_update=self._monitor_changed)
+            for host in config.hosts}
+        self.histories = {host.name: RateHistory() for host in config.hosts}
+        self._dirty: set[str] = set()
+        self._log_seq: dict[str, int] = {}
+        self._updated_at: float | None = None
+        self.shown: dict[str, HostState] = {}  # the state each panel shows now
+        self.focused_host = config.hosts[0].name
+
+    @property
+    def host_names(self) -> list[str]:
+        return [host.name for host in self.config.hosts]
+
+    def compose(self) -> ComposeResult:
+        yield StatusLine(id="status")
+        yield HostGrid(self.config.hosts, id="hosts")
+        yield LogPane(id="log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        if self._fixed_states is not None:
+            self._show_fixed()
+            return
+        for monitor in self.monitors.values():
+            self._run_monitor(monitor)
+        if self._background is not None:
+            self.run_worker(self._background(), exit_on_error=False, group="background")
+        self.set_interval(self.refresh_s, self._refresh)
+        self.focus_host(self.focused_host)
+
+    @work(exit_on_error=False, group="monitors")
+    async def _run_monitor(self, monitor: HostMonitor) -> None:
+        await monitor.run()
+
+    # -- updates ---------------------------------------------------------------------
+    def _monitor_changed(self, monitor: HostMonitor) -> None:
+        self.post_message(HostChanged(monitor.host.name))
+
+    @on(HostChanged)
+    def _mark_dirty(self, message: HostChanged) -> None:
+        self._dirty.add(message.name)
+        if message.name == self.focused_host:
+            self._feed_log(message.name)
+
+    def _refresh(self) -> None:
+        if not self._dirty:
+            return
+        now = time.time()
+        grid = self.query_one(HostGrid)
+        for name in sorted(self._dirty):
+            state = self.monitors[name].state
+            history = self.histories[name]
+            history.observe(state.throughput.gen, state.throughput.prompt, now)
+            grid.panel(name).show(state, history.points(now), now)
+            self.shown[name] = state
+        self._dirty.clear()
+        self._updated_at = now
+        self.query_one(StatusLine).show([m.state for m in self.monitors.values()], now)
+
+    def _feed_log(self, name: str) -> None:
+        monitor = self.monitors[name]
+        entries = monitor.entries_since(self._log_seq.get(name, 0))
+        self._log_seq[name] = monitor.log_seq
+        if entries:
+            self.query_one(LogPane).append(entries)
+
+    def _show_fixed(self) -> None:
+        assert self._fixed_states is not None
+        now = self._fixed_now if self._fixed_now is not None else time.time()
+        grid = self.query_one(HostGrid)
+        for name, state in self._fixed_states.items():
+            grid.panel(name).show(state, self._fixed_histories.get(name, []), now)
+        self.query_one(StatusLine).show(list(self._fixed_states.values()), now)
+        focused = self._fixed_states.get(self.focused_host)
+        if focused is not None:
+            grid.panel(self.focused_host).focus()
+            self.query_one(LogPane).show_host(self.focused_host, focused.recent_log)
+
+    # -- focus -----------------------------------------------------------------------
+    def focus_host(self, name: str) -> None:
+        self.query_one(HostGrid).panel(name).focus()
+        self._switch_log(name)
+
+    def _switch_log(self, name: str) -> None:
+        if name == self.focused_host and name in self._log_seq:
+            return
+        self.focused_host = name
+        monitor = self.monitors.get(name)
+        if monitor is not None:
+            self._log_seq[name] = monitor.log_seq
+            self.query_one(LogPane).show_host(name, list(monitor.log))
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        if isinstance(event.widget, HostPanel):
+            self._switch_log(event.widget.host.name)
+
+    def _step_host(self, step: int) -> None:
+        names = self.host_names
+        index = names.index(self.focused_host) if self.focused_host in names else 0
+        self.focus_host(names[(index + step) % len(names)])
+
+    def action_next_host(self) -> None:
+        self._step_host(1)
+
+    def action_previous_host(self) -> None:
+        self._step_host(-1)
+
+    def action_focus_log(self) -> None:
+        self.query_one(LogPane).focus()
+
+    def action_pause_log(self) -> None:
+        self.query_one(LogPane).action_toggle_pause()
+
+    # -- themes, help, coming ----------------------------------------------------------
+    def dashboard_themes(self) -> Sequence[str]:
+        return themes.names()
+
+    def set_theme(self, name: str) -> None:
+        themes.choose(self, name)
+
+    def action_next_theme(self) -> None:
+        names = list(self.dashboard_themes())
+        current = self.theme if self.theme in names else names[-1]
+        self.set_theme(names[(names.index(current) + 1) % len(names)])
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    def action_help(self) -> None:
+        keys = [(key, description) for key, _, description in self.COMMANDS_TABLE]
+        keys += [("/ l p G", "in the log pane: search, level filter, pause, follow the end")]
+        self.push_screen(HelpScreen(keys))
+
+    def action_coming(self, name: str) -> None:
+        key, text, issue = COMING[name]
+        self.notify(f"`{key}` will {text} on {self.focused_host} — coming (issue {issue}).",
+                    title="coming", timeout=4)
+
+    async def on_unmount(self) -> None:
+        for monitor in self.monitors.values():
+            await monitor.close()

@@ -1,0 +1,48 @@
+"""The help screen (`?`): every key, what each panel shows, and where its figures come from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+ABOUT = """
+## What the panels show
+- **service** — `systemctl show` of the unit: state, uptime, PID, automatic restarts, last result.
+- **model** — the GGUF file the server reports (`/v1/models`), quant, size, ctx in use (`/props`) / configured, `/health`.
+- **tok/s** — gen and prompt throughput; the label says where it came from: *metrics* (`/metrics` counters),
+  *slots* (`/slots` progress) or *journal* (`print_timing` lines). The chart covers 10 minutes; the dotted
+  line is the host's baseline from the config.
+- **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
+  the GPU memory nvidia-smi attributes to its PID.
+- **gpu** — utilisation, temperature, power, SM clock; `–` means the GPU did not report it.
+- **share** — is the model share mounted, and how long a `stat` of it took (hung = no answer in time).
+- An unreachable host keeps its last known values, greyed, with the time it went away.
+
+## Keys
+"""
+
+
+def key_table(bindings: Iterable[tuple[str, str]]) -> str:
+    rows = ["| key | does |", "|---|---|"]
+    rows += [f"| `{key}` | {description} |" for key, description in bindings]
+    return "\n".join(rows)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close help")]
+
+    def __init__(self, bindings: Iterable[tuple[str, str]]) -> None:
+        super().__init__()
+        self._keys = list(bindings)
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown("# gb10dash\n" + ABOUT + key_table(self._keys))
+
+    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
+        self.dismiss(result)

@@ -1,0 +1,88 @@
+"""HostPanel: everything about one host, updated in place by `show(state, history, now)`.
+
+The panel is focusable (the app moves focus between hosts). CSS classes it sets on itself:
+`-stale` (unreachable: last known values greyed), `-degraded` (problems: error border/title),
+`-compact` / `-tiny` (little room: one line per part / and no chart; set by HostGrid).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.content import Content
+from textual.widget import Widget
+
+from gb10dash.config import HostConfig
+from gb10dash.history import RatePoint
+from gb10dash.state import HostState
+from gb10dash.ui.widgets.alerts import AlertsView
+from gb10dash.ui.widgets.gpu import GpuLine
+from gb10dash.ui.widgets.labels import BAD, MUTED, OK
+from gb10dash.ui.widgets.memory import MemoryView
+from gb10dash.ui.widgets.model import ModelLine
+from gb10dash.ui.widgets.service import ServiceLine
+from gb10dash.ui.widgets.share import ShareLine
+from gb10dash.ui.widgets.slots import SlotsView
+from gb10dash.ui.widgets.throughput import ThroughputView
+
+
+def panel_title(name: str, state: HostState | None) -> Content:
+    if state is None:
+        return Content.assemble(("… ", MUTED), (name, "bold"))
+    if not state.connected:
+        return Content.assemble(("✗ ", BAD), (name, "bold"), (" unreachable", BAD))
+    if not state.healthy:
+        return Content.assemble(("✗ ", BAD), (name, "bold"), (" degraded", BAD))
+    return Content.assemble(("● ", OK), (name, "bold"))
+
+
+def panel_subtitle(state: HostState) -> str:
+    gpu = state.gpu
+    if gpu is None or not gpu.name:
+        return state.config.ssh_alias or state.config.transport
+    return f"{gpu.name} · sm {gpu.compute_cap}" if gpu.compute_cap else gpu.name
+
+
+class HostPanel(Widget, can_focus=True):
+    def __init__(self, host: HostConfig, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.host = host
+        self.state: HostState | None = None
+        self.border_title = panel_title(host.name, None)
+
+    def compose(self) -> ComposeResult:
+        yield AlertsView(classes="alerts")
+        yield ServiceLine(Content.styled("waiting for the first update…", MUTED), classes="section")
+        yield ModelLine(classes="section")
+        yield ThroughputView(classes="section")
+        yield MemoryView(classes="section")
+        yield GpuLine(classes="section")
+        yield ShareLine(classes="section")
+        yield SlotsView(classes="section")
+
+    def on_mount(self) -> None:
+        self.query_one(AlertsView).display = False
+
+    def condense(self, *, compact: bool, tiny: bool = False) -> None:
+        """Little room: `compact` puts each part on one line, `tiny` also drops the chart."""
+        self.set_class(compact or tiny, "-compact")
+        self.set_class(tiny, "-tiny")
+        for part in self.query_children().filter("SlotsView, MemoryView"):
+            part.compact = compact or tiny  # type: ignore[attr-defined]
+
+    def show(self, state: HostState, history: Sequence[RatePoint], now: float) -> None:
+        """Update every part in place from a state, its rate history and the time `now`."""
+        self.state = state
+        self.set_class(not state.connected, "-stale")
+        self.set_class(not state.healthy, "-degraded")
+        self.border_title = panel_title(self.host.name, state)
+        self.border_subtitle = panel_subtitle(state)
+        self.query_one(AlertsView).show(state, now)
+        self.query_one(ServiceLine).show(state.unit, now)
+        self.query_one(ModelLine).show(state, now)
+        self.query_one(ThroughputView).show(state, history, now)
+        self.query_one(MemoryView).show(state)
+        self.query_one(GpuLine).show(state.gpu)
+        self.query_one(ShareLine).show(state.mount, state.config.model_share)
+        self.query_one(SlotsView).show(state.slots)

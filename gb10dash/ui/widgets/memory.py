@@ -1,0 +1,72 @@
+"""Memory: used / total from /proc/meminfo as a bar, llama-server RSS, GPU-held, model size vs available.
+
+On GB10 nvidia-smi reports memory as [N/A] (unified memory): /proc/meminfo is the real figure.
+Where the GPU has its own memory (H100), a second bar shows nvidia-smi's used / total.
+"""
+
+from __future__ import annotations
+
+from textual.content import Content
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from gb10dash.format import bytes_count, bytes_kib, mib, percent
+from gb10dash.state import HostState
+from gb10dash.ui.widgets.labels import MUTED, bar, field, joined, level_style, lines
+
+_LABEL = 5  # "mem  ", "vram "
+
+
+def bar_line(name: str, used: str, total: str, fraction: float | None, width: int) -> Content:
+    tail = f" {used} / {total} {percent(fraction)}" if width >= 50 else f" {used}/{total} {percent(fraction)}"
+    style = level_style(fraction)
+    return Content.assemble((name.ljust(_LABEL), MUTED), bar(fraction, width - _LABEL - len(tail), style),
+                            (tail, "bold" if fraction is not None else MUTED))
+
+
+def memory_content(state: HostState, width: int, compact: bool = False) -> Content:
+    """Bars for /proc/meminfo (and VRAM where nvidia-smi has it), then the per-process figures.
+
+    Compact: the bars and one line of figures, without the source note.
+    """
+    mem, gpu = state.meminfo, state.gpu
+    rows = [bar_line("mem", bytes_kib(mem.used_kib if mem else None), bytes_kib(mem.total_kib if mem else None),
+                     mem.used_fraction if mem else None, width)]
+    unified = gpu is not None and not gpu.memory_supported
+    if not compact:
+        rows.append(Content.assemble(("/proc/meminfo", MUTED),
+                                     (" (unified; nvidia-smi says N/A)" if unified else "", MUTED)))
+    if gpu is not None and gpu.memory_supported:
+        total, used = gpu.memory_total_mib, gpu.memory_used_mib
+        fraction = used / total if used is not None and total else None
+        rows.append(bar_line("vram", mib(used), mib(total), fraction, width))
+    rss = state.process_memory.vm_rss_kib if state.process_memory else None
+    process = [field("RSS" if compact else "llama-server RSS", bytes_kib(rss)),
+               field("GPU-held", mib(state.server_gpu_memory_mib))]
+    model_bytes = state.model.size_bytes if state.model else None
+    sizes = [field("model", bytes_count(model_bytes)),
+             field("available", bytes_kib(mem.available_kib if mem else None))]
+    if compact:
+        rows.append(joined([*process, sizes[0]]))
+    else:
+        rows += [joined(process), joined(sizes)]
+    return lines(*rows)
+
+
+class MemoryView(Widget):
+    """Rendered at the widget's width, so the bar fills the line."""
+
+    compact: reactive[bool] = reactive(False, layout=True)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._state: HostState | None = None
+
+    def show(self, state: HostState) -> None:
+        self._state = state
+        self.refresh(layout=True)
+
+    def render(self) -> Content:
+        if self._state is None:
+            return Content.styled("memory: waiting for the first sample", MUTED)
+        return memory_content(self._state, max(self.size.width, 30), self.compact)

@@ -1,0 +1,54 @@
+"""One big tok/s figure (readable from two metres) with its source and age."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.content import Content
+from textual.widgets import Digits, Static
+
+from gb10dash.format import duration, number
+from gb10dash.rates import Rate
+from gb10dash.ui.widgets.labels import MUTED, joined
+
+#: a figure older than this is dimmed (the server has not reported a newer one)
+OLD_AFTER_S = 120.0
+
+
+def rate_digits(tokens_per_second: float | None) -> str:
+    """`57.9`, `1,794`; `-` when unknown (Digits has no en dash)."""
+    if tokens_per_second is None:
+        return "-"
+    if tokens_per_second >= 100:
+        return f"{tokens_per_second:,.0f}"
+    return f"{tokens_per_second:.1f}"
+
+
+def rate_source(rate: Rate | None, now: float) -> Content:
+    if rate is None or rate.tokens_per_second is None:
+        return Content.styled("no figure yet", MUTED)
+    parts = ["idle"] if rate.tokens_per_second == 0 else []
+    parts += [rate.source.value, f"{duration(now - rate.at)} ago"]
+    return joined([(p, MUTED) for p in parts], sep=(" · ", MUTED))
+
+
+class RateFigure(Vertical):
+    """`gen tok/s · base 58.8` over a 3-row number and `metrics · 2s ago`."""
+
+    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.title = title
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title, classes="rate-title")
+        yield Digits("-", classes="rate-value")
+        yield Static(rate_source(None, 0.0), classes="rate-source")
+
+    def show(self, rate: Rate | None, now: float, baseline: float | None = None) -> None:
+        title = Content.assemble((self.title, "bold"))
+        if baseline is not None:
+            title = Content.assemble(title, (f" · base {number(baseline)}", MUTED))
+        self.query_one(".rate-title", Static).update(title)
+        self.query_one(".rate-value", Digits).update(rate_digits(rate.tokens_per_second if rate else None))
+        self.query_one(".rate-source", Static).update(rate_source(rate, now))
+        self.set_class(rate is not None and now - rate.at > OLD_AFTER_S, "-old")

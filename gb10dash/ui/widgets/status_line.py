@@ -1,0 +1,35 @@
+"""The header line: overall state (all healthy / N degraded) and the time of the last update."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from textual.widgets import Static
+
+from gb10dash.state import HostState
+
+
+def summary(states: Sequence[HostState], updated_at: float | None) -> tuple[str, str]:
+    """(text, css class) for the header — pure, so it is tested without a screen."""
+    if not states:
+        return "gb10dash · waiting for the first update", "-waiting"
+    degraded = [s.name for s in states if not s.healthy]
+    unreachable = [s.name for s in states if not s.connected]
+    if not degraded:
+        head, css = f"all {len(states)} hosts healthy", "-healthy"
+    else:
+        head, css = f"{len(degraded)} of {len(states)} degraded: {', '.join(degraded)}", "-degraded"
+        if unreachable:
+            head += f" ({len(unreachable)} unreachable)"
+    when = time.strftime("%H:%M:%S", time.localtime(updated_at)) if updated_at else "–"
+    return f"gb10dash · {head} · updated {when}", css
+
+
+class StatusLine(Static):
+    """One line at the top; shows what `summary` says."""
+
+    def show(self, states: Sequence[HostState], updated_at: float | None) -> None:
+        text, css = summary(states, updated_at)
+        self.update(text)
+        self.set_classes(css)

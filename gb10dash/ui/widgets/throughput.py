@@ -1,0 +1,27 @@
+"""Throughput: big current gen and prompt tok/s over a 10-minute chart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+
+from gb10dash.history import RatePoint
+from gb10dash.state import HostState
+from gb10dash.ui.widgets.rate_figure import RateFigure
+from gb10dash.ui.widgets.throughput_plot import ThroughputPlot
+
+
+class ThroughputView(Vertical):
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="rate-figures"):
+            yield RateFigure("gen tok/s", classes="gen")
+            yield RateFigure("prompt tok/s", classes="prompt")
+        yield ThroughputPlot()
+
+    def show(self, state: HostState, history: Sequence[RatePoint], now: float) -> None:
+        config = state.config
+        self.query_one(".gen", RateFigure).show(state.throughput.gen, now, config.baseline_gen_tps)
+        self.query_one(".prompt", RateFigure).show(state.throughput.prompt, now, config.baseline_prompt_tps)
+        self.query_one(ThroughputPlot).show(history, config.baseline_gen_tps, now)
