@@ -37,6 +37,9 @@ def describe_ssh_error(alias: str, exc: BaseException) -> str:
     return f"{alias}: {type(exc).__name__}: {exc}"
 
 
+_READ_CHUNK = 64 * 1024
+
+
 class SshTransport(Transport):
     def __init__(self, name: str, alias: str, settings: SshSettings | None = None):
         self.name = name
@@ -139,8 +142,16 @@ class SshTransport(Transport):
         try:
             sftp = await self._sftp_client()
             async with asyncio.timeout(timeout):
-                async with sftp.open(path, "rb") as handle:
-                    return await handle.read(max_bytes)
+                # /proc files report size 0 and are small: read 64 KiB at a time, one request each,
+                # until a short read (a plain read(max) would fan out into parallel block requests)
+                async with sftp.open(path, "rb", block_size=_READ_CHUNK) as handle:
+                    data = b""
+                    while len(data) < max_bytes:
+                        chunk = await handle.read(min(_READ_CHUNK, max_bytes - len(data)))
+                        data += chunk
+                        if len(chunk) < _READ_CHUNK:
+                            return data
+                    return data
         except asyncssh.SFTPNoSuchFile:
             raise FileNotFoundError(path) from None
         except asyncssh.SFTPPermissionDenied:

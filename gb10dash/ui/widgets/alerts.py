@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gb10dash.format import clock, duration
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, lines
+from gb10dash.ui.widgets.line import Line
 
 
 def alerts_content(state: HostState, now: float) -> Content | None:
@@ -25,11 +25,11 @@ def alerts_content(state: HostState, now: float) -> Content | None:
     return lines(*rows) if rows else None
 
 
-class AlertsView(Static):
+class AlertsView(Line):
     """Hidden while the host is healthy and nothing needs saying."""
 
     def show(self, state: HostState, now: float) -> None:
         content = alerts_content(state, now)
         self.display = content is not None
         if content is not None:
-            self.update(content)
+            self.set_content(content)

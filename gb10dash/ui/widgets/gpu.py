@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.format import DASH, number
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, field, joined
+from gb10dash.ui.widgets.line import Line
 
 
 def _with_unit(value: float | None, unit: str, digits: int = 0) -> str:
@@ -31,6 +31,6 @@ def gpu_content(gpu: GpuSample | None) -> Content:
     ]))
 
 
-class GpuLine(Static):
+class GpuLine(Line):
     def show(self, gpu: GpuSample | None) -> None:
-        self.update(gpu_content(gpu))
+        self.set_content(gpu_content(gpu))

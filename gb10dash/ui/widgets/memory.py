@@ -64,7 +64,9 @@ class MemoryView(Widget):
 
     def show(self, state: HostState) -> None:
         self._state = state
-        self.refresh(layout=True)
+        rows = self.render().plain.count("\n")
+        self.refresh(layout=rows != getattr(self, "_rows", None))  # a new layout only for a new shape
+        self._rows = rows
 
     def render(self) -> Content:
         if self._state is None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.format import DASH, bytes_count, duration, number
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, field, joined, lines
+from gb10dash.ui.widgets.line import Line
 
 
 def health_content(state: HostState, now: float) -> Content:
@@ -41,8 +41,8 @@ def model_content(state: HostState, now: float) -> Content:
     return lines(name, details)
 
 
-class ModelLine(Static):
+class ModelLine(Line):
     """What the server serves, and whether it answers."""
 
     def show(self, state: HostState, now: float) -> None:
-        self.update(model_content(state, now))
+        self.set_content(model_content(state, now))

@@ -5,11 +5,12 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import Digits, Static
+from textual.widgets import Digits
 
 from gb10dash.format import duration, number
 from gb10dash.rates import Rate
 from gb10dash.ui.widgets.labels import MUTED, joined
+from gb10dash.ui.widgets.line import Line
 
 #: a figure older than this is dimmed (the server has not reported a newer one)
 OLD_AFTER_S = 120.0
@@ -40,15 +41,18 @@ class RateFigure(Vertical):
         self.title = title
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title, classes="rate-title")
+        yield Line(self.title, classes="rate-title")
         yield Digits("-", classes="rate-value")
-        yield Static(rate_source(None, 0.0), classes="rate-source")
+        yield Line(rate_source(None, 0.0), classes="rate-source")
 
     def show(self, rate: Rate | None, now: float, baseline: float | None = None) -> None:
         title = Content.assemble((self.title, "bold"))
         if baseline is not None:
             title = Content.assemble(title, (f" · base {number(baseline)}", MUTED))
-        self.query_one(".rate-title", Static).update(title)
-        self.query_one(".rate-value", Digits).update(rate_digits(rate.tokens_per_second if rate else None))
-        self.query_one(".rate-source", Static).update(rate_source(rate, now))
+        self.query_one(".rate-title", Line).set_content(title)
+        digits = self.query_one(".rate-value", Digits)
+        value = rate_digits(rate.tokens_per_second if rate else None)
+        if value != digits.value:
+            digits.update(value)
+        self.query_one(".rate-source", Line).set_content(rate_source(rate, now))
         self.set_class(rate is not None and now - rate.at > OLD_AFTER_S, "-old")

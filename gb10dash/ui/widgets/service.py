@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.format import DASH, duration, number
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, field, joined
+from gb10dash.ui.widgets.line import Line
 
 
 def unit_glyph(unit: UnitStatus | None) -> tuple[str, str]:
@@ -42,8 +42,8 @@ def service_content(unit: UnitStatus | None, now: float) -> Content:
     ])
 
 
-class ServiceLine(Static):
+class ServiceLine(Line):
     """systemd state of the llama-server unit."""
 
     def show(self, unit: UnitStatus | None, now: float) -> None:
-        self.update(service_content(unit, now))
+        self.set_content(service_content(unit, now))

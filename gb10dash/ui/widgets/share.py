@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from textual.content import Content
-from textual.widgets import Static
 
 from gb10dash.collectors.mounts import MountState, MountStatus
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, joined
+from gb10dash.ui.widgets.line import Line
 
 
 def stat_time(seconds: float | None) -> str:
@@ -33,6 +33,6 @@ def share_content(mount: MountStatus | None, path: str) -> Content:
     return Content.assemble(head, joined([word, *details]))
 
 
-class ShareLine(Static):
+class ShareLine(Line):
     def show(self, mount: MountStatus | None, path: str) -> None:
-        self.update(share_content(mount, path))
+        self.set_content(share_content(mount, path))

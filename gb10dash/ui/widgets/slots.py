@@ -64,8 +64,10 @@ class SlotsView(Widget):
         self._slots: tuple[SlotInfo, ...] | None = None
 
     def show(self, slots: Sequence[SlotInfo] | None) -> None:
+        shape = None if slots is None else len(slots)
+        relayout = shape != (None if self._slots is None else len(self._slots))
         self._slots = tuple(slots) if slots is not None else None
-        self.refresh(layout=True)
+        self.refresh(layout=relayout)  # a new layout only when the number of slots changes
 
     def render(self) -> Content:
         return slots_content(self._slots, max(self.size.width, 30), self.compact)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from textual.widgets import Static
+from textual.content import Content
 
 from gb10dash.state import HostState
+from gb10dash.ui.widgets.line import Line
 
 
 def summary(states: Sequence[HostState], updated_at: float | None) -> tuple[str, str]:
@@ -26,10 +27,10 @@ def summary(states: Sequence[HostState], updated_at: float | None) -> tuple[str,
     return f"gb10dash · {head} · updated {when}", css
 
 
-class StatusLine(Static):
+class StatusLine(Line):
     """One line at the top; shows what `summary` says."""
 
     def show(self, states: Sequence[HostState], updated_at: float | None) -> None:
         text, css = summary(states, updated_at)
-        self.update(text)
+        self.set_content(Content(text))
         self.set_classes(css)

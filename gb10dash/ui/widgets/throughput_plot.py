@@ -74,7 +74,14 @@ class ThroughputPlot(PlotextPlot):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
         self._draw()
 
+    #: the x axis is in minutes: moving it every REDRAW_S seconds is smooth enough
+    REDRAW_S = 10.0
+
     def show(self, points: Sequence[RatePoint], baseline: float | None, now: float) -> None:
+        key = (len(points), points[-1].at if points else None, baseline, int(now // self.REDRAW_S))
+        if key == getattr(self, "_drawn", None):
+            return  # plotting is the costliest thing on screen: only when something moved
+        self._drawn = key
         self._points, self._baseline, self._now = list(points), baseline, now
         self._draw()
 
