@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -78,3 +79,13 @@ def ssh_config_with_known_hosts(lab: Lab, known_hosts: Path, dest: Path) -> Path
         lines.append(line)
     dest.write_text("\n".join(lines) + "\n")
     return dest
+
+
+async def until(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")

@@ -16,18 +16,9 @@ from gb10dash.rates import RateSource
 from gb10dash.transport.local import LocalTransport
 
 from . import labctl
+from .labctl import until
 
 FAST = Cadence(fast_s=0.3, slow_s=1.0, gpu_ms=200, stat_timeout_s=3.0, log_lines=5000)
-
-
-async def until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def monitor_for(lab: Lab, name: str, **host_changes) -> HostMonitor:

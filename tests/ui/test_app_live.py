@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 from gb10dash.collectors.llama import HealthState
 from gb10dash.lab import Lab
@@ -13,16 +12,7 @@ from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.log_pane import LogPane
 
 from lab import labctl
-
-
-async def settle(pilot, predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await pilot.pause(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+from lab.labctl import until
 
 
 def app_for(lab: Lab) -> Gb10DashApp:
@@ -32,17 +22,17 @@ def app_for(lab: Lab) -> Gb10DashApp:
 async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
     app = app_for(lab)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot, lambda: all(n in app.shown and app.shown[n].healthy and app.shown[n].gpu
+        await until(lambda: all(n in app.shown and app.shown[n].healthy and app.shown[n].gpu
                                         for n in ("pegasus", "stella")), 30, "both panels healthy")
         assert app.shown["pegasus"].model_id == lab.host("pegasus").model_path.name
         assert app.focused_host == "pegasus"
         log = app.query_one(LogPane)
-        await settle(pilot, lambda: log.kept_entries, 10, "journal lines in the log pane")
+        await until(lambda: log.kept_entries, 10, "journal lines in the log pane")
         assert log.host == "pegasus"
 
         await pilot.press("n")
         assert app.focused_host == "stella" and app.focused.id == "host-stella"
-        await settle(pilot, lambda: log.host == "stella", 5, "the log pane to follow the focus")
+        await until(lambda: log.host == "stella", 5, "the log pane to follow the focus")
         await pilot.press("N")
         assert app.focused_host == "pegasus"
 
@@ -70,26 +60,26 @@ async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
 async def test_stopped_service_shows_in_its_panel(lab: Lab) -> None:
     app = app_for(lab)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot, lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
+        await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
         assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
         try:
-            state = await settle(pilot, lambda: (s := app.shown["stella"]).unit and not s.unit.is_running
+            state = await until(lambda: (s := app.shown["stella"]).unit and not s.unit.is_running
                                  and s.health and s.health.state is HealthState.DOWN and s, 20, "stella stopped")
             assert (state.unit.active_state, state.unit.sub_state) == ("inactive", "dead")
             assert app.query_one(HostGrid).panel("stella").has_class("-degraded")
             assert app.shown["pegasus"].healthy
         finally:
             assert labctl.shim(lab, "stella", "systemctl", "start", "llama-server").returncode == 0
-        await settle(pilot, lambda: app.shown["stella"].healthy, 30, "stella healthy again")
+        await until(lambda: app.shown["stella"].healthy, 30, "stella healthy again")
 
 
 async def test_killed_sshd_turns_the_host_unreachable_and_it_recovers(lab: Lab) -> None:
     app = app_for(lab)
     async with app.run_test(size=(160, 48)) as pilot:
-        await settle(pilot, lambda: "pegasus" in app.shown and app.shown["pegasus"].healthy, 30, "pegasus healthy")
+        await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].healthy, 30, "pegasus healthy")
         await asyncio.to_thread(labctl.kill_sshd, lab, "pegasus")
         try:
-            state = await settle(pilot, lambda: not (s := app.shown["pegasus"]).connected and s, 15,
+            state = await until(lambda: not (s := app.shown["pegasus"]).connected and s, 15,
                                  "pegasus unreachable")
             assert state.unreachable_since is not None
             panel = app.query_one(HostGrid).panel("pegasus")
@@ -98,6 +88,6 @@ async def test_killed_sshd_turns_the_host_unreachable_and_it_recovers(lab: Lab) 
             assert app.shown["stella"].healthy
         finally:
             await asyncio.to_thread(labctl.start_sshd, lab, "pegasus")
-        await settle(pilot, lambda: app.shown["pegasus"].connected and app.shown["pegasus"].healthy, 30,
+        await until(lambda: app.shown["pegasus"].connected and app.shown["pegasus"].healthy, 30,
                      "pegasus back")
         assert not app.query_one(HostGrid).panel("pegasus").has_class("-stale")
