@@ -50,6 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--refresh", type=float, default=1.0, metavar="S", help="refresh interval (default 1)")
     demo.add_argument("--text", action="store_true", help="the plain-text view instead of the dashboard")
 
+    restart = commands.add_parser("restart", help="restart a host's llama-server unit and wait until "
+                                                  "the model is loaded (shows the plan; asks unless --yes)")
+    restart.add_argument("host", metavar="HOST")
+    restart.add_argument("--yes", action="store_true", help="run without asking")
+    restart.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                         help="seconds to wait for the model to load (default 300)")
+
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
     lab.add_argument("--lab-dir", metavar="DIR")
@@ -70,9 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_demo(args.lab_dir, keep=args.keep, refresh=args.refresh, text=args.text)
         config = _load(args.config)
-        hosts = getattr(args, "hosts", None) or []
+        hosts = getattr(args, "hosts", None) or ([args.host] if getattr(args, "host", None) else [])
         for name in hosts:
             config.host(name)  # raises ConfigError naming the known hosts
+        if command == "restart":
+            from gb10dash.actions.cli import restart_command
+
+            return asyncio.run(restart_command(config, args.host, yes=args.yes, timeout_s=args.timeout))
         if command == "status":
             from gb10dash.status import run_status
 

@@ -309,6 +309,10 @@ class HostMonitor:
         except (ValueError, OSError) as exc:
             self._failed("api", exc)
 
+    async def api_client(self) -> LlamaClient:
+        """The host's llama-server API client (direct, or through the SSH port-forward)."""
+        return await self._client()
+
     async def _client(self) -> LlamaClient:
         if self._llama is None:
             base = self.host.api_url

@@ -15,6 +15,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
 
+from gb10dash.actions.executor import Progress
+from gb10dash.actions.plan import Plan
+from gb10dash.actions.restart import plan_restart
+from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
 from gb10dash.monitor import Cadence, HostMonitor
@@ -22,6 +26,8 @@ from gb10dash.state import HostState
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.messages import HostChanged
+from gb10dash.transport.base import TransportError
+from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
@@ -29,8 +35,8 @@ from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
 
 #: action keys reserved now; their features arrive with later issues
-COMING = {"restart": ("r", "restart the service", 5), "swap": ("m", "swap the model", 5),
-          "rebuild": ("b", "rebuild llama.cpp", 5), "chat": ("c", "chat test pane", 6)}
+COMING = {"swap": ("m", "swap the model", 5), "rebuild": ("b", "rebuild llama.cpp", 5),
+          "chat": ("c", "chat test pane", 6)}
 
 
 class Gb10DashApp(App[None]):
@@ -45,6 +51,7 @@ class Gb10DashApp(App[None]):
         Binding("t", "next_theme", "Theme"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        Binding("r", "restart", "Restart", show=False),
         *[Binding(key, f"coming('{name}')", text.capitalize(), show=False) for name, (key, text, _) in COMING.items()],
     ]
     #: (key, action, description) for the palette and the help screen
@@ -55,6 +62,7 @@ class Gb10DashApp(App[None]):
         ("t", "next_theme", "Next colour theme"),
         ("?", "help", "Help"),
         ("q", "quit", "Quit"),
+        ("r", "restart", "Restart the focused host's service (shows the plan first)"),
         *[(key, f"coming('{name}')", f"{text.capitalize()} (coming)") for name, (key, text, _) in COMING.items()],
     ]
 
@@ -83,6 +91,7 @@ class Gb10DashApp(App[None]):
         self._updated_at: float | None = None
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
         self.focused_host = config.hosts[0].name
+        self.actions_running: dict[str, str] = {}  # host -> action, while one runs
 
     @property
     def host_names(self) -> list[str]:
@@ -205,6 +214,67 @@ class Gb10DashApp(App[None]):
         keys = [(key, description) for key, _, description in self.COMMANDS_TABLE]
         keys += [("/ l p G", "in the log pane: search, level filter, pause, follow the end")]
         self.push_screen(HelpScreen(keys))
+
+    # -- actions ---------------------------------------------------------------------------
+    def action_restart(self) -> None:
+        host = self.config.host(self.focused_host)
+        if host.name not in self.monitors:
+            self.notify("no live connection in this view", severity="warning")
+            return
+        plan = plan_restart(host)
+        self._confirm_and_run(plan, host.name, host.unit)
+
+    def _confirm_and_run(self, plan: Plan, host: str, unit: str) -> None:
+        if host in self.actions_running:
+            self.notify(f"{host}: {self.actions_running[host]} is still running; wait for it to finish",
+                        severity="warning")
+            return
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self._run_action(plan, host, unit)
+
+        self.push_screen(ConfirmScreen(f"{plan.action} on {host}?", plan.describe()), answered)
+
+    @work(exit_on_error=False, group="actions")
+    async def _run_action(self, plan: Plan, host: str, unit: str) -> None:
+        monitor = self.monitors[host]
+        self.actions_running[host] = plan.action
+        self.notify(f"{host}: {plan.action} started", timeout=3)
+
+        def progress(step: Progress) -> None:
+            if step.status in ("ok", "failed") or step.status == "progress" and step.elapsed_s % 10 < 0.6:
+                self.notify(f"{host}: {step.title} — {step.status} {step.detail}".rstrip(), timeout=4,
+                            severity="error" if step.status == "failed" else "information")
+
+        try:
+            result = await run_plan(plan, monitor.transport, monitor.api_client, unit=unit, on_progress=progress)
+        except (ActionBusy, TransportError) as exc:
+            self.notify(str(exc), title=f"{plan.action} not started", severity="error", timeout=8)
+            return
+        finally:
+            self.actions_running.pop(host, None)
+        if result.ok:
+            self.notify(f"{host}: {plan.action} done in {result.record.duration_s:.1f} s", title="done", timeout=6)
+        else:
+            tail = "\n".join(result.journal[-8:])
+            self.notify(f"{result.error}" + (f"\n{tail}" if tail else ""), title=f"{host}: {plan.action} failed"
+                        + (" (rolled back)" if result.rolled_back else ""), severity="error", timeout=20)
+
+    async def action_quit(self) -> None:
+        if not self.actions_running:
+            self.exit()
+            return
+        running = ", ".join(f"{a} on {h}" for h, a in self.actions_running.items())
+
+        def answered(go: bool | None) -> None:
+            if go:
+                self.exit()
+
+        self.push_screen(ConfirmScreen("Quit while an action runs?",
+                                       [f"Still running: {running}.", "Quitting stops watching it; the host "
+                                        "finishes or fails on its own, and the audit log may miss the end."]),
+                         answered)
 
     def action_coming(self, name: str) -> None:
         key, text, issue = COMING[name]

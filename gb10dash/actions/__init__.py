@@ -1,0 +1,1 @@
+"""Actions: plans of steps built by pure code, run by one executor, written to an audit log."""

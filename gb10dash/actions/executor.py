@@ -1,0 +1,178 @@
+"""The one executor: runs a plan's steps on a host, reports progress, undoes on failure, audits.
+
+Progress goes to a callback (the TUI posts it as messages, the CLI prints it); the
+result says what failed and carries the unit's last journal lines when the service did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
+from gb10dash.actions.plan import Plan, Step, StepKind
+from gb10dash.collectors import systemd
+from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
+from gb10dash.collectors.llama import HealthState, model_file_name
+from gb10dash.collectors.llama_client import LlamaClient
+from gb10dash.transport.base import Transport, TransportError
+
+SUDOERS_HINT = ("sudo needs a password here. To allow it without one, add with `visudo -f "
+                "/etc/sudoers.d/gb10dash`: {user} ALL=(root) NOPASSWD: /usr/bin/systemctl restart {unit}, "
+                "/usr/bin/systemctl daemon-reload, /usr/bin/tee /etc/systemd/system/{unit}.d/*")
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    step: int           # 1-based index into plan.steps
+    total: int
+    title: str
+    status: str         # started / progress / ok / failed / undo
+    detail: str = ""
+    elapsed_s: float = 0.0
+
+
+@dataclass(slots=True)
+class PlanResult:
+    ok: bool
+    record: PlanRecord
+    error: str | None = None
+    rolled_back: bool = False
+    journal: list[str] = field(default_factory=list)
+    durations: dict[str, float] = field(default_factory=dict)
+
+
+class StepFailed(Exception):
+    def __init__(self, message: str, exit_status: int | None = None):
+        super().__init__(message)
+        self.exit_status = exit_status
+
+
+class Executor:
+    def __init__(self, transport: Transport, client: Callable[[], Awaitable[LlamaClient]], *, unit: str,
+                 audit: AuditLog | None = None, on_progress: Callable[[Progress], None] | None = None,
+                 poll_s: float = 0.5, user: str = "llm-agent"):
+        self.transport, self.client, self.unit = transport, client, unit
+        self.audit = audit or AuditLog()
+        self.on_progress = on_progress or (lambda _p: None)
+        self.poll_s, self.user = poll_s, user
+
+    async def execute(self, plan: Plan) -> PlanResult:
+        record = PlanRecord(plan.host, plan.action, plan.summary)
+        result = PlanResult(ok=False, record=record)
+        done: list[Step] = []
+        started = time.monotonic()
+        try:
+            for index, step in enumerate(plan.steps, 1):
+                await self._step(index, len(plan.steps), step, record, result)
+                done.append(step)
+            result.ok, record.result = True, "ok"
+        except (StepFailed, TransportError) as exc:
+            result.error = str(exc)
+            record.result, record.error = "failed", str(exc)
+            result.journal = await self._journal_tail()
+            if any(step.undo for step in done):
+                result.rolled_back = await self._undo(done, len(plan.steps), record)
+                record.result = "rolled back" if result.rolled_back else "failed (rollback failed)"
+        except asyncio.CancelledError:
+            record.result, record.error = "cancelled", "cancelled by the operator"
+            raise
+        finally:
+            record.duration_s = round(time.monotonic() - started, 3)
+            self.audit.append(record)
+        return result
+
+    async def _step(self, index: int, total: int, step: Step, record: PlanRecord, result: PlanResult) -> None:
+        size, digest = stdin_fingerprint(step.stdin)
+        entry = StepRecord(step.title, step.command_line(), "running", stdin_bytes=size, stdin_sha256=digest)
+        record.steps.append(entry)
+        self.on_progress(Progress(index, total, step.title, "started", step.command_line()))
+        began = time.monotonic()
+        try:
+            entry.exit_status, entry.detail = await self._run(index, total, step, began)
+            entry.status = "ok"
+        except (StepFailed, TransportError) as exc:
+            entry.status, entry.detail = "failed", str(exc)
+            entry.exit_status = getattr(exc, "exit_status", None)
+            raise
+        finally:
+            entry.duration_s = round(time.monotonic() - began, 3)
+            result.durations[step.title] = entry.duration_s
+            self.on_progress(Progress(index, total, step.title, entry.status, entry.detail, entry.duration_s))
+
+    async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
+        if step.kind is StepKind.RUN:
+            done = await self.transport.run(step.argv, timeout=step.timeout_s, input=step.stdin)
+            if not done.ok:
+                raise StepFailed(self._explain(step, done.exit_status, done.stderr or done.stdout),
+                                 done.exit_status)
+            return done.exit_status, ""
+        if step.kind is StepKind.WAIT_HEALTHY:
+            return None, await self._wait_healthy(index, total, step, began)
+        return None, await self._expect_model(step)
+
+    def _explain(self, step: Step, status: int, output: str) -> str:
+        last = [line for line in output.strip().splitlines() if line.strip()][-3:]
+        message = f"`{step.command_line()}` exited {status}" + (": " + " / ".join(last) if last else "")
+        if "a password is required" in output or "a terminal is required" in output:
+            message += ". " + SUDOERS_HINT.format(user=self.user, unit=self.unit)
+        return message
+
+    async def _wait_healthy(self, index: int, total: int, step: Step, began: float) -> str:
+        deadline = began + step.timeout_s
+        client = await self.client()
+        last_unit_check = 0.0
+        while time.monotonic() < deadline:
+            health = await client.health()
+            elapsed = time.monotonic() - began
+            if health.state is HealthState.OK:
+                return f"healthy after {elapsed:.1f} s"
+            word = "loading (503)" if health.state is HealthState.LOADING else "starting"
+            self.on_progress(Progress(index, total, step.title, "progress", f"{word} {elapsed:.0f} s", elapsed))
+            if time.monotonic() - last_unit_check > 2.0:
+                last_unit_check = time.monotonic()
+                unit = await systemd.collect_unit(self.transport, self.unit)
+                if unit.is_failed:
+                    raise StepFailed(f"the service failed while starting ({unit.result}, status "
+                                     f"{unit.exec_main_status})")
+            await asyncio.sleep(self.poll_s)
+        raise StepFailed(f"not healthy after {step.timeout_s:g} s")
+
+    async def _expect_model(self, step: Step) -> str:
+        client = await self.client()
+        try:
+            models = await client.models()
+        except ValueError as exc:
+            raise StepFailed(f"/v1/models: {exc}") from None
+        served = [model_file_name(m.id) for m in models]
+        if step.expect not in served:
+            raise StepFailed(f"/v1/models serves {', '.join(served) or 'nothing'}, expected {step.expect}")
+        return f"serving {step.expect}"
+
+    async def _undo(self, done: list[Step], total: int, record: PlanRecord) -> bool:
+        ok = True
+        for step in reversed(done):
+            for undo in step.undo:
+                self.on_progress(Progress(0, total, undo.title, "undo", undo.command_line()))
+                size, digest = stdin_fingerprint(undo.stdin)
+                entry = StepRecord(f"undo: {undo.title}", undo.command_line(), "undone",
+                                   stdin_bytes=size, stdin_sha256=digest)
+                record.steps.append(entry)
+                began = time.monotonic()
+                try:
+                    entry.exit_status, entry.detail = await self._run(0, total, undo, began)
+                except (StepFailed, TransportError) as exc:
+                    ok, entry.status, entry.detail = False, "undo-failed", str(exc)
+                entry.duration_s = round(time.monotonic() - began, 3)
+        return ok
+
+    async def _journal_tail(self, lines: int = 20) -> list[str]:
+        try:
+            done = await self.transport.run(journalctl_argv(self.unit, follow=False, after_cursor=None,
+                                                            lines=lines), timeout=10)
+        except TransportError:
+            return []
+        entries = (parse_journal_line(line) for line in done.stdout.splitlines())
+        return [entry.message for entry in entries if entry is not None]

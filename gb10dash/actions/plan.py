@@ -1,0 +1,57 @@
+"""Plans and steps: what runs, where, and why — pure data, shown before anything runs.
+
+A step either runs a remote argv (quoted with shlex.join by the transport, never a shell
+string), or is one of the executor's built-in checks (wait for health, compare the served
+model). A step may carry `undo` steps: when a later step fails, the executor runs the undo
+steps of every completed step, newest first.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class StepKind(StrEnum):
+    RUN = "run"                  # run argv on the host; fails on a non-zero exit
+    WAIT_HEALTHY = "wait_healthy"  # poll /health until ok (loading shows progress) or timeout
+    EXPECT_MODEL = "expect_model"  # /v1/models must report `expect` as the served GGUF file name
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    title: str
+    kind: StepKind = StepKind.RUN
+    argv: tuple[str, ...] = ()
+    why: str = ""
+    timeout_s: float = 60.0
+    stdin: str | None = None      # e.g. the contents `sudo -n tee FILE` writes
+    expect: str | None = None     # EXPECT_MODEL: the GGUF file name
+    undo: tuple[Step, ...] = ()
+
+    def command_line(self) -> str:
+        """The command as the operator would type it (for display and the audit log)."""
+        if self.kind is StepKind.RUN:
+            return shlex.join(self.argv)
+        if self.kind is StepKind.WAIT_HEALTHY:
+            return f"wait for /health ok (up to {self.timeout_s:g} s)"
+        return f"check /v1/models serves {self.expect}"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    action: str
+    host: str
+    steps: tuple[Step, ...]
+    summary: str = ""
+    notes: tuple[str, ...] = field(default=())  # warnings worth reading before confirming
+
+    def describe(self) -> list[str]:
+        lines = [f"{self.action} on {self.host}: {self.summary}".rstrip(": ")]
+        lines += [f"  ! {note}" for note in self.notes]
+        for number, step in enumerate(self.steps, 1):
+            lines.append(f"  {number}. {step.title}: {step.command_line()}")
+            if step.why:
+                lines.append(f"     ({step.why})")
+        return lines
