@@ -61,3 +61,10 @@ def clock(epoch: float | None) -> str:
     if epoch is None:
         return DASH
     return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """`2026-11-25T10:15:02Z`, or None (for JSON documents)."""
+    if epoch is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

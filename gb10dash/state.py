@@ -15,6 +15,7 @@ from gb10dash.collectors.memory import MemInfo, ProcessMemory
 from gb10dash.collectors.mounts import MountState, MountStatus
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
+from gb10dash.format import clock
 from gb10dash.rates import Rate
 
 #: the sources a monitor collects; each has its own freshness record
@@ -91,7 +92,7 @@ class HostState:
         if not self.connected:
             since = self.unreachable_since
             return [f"unreachable ({self.unreachable_reason or 'not connected'})" if since is None
-                    else f"unreachable since {_clock(since)} ({self.unreachable_reason})"]
+                    else f"unreachable since {clock(since)} ({self.unreachable_reason})"]
         found: list[str] = []
         if self.unit is None:
             found.append("unit state unknown" + _why(self.sources.get("unit")))
@@ -124,9 +125,3 @@ class HostState:
 
 def _why(status: SourceStatus | None) -> str:
     return f" ({status.last_error})" if status and status.last_error else ""
-
-
-def _clock(epoch: float) -> str:
-    import time
-
-    return time.strftime("%H:%M:%S", time.localtime(epoch))

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash.collectors.gpu import cuda_arch_for
+from gb10dash.format import iso_utc
 from gb10dash.rates import Rate
 from gb10dash.state import HostState
 
@@ -18,7 +19,7 @@ SCHEMA = "gb10dash.status/1"
 def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
-        "generated_at": _iso(time.time()),
+        "generated_at": iso_utc(time.time()),
         "config": str(config_path),
         "healthy": all(s.healthy for s in states),
         "hosts": [host_document(s) for s in states],
@@ -33,14 +34,14 @@ def host_document(s: HostState) -> dict[str, Any]:
         "problems": s.problems(),
         "warnings": s.warnings(),
         "reachable": s.connected,
-        "unreachable_since": _iso(s.unreachable_since),
+        "unreachable_since": iso_utc(s.unreachable_since),
         "unreachable_reason": s.unreachable_reason,
         "unit": None if unit is None else {
             "name": s.config.unit,
             "active_state": unit.active_state,
             "sub_state": unit.sub_state,
             "main_pid": unit.main_pid,
-            "started_at": _iso(unit.started_at),
+            "started_at": iso_utc(unit.started_at),
             "n_restarts": unit.n_restarts,
             "result": unit.result,
             "exec_main_status": unit.exec_main_status,
@@ -79,8 +80,8 @@ def host_document(s: HostState) -> dict[str, Any]:
             "stat_seconds": s.mount.stat_seconds,
             "error": s.mount.error,
         },
-        "sources": {name: {"last_ok": _iso(st.last_ok), "last_error": st.last_error,
-                           "last_error_at": _iso(st.last_error_at)}
+        "sources": {name: {"last_ok": iso_utc(st.last_ok), "last_error": st.last_error,
+                           "last_error_at": iso_utc(st.last_error_at)}
                     for name, st in sorted(s.sources.items())},
     }
 
@@ -120,7 +121,7 @@ def _memory(s: HostState) -> dict[str, Any] | None:
 def _rate(rate: Rate | None) -> dict[str, Any] | None:
     if rate is None:
         return None
-    return {"tokens_per_second": rate.tokens_per_second, "source": rate.source.value, "at": _iso(rate.at)}
+    return {"tokens_per_second": rate.tokens_per_second, "source": rate.source.value, "at": iso_utc(rate.at)}
 
 
 def _plain(obj: Any) -> dict[str, Any]:
@@ -130,9 +131,3 @@ def _plain(obj: Any) -> dict[str, Any]:
         if f.name != "raw":
             doc[f.name] = dict(value) if isinstance(value, Mapping) else value
     return doc
-
-
-def _iso(epoch: float | None) -> str | None:
-    if epoch is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

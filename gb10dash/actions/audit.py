@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash import locations
+from gb10dash.format import iso_utc
 
 
 @dataclass(slots=True)
@@ -43,7 +44,7 @@ class PlanRecord:
 
     def to_json(self) -> str:
         data: dict[str, Any] = asdict(self)
-        data["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at))
+        data["time"] = iso_utc(self.started_at)
         return json.dumps(data, ensure_ascii=False)
 
 

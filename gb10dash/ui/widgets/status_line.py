@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from textual.content import Content
 
+from gb10dash.format import clock
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.line import Line
 
@@ -23,7 +23,7 @@ def summary(states: Sequence[HostState], updated_at: float | None) -> tuple[str,
         head, css = f"{len(degraded)} of {len(states)} degraded: {', '.join(degraded)}", "-degraded"
         if unreachable:
             head += f" ({len(unreachable)} unreachable)"
-    when = time.strftime("%H:%M:%S", time.localtime(updated_at)) if updated_at else "–"
+    when = clock(updated_at)
     return f"gb10dash · {head} · updated {when}", css
 
 
