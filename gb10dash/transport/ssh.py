@@ -73,8 +73,22 @@ class SshTransport(Transport):
                     ),
                     timeout=settings.connect_timeout_s + 1,
                 )
+            except asyncssh.HostKeyNotVerifiable as exc:
+                offered = await self._offered_key(config)
+                raise TransportError(describe_ssh_error(self.alias, exc) + offered) from exc
             except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
                 raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+
+    async def _offered_key(self, config: Sequence[str]) -> str:
+        """The refused key's type and SHA256 fingerprint, to compare with the host's own."""
+        try:
+            key = await asyncio.wait_for(asyncssh.get_server_host_key(self.alias, config=config),
+                                         self.settings.connect_timeout_s)
+        except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError):
+            return ""
+        if key is None:
+            return ""
+        return f"; the host offered {key.get_algorithm()} {key.get_fingerprint('sha256')}"
 
     async def close(self) -> None:
         async with self._lock:

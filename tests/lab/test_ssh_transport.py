@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
+import subprocess
 import time
 from pathlib import Path
 
@@ -111,9 +112,13 @@ async def test_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     empty.write_text("")
     config = labctl.ssh_config_with_known_hosts(lab, empty, tmp_path / "ssh_config")
     transport = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config))
-    with pytest.raises(TransportError, match="host key refused"):
+    with pytest.raises(TransportError, match="host key refused") as refused:
         await transport.connect()
     assert not transport.connected
+    offered = lab.layout.sshd_dir("pegasus") / "ssh_host_ed25519_key.pub"
+    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True,
+                                 check=True).stdout.split()[1]
+    assert f"the host offered ssh-ed25519 {fingerprint}" in str(refused.value)
     assert empty.read_text() == ""  # nothing was added behind the operator's back
 
 
