@@ -57,6 +57,35 @@ def build_parser() -> argparse.ArgumentParser:
     restart.add_argument("--timeout", type=float, default=300.0, metavar="S",
                          help="seconds to wait for the model to load (default 300)")
 
+    rebuild = commands.add_parser("rebuild", help="pull llama.cpp, build llama-server for the host's arch in a new "
+                                                  "build dir, check its flags, switch and restart (asks unless --yes)")
+    rebuild.add_argument("host", metavar="HOST")
+    rebuild.add_argument("--yes", action="store_true", help="run without asking")
+    rebuild.add_argument("--no-restart", action="store_true", help="build only: keep the service as it is")
+    rebuild.add_argument("--arch", metavar="ARCH", help="CUDA arch such as 121 or 121a-real, or 'cpu' (default: "
+                                                        "config cuda_arch, else from nvidia-smi)")
+    rebuild.add_argument("--jobs", "-j", type=int, metavar="N", help="build jobs (default: the host's nproc)")
+
+    bench = commands.add_parser("bench", help="quick benchmark of the hosts' llama-server (prompt and gen "
+                                              "tok/s, TTFT) against their baselines; see docs/bench.md")
+    bench.add_argument("hosts", nargs="+", metavar="HOST")
+    bench.add_argument("--quick", action="store_true", help="a small workload (for the lab)")
+    bench.add_argument("--prompt-tokens", type=int, metavar="N", help="prompt length (default 2048, quick 256)")
+    bench.add_argument("--gen-tokens", type=int, metavar="M", help="tokens generated (default 256, quick 32)")
+    bench.add_argument("--repeat", type=int, metavar="K", help="repetitions, at most 50 (default 3)")
+    bench.add_argument("--timeout", type=float, default=300.0, metavar="S", help="seconds per request (default 300)")
+    bench.add_argument("--json", action="store_true", help="JSON output (schema: docs/bench.md)")
+
+    swap = commands.add_parser("swap", help="serve another GGUF from the host's model share: a systemd "
+                                            "drop-in replaces -m (and -c), restart, verify; rolls back on failure")
+    swap.add_argument("host", metavar="HOST")
+    swap.add_argument("model", metavar="MODEL", help="path, share-relative name or file name of the GGUF")
+    swap.add_argument("--ctx", type=int, metavar="N", help="context size to serve it with (default: unchanged)")
+    swap.add_argument("--yes", action="store_true", help="run without asking")
+    swap.add_argument("--timeout", type=float, default=300.0, metavar="S",
+                      help="seconds to wait for the new model to load before rolling back (default 300)")
+    swap.add_argument("--force", action="store_true", help="try a model the picker would not offer")
+
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
     lab.add_argument("--lab-dir", metavar="DIR")
@@ -84,6 +113,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.actions.cli import restart_command
 
             return asyncio.run(restart_command(config, args.host, yes=args.yes, timeout_s=args.timeout))
+        if command == "rebuild":
+            from gb10dash.actions.cli import rebuild_command
+
+            return asyncio.run(rebuild_command(config, args.host, yes=args.yes, restart=not args.no_restart,
+                                               arch=args.arch, jobs=args.jobs))
+        if command == "bench":
+            from gb10dash.bench.cli import bench_command
+
+            return asyncio.run(bench_command(config, hosts, quick=args.quick, prompt_tokens=args.prompt_tokens,
+                                             gen_tokens=args.gen_tokens, repeat=args.repeat, as_json=args.json,
+                                             timeout_s=args.timeout))
+        if command == "swap":
+            from gb10dash.actions.cli import swap_command
+
+            return asyncio.run(swap_command(config, args.host, args.model, ctx=args.ctx, yes=args.yes,
+                                            timeout_s=args.timeout, force=args.force))
         if command == "status":
             from gb10dash.status import run_status
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Awaitable, Callable
 
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
+from gb10dash.actions.swap_prepare import find_candidate, prepare_swap, share_models
 from gb10dash.config import Config
 from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
@@ -53,17 +55,22 @@ def report(result: PlanResult) -> int:
     return EXIT_FAILED
 
 
-async def run_action(config: Config, host_name: str, plan: Plan, *, yes: bool) -> int:
+PlanMaker = Callable[[HostMonitor], Awaitable[Plan]]
+
+
+async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool) -> int:
+    """Connect, build the plan from what the host says, show it, confirm, run it."""
     host = config.host(host_name)
-    refused = confirm(plan, yes)
-    if refused is not None:
-        return refused
     monitor = HostMonitor(host, config.ssh)
     try:
         await monitor.transport.connect()
+        plan = await make_plan(monitor)
+        refused = confirm(plan, yes)
+        if refused is not None:
+            return refused
         result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
                                 on_progress=print_progress)
-    except (TransportError, ActionBusy) as exc:
+    except (TransportError, ActionBusy, ValueError) as exc:
         print(f"gb10dash: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
@@ -72,5 +79,47 @@ async def run_action(config: Config, host_name: str, plan: Plan, *, yes: bool) -
 
 
 async def restart_command(config: Config, host_name: str, *, yes: bool, timeout_s: float) -> int:
-    return await run_action(config, host_name, plan_restart(config.host(host_name), load_timeout_s=timeout_s),
-                            yes=yes)
+    async def make(monitor: HostMonitor) -> Plan:
+        return plan_restart(monitor.host, load_timeout_s=timeout_s)
+
+    return await run_action(config, host_name, make, yes=yes)
+
+
+async def swap_command(config: Config, host_name: str, model: str, *, ctx: int | None, yes: bool,
+                       timeout_s: float, force: bool) -> int:
+    async def make(monitor: HostMonitor) -> Plan:
+        candidate = find_candidate(await share_models(monitor.transport, monitor.host), model)
+        if not candidate.enabled:
+            print(f"gb10dash: {candidate.display_name} is not offered: {candidate.reason}"
+                  + ("; --force given, trying anyway (a failed load rolls back)" if force else
+                     " (use --force to try anyway)"), file=sys.stderr)
+            if not force:
+                raise ValueError(f"{candidate.display_name}: {candidate.reason}")
+        return await prepare_swap(monitor.transport, monitor.host, candidate, ctx=ctx, timeout_s=timeout_s,
+                                  allow_disabled=force)
+
+    return await run_action(config, host_name, make, yes=yes)
+
+
+async def rebuild_command(config: Config, host_name: str, *, yes: bool, restart: bool = True,
+                          arch: str | None = None, jobs: int | None = None) -> int:
+    """The plan needs facts from the host (arch, ExecStart, build dir), so connect before confirming."""
+    from gb10dash.actions.rebuild import prepare_rebuild
+
+    host = config.host(host_name)
+    monitor = HostMonitor(host, config.ssh)
+    try:
+        await monitor.transport.connect()
+        plan = await prepare_rebuild(host, monitor.transport, monitor.api_client, restart=restart,
+                                     arch_override=arch, jobs=jobs)
+        refused = confirm(plan, yes)
+        if refused is not None:
+            return refused
+        result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
+                                on_progress=print_progress)
+    except (TransportError, ActionBusy, ValueError) as exc:
+        print(f"gb10dash: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        await monitor.close()
+    return report(result)

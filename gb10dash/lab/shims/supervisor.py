@@ -16,7 +16,7 @@ import uuid
 
 from .common import lab_root, now_us, proc_comm, run_main
 from .journal import Journal, stdout_fields, systemd_fields, unit_meta
-from .unitfile import DEFAULT_PATH, resolve_exec
+from .unitfile import DEFAULT_PATH, expand_env, resolve_exec
 from .unitstate import locked_state, record_start, set_active
 
 EXIT_NAMES = {0: "SUCCESS", 1: "FAILURE", 2: "INVALIDARGUMENT", 3: "NOTIMPLEMENTED", 4: "NOPERMISSION",
@@ -82,9 +82,10 @@ class Supervisor:
     # --- one run of ExecStart -----------------------------------------------------------------
     def spawn(self) -> subprocess.Popen | None:
         entry = self.cfg["exec_start"][0]
-        argv, path = entry["argv"], resolve_exec(entry["argv"])
         env = {"PATH": DEFAULT_PATH, "LANG": os.environ.get("LANG", "C.UTF-8"), "INVOCATION_ID": self.invocation_id}
         env.update(self.cfg["environment"])
+        argv = expand_env(entry["argv"], env)
+        path = resolve_exec(argv)
         cwd = os.path.expanduser(self.cfg["working_directory"] or "/")
         try:
             if not os.path.isdir(cwd):

@@ -63,8 +63,37 @@ def _parse_exec(value: str) -> dict:
     while value and value[0] in "-@:+!":
         prefixes += value[0]
         value = value[1:]
-    argv = shlex.split(value)
+    # stored form, as systemd keeps it: quotes undone and specifiers resolved (`%%` → `%`),
+    # environment references (`$VAR`, `$$`) left for start time (see expand_env)
+    argv = [word.replace("%%", "%") for word in shlex.split(value)]
     return {"argv": argv, "ignore_errors": "-" in prefixes, "raw": value}
+
+
+def expand_env(argv: list[str], env: dict[str, str]) -> list[str]:
+    """What systemd does to stored words when it starts the command: `$$` → `$`, `${VAR}`/`$VAR`
+    → their values (a whole-word `$VAR` that is unset disappears; here it becomes empty)."""
+    def expand(word: str) -> str:
+        out, i = [], 0
+        while i < len(word):
+            if word.startswith("$$", i):
+                out.append("$")
+                i += 2
+            elif word.startswith("${", i) and "}" in word[i:]:
+                end = word.index("}", i)
+                out.append(env.get(word[i + 2:end], ""))
+                i = end + 1
+            elif word[i] == "$" and i + 1 < len(word) and (word[i + 1].isalpha() or word[i + 1] == "_"):
+                j = i + 1
+                while j < len(word) and (word[j].isalnum() or word[j] == "_"):
+                    j += 1
+                out.append(env.get(word[i + 1:j], ""))
+                i = j
+            else:
+                out.append(word[i])
+                i += 1
+        return "".join(out)
+
+    return [expand(word) for word in argv]
 
 
 def load_unit(unit: str, root: Path | None = None) -> dict:
