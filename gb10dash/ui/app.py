@@ -19,6 +19,7 @@ from gb10dash.actions.executor import Progress
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
+from gb10dash.actions.swap_prepare import prepare_swap, share_models
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
 from gb10dash.monitor import Cadence, HostMonitor
@@ -29,14 +30,14 @@ from gb10dash.ui.messages import HostChanged
 from gb10dash.transport.base import TransportError
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
+from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
 
 #: action keys reserved now; their features arrive with later issues
-COMING = {"swap": ("m", "swap the model", 5), "rebuild": ("b", "rebuild llama.cpp", 5),
-          "chat": ("c", "chat test pane", 6)}
+COMING = {"rebuild": ("b", "rebuild llama.cpp", 5), "chat": ("c", "chat test pane", 6)}
 
 
 class Gb10DashApp(App[None]):
@@ -52,6 +53,7 @@ class Gb10DashApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("r", "restart", "Restart", show=False),
+        Binding("m", "swap", "Swap model", show=False),
         *[Binding(key, f"coming('{name}')", text.capitalize(), show=False) for name, (key, text, _) in COMING.items()],
     ]
     #: (key, action, description) for the palette and the help screen
@@ -63,6 +65,7 @@ class Gb10DashApp(App[None]):
         ("?", "help", "Help"),
         ("q", "quit", "Quit"),
         ("r", "restart", "Restart the focused host's service (shows the plan first)"),
+        ("m", "swap", "Swap the focused host's model (picker, fit check, plan, rollback on failure)"),
         *[(key, f"coming('{name}')", f"{text.capitalize()} (coming)") for name, (key, text, _) in COMING.items()],
     ]
 
@@ -223,6 +226,40 @@ class Gb10DashApp(App[None]):
             return
         plan = plan_restart(host)
         self._confirm_and_run(plan, host.name, host.unit)
+
+    def action_swap(self) -> None:
+        host = self.config.host(self.focused_host)
+        if host.name not in self.monitors:
+            self.notify("no live connection in this view", severity="warning")
+            return
+        if host.name in self.actions_running:
+            self.notify(f"{host.name}: {self.actions_running[host.name]} is still running", severity="warning")
+            return
+        self._pick_model(host.name)
+
+    @work(exit_on_error=False, group="actions")
+    async def _pick_model(self, name: str) -> None:
+        monitor = self.monitors[name]
+        host = monitor.host
+        self.notify(f"{name}: listing the models on {host.model_share} …", timeout=3)
+        try:
+            candidates = await share_models(monitor.transport, host)
+        except (TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{name}: cannot list models", severity="error", timeout=8)
+            return
+        if not candidates:
+            self.notify(f"no GGUF models found on {host.model_share}", title=name, severity="warning")
+            return
+        serving = self.shown[name].model_id if name in self.shown else None
+        chosen = await self.push_screen_wait(ModelPicker(name, host.model_share, candidates, serving))
+        if chosen is None:
+            return
+        try:
+            plan = await prepare_swap(monitor.transport, host, chosen)
+        except (TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{name}: cannot plan the swap", severity="error", timeout=8)
+            return
+        self._confirm_and_run(plan, name, host.unit)
 
     def _confirm_and_run(self, plan: Plan, host: str, unit: str) -> None:
         if host in self.actions_running:

@@ -9,6 +9,7 @@ from gb10dash.lab import Lab
 from gb10dash.ui.app import Gb10DashApp
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
+from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.log_pane import LogPane
 
@@ -51,7 +52,7 @@ async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
         await pilot.press("p")
         assert not log.paused
 
-        await pilot.press("m")  # reserved for a later issue: says so, does nothing
+        await pilot.press("b")  # reserved for a later issue: says so, does nothing
         await pilot.pause(0.2)
         assert any("coming" in str(n.message) for n in app._notifications)
         await pilot.press("q")
@@ -118,3 +119,35 @@ async def test_restart_key_shows_the_plan_and_restarts_when_confirmed(lab: Lab) 
         assert main_pid(lab, "pegasus") != before
         await until(lambda: app.shown["pegasus"].unit.main_pid == main_pid(lab, "pegasus")
                     and app.shown["pegasus"].healthy, 30, "the panel to show the new process")
+
+
+async def test_swap_key_picks_a_model_and_serves_it(lab: Lab) -> None:
+    app = app_for(lab)
+    dropin = lab.layout.host("stella").dropin_dir / "gb10dash-model.conf"
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
+            await pilot.press("n")
+            assert app.focused_host == "stella"
+            await pilot.press("m")
+            picker = await until(lambda: isinstance(app.screen, ModelPicker) and app.screen, 20, "the picker")
+            options = picker.query_one("OptionList")
+            disabled = {options.get_option_at_index(i).id for i in range(options.option_count)
+                        if options.get_option_at_index(i).disabled}
+            assert any(path.endswith("corrupt.gguf") for path in disabled)
+            target = next(i for i in range(options.option_count)
+                          if (options.get_option_at_index(i).id or "").endswith("Qwen3-14B-Q4_K_M.gguf"))
+            options.highlighted = target
+            await pilot.press("enter")
+            await until(lambda: isinstance(app.screen, ConfirmScreen), 20, "the swap plan")
+            await pilot.press("y")
+            await until(lambda: any("swap done" in str(n.message) for n in app._notifications), 90,
+                        "the swap to finish")
+            await until(lambda: app.shown["stella"].model_id == "Qwen3-14B-Q4_K_M.gguf", 30,
+                        "the panel to show the new model")
+    finally:
+        dropin.unlink(missing_ok=True)
+        labctl.shim(lab, "stella", "systemctl", "daemon-reload")
+        labctl.shim(lab, "stella", "systemctl", "reset-failed", "llama-server")
+        labctl.shim(lab, "stella", "systemctl", "restart", "llama-server")
+        lab.wait_ready(60)
