@@ -20,6 +20,7 @@ from gb10dash.actions.plan import Plan
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
+from gb10dash.chat.session import ChatHistories
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
 from gb10dash.monitor import Cadence, HostMonitor
@@ -28,6 +29,7 @@ from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.messages import HostChanged
 from gb10dash.transport.base import TransportError
+from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
@@ -37,7 +39,7 @@ from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
 
 #: action keys reserved now; their features arrive with later issues
-COMING = {"rebuild": ("b", "rebuild llama.cpp", 5), "chat": ("c", "chat test pane", 6)}
+COMING = {"rebuild": ("b", "rebuild llama.cpp", 5)}
 
 
 class Gb10DashApp(App[None]):
@@ -54,6 +56,7 @@ class Gb10DashApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("r", "restart", "Restart", show=False),
         Binding("m", "swap", "Swap model", show=False),
+        Binding("c", "chat", "Chat"),
         *[Binding(key, f"coming('{name}')", text.capitalize(), show=False) for name, (key, text, _) in COMING.items()],
     ]
     #: (key, action, description) for the palette and the help screen
@@ -66,6 +69,7 @@ class Gb10DashApp(App[None]):
         ("q", "quit", "Quit"),
         ("r", "restart", "Restart the focused host's service (shows the plan first)"),
         ("m", "swap", "Swap the focused host's model (picker, fit check, plan, rollback on failure)"),
+        ("c", "chat", "Chat with the focused host's model (streaming, reasoning, timings)"),
         *[(key, f"coming('{name}')", f"{text.capitalize()} (coming)") for name, (key, text, _) in COMING.items()],
     ]
 
@@ -95,6 +99,7 @@ class Gb10DashApp(App[None]):
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
+        self.chat_histories = ChatHistories()       # per host, for the session
 
     @property
     def host_names(self) -> list[str]:
@@ -226,6 +231,14 @@ class Gb10DashApp(App[None]):
             return
         plan = plan_restart(host)
         self._confirm_and_run(plan, host.name, host.unit)
+
+    def action_chat(self) -> None:
+        name = self.focused_host
+        monitor = self.monitors.get(name)
+        if monitor is None:
+            self.notify("no live connection in this view", severity="warning")
+            return
+        self.push_screen(ChatScreen(name, monitor.api_client, histories=self.chat_histories))
 
     def action_swap(self) -> None:
         host = self.config.host(self.focused_host)

@@ -151,3 +151,14 @@ async def test_swap_key_picks_a_model_and_serves_it(lab: Lab) -> None:
         labctl.shim(lab, "stella", "systemctl", "reset-failed", "llama-server")
         labctl.shim(lab, "stella", "systemctl", "restart", "llama-server")
         lab.wait_ready(60)
+
+
+async def test_chat_key_opens_the_chat_pane_on_the_focused_host(lab: Lab) -> None:
+    from gb10dash.ui.screens.chat import ChatScreen
+
+    app = app_for(lab)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].healthy, 30, "pegasus healthy")
+        await pilot.press("c")
+        await until(lambda: isinstance(app.screen, ChatScreen), 10, "the chat pane")
+        assert app.screen.host_name == "pegasus"
