@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
+from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.collectors import systemd
 from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
@@ -21,7 +22,10 @@ from gb10dash.transport.base import Transport, TransportError
 
 SUDOERS_HINT = ("sudo needs a password here. To allow it without one, add with `visudo -f "
                 "/etc/sudoers.d/gb10dash`: {user} ALL=(root) NOPASSWD: /usr/bin/systemctl restart {unit}, "
-                "/usr/bin/systemctl daemon-reload, /usr/bin/tee /etc/systemd/system/{unit}.d/*")
+                "/usr/bin/systemctl daemon-reload, /usr/bin/systemctl reset-failed {unit}, "
+                "/usr/bin/tee /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
+                "/usr/bin/mkdir -p /etc/systemd/system/{unit}.d, "
+                "/usr/bin/rm -f /etc/systemd/system/{unit}.d/gb10dash-model.conf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,14 +112,22 @@ class Executor:
             if not done.ok:
                 raise StepFailed(self._explain(step, done.exit_status, done.stderr or done.stdout),
                                  done.exit_status)
-            return done.exit_status, ""
+            # the last output line (e.g. a commit id) — not for stdin steps: `tee` echoes what it writes
+            return done.exit_status, _last_line(done.stdout) if step.stdin is None else ""
+        if step.kind is StepKind.CHECK_FLAGS:
+            done = await self.transport.run(step.argv, timeout=step.timeout_s)
+            problems = check_flags_step(done.stdout + done.stderr, step.expect or "")
+            if problems:
+                raise StepFailed(problems, done.exit_status)
+            return done.exit_status, "every flag accepted"
         if step.kind is StepKind.WAIT_HEALTHY:
             return None, await self._wait_healthy(index, total, step, began)
         return None, await self._expect_model(step)
 
     def _explain(self, step: Step, status: int, output: str) -> str:
-        last = [line for line in output.strip().splitlines() if line.strip()][-3:]
-        message = f"`{step.command_line()}` exited {status}" + (": " + " / ".join(last) if last else "")
+        last = [line for line in output.strip().splitlines() if line.strip()][-step.tail_lines:]
+        joined = " / ".join(last) if step.tail_lines <= 3 else "\n" + "\n".join(last)
+        message = f"`{step.command_line()}` exited {status}" + (": " + joined if last else "")
         if "a password is required" in output or "a terminal is required" in output:
             message += ". " + SUDOERS_HINT.format(user=self.user, unit=self.unit)
         return message
@@ -176,3 +188,8 @@ class Executor:
             return []
         entries = (parse_journal_line(line) for line in done.stdout.splitlines())
         return [entry.message for entry in entries if entry is not None]
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""

@@ -17,6 +17,7 @@ class StepKind(StrEnum):
     RUN = "run"                  # run argv on the host; fails on a non-zero exit
     WAIT_HEALTHY = "wait_healthy"  # poll /health until ok (loading shows progress) or timeout
     EXPECT_MODEL = "expect_model"  # /v1/models must report `expect` as the served GGUF file name
+    CHECK_FLAGS = "check_flags"    # run argv (a llama-server --help); every flag of `expect` (an ExecStart) must be in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,7 @@ class Step:
     stdin: str | None = None      # e.g. the contents `sudo -n tee FILE` writes
     expect: str | None = None     # EXPECT_MODEL: the GGUF file name
     undo: tuple[Step, ...] = ()
+    tail_lines: int = 3           # output lines a failure shows (a failed build: its last 40)
 
     def command_line(self) -> str:
         """The command as the operator would type it (for display and the audit log)."""
@@ -36,6 +38,8 @@ class Step:
             return shlex.join(self.argv)
         if self.kind is StepKind.WAIT_HEALTHY:
             return f"wait for /health ok (up to {self.timeout_s:g} s)"
+        if self.kind is StepKind.CHECK_FLAGS:
+            return f"{shlex.join(self.argv)}: accepts every flag of the unit's ExecStart"
         return f"check /v1/models serves {self.expect}"
 
 

@@ -1,0 +1,208 @@
+"""Rebuild llama.cpp: pull, configure a NEW build dir, build llama-server, check it, switch atomically.
+
+Pure planning. The unit runs `<build_dir>/bin/llama-server`; build_dir becomes a symlink to the
+build that is live (`build-<stamp>` beside it), switched with `ln -sfn NEW TMP && mv -T TMP build_dir`
+(rename(2) is atomic), so the previous build stays for a one-key revert. Until the switch nothing
+the service uses is touched: a failing pull, configure, build, --version or flag check leaves it as
+it was. The first rebuild adopts a plain build directory: it is renamed to `build-before-<stamp>`
+and build_dir becomes a link to it (same binary) before the switch proper.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import re
+import shlex
+import time
+from collections.abc import Awaitable, Callable
+
+from gb10dash.actions.plan import Plan, Step, StepKind
+from gb10dash.collectors import systemd
+from gb10dash.collectors.gpu import cuda_arch_for
+from gb10dash.collectors.llama_client import LlamaClient
+from gb10dash.config import HostConfig
+from gb10dash.transport.base import Transport, TransportError
+
+BUILD_TIMEOUT_S = 3600.0
+LOAD_TIMEOUT_S = 300.0
+FAILURE_TAIL_LINES = 40
+DEFAULT_NVCC = "/usr/local/cuda/bin/nvcc"
+_PROGRESS = re.compile(r"^\s*\[\s*(\d{1,3})%\]")
+
+
+def remote_path(path: str, *, local: bool = False) -> str:
+    """A config path as a command argument: `~/x` → `x` over ssh (commands start in $HOME), never a
+    quoted literal "~"; expanded with the local home for the local transport."""
+    if local:
+        return posixpath.expanduser(path)
+    if path == "~":
+        return "."
+    if path.startswith("~/"):
+        return path[2:].lstrip("/") or "."
+    if path.startswith("~"):
+        raise ValueError(f"{path!r}: ~user paths are not supported; write the path relative to the home")
+    return path
+
+
+def arch_for_host(compute_cap: str | None, model_ftype: str | None,
+                  override: str | None) -> tuple[str | None, str]:
+    """(CMAKE_CUDA_ARCHITECTURES or None for a CPU build, why)."""
+    if override:
+        if override.lower() in ("cpu", "none", "off"):
+            return None, f"CPU build (override {override!r})"
+        return override, f"arch {override} from the override"
+    if not compute_cap:
+        return None, "no GPU found (nvidia-smi reports none): CPU build, -DGGML_CUDA=OFF"
+    mxfp4 = bool(model_ftype) and "MXFP4" in model_ftype.upper()
+    arch = cuda_arch_for(compute_cap, mxfp4=mxfp4)
+    why = f"compute_cap {compute_cap.strip()} → {arch}"
+    if arch.endswith("a-real"):
+        why += f" (the loaded model is {model_ftype}: MXFP4 needs the arch-specific target)"
+    return arch, why
+
+
+def parse_build_progress(line: str) -> int | None:
+    """The percentage of a cmake/make `[ NN%] Building ...` line, else None."""
+    match = _PROGRESS.match(line)
+    return min(int(match.group(1)), 100) if match else None
+
+
+def cmake_configure_argv(src: str, build: str, arch: str | None, *, nvcc: str | None = DEFAULT_NVCC,
+                         extra: tuple[str, ...] = ()) -> list[str]:
+    argv = ["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release"]
+    if arch is None:
+        argv.append("-DGGML_CUDA=OFF")
+    else:
+        argv += ["-DGGML_CUDA=ON", "-DGGML_CUDA_F16=ON", f"-DCMAKE_CUDA_ARCHITECTURES={arch}"]
+        if nvcc:
+            argv.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
+    argv += ["-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", *extra]
+    return argv
+
+
+def _link_target(new_build_dir: str, build_dir: str) -> str:
+    """What the build_dir symlink holds: the bare name when NEW is beside build_dir."""
+    if posixpath.dirname(new_build_dir.rstrip("/")) == posixpath.dirname(build_dir.rstrip("/")):
+        return posixpath.basename(new_build_dir.rstrip("/"))
+    if posixpath.isabs(new_build_dir):
+        return new_build_dir
+    raise ValueError(f"{new_build_dir}: a relative new build dir must be beside {build_dir}")
+
+
+def sibling(build_dir: str, name: str) -> str:
+    parent = posixpath.dirname(build_dir.rstrip("/"))
+    return posixpath.join(parent, name) if parent else name
+
+
+def _point(build_dir: str, target: str, title: str, undo: tuple[Step, ...] = ()) -> tuple[Step, Step]:
+    """Two steps that make build_dir a symlink to target atomically: a temp link, then rename over."""
+    tmp = build_dir.rstrip("/") + ".switch-link"
+    return (Step(f"{title}: make a temporary link", argv=("ln", "-sfn", target, tmp),
+                 why=f"{tmp} → {target}"),
+            Step(title, argv=("mv", "-T", tmp, build_dir),
+                 why="rename(2) over the old link: the unit's binary path changes in one atomic step",
+                 undo=undo))
+
+
+def restart_steps(host: HostConfig, load_timeout_s: float) -> tuple[Step, Step]:
+    return (Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", host.unit),
+                 why="the service starts the new llama-server", timeout_s=120.0),
+            Step("wait for the model to load", kind=StepKind.WAIT_HEALTHY, timeout_s=load_timeout_s,
+                 why="/health answers 503 while loading, 200 when ready"))
+
+
+def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir: str, new_build_dir: str,
+                 jobs: int, restart: bool, current_exec_start: tuple[str, ...] | list[str],
+                 previous_target: str | None, adopt_as: str | None = None, arch_reason: str = "",
+                 nvcc: str | None = DEFAULT_NVCC, extra_cmake: tuple[str, ...] = (),
+                 load_timeout_s: float = LOAD_TIMEOUT_S, build_timeout_s: float = BUILD_TIMEOUT_S) -> Plan:
+    """previous_target: what build_dir links to now (None: build_dir is a plain directory, adopted
+    as `adopt_as` before the switch). Paths are as the remote commands see them (see remote_path)."""
+    server = posixpath.join(new_build_dir, "bin", "llama-server")
+    kind = "CPU build (-DGGML_CUDA=OFF)" if arch is None else f"CUDA build for arch {arch}"
+    steps = [
+        Step("current commit", argv=("git", "-C", src_dir, "rev-parse", "HEAD"), why="the commit now built"),
+        Step("pull the source", argv=("git", "-C", src_dir, "pull", "--ff-only"), timeout_s=300.0,
+             why="fast-forward only: local changes or a diverged branch stop here"),
+        Step("new commit", argv=("git", "-C", src_dir, "log", "-1", "--format=%h %s")),
+        Step("configure a new build dir", argv=tuple(cmake_configure_argv(src_dir, new_build_dir, arch, nvcc=nvcc,
+                                                                          extra=extra_cmake)),
+             timeout_s=600.0, tail_lines=FAILURE_TAIL_LINES, why=arch_reason or kind),
+        Step("build llama-server", argv=("cmake", "--build", new_build_dir, "-j", str(jobs),
+                                         "--target", "llama-server"),
+             timeout_s=build_timeout_s, tail_lines=FAILURE_TAIL_LINES,
+             why=f"{jobs} jobs; the running service is not touched"),
+        Step("new binary runs", argv=(server, "--version"), timeout_s=30.0, tail_lines=FAILURE_TAIL_LINES),
+        Step("the unit's flags are accepted", kind=StepKind.CHECK_FLAGS, argv=(server, "--help"), timeout_s=30.0,
+             expect=shlex.join(current_exec_start),
+             why="every flag of the current ExecStart must be in the new --help (llama.cpp renames flags)"),
+    ]
+    notes = [] if arch is not None else ["no CUDA: this is a CPU build (-DGGML_CUDA=OFF)"]
+    if restart:
+        new_target = _link_target(new_build_dir, build_dir)
+        back = previous_target
+        if previous_target is None:
+            if not adopt_as:
+                raise ValueError("build_dir is a plain directory: adopt_as (its new name) is needed")
+            back = _link_target(adopt_as, build_dir)
+            steps += [
+                Step("keep the current build", argv=("mv", "-T", build_dir, adopt_as),
+                     why=f"{build_dir} is a plain directory; it becomes {adopt_as}",
+                     undo=(Step("put the current build back", argv=("mv", "-T", adopt_as, build_dir)),)),
+                *_point(build_dir, back, "link the current build",
+                        undo=(Step("remove the link", argv=("rm", "-f", "--", build_dir)),)),
+            ]
+        assert back is not None
+        revert = (*_point(build_dir, back, "point back at the previous build"), *restart_steps(host, load_timeout_s))
+        steps += [*_point(build_dir, new_target, "switch to the new build", undo=revert),
+                  *restart_steps(host, load_timeout_s)]
+        notes.append(f"previous build kept for revert: {back}")
+    else:
+        notes.append("build only: the service keeps running the current binary")
+    return Plan(action="rebuild", host=host.name, steps=tuple(steps), notes=tuple(notes),
+                summary=f"{kind} of llama-server in {new_build_dir}" + (", switch and restart" if restart else ""))
+
+
+def plan_revert(host: HostConfig, *, build_dir: str, previous_target: str,
+                load_timeout_s: float = LOAD_TIMEOUT_S) -> Plan:
+    """Point build_dir back at the previous build and restart (the one-key revert)."""
+    return Plan(action="revert-build", host=host.name, summary=f"run {previous_target} again",
+                steps=(*_point(build_dir, previous_target, "point back at the previous build"),
+                       *restart_steps(host, load_timeout_s)))
+
+
+# -- gathering the facts on the host (async), then the same pure plan -------------------------
+async def _stdout(transport: Transport, argv: list[str], timeout: float = 15.0) -> str | None:
+    try:
+        done = await transport.run(argv, timeout=timeout)
+    except TransportError:
+        return None
+    return done.stdout.strip() if done.ok else None
+
+
+async def prepare_rebuild(host: HostConfig, transport: Transport,
+                          client: Callable[[], Awaitable[LlamaClient]], *, restart: bool = True,
+                          arch_override: str | None = None, jobs: int | None = None, stamp: str | None = None,
+                          extra_cmake: tuple[str, ...] = (), nvcc: str | None = DEFAULT_NVCC) -> Plan:
+    """Ask the host what the plan needs (compute_cap, served model's ftype, nproc, the unit's
+    ExecStart, what build_dir is now) and build the plan. Changes nothing on the host."""
+    local = host.transport == "local"
+    src, build = remote_path(host.llama_cpp_dir, local=local), remote_path(host.build_dir, local=local)
+    unit = await systemd.collect_unit(transport, host.unit)
+    compute_cap = ftype = None
+    override = arch_override or host.cuda_arch
+    if not override:
+        caps = await _stdout(transport, ["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"])
+        compute_cap = caps.splitlines()[0].strip() if caps else None
+        with contextlib.suppress(Exception):
+            ftype = next((m.ftype for m in await (await client()).models() if m.ftype), None)
+    arch, why = arch_for_host(compute_cap, ftype, override)
+    if jobs is None:
+        jobs = int(await _stdout(transport, ["nproc"]) or "2")
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    previous = await _stdout(transport, ["readlink", "--", build.rstrip("/")])
+    return plan_rebuild(host, arch=arch, arch_reason=why, src_dir=src, build_dir=build,
+                        new_build_dir=sibling(build, f"build-{stamp}"), jobs=jobs, restart=restart,
+                        current_exec_start=unit.exec_start, previous_target=previous or None,
+                        adopt_as=sibling(build, f"build-before-{stamp}"), extra_cmake=extra_cmake, nvcc=nvcc)
