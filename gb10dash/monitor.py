@@ -248,7 +248,12 @@ class HostMonitor:
 
     async def _poll_unit(self) -> None:
         async def poll() -> None:
-            self._ok("unit", unit=await systemd.collect_unit(self.transport, self.host.unit))
+            unit = await systemd.collect_unit(self.transport, self.host.unit)
+            previous = self._fields.get("unit")
+            if previous is not None and previous.main_pid != unit.main_pid:
+                self._refresh_identity = True  # a new process may serve another model (a fast restart
+                # can pass between two /health polls without ever answering 503)
+            self._ok("unit", unit=unit)
         await self._guard("unit", poll)
 
     async def _poll_gpu_once(self) -> None:

@@ -17,9 +17,15 @@ from textual.widgets import Footer
 
 from gb10dash.actions.executor import Progress
 from gb10dash.actions.plan import Plan
+from gb10dash.actions.rebuild import prepare_rebuild
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
+from gb10dash.bench import history as bench_history
+from gb10dash.bench.report import table as bench_table
+from gb10dash.bench.report import verdict as bench_verdict
+from gb10dash.bench.runner import BenchError, BenchRun
+from gb10dash.bench.workload import make_workload
 from gb10dash.chat.session import ChatHistories
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
@@ -38,8 +44,6 @@ from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
 
-#: action keys reserved now; their features arrive with later issues
-COMING = {"rebuild": ("b", "rebuild llama.cpp", 5)}
 
 
 class Gb10DashApp(App[None]):
@@ -57,7 +61,7 @@ class Gb10DashApp(App[None]):
         Binding("r", "restart", "Restart", show=False),
         Binding("m", "swap", "Swap model", show=False),
         Binding("c", "chat", "Chat"),
-        *[Binding(key, f"coming('{name}')", text.capitalize(), show=False) for name, (key, text, _) in COMING.items()],
+        Binding("b", "rebuild", "Rebuild", show=False),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -70,7 +74,9 @@ class Gb10DashApp(App[None]):
         ("r", "restart", "Restart the focused host's service (shows the plan first)"),
         ("m", "swap", "Swap the focused host's model (picker, fit check, plan, rollback on failure)"),
         ("c", "chat", "Chat with the focused host's model (streaming, reasoning, timings)"),
-        *[(key, f"coming('{name}')", f"{text.capitalize()} (coming)") for name, (key, text, _) in COMING.items()],
+        ("b", "rebuild", "Rebuild llama.cpp on the focused host for its CUDA arch, then restart"),
+        ("", "rebuild_only", "Rebuild llama.cpp on the focused host without restarting"),
+        ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
     def __init__(self, config: Config, *, refresh_s: float = 1.0,
@@ -205,7 +211,7 @@ class Gb10DashApp(App[None]):
     def action_pause_log(self) -> None:
         self.query_one(LogPane).action_toggle_pause()
 
-    # -- themes, help, coming ----------------------------------------------------------
+    # -- themes, help -----------------------------------------------------------------
     def dashboard_themes(self) -> Sequence[str]:
         return themes.names()
 
@@ -225,12 +231,9 @@ class Gb10DashApp(App[None]):
 
     # -- actions ---------------------------------------------------------------------------
     def action_restart(self) -> None:
-        host = self.config.host(self.focused_host)
-        if host.name not in self.monitors:
-            self.notify("no live connection in this view", severity="warning")
-            return
-        plan = plan_restart(host)
-        self._confirm_and_run(plan, host.name, host.unit)
+        monitor = self._live_monitor()
+        if monitor is not None:
+            self._confirm_and_run(plan_restart(monitor.host), monitor.host.name, monitor.host.unit)
 
     def action_chat(self) -> None:
         name = self.focused_host
@@ -240,15 +243,57 @@ class Gb10DashApp(App[None]):
             return
         self.push_screen(ChatScreen(name, monitor.api_client, histories=self.chat_histories))
 
-    def action_swap(self) -> None:
-        host = self.config.host(self.focused_host)
-        if host.name not in self.monitors:
+    def _live_monitor(self) -> HostMonitor | None:
+        monitor = self.monitors.get(self.focused_host)
+        if monitor is None:
             self.notify("no live connection in this view", severity="warning")
+        elif self.focused_host in self.actions_running:
+            self.notify(f"{self.focused_host}: {self.actions_running[self.focused_host]} is still running",
+                        severity="warning")
+            return None
+        return monitor
+
+    def action_rebuild(self, restart: bool = True) -> None:
+        monitor = self._live_monitor()
+        if monitor is not None:
+            self._plan_rebuild(monitor, restart)
+
+    def action_rebuild_only(self) -> None:
+        self.action_rebuild(restart=False)
+
+    @work(exit_on_error=False, group="actions")
+    async def _plan_rebuild(self, monitor: HostMonitor, restart: bool) -> None:
+        host = monitor.host
+        try:
+            plan = await prepare_rebuild(host, monitor.transport, monitor.api_client, restart=restart)
+        except (TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{host.name}: cannot plan the rebuild", severity="error", timeout=8)
             return
-        if host.name in self.actions_running:
-            self.notify(f"{host.name}: {self.actions_running[host.name]} is still running", severity="warning")
+        self._confirm_and_run(plan, host.name, host.unit)
+
+    @work(exit_on_error=False, group="actions")
+    async def action_bench(self) -> None:
+        monitor = self._live_monitor()
+        if monitor is None:
             return
-        self._pick_model(host.name)
+        name = monitor.host.name
+        self.actions_running[name] = "bench"
+        self.notify(f"{name}: quick benchmark started", timeout=3)
+        try:
+            run = BenchRun(monitor.host, await monitor.api_client(), make_workload(quick=True))
+            result = await run.run()
+            bench_history.append(result)
+            self.notify("\n".join(bench_table(result)), title=f"{name}: {bench_verdict(result)}", timeout=20,
+                        severity="warning" if result.regression else "information")
+        except (BenchError, TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{name}: benchmark failed", severity="error", timeout=10)
+        finally:
+            self.actions_running.pop(name, None)
+
+    def action_swap(self) -> None:
+        monitor = self._live_monitor()
+        if monitor is not None:
+            self._pick_model(monitor.host.name)
 
     @work(exit_on_error=False, group="actions")
     async def _pick_model(self, name: str) -> None:
@@ -325,11 +370,6 @@ class Gb10DashApp(App[None]):
                                        [f"Still running: {running}.", "Quitting stops watching it; the host "
                                         "finishes or fails on its own, and the audit log may miss the end."]),
                          answered)
-
-    def action_coming(self, name: str) -> None:
-        key, text, issue = COMING[name]
-        self.notify(f"`{key}` will {text} on {self.focused_host} — coming (issue {issue}).",
-                    title="coming", timeout=4)
 
     async def on_unmount(self) -> None:
         for monitor in self.monitors.values():

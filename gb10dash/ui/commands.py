@@ -20,7 +20,7 @@ class DashboardCommands(Provider):
         for theme in app.dashboard_themes():
             found.append((f"Theme: {theme}", "switch the colour theme (remembered)", partial(app.set_theme, theme)))
         for key, action, description in app.COMMANDS_TABLE:
-            found.append((description, f"key {key}", partial(app.run_action, action)))
+            found.append((description, f"key {key}" if key else "palette only", partial(app.run_action, action)))
         return found
 
     async def discover(self) -> Hits:

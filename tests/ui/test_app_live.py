@@ -52,9 +52,6 @@ async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
         await pilot.press("p")
         assert not log.paused
 
-        await pilot.press("b")  # reserved for a later issue: says so, does nothing
-        await pilot.pause(0.2)
-        assert any("coming" in str(n.message) for n in app._notifications)
         await pilot.press("q")
     assert app.return_code in (0, None)
 

@@ -29,7 +29,7 @@ ABOUT = """
 
 def key_table(bindings: Iterable[tuple[str, str]]) -> str:
     rows = ["| key | does |", "|---|---|"]
-    rows += [f"| `{key}` | {description} |" for key, description in bindings]
+    rows += [f"| {f'`{key}`' if key else 'palette'} | {description} |" for key, description in bindings]
     return "\n".join(rows)
 
 
