@@ -22,6 +22,7 @@ from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
 from gb10dash.bench import history as bench_history
+from gb10dash.bench.history import HistoryEntry
 from gb10dash.bench.report import table as bench_table
 from gb10dash.bench.report import verdict as bench_verdict
 from gb10dash.bench.runner import BenchError, BenchRun
@@ -83,6 +84,7 @@ class Gb10DashApp(App[None]):
                  states: Mapping[str, HostState] | None = None,
                  histories: Mapping[str, list[RatePoint]] | None = None,
                  now: float | None = None,
+                 bench: Mapping[str, list[HistoryEntry]] | None = None,
                  background: Callable[[], Awaitable[None]] | None = None) -> None:
         """Live by default; with `states` it shows those fixed states (tests, screenshots).
         `background` is a coroutine factory run alongside (the demo's traffic)."""
@@ -93,6 +95,7 @@ class Gb10DashApp(App[None]):
         self._fixed_states = dict(states) if states is not None else None
         self._fixed_histories = dict(histories or {})
         self._fixed_now = now
+        self._fixed_bench = dict(bench or {})
         self._background = background
         cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=2000)
         self.monitors = {} if states is not None else {
@@ -106,6 +109,7 @@ class Gb10DashApp(App[None]):
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
         self.chat_histories = ChatHistories()       # per host, for the session
+        self._bench_cache: dict[str, tuple[tuple[str, str | None] | None, list[HistoryEntry]]] = {}
 
     @property
     def host_names(self) -> list[str]:
@@ -151,11 +155,19 @@ class Gb10DashApp(App[None]):
             state = self.monitors[name].state
             history = self.histories[name]
             history.observe(state.throughput.gen, state.throughput.prompt, now)
-            grid.panel(name).show(state, history.points(now), now)
+            grid.panel(name).show(state, history.points(now), now, self._bench_runs(name, state.model_id))
             self.shown[name] = state
         self._dirty.clear()
         self._updated_at = now
         self.query_one(StatusLine).show([m.state for m in self.monitors.values()], now)
+
+    def _bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:
+        """The bench history of the served model: read when the model changes or after a bench."""
+        key = (name, model_id)
+        if self._bench_cache.get(name, (None, []))[0] != key:
+            runs = bench_history.read_history(name, model_id) if model_id else []
+            self._bench_cache[name] = (key, runs)
+        return self._bench_cache[name][1]
 
     def _feed_log(self, name: str) -> None:
         monitor = self.monitors[name]
@@ -169,7 +181,7 @@ class Gb10DashApp(App[None]):
         now = self._fixed_now if self._fixed_now is not None else time.time()
         grid = self.query_one(HostGrid)
         for name, state in self._fixed_states.items():
-            grid.panel(name).show(state, self._fixed_histories.get(name, []), now)
+            grid.panel(name).show(state, self._fixed_histories.get(name, []), now, self._fixed_bench.get(name, []))
         self.query_one(StatusLine).show(list(self._fixed_states.values()), now)
         focused = self._fixed_states.get(self.focused_host)
         if focused is not None:
@@ -283,6 +295,8 @@ class Gb10DashApp(App[None]):
             run = BenchRun(monitor.host, await monitor.api_client(), make_workload(quick=True))
             result = await run.run()
             bench_history.append(result)
+            self._bench_cache.pop(name, None)
+            self._dirty.add(name)
             self.notify("\n".join(bench_table(result)), title=f"{name}: {bench_verdict(result)}", timeout=20,
                         severity="warning" if result.regression else "information")
         except (BenchError, TransportError, ValueError) as exc:

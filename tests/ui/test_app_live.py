@@ -159,3 +159,20 @@ async def test_chat_key_opens_the_chat_pane_on_the_focused_host(lab: Lab) -> Non
         await pilot.press("c")
         await until(lambda: isinstance(app.screen, ChatScreen), 10, "the chat pane")
         assert app.screen.host_name == "pegasus"
+
+
+async def test_palette_benchmark_records_and_shows_the_run(lab: Lab) -> None:
+    from gb10dash.bench.history import read_history
+    from gb10dash.ui.widgets.bench_line import BenchLine
+
+    app = app_for(lab)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
+        await pilot.press("n")
+        await app.run_action("bench")
+        await until(lambda: read_history("stella"), 120, "a bench run in the history")
+        line = app.query_one(HostGrid).panel("stella").query_one(BenchLine)
+        await until(lambda: "bench" in str(line._shown) and "gen" in str(line._shown), 10, "the bench line")
+        (run,) = read_history("stella")
+        assert run.model == "Qwen_Qwen3-8B-Q8_0.gguf" or run.model.endswith("Qwen_Qwen3-8B-Q8_0.gguf")
+        assert run.gen_tps and run.gen_tps > 0

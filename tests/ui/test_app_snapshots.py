@@ -13,6 +13,7 @@ import pytest
 
 from gb10dash.state import HostState
 
+from gb10dash.bench.history import HistoryEntry
 from gb10dash.collectors.journal import parse_journal_line
 from gb10dash.config import Config
 from gb10dash.ui.app import Gb10DashApp
@@ -30,11 +31,21 @@ def with_log(state: HostState) -> HostState:
     return dataclasses.replace(state, recent_log=entries)
 
 
+def bench_runs(shown: list[HostState]) -> dict[str, list[HistoryEntry]]:
+    """Two recorded bench runs of the first host's model (the panel shows the last, one before)."""
+    first = shown[0]
+    runs = [HistoryEntry(ts=states.NOW - hours * 3600, host=first.name, model=first.model_id or "",
+                         build="b7999", prompt_tokens=2048, gen_tokens=256, gen_tps=gen, prompt_tps=prompt,
+                         ttft_s=1.2, regression=False, doc={})
+            for hours, gen, prompt in ((26, 58.1, 1795.0), (2, 57.6, 1811.4))]
+    return {first.name: runs}
+
+
 def app_for(shown: list[HostState], theme: str = "gb10-dark") -> Gb10DashApp:
     shown = [with_log(shown[0]), *shown[1:]]
     config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
     app = Gb10DashApp(config, states={s.name: s for s in shown},
-                      histories=states.histories_for(shown), now=states.NOW)
+                      histories=states.histories_for(shown), now=states.NOW, bench=bench_runs(shown))
     app.theme = theme
     return app
 

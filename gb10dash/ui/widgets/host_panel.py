@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from gb10dash.config import HostConfig
+from gb10dash.bench.history import HistoryEntry
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.alerts import AlertsView
@@ -71,8 +72,10 @@ class HostPanel(Widget, can_focus=True):
         for part in self.query_children().filter("SlotsView, MemoryView"):
             part.compact = compact or tiny  # type: ignore[attr-defined]
 
-    def show(self, state: HostState, history: Sequence[RatePoint], now: float) -> None:
-        """Update every part in place from a state, its rate history and the time `now`."""
+    def show(self, state: HostState, history: Sequence[RatePoint], now: float,
+             bench: Sequence[HistoryEntry] = ()) -> None:
+        """Update every part in place from a state, its rate history, the bench runs of the served
+        model and the time `now`."""
         self.state = state
         self.set_class(not state.connected, "-stale")
         self.set_class(not state.healthy, "-degraded")
@@ -81,7 +84,7 @@ class HostPanel(Widget, can_focus=True):
         self.query_one(AlertsView).show(state, now)
         self.query_one(ServiceLine).show(state.unit, now)
         self.query_one(ModelLine).show(state, now)
-        self.query_one(ThroughputView).show(state, history, now)
+        self.query_one(ThroughputView).show(state, history, now, bench)
         self.query_one(MemoryView).show(state)
         self.query_one(GpuLine).show(state.gpu)
         self.query_one(ShareLine).show(state.mount, state.config.model_share)

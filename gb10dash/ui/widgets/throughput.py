@@ -7,8 +7,10 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
+from gb10dash.bench.history import HistoryEntry
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
+from gb10dash.ui.widgets.bench_line import BenchLine
 from gb10dash.ui.widgets.rate_figure import RateFigure
 from gb10dash.ui.widgets.throughput_plot import ThroughputPlot
 
@@ -19,9 +21,12 @@ class ThroughputView(Vertical):
             yield RateFigure("gen tok/s", classes="gen")
             yield RateFigure("prompt tok/s", classes="prompt")
         yield ThroughputPlot()
+        yield BenchLine("")
 
-    def show(self, state: HostState, history: Sequence[RatePoint], now: float) -> None:
+    def show(self, state: HostState, history: Sequence[RatePoint], now: float,
+             bench: Sequence[HistoryEntry] = ()) -> None:
         config = state.config
         self.query_one(".gen", RateFigure).show(state.throughput.gen, now, config.baseline_gen_tps)
         self.query_one(".prompt", RateFigure).show(state.throughput.prompt, now, config.baseline_prompt_tps)
         self.query_one(ThroughputPlot).show(history, config.baseline_gen_tps, now)
+        self.query_one(BenchLine).show(bench, now)
