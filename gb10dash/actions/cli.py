@@ -103,23 +103,11 @@ async def swap_command(config: Config, host_name: str, model: str, *, ctx: int |
 
 async def rebuild_command(config: Config, host_name: str, *, yes: bool, restart: bool = True,
                           arch: str | None = None, jobs: int | None = None) -> int:
-    """The plan needs facts from the host (arch, ExecStart, build dir), so connect before confirming."""
+    """The plan needs facts from the host (arch, ExecStart, build dir): run_action connects first."""
     from gb10dash.actions.rebuild import prepare_rebuild
 
-    host = config.host(host_name)
-    monitor = HostMonitor(host, config.ssh)
-    try:
-        await monitor.transport.connect()
-        plan = await prepare_rebuild(host, monitor.transport, monitor.api_client, restart=restart,
+    async def make(monitor: HostMonitor) -> Plan:
+        return await prepare_rebuild(monitor.host, monitor.transport, monitor.api_client, restart=restart,
                                      arch_override=arch, jobs=jobs)
-        refused = confirm(plan, yes)
-        if refused is not None:
-            return refused
-        result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
-                                on_progress=print_progress)
-    except (TransportError, ActionBusy, ValueError) as exc:
-        print(f"gb10dash: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        await monitor.close()
-    return report(result)
+
+    return await run_action(config, host_name, make, yes=yes)
