@@ -185,13 +185,19 @@ def test_config_and_usage_errors_exit_2(lab: Lab, tmp_path: Path) -> None:
     assert history_docs(tmp_path) == []
 
 
+def default_sigint() -> None:
+    """Ctrl-C as in a terminal: a test run started in the background (`cmd &` in a script) inherits
+    SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path) -> None:
     api = lab.host("stella").api_url
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_DATA_HOME=str(tmp_path))
     before = counters(lab, "stella")
     proc = subprocess.Popen([sys.executable, "-m", "gb10dash", "bench", "stella", "--quick", "--repeat", "3",
                              "--gen-tokens", "3500"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL)
+                            text=True, stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
     try:
         deadline = time.monotonic() + 180
         progress = []
@@ -205,7 +211,7 @@ def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path)
                         what="the second request to start")
         proc.send_signal(signal.SIGINT)
         sent = time.monotonic()
-        labctl.wait_for(lambda: not any(s["is_processing"] for s in get_json(api + "/slots")), timeout=5,
+        labctl.wait_for(lambda: not any(s["is_processing"] for s in get_json(api + "/slots")), timeout=15,
                         what="the slot to go idle")
         idle_after = time.monotonic() - sent
         out, err = proc.communicate(timeout=30)
