@@ -23,7 +23,7 @@ import httpx
 from gb10dash.bench.stats import Comparison, Summary, compare, summarize
 from gb10dash.bench.workload import Prompt, Workload, WorkloadError, build_prompt
 from gb10dash.collectors.llama import HealthState, ModelInfo, model_file_name
-from gb10dash.collectors.llama_client import LlamaClient
+from gb10dash.collectors.llama_client import LlamaClient, read_capped
 from gb10dash.config import HostConfig
 
 WARMUP_TOKENS = 8
@@ -269,12 +269,7 @@ def sample_from_final(payload: dict[str, Any], ttft_s: float | None, total_s: fl
 
 
 async def _error_text(response: httpx.Response) -> str:
-    raw = b""
-    async for chunk in response.aiter_bytes():
-        raw += chunk
-        if len(raw) > ERROR_BODY_CHARS:
-            break
-    text = raw[:ERROR_BODY_CHARS].decode("utf-8", errors="replace")
+    text = await read_capped(response, ERROR_BODY_CHARS)
     try:
         message = _error_message(json.loads(text))
     except ValueError:

@@ -33,6 +33,7 @@ from gb10dash.chat.protocol import (
 )
 from gb10dash.chat.sse import ChatError, Done, Frame, SseParser
 from gb10dash.collectors.llama import parse_models
+from gb10dash.collectors.llama_client import read_capped
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 CONNECT_S = 5.0
@@ -311,7 +312,7 @@ async def _request(http: httpx.AsyncClient, history: ChatHistory, user: str,
     builder.sent()
     async with http.stream("POST", "/v1/chat/completions", json=body) as response:
         if response.status_code != 200:
-            message = error_message(response.status_code, await _read_capped(response))
+            message = error_message(response.status_code, await read_capped(response, MAX_ERROR_BODY))
             option = rejected_option(message, body)
             raise _Failed(f"the server rejected {option}: {message}" if option else message)
         parser = SseParser()
@@ -323,12 +324,3 @@ async def _request(http: httpx.AsyncClient, history: ChatHistory, user: str,
                 return
         for event in parser.finish():
             builder.apply(event)
-
-
-async def _read_capped(response: httpx.Response) -> str:
-    out = b""
-    async for data in response.aiter_bytes():
-        out += data
-        if len(out) > MAX_ERROR_BODY:
-            break
-    return out[:MAX_ERROR_BODY].decode("utf-8", "replace")

@@ -99,3 +99,13 @@ def _reason(exc: httpx.HTTPError) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return "timed out"
     return f"{type(exc).__name__}: {exc}"
+
+
+async def read_capped(response: httpx.Response, limit: int) -> str:
+    """The start of a (streamed) response body, at most `limit` bytes, as text: for error messages."""
+    raw = b""
+    async for chunk in response.aiter_bytes():
+        raw += chunk
+        if len(raw) > limit:
+            break
+    return raw[:limit].decode("utf-8", errors="replace")
