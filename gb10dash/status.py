@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from gb10dash.config import Config
 from gb10dash.format import bytes_kib, duration, number
 from gb10dash.monitor import HostMonitor, snapshot_all
+from gb10dash.rates import Rate
 from gb10dash.state import HostState
 from gb10dash.status_json import status_document
 
@@ -114,8 +115,7 @@ def render_host(s: HostState) -> list[str]:
     return out
 
 
-def _rate(rate: object) -> str:
+def _rate(rate: Rate | None) -> str:
     if rate is None:
         return "–"
-    tps = getattr(rate, "tokens_per_second")
-    return f"{number(tps)} ({getattr(rate, 'source').value})"
+    return f"{number(rate.tokens_per_second)} ({rate.source.value})"

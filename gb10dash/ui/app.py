@@ -159,7 +159,9 @@ class Gb10DashApp(App[None]):
             self.shown[name] = state
         self._dirty.clear()
         self._updated_at = now
-        self.query_one(StatusLine).show([m.state for m in self.monitors.values()], now)
+        # the states just shown; a host not drawn yet is asked once (no second build of drawn ones)
+        states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]
+        self.query_one(StatusLine).show(states, now)
 
     def _bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:
         """The bench history of the served model: read when the model changes or after a bench."""

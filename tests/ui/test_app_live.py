@@ -58,7 +58,7 @@ async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
 
 async def test_stopped_service_shows_in_its_panel(lab: Lab) -> None:
     app = app_for(lab)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(160, 48)):
         await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
         assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
         try:
@@ -74,7 +74,7 @@ async def test_stopped_service_shows_in_its_panel(lab: Lab) -> None:
 
 async def test_killed_sshd_turns_the_host_unreachable_and_it_recovers(lab: Lab) -> None:
     app = app_for(lab)
-    async with app.run_test(size=(160, 48)) as pilot:
+    async with app.run_test(size=(160, 48)):
         await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].healthy, 30, "pegasus healthy")
         await asyncio.to_thread(labctl.kill_sshd, lab, "pegasus")
         try:
