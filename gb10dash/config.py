@@ -19,6 +19,7 @@ from gb10dash import locations
 CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ARCH_RE = re.compile(r"^[0-9]{2,3}[a-z]?(-real|-virtual)?$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?\s*(#.*)?$")
 
 
@@ -58,6 +59,8 @@ class HostConfig:
     cuda_arch: str | None = None
     baseline_gen_tps: float | None = None
     baseline_prompt_tps: float | None = None
+    api_key_env: str | None = None   # the NAME of an environment variable holding llama-server's --api-key
+    api_key_file: str | None = None  # or a file holding it (absolute once loaded; must not be group/world readable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,8 @@ _HOST_KEYS: dict[str, tuple[type, bool, str]] = {
     "cuda_arch": (str, False, "a CMake CUDA arch such as \"121\" or \"121a-real\""),
     "baseline_gen_tps": (float, False, "a positive number (tokens per second)"),
     "baseline_prompt_tps": (float, False, "a positive number (tokens per second)"),
+    "api_key_env": (str, False, "the name of an environment variable holding llama-server's --api-key"),
+    "api_key_file": (str, False, "the path of a file (mode 0600) holding llama-server's --api-key"),
 }
 _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "config_file": (str, False, "the path of an ssh_config file"),
@@ -152,10 +157,7 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError(path, "key 'ssh': expected a table [ssh]", loc.find(None, None, "ssh"))
     ssh_values = _check_table(ssh_raw, _SSH_KEYS, path, loc, "ssh", None, "[ssh]")
     if "config_file" in ssh_values:
-        config_file = Path(ssh_values["config_file"]).expanduser()
-        if not config_file.is_absolute():
-            config_file = (path.parent / config_file).resolve()
-        ssh_values["config_file"] = config_file
+        ssh_values["config_file"] = _relative_to(path, ssh_values["config_file"])
     hosts_raw = data.get("host")
     if not isinstance(hosts_raw, list) or not hosts_raw:
         raise ConfigError(path, "expected at least one [[host]] table", None)
@@ -166,6 +168,8 @@ def parse_config(text: str, path: Path) -> Config:
         if isinstance(raw.get("name"), str):
             label = f"host {raw['name']!r}"
         values = _check_table(raw, _HOST_KEYS, path, loc, "host", index, label)
+        if "api_key_file" in values:
+            values["api_key_file"] = str(_relative_to(path, values["api_key_file"]))
         host = HostConfig(**values)
         _check_host(host, path, loc, index, label)
         if host.name in seen:
@@ -176,6 +180,12 @@ def parse_config(text: str, path: Path) -> Config:
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
     return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values))
+
+
+def _relative_to(config_path: Path, value: str) -> Path:
+    """A path from the config: ~ expanded, relative ones taken from the config file's directory."""
+    result = Path(value).expanduser()
+    return result if result.is_absolute() else (config_path.parent / result).resolve()
 
 
 def _check_table(raw: dict[str, Any], spec: dict[str, tuple[type, bool, str]], path: Path,
@@ -219,8 +229,40 @@ def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: 
         fail("api_via_ssh", "only possible with transport \"ssh\"")
     if host.cuda_arch is not None and not _ARCH_RE.match(host.cuda_arch):
         fail("cuda_arch", f"expected {_HOST_KEYS['cuda_arch'][2]}, got {host.cuda_arch!r}")
+    if host.api_key_env is not None and not _ENV_NAME_RE.match(host.api_key_env):
+        fail("api_key_env", f"expected the name of an environment variable, got {host.api_key_env!r}")
+    if host.api_key_env is not None and host.api_key_file is not None:
+        fail("api_key_file", "give either 'api_key_env' or 'api_key_file', not both")
     if not host.model_path.endswith(".gguf"):
         fail("model_path", f"expected the path of a .gguf file, got {host.model_path!r}")
+
+
+def read_api_key(host: HostConfig) -> str | None:
+    """llama-server's --api-key for the host (from the environment or the key file), or None.
+
+    Raises ConfigError naming where the key should have come from; the message never holds the key."""
+    if host.api_key_env is not None:
+        value = os.environ.get(host.api_key_env, "").strip()
+        if not value:
+            raise ConfigError(None, f"host {host.name!r}: api_key_env: the environment variable "
+                                    f"${host.api_key_env} is not set or empty")
+        return value
+    if host.api_key_file is None:
+        return None
+    key_path = Path(host.api_key_file)
+    try:
+        mode = key_path.stat().st_mode
+        if mode & 0o077:
+            raise ConfigError(key_path, f"host {host.name!r}: api_key_file is readable by others "
+                                        f"(mode {mode & 0o777:o}); run chmod 600 {key_path}")
+        value = key_path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(key_path, f"host {host.name!r}: api_key_file: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(key_path, f"host {host.name!r}: api_key_file: not UTF-8 text") from None
+    if not value or "\n" in value:
+        raise ConfigError(key_path, f"host {host.name!r}: api_key_file: expected one line holding the key")
+    return value
 
 
 def _unknown(key: str, known: Any, where: str) -> str:

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from gb10dash.collectors import gpu, journal, memory, mounts, systemd
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.llama_client import LlamaClient
-from gb10dash.config import HostConfig, SshSettings
+from gb10dash.config import ConfigError, HostConfig, SshSettings, read_api_key
 from gb10dash.rates import RateSource, rate_from_timing
 from gb10dash.state import HostState, SourceStatus, Throughput
 from gb10dash.throughput import ThroughputTracker
@@ -293,7 +293,7 @@ class HostMonitor:
     async def _poll_http(self) -> None:
         try:
             client = await self._client()
-        except TransportError as exc:
+        except (TransportError, ConfigError) as exc:
             self._failed("health", exc)
             return
         health = await client.health()
@@ -328,10 +328,11 @@ class HostMonitor:
                 port = await self.transport.forward_port(parts.hostname or "127.0.0.1",  # type: ignore[attr-defined]
                                                          parts.port or 80)
                 base = f"http://127.0.0.1:{port}"
-            self._llama = LlamaClient(base)
+            self._llama = LlamaClient(base, api_key=read_api_key(self.host))
         return self._llama
 
     async def close(self) -> None:
+        self._prober.cancel()  # a stat still blocked on a hung mount: its task and channel go
         if self._llama is not None:
             await self._llama.aclose()
             self._llama = None

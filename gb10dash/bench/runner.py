@@ -129,7 +129,8 @@ class BenchRun:
             raise BenchError(f"prompt + generated tokens ({needed}) exceed the "
                              f"server's context per slot ({n_ctx}); use --prompt-tokens/--gen-tokens")
         timeout = httpx.Timeout(self.request_timeout_s, connect=5.0)
-        async with httpx.AsyncClient(base_url=self.api.base_url, timeout=timeout, trust_env=False) as http:
+        async with httpx.AsyncClient(base_url=self.api.base_url, timeout=timeout, trust_env=False,
+                                     headers=self.api.headers) as http:
             self.on_progress(Progress(self.host.name, "prepare", message="sizing the prompt with /tokenize"))
             try:
                 prompt = await build_prompt(http, self.workload.prompt_tokens, model=model.id)

@@ -267,8 +267,8 @@ async def template_features(http: httpx.AsyncClient) -> tuple[TemplateFeatures |
         return None, f"/props: {exc}"
 
 
-def http_client(base_url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, trust_env=False,
+def http_client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
+    return httpx.AsyncClient(base_url=base_url, trust_env=False, headers=headers,
                              timeout=httpx.Timeout(READ_S, connect=CONNECT_S, write=10.0, pool=CONNECT_S))
 
 
@@ -285,7 +285,7 @@ async def stream_turn(client_factory: ClientFactory, history: ChatHistory, user:
         builder.update(done=True)
         yield builder.turn
         return
-    async with http_client(target.base_url) as http:
+    async with http_client(target.base_url, getattr(target, "headers", None)) as http:  # the Bearer key
         try:
             async for turn in _request(http, history, user, builder):
                 yield turn
