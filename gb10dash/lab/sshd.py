@@ -100,7 +100,7 @@ def write_sshd_config(layout: Layout, host: str, port: int) -> Path:
         "AllowTcpForwarding local",
         "MaxSessions 64",
         "MaxStartups 64:30:128",
-        "LogLevel INFO",
+        "LogLevel VERBOSE",  # connections and session commands, counted by bench/ from the lab side
         "Subsystem sftp internal-sftp",
         # HOME is the lab host's own home: the login user's real ~/.bashrc (pyenv init and the
         # like, which can block on locks) is never run by the lab's sessions
