@@ -61,7 +61,10 @@ def sshd_tree(lab: Lab, host: str) -> list[psutil.Process]:
     pid = labctl.sshd_pid(lab, host)
     assert pid, f"no sshd pid for {host}"
     listener = psutil.Process(pid)
-    return [listener, *listener.children(recursive=True)]
+    try:
+        return [listener, *listener.children(recursive=True)]
+    except psutil.NoSuchProcess:  # a child went away while being listed
+        return [listener, *listener.children(recursive=True)]
 
 
 def signal_all(procs: list[psutil.Process], sig: signal.Signals) -> None:

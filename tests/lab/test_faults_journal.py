@@ -1,0 +1,122 @@
+"""The journal stream under faults: broken (remote journalctl killed, the connection cut) while
+numbered lines are written, and a flood of 2,000 lines/s. Every line arrives exactly once; the kept
+log stays bounded. Figures are printed (-s)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import resource
+import signal
+import time
+
+import psutil
+
+from gb10dash.lab import Lab
+from gb10dash.lab.shims.journal_append import append_unit_lines
+from gb10dash.monitor import Cadence, HostMonitor
+
+from . import faultctl
+from .faultctl import monitor_for, running
+from .labctl import until
+
+UNIT = "llama-server.service"
+FLOOD_RATE = 2000  # lines per second
+FLOOD_S = float(os.environ.get("GB10DASH_FLOOD_S", "10"))  # bench/flood.py runs the full 60 s
+
+
+class Counting:
+    """Counts every numbered line the monitor takes in (not only the ones its bounded log keeps)."""
+
+    def __init__(self, monitor: HostMonitor, tag: str):
+        self.numbers: list[int] = []
+        add = monitor._add_log
+
+        def counting_add(entry) -> None:
+            if entry.message.startswith(tag):
+                self.numbers.append(int(entry.message.rsplit(" ", 1)[1]))
+            add(entry)
+
+        monitor._add_log = counting_add  # type: ignore[method-assign]
+
+
+def write_numbered(lab: Lab, tag: str, start: int, count: int, batch: int, pause: float) -> None:
+    """Append `count` numbered lines, `batch` at a time every `pause` seconds (paced by the clock)."""
+    root = lab.layout.host("pegasus").root
+    next_at = time.monotonic()
+    for first in range(start, start + count, batch):
+        append_unit_lines(UNIT, [f"{tag} {i}" for i in range(first, min(first + batch, start + count))], root)
+        next_at += pause
+        time.sleep(max(0.0, next_at - time.monotonic()))
+
+
+def remote_journalctl(lab: Lab) -> list[psutil.Process]:
+    found = []
+    for proc in faultctl.sshd_tree(lab, "pegasus"):
+        with contextlib.suppress(psutil.Error):
+            if "gb10dash.lab.shims.journalctl" in " ".join(argv := proc.cmdline()) and "-f" in argv:
+                found.append(proc)
+    return found
+
+
+async def test_broken_journal_stream_loses_and_repeats_nothing(lab: Lab) -> None:
+    monitor = monitor_for(lab, "pegasus")
+    tag = f"broken-stream-{time.time_ns()}"
+    seen = Counting(monitor, tag)
+    total = 1500
+    try:
+        async with running(monitor):
+            await until(lambda: monitor.state.connected and monitor.cursor and remote_journalctl(lab), 20,
+                        "the journal followed")
+            writer = asyncio.create_task(asyncio.to_thread(write_numbered, lab, tag, 1, total, 25, 0.03))
+            await until(lambda: len(seen.numbers) > 100, 20, "the first lines")
+            faultctl.signal_all(remote_journalctl(lab), signal.SIGKILL)  # 1: journalctl dies, the connection stays
+            await until(lambda: len(seen.numbers) > 500 and remote_journalctl(lab), 20, "the stream resumed")
+            connection = monitor.transport._conn
+            faultctl.signal_all(faultctl.session_processes(lab, "pegasus"), signal.SIGKILL)  # 2: the connection is cut
+            cut = time.monotonic()
+            await until(lambda: monitor.transport._conn not in (None, connection) and monitor.state.connected
+                        and remote_journalctl(lab), 20, "reconnected and following")
+            rejoined = time.monotonic() - cut
+            await writer
+            await until(lambda: len(seen.numbers) >= total, 30, f"all {total} lines")
+            await asyncio.sleep(1.0)  # nothing more may come
+        lost = total - len(set(seen.numbers))
+        repeated = len(seen.numbers) - len(set(seen.numbers))
+        print(f"\nbroken journal stream: {total} lines written, {lost} lost, {repeated} repeated; "
+              f"following again {rejoined:.2f} s after the connection was cut")
+        assert seen.numbers == list(range(1, total + 1))
+    finally:
+        faultctl.ensure_sshd(lab, "pegasus")
+
+
+def rss_kib() -> int:
+    return psutil.Process().memory_info().rss // 1024
+
+
+async def test_journal_flood_keeps_every_line_and_bounded_memory(lab: Lab) -> None:
+    kept = 500
+    cadence = Cadence(fast_s=1.0, slow_s=5.0, gpu_ms=1000, stat_timeout_s=3.0, log_lines=kept)
+    monitor = monitor_for(lab, "pegasus", cadence=cadence)
+    tag = f"flood-{time.time_ns()}"
+    seen = Counting(monitor, tag)
+    total = int(FLOOD_RATE * FLOOD_S)
+    async with running(monitor):
+        await until(lambda: monitor.state.connected and monitor.cursor, 20, "the journal followed")
+        rss_before, cpu_before, t0 = rss_kib(), resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
+        # 2,000 lines/s as 200-line appends every 0.1 s (a GB10's llama-server at -lv 5 writes like this)
+        await asyncio.to_thread(write_numbered, lab, tag, 1, total, FLOOD_RATE // 10, 0.1)
+        written_in = time.monotonic() - t0
+        await until(lambda: len(seen.numbers) >= total, 60, f"all {total} lines")
+        behind = time.monotonic() - t0 - written_in
+        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
+        rss_after = rss_kib()
+        assert len(monitor.log) == kept  # the kept stream is bounded...
+        assert [int(e.message.rsplit(" ", 1)[1]) for e in monitor.log] == list(range(total - kept + 1, total + 1))
+    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
+    print(f"\njournal flood: {total} lines in {written_in:.1f} s ({total / written_in:.0f}/s); last line in "
+          f"{behind:.2f} s after the writer finished; lost {total - len(set(seen.numbers))}, "
+          f"repeated {len(seen.numbers) - len(set(seen.numbers))}; kept {len(monitor.log)}; "
+          f"RSS {rss_before} → {rss_after} KiB; client CPU {cpu:.1f} s ({100 * cpu / written_in:.0f} % of a core)")
+    assert seen.numbers == list(range(1, total + 1))  # ...and nothing was lost or repeated
