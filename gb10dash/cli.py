@@ -65,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--arch", metavar="ARCH", help="CUDA arch such as 121 or 121a-real, or 'cpu' (default: "
                                                         "config cuda_arch, else from nvidia-smi)")
     rebuild.add_argument("--jobs", "-j", type=int, metavar="N", help="build jobs (default: the host's nproc)")
+    rebuild.add_argument("--revert", action="store_true",
+                         help="go back to the build that ran before the last switch (and its ExecStart drop-in "
+                              "if that switch rewrote flags), restart; nothing is built")
+    rebuild.add_argument("--accept-flag-rewrite", action="store_true",
+                         help="with --yes: when the new build renamed flags of the unit's ExecStart, write the "
+                              "rewritten ExecStart as a drop-in and switch (otherwise that is asked, or refused "
+                              "under --yes)")
 
     bench = commands.add_parser("bench", help="quick benchmark of the hosts' llama-server (prompt and gen "
                                               "tok/s, TTFT) against their baselines; see docs/bench.md")
@@ -116,8 +123,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "rebuild":
             from gb10dash.actions.cli import rebuild_command
 
+            if args.revert:
+                from gb10dash.actions.cli import revert_command
+
+                return asyncio.run(revert_command(config, args.host, yes=args.yes))
             return asyncio.run(rebuild_command(config, args.host, yes=args.yes, restart=not args.no_restart,
-                                               arch=args.arch, jobs=args.jobs))
+                                               arch=args.arch, jobs=args.jobs,
+                                               accept_flag_rewrite=args.accept_flag_rewrite))
         if command == "bench":
             from gb10dash.bench.cli import bench_command
 

@@ -17,6 +17,24 @@ from gb10dash.transport.base import TransportError
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+class ProgressPrinter:
+    """Prints the executor's progress: each step, its outcome, waits every few seconds, and a
+    streamed build at each new percentage with the line that reached it."""
+
+    def __init__(self) -> None:
+        self.percent: int | None = None
+
+    def __call__(self, progress: Progress) -> None:
+        if progress.status == "progress" and progress.percent is not None:
+            if progress.percent != self.percent:
+                self.percent = progress.percent
+                print(f"      [{progress.percent:3d}%] {progress.detail}", flush=True)
+            return
+        if progress.status == "started":
+            self.percent = None
+        print_progress(progress)
+
+
 def print_progress(progress: Progress) -> None:
     if progress.status == "started":
         print(f"[{progress.step}/{progress.total}] {progress.title}: {progress.detail}", flush=True)
@@ -29,15 +47,16 @@ def print_progress(progress: Progress) -> None:
         print(f"      {progress.status} in {progress.elapsed_s:.1f} s{detail}", flush=True)
 
 
-def confirm(plan: Plan, yes: bool) -> int | None:
+def confirm(plan: Plan, yes: bool, *, question: str = "Run this plan?",
+            refuse_hint: str = "add --yes to run the plan") -> int | None:
     """None to go ahead, else the exit code."""
     print("\n".join(plan.describe()))
     if yes:
         return None
     if not sys.stdin.isatty():
-        print("gb10dash: not confirmed (no terminal to ask on); add --yes to run the plan", file=sys.stderr)
+        print(f"gb10dash: not confirmed (no terminal to ask on); {refuse_hint}", file=sys.stderr)
         return EXIT_USAGE
-    answer = input("Run this plan? [y/N] ").strip().lower()
+    answer = input(f"{question} [y/N] ").strip().lower()
     return None if answer in ("y", "yes") else EXIT_FAILED
 
 
@@ -56,10 +75,14 @@ def report(result: PlanResult) -> int:
 
 
 PlanMaker = Callable[[HostMonitor], Awaitable[Plan]]
+#: after a failed plan: a follow-up plan to offer (e.g. the rewritten-flags switch), or None
+FollowUp = Callable[[HostMonitor, Plan, PlanResult], Awaitable[tuple[Plan, bool] | None]]
 
 
-async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool) -> int:
-    """Connect, build the plan from what the host says, show it, confirm, run it."""
+async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool,
+                     follow_up: FollowUp | None = None) -> int:
+    """Connect, build the plan from what the host says, show it, confirm, run it; when it fails
+    and follow_up offers another plan (with whether --yes may run it), report, confirm, run that."""
     host = config.host(host_name)
     monitor = HostMonitor(host, config.ssh)
     try:
@@ -69,7 +92,17 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
         if refused is not None:
             return refused
         result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
-                                on_progress=print_progress)
+                                on_progress=ProgressPrinter())
+        offer = await follow_up(monitor, plan, result) if follow_up is not None and not result.ok else None
+        if offer is not None:
+            report(result)
+            plan, allowed = offer
+            refused = confirm(plan, yes and allowed, question="Apply this follow-up?",
+                              refuse_hint="rerun with --yes --accept-flag-rewrite to apply it")
+            if refused is not None:
+                return refused
+            result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
+                                    on_progress=ProgressPrinter())
     except (TransportError, ActionBusy, ValueError) as exc:
         print(f"gb10dash: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -102,12 +135,29 @@ async def swap_command(config: Config, host_name: str, model: str, *, ctx: int |
 
 
 async def rebuild_command(config: Config, host_name: str, *, yes: bool, restart: bool = True,
-                          arch: str | None = None, jobs: int | None = None) -> int:
-    """The plan needs facts from the host (arch, ExecStart, build dir): run_action connects first."""
-    from gb10dash.actions.rebuild import prepare_rebuild
+                          arch: str | None = None, jobs: int | None = None, accept_flag_rewrite: bool = False) -> int:
+    """The plan needs facts from the host (arch, ExecStart, build dir): run_action connects first.
+    A build whose binary renamed flags is offered the rewritten ExecStart as a follow-up."""
+    from gb10dash.actions.rebuild import prepare_rebuild, rewrite_follow_up
 
     async def make(monitor: HostMonitor) -> Plan:
         return await prepare_rebuild(monitor.host, monitor.transport, monitor.api_client, restart=restart,
                                      arch_override=arch, jobs=jobs)
+
+    async def follow_up(monitor: HostMonitor, plan: Plan, result: PlanResult) -> tuple[Plan, bool] | None:
+        follow = await rewrite_follow_up(monitor.transport, monitor.host, plan, result)
+        return (follow, accept_flag_rewrite) if follow is not None else None
+
+    return await run_action(config, host_name, make, yes=yes, follow_up=follow_up)
+
+
+async def revert_command(config: Config, host_name: str, *, yes: bool) -> int:
+    from gb10dash.actions.build_switch import prepare_revert
+    from gb10dash.actions.rebuild import remote_path
+
+    async def make(monitor: HostMonitor) -> Plan:
+        host = monitor.host
+        return await prepare_revert(monitor.transport, host,
+                                    remote_path(host.build_dir, local=host.transport == "local"))
 
     return await run_action(config, host_name, make, yes=yes)

@@ -7,13 +7,15 @@ result says what failed and carries the unit's last journal lines when the servi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
 from gb10dash.actions.llama_help import check_flags_step
-from gb10dash.actions.plan import Plan, Step, StepKind
+from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
+from gb10dash.actions.streamed import StreamedOutput, streamed_argv
 from gb10dash.collectors import systemd
 from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
 from gb10dash.collectors.llama import HealthState, model_file_name
@@ -26,6 +28,8 @@ SUDOERS_HINT = ("sudo needs a password here. To allow it without one, add with `
                 "/usr/bin/tee /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
                 "/usr/bin/mkdir -p /etc/systemd/system/{unit}.d, "
                 "/usr/bin/rm -f /etc/systemd/system/{unit}.d/gb10dash-model.conf")
+SHOWN_LINES = 6         # a streamed step's last lines in each progress report
+PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +40,8 @@ class Progress:
     status: str         # started / progress / ok / failed / undo
     detail: str = ""
     elapsed_s: float = 0.0
+    percent: int | None = None      # a streamed step's `[ NN%]`
+    lines: tuple[str, ...] = ()     # a streamed step's last output lines
 
 
 @dataclass(slots=True)
@@ -46,12 +52,17 @@ class PlanResult:
     rolled_back: bool = False
     journal: list[str] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
+    cancelled: bool = False
+    failed_step: int | None = None                     # 1-based index of the step that failed
+    rewritten_exec_start: tuple[str, ...] | None = None  # CHECK_FLAGS: an ExecStart the new binary takes
 
 
 class StepFailed(Exception):
-    def __init__(self, message: str, exit_status: int | None = None):
+    def __init__(self, message: str, exit_status: int | None = None,
+                 rewritten_exec_start: tuple[str, ...] | None = None):
         super().__init__(message)
         self.exit_status = exit_status
+        self.rewritten_exec_start = rewritten_exec_start
 
 
 class Executor:
@@ -70,18 +81,28 @@ class Executor:
         started = time.monotonic()
         try:
             for index, step in enumerate(plan.steps, 1):
+                result.failed_step = index
                 await self._step(index, len(plan.steps), step, record, result)
                 done.append(step)
-            result.ok, record.result = True, "ok"
+            result.ok, result.failed_step, record.result = True, None, "ok"
         except (StepFailed, TransportError) as exc:
             result.error = str(exc)
+            result.rewritten_exec_start = getattr(exc, "rewritten_exec_start", None)
             record.result, record.error = "failed", str(exc)
             result.journal = await self._journal_tail()
             if any(step.undo for step in done):
                 result.rolled_back = await self._undo(done, len(plan.steps), record)
                 record.result = "rolled back" if result.rolled_back else "failed (rollback failed)"
         except asyncio.CancelledError:
+            # the running step's command is already gone (its stream or run was cancelled with it);
+            # undo what the completed steps changed, even if a second cancel comes, then stop
+            result.cancelled, result.error = True, "cancelled by the operator"
             record.result, record.error = "cancelled", "cancelled by the operator"
+            if any(step.undo for step in done):
+                undo = asyncio.ensure_future(self._undo(done, len(plan.steps), record))
+                with contextlib.suppress(asyncio.CancelledError):
+                    result.rolled_back = await asyncio.shield(undo)
+                record.result = "cancelled, rolled back" if result.rolled_back else "cancelled (rollback failed)"
             raise
         finally:
             record.duration_s = round(time.monotonic() - started, 3)
@@ -107,6 +128,11 @@ class Executor:
             self.on_progress(Progress(index, total, step.title, entry.status, entry.detail, entry.duration_s))
 
     async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
+        if step.kind in ROUTER_STEP_KINDS:  # router mode: the model swap goes through its API
+            from gb10dash.actions.router_swap import run_router_step
+            return await run_router_step(self, index, total, step, began)
+        if step.kind is StepKind.RUN and step.streamed:
+            return await self._run_streamed(index, total, step, began)
         if step.kind is StepKind.RUN:
             done = await self.transport.run(step.argv, timeout=step.timeout_s, input=step.stdin)
             if not done.ok:
@@ -116,13 +142,39 @@ class Executor:
             return done.exit_status, _last_line(done.stdout) if step.stdin is None else ""
         if step.kind is StepKind.CHECK_FLAGS:
             done = await self.transport.run(step.argv, timeout=step.timeout_s)
-            problems = check_flags_step(done.stdout + done.stderr, step.expect or "")
+            problems, rewritten = check_flags_step(done.stdout + done.stderr, step.expect or "")
             if problems:
-                raise StepFailed(problems, done.exit_status)
+                raise StepFailed(problems, done.exit_status, rewritten)
             return done.exit_status, "every flag accepted"
         if step.kind is StepKind.WAIT_HEALTHY:
             return None, await self._wait_healthy(index, total, step, began)
         return None, await self._expect_model(step)
+
+    async def _run_streamed(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
+        """Run a long step as a stream: progress from `[ NN%]` lines with the last few lines, at most
+        a few updates a second; leaving (timeout, cancel) kills the command's whole process group."""
+        output = StreamedOutput(keep=max(step.tail_lines, SHOWN_LINES))
+        last_shown = 0.0
+        try:
+            async with asyncio.timeout(step.timeout_s):
+                async for line in self.transport.stream(streamed_argv(step.argv)):
+                    changed = output.feed(line)
+                    now = time.monotonic()
+                    if changed or now - last_shown >= PROGRESS_EVERY_S:
+                        last_shown = now
+                        self.on_progress(Progress(index, total, step.title, "progress",
+                                                  output.last(1)[0][:160] if output.tail else "", now - began,
+                                                  output.percent, tuple(output.last(SHOWN_LINES))))
+        except TimeoutError:
+            raise StepFailed(f"`{step.command_line()}` timed out after {step.timeout_s:g} s (killed)"
+                             + _joined(output.last(step.tail_lines))) from None
+        if output.exit_status is None:
+            raise TransportError(f"`{step.command_line()}` ended without an exit status (killed or disconnected)"
+                                 + _joined(output.last(step.tail_lines)))
+        if output.exit_status != 0:
+            raise StepFailed(self._explain(step, output.exit_status, "\n".join(output.tail)), output.exit_status)
+        return output.exit_status, f"{output.line_count} output lines" + (
+            f", {output.percent}%" if output.percent is not None else "")
 
     def _explain(self, step: Step, status: int, output: str) -> str:
         last = [line for line in output.strip().splitlines() if line.strip()][-step.tail_lines:]
@@ -188,6 +240,10 @@ class Executor:
             return []
         entries = (parse_journal_line(line) for line in done.stdout.splitlines())
         return [entry.message for entry in entries if entry is not None]
+
+
+def _joined(lines: list[str]) -> str:
+    return (":\n" + "\n".join(lines)) if lines else ""
 
 
 def _last_line(output: str) -> str:

@@ -108,19 +108,20 @@ def rewrite_for_new_binary(argv: list[str] | tuple[str, ...],
     return out, changes
 
 
-def check_flags_step(help_text: str, exec_start: str) -> str:
-    """The executor's CHECK_FLAGS: '' when the new binary accepts the ExecStart (a shlex.join'ed
-    argv), else what to tell the operator, with the rewritten ExecStart when renames fix it all."""
+def check_flags_step(help_text: str, exec_start: str) -> tuple[str, tuple[str, ...] | None]:
+    """The executor's CHECK_FLAGS: ('', None) when the new binary accepts the ExecStart (a shlex.join'ed
+    argv), else (what to tell the operator, the rewritten ExecStart argv when known renames fix it all)."""
     options = parse_help_options(help_text)
     if not options:
-        return "the new llama-server --help listed no flags"
+        return "the new llama-server --help listed no flags", None
     argv = shlex.split(exec_start)
     problems = check_exec_start(argv, options)
     if not problems:
-        return ""
+        return "", None
     lines = ["the new llama-server does not accept the unit's ExecStart:"]
     lines += [f"  {p.message}" for p in problems]
+    if not all(p.replacement for p in problems):
+        return "\n".join(lines), None
     rewritten, _changes = rewrite_for_new_binary(argv, options)
-    if all(p.replacement for p in problems):
-        lines.append("rewritten ExecStart for a drop-in: " + shlex.join(rewritten))
-    return "\n".join(lines)
+    lines.append("rewritten ExecStart for a drop-in: " + shlex.join(rewritten))
+    return "\n".join(lines), tuple(rewritten)

@@ -8,6 +8,7 @@ steps of every completed step, newest first.
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -18,6 +19,12 @@ class StepKind(StrEnum):
     WAIT_HEALTHY = "wait_healthy"  # poll /health until ok (loading shows progress) or timeout
     EXPECT_MODEL = "expect_model"  # /v1/models must report `expect` as the served GGUF file name
     CHECK_FLAGS = "check_flags"    # run argv (a llama-server --help); every flag of `expect` (an ExecStart) must be in it
+    ROUTER_LOAD = "router_load"      # router mode: POST /models/load `expect` (a model id), follow /models/sse
+    ROUTER_UNLOAD = "router_unload"  # router mode: POST /models/unload `expect`, wait until it is unloaded
+    ROUTER_EXPECT = "router_expect"  # router mode: GET /models must show `expect` loaded
+
+
+ROUTER_STEP_KINDS = frozenset({StepKind.ROUTER_LOAD, StepKind.ROUTER_UNLOAD, StepKind.ROUTER_EXPECT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,7 @@ class Step:
     expect: str | None = None     # EXPECT_MODEL: the GGUF file name
     undo: tuple[Step, ...] = ()
     tail_lines: int = 3           # output lines a failure shows (a failed build: its last 40)
+    streamed: bool = False        # RUN: stream the output as it comes (stderr merged): `[ NN%]` → progress
 
     def command_line(self) -> str:
         """The command as the operator would type it (for display and the audit log)."""
@@ -40,6 +48,11 @@ class Step:
             return f"wait for /health ok (up to {self.timeout_s:g} s)"
         if self.kind is StepKind.CHECK_FLAGS:
             return f"{shlex.join(self.argv)}: accepts every flag of the unit's ExecStart"
+        if self.kind in ROUTER_STEP_KINDS:
+            body = json.dumps({"model": self.expect}, ensure_ascii=False)
+            return {StepKind.ROUTER_LOAD: f"POST /models/load {body}, progress from /models/sse (up to "
+                                          f"{self.timeout_s:g} s)",
+                    StepKind.ROUTER_UNLOAD: f"POST /models/unload {body}"}.get(self.kind, f"GET /models shows {body} loaded")
         return f"check /v1/models serves {self.expect}"
 
 

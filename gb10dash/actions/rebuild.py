@@ -12,12 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
-import re
 import shlex
 import time
 from collections.abc import Awaitable, Callable
 
+from gb10dash.actions.build_switch import (
+    link_target,
+    point,
+    prepare_flag_rewrite,
+    remember_previous,
+    restart_steps,
+    sibling,
+)
+from gb10dash.actions.executor import PlanResult
 from gb10dash.actions.plan import Plan, Step, StepKind
+from gb10dash.actions.swap import current_exec_start
 from gb10dash.collectors import systemd
 from gb10dash.collectors.gpu import cuda_arch_for
 from gb10dash.collectors.llama_client import LlamaClient
@@ -28,7 +37,6 @@ BUILD_TIMEOUT_S = 3600.0
 LOAD_TIMEOUT_S = 300.0
 FAILURE_TAIL_LINES = 40
 DEFAULT_NVCC = "/usr/local/cuda/bin/nvcc"
-_PROGRESS = re.compile(r"^\s*\[\s*(\d{1,3})%\]")
 
 
 def remote_path(path: str, *, local: bool = False) -> str:
@@ -62,12 +70,6 @@ def arch_for_host(compute_cap: str | None, model_ftype: str | None,
     return arch, why
 
 
-def parse_build_progress(line: str) -> int | None:
-    """The percentage of a cmake/make `[ NN%] Building ...` line, else None."""
-    match = _PROGRESS.match(line)
-    return min(int(match.group(1)), 100) if match else None
-
-
 def cmake_configure_argv(src: str, build: str, arch: str | None, *, nvcc: str | None = DEFAULT_NVCC,
                          extra: tuple[str, ...] = ()) -> list[str]:
     argv = ["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release"]
@@ -79,37 +81,6 @@ def cmake_configure_argv(src: str, build: str, arch: str | None, *, nvcc: str | 
             argv.append(f"-DCMAKE_CUDA_COMPILER={nvcc}")
     argv += ["-DBUILD_SHARED_LIBS=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF", *extra]
     return argv
-
-
-def _link_target(new_build_dir: str, build_dir: str) -> str:
-    """What the build_dir symlink holds: the bare name when NEW is beside build_dir."""
-    if posixpath.dirname(new_build_dir.rstrip("/")) == posixpath.dirname(build_dir.rstrip("/")):
-        return posixpath.basename(new_build_dir.rstrip("/"))
-    if posixpath.isabs(new_build_dir):
-        return new_build_dir
-    raise ValueError(f"{new_build_dir}: a relative new build dir must be beside {build_dir}")
-
-
-def sibling(build_dir: str, name: str) -> str:
-    parent = posixpath.dirname(build_dir.rstrip("/"))
-    return posixpath.join(parent, name) if parent else name
-
-
-def _point(build_dir: str, target: str, title: str, undo: tuple[Step, ...] = ()) -> tuple[Step, Step]:
-    """Two steps that make build_dir a symlink to target atomically: a temp link, then rename over."""
-    tmp = build_dir.rstrip("/") + ".switch-link"
-    return (Step(f"{title}: make a temporary link", argv=("ln", "-sfn", target, tmp),
-                 why=f"{tmp} → {target}"),
-            Step(title, argv=("mv", "-T", tmp, build_dir),
-                 why="rename(2) over the old link: the unit's binary path changes in one atomic step",
-                 undo=undo))
-
-
-def restart_steps(host: HostConfig, load_timeout_s: float) -> tuple[Step, Step]:
-    return (Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", host.unit),
-                 why="the service starts the new llama-server", timeout_s=120.0),
-            Step("wait for the model to load", kind=StepKind.WAIT_HEALTHY, timeout_s=load_timeout_s,
-                 why="/health answers 503 while loading, 200 when ready"))
 
 
 def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir: str, new_build_dir: str,
@@ -131,7 +102,7 @@ def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir:
              timeout_s=600.0, tail_lines=FAILURE_TAIL_LINES, why=arch_reason or kind),
         Step("build llama-server", argv=("cmake", "--build", new_build_dir, "-j", str(jobs),
                                          "--target", "llama-server"),
-             timeout_s=build_timeout_s, tail_lines=FAILURE_TAIL_LINES,
+             timeout_s=build_timeout_s, tail_lines=FAILURE_TAIL_LINES, streamed=True,
              why=f"{jobs} jobs; the running service is not touched"),
         Step("new binary runs", argv=(server, "--version"), timeout_s=30.0, tail_lines=FAILURE_TAIL_LINES),
         Step("the unit's flags are accepted", kind=StepKind.CHECK_FLAGS, argv=(server, "--help"), timeout_s=30.0,
@@ -140,36 +111,28 @@ def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir:
     ]
     notes = [] if arch is not None else ["no CUDA: this is a CPU build (-DGGML_CUDA=OFF)"]
     if restart:
-        new_target = _link_target(new_build_dir, build_dir)
+        new_target = link_target(new_build_dir, build_dir)
         back = previous_target
         if previous_target is None:
             if not adopt_as:
                 raise ValueError("build_dir is a plain directory: adopt_as (its new name) is needed")
-            back = _link_target(adopt_as, build_dir)
+            back = link_target(adopt_as, build_dir)
             steps += [
                 Step("keep the current build", argv=("mv", "-T", build_dir, adopt_as),
                      why=f"{build_dir} is a plain directory; it becomes {adopt_as}",
                      undo=(Step("put the current build back", argv=("mv", "-T", adopt_as, build_dir)),)),
-                *_point(build_dir, back, "link the current build",
+                *point(build_dir, back, "link the current build",
                         undo=(Step("remove the link", argv=("rm", "-f", "--", build_dir)),)),
             ]
         assert back is not None
-        revert = (*_point(build_dir, back, "point back at the previous build"), *restart_steps(host, load_timeout_s))
-        steps += [*_point(build_dir, new_target, "switch to the new build", undo=revert),
-                  *restart_steps(host, load_timeout_s)]
+        revert = (*point(build_dir, back, "point back at the previous build"), *restart_steps(host, load_timeout_s))
+        steps += [*point(build_dir, new_target, "switch to the new build", undo=revert),
+                  *restart_steps(host, load_timeout_s), *remember_previous(build_dir, back)]
         notes.append(f"previous build kept for revert: {back}")
     else:
         notes.append("build only: the service keeps running the current binary")
     return Plan(action="rebuild", host=host.name, steps=tuple(steps), notes=tuple(notes),
                 summary=f"{kind} of llama-server in {new_build_dir}" + (", switch and restart" if restart else ""))
-
-
-def plan_revert(host: HostConfig, *, build_dir: str, previous_target: str,
-                load_timeout_s: float = LOAD_TIMEOUT_S) -> Plan:
-    """Point build_dir back at the previous build and restart (the one-key revert)."""
-    return Plan(action="revert-build", host=host.name, summary=f"run {previous_target} again",
-                steps=(*_point(build_dir, previous_target, "point back at the previous build"),
-                       *restart_steps(host, load_timeout_s)))
 
 
 # -- gathering the facts on the host (async), then the same pure plan -------------------------
@@ -190,6 +153,7 @@ async def prepare_rebuild(host: HostConfig, transport: Transport,
     local = host.transport == "local"
     src, build = remote_path(host.llama_cpp_dir, local=local), remote_path(host.build_dir, local=local)
     unit = await systemd.collect_unit(transport, host.unit)
+    exec_start = await current_exec_start(transport, unit)
     compute_cap = ftype = None
     override = arch_override or host.cuda_arch
     if not override:
@@ -204,5 +168,16 @@ async def prepare_rebuild(host: HostConfig, transport: Transport,
     previous = await _stdout(transport, ["readlink", "--", build.rstrip("/")])
     return plan_rebuild(host, arch=arch, arch_reason=why, src_dir=src, build_dir=build,
                         new_build_dir=sibling(build, f"build-{stamp}"), jobs=jobs, restart=restart,
-                        current_exec_start=unit.exec_start, previous_target=previous or None,
+                        current_exec_start=exec_start, previous_target=previous or None,
                         adopt_as=sibling(build, f"build-before-{stamp}"), extra_cmake=extra_cmake, nvcc=nvcc)
+
+
+async def rewrite_follow_up(transport: Transport, host: HostConfig, plan: Plan, result: PlanResult) -> Plan | None:
+    """After a rebuild that failed only because the new binary renamed flags (and that was to switch):
+    the plan that writes the rewritten ExecStart as a drop-in and switches. None otherwise."""
+    if result.ok or result.rewritten_exec_start is None or result.failed_step is None:
+        return None
+    if not any(step.title == "switch to the new build" for step in plan.steps):
+        return None
+    build = remote_path(host.build_dir, local=host.transport == "local")
+    return await prepare_flag_rewrite(transport, host, plan, result.failed_step, result.rewritten_exec_start, build)

@@ -84,6 +84,14 @@ def dropin_path(unit: UnitStatus) -> str:
     return posixpath.join(dropin_dir(unit), DROPIN_NAME)
 
 
+def restore_dropin_step(path: str, previous: str | None) -> Step:
+    """Put the drop-in back as it was: its exact text, or no file when there was none."""
+    if previous is not None:
+        return Step("restore the previous drop-in", argv=("sudo", "-n", "tee", path), stdin=previous,
+                    why="byte for byte as it was")
+    return Step("remove the new drop-in", argv=("sudo", "-n", "rm", "-f", path), why="there was none before")
+
+
 async def read_dropin(transport: Transport, path: str, *, timeout: float = 10.0) -> str | None:
     """The drop-in's current text, None when there is none; ValueError when it is not UTF-8
     (it could not be restored byte for byte)."""
@@ -149,9 +157,7 @@ def plan_swap(host: HostConfig, unit: UnitStatus, candidate: ModelCandidate, *, 
     directory, path = dropin_dir(unit), dropin_path(unit)
     reload = Step("reload systemd", argv=("sudo", "-n", "systemctl", "daemon-reload"),
                   why="systemd reads the changed drop-in", timeout_s=60.0)
-    restore = (Step("restore the previous drop-in", argv=("sudo", "-n", "tee", path), stdin=previous_dropin,
-                    why="byte for byte as it was") if previous_dropin is not None else
-               Step("remove the new drop-in", argv=("sudo", "-n", "rm", "-f", path), why="there was none before"))
+    restore = restore_dropin_step(path, previous_dropin)
     reset = Step("clear the failed state", argv=("sudo", "-n", "systemctl", "reset-failed", host.unit),
                  why="a model that fails at once hits systemd's start limit; a restart is refused until reset",
                  timeout_s=30.0)

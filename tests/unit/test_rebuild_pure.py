@@ -3,16 +3,28 @@ rewrite, arch choice, build progress, the plan's steps."""
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from pathlib import Path
 
 import pytest
 
-from gb10dash.actions.llama_help import (check_exec_start, check_flags_step, parse_help_flags, parse_help_options,
-                                         rewrite_for_new_binary)
+from gb10dash.actions.build_switch import NO_DROPIN, plan_flag_rewrite, plan_revert
+from gb10dash.actions.llama_help import (
+    check_exec_start,
+    check_flags_step,
+    parse_help_flags,
+    parse_help_options,
+    rewrite_for_new_binary,
+)
 from gb10dash.actions.plan import StepKind
-from gb10dash.actions.rebuild import (arch_for_host, cmake_configure_argv, parse_build_progress, plan_rebuild,
-                                      plan_revert, remote_path)
+from gb10dash.actions.rebuild import (
+    arch_for_host,
+    cmake_configure_argv,
+    plan_rebuild,
+    remote_path,
+)
+from gb10dash.actions.streamed import parse_build_progress
 from gb10dash.config import HostConfig
 
 HELP = (Path(__file__).parent.parent / "fixtures" / "llama-server" / "help.txt").read_text()
@@ -60,13 +72,15 @@ def test_rewrite_applies_only_justified_renames() -> None:
 
 
 def test_check_flags_step_offers_the_rewritten_exec_start() -> None:
-    assert check_flags_step(HELP, shlex.join(OLD_UNIT[:5] + ["--load-mode", "none"])) == ""
-    message = check_flags_step(HELP, shlex.join(OLD_UNIT))
+    assert check_flags_step(HELP, shlex.join(OLD_UNIT[:5] + ["--load-mode", "none"])) == ("", None)
+    message, rewritten = check_flags_step(HELP, shlex.join(OLD_UNIT))
     assert "--no-mmap is not accepted" in message
     assert "rewritten ExecStart for a drop-in: " + shlex.join(
         OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:]) in message
-    assert "rewritten" not in check_flags_step(HELP, shlex.join(["/x", "--bogus"]))
-    assert "listed no flags" in check_flags_step("error: invalid argument: --help", "/x -m y")
+    assert rewritten == tuple(OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:])
+    message, rewritten = check_flags_step(HELP, shlex.join(["/x", "--bogus"]))
+    assert "rewritten" not in message and rewritten is None
+    assert "listed no flags" in check_flags_step("error: invalid argument: --help", "/x -m y")[0]
 
 
 @pytest.mark.parametrize(("cap", "ftype", "override", "arch"), [
@@ -129,7 +143,12 @@ def test_plan_builds_checks_then_switches_atomically() -> None:
                                           ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
     assert undo[2].argv[-2:] == ("restart", "llama-server.service") and undo[3].kind is StepKind.WAIT_HEALTHY
     assert plan.steps[9].argv == ("sudo", "-n", "systemctl", "restart", "llama-server.service")
-    assert plan.steps[10].kind is StepKind.WAIT_HEALTHY and len(plan.steps) == 11
+    assert plan.steps[10].kind is StepKind.WAIT_HEALTHY
+    assert [s.argv for s in plan.steps[11:]] == [("ln", "-sfn", "build-0", "llama.cpp/build.previous.switch-link"),
+                                                 ("mv", "-T", "llama.cpp/build.previous.switch-link",
+                                                  "llama.cpp/build.previous"),
+                                                 ("rm", "-f", "--", "llama.cpp/build.previous-dropin.conf")]
+    assert plan.steps[4].streamed and not any(s.streamed for s in plan.steps[5:])
     assert all("~" not in a for s in plan.steps for a in s.argv)
     assert "previous build kept for revert: build-0" in plan.notes
 
@@ -163,3 +182,44 @@ def test_revert_points_back_and_restarts() -> None:
     plan = plan_revert(HOST, build_dir="llama.cpp/build", previous_target="build-0")
     assert [s.argv[:2] for s in plan.steps[:2]] == [("ln", "-sfn"), ("mv", "-T")]
     assert plan.steps[2].argv[-2] == "restart" and plan.steps[3].kind is StepKind.WAIT_HEALTHY
+
+
+def test_revert_swaps_current_and_previous_and_restores_the_saved_dropin() -> None:
+    dropin = "/etc/systemd/system/llama-server.service.d/gb10dash-model.conf"
+    plan = plan_revert(HOST, build_dir="b", previous_target="build-0", current_target="build-1",
+                       restore=(dropin, posixpath.dirname(dropin), False, "[Service]\nOLD\n", "[Service]\nNEW\n"))
+    argvs = [s.argv for s in plan.steps]
+    assert argvs[0] == ("tee", "b.previous-dropin.conf") and plan.steps[0].stdin == "[Service]\nNEW\n"
+    assert argvs[1] == ("sudo", "-n", "tee", dropin) and plan.steps[1].stdin == "[Service]\nOLD\n"
+    assert plan.steps[1].undo[0].stdin == "[Service]\nNEW\n"  # undone byte for byte
+    assert argvs[2][-1] == "daemon-reload"
+    assert argvs[3:5] == [("ln", "-sfn", "build-0", "b.switch-link"), ("mv", "-T", "b.switch-link", "b")]
+    assert [u.argv for u in plan.steps[4].undo[:2]] == [("ln", "-sfn", "build-1", "b.switch-link"),
+                                                        ("mv", "-T", "b.switch-link", "b")]
+    assert argvs[5:7] == [("ln", "-sfn", "build-1", "b.previous.switch-link"),
+                          ("mv", "-T", "b.previous.switch-link", "b.previous")]
+    assert argvs[7][-2] == "restart" and plan.steps[8].kind is StepKind.WAIT_HEALTHY
+    none_before = plan_revert(HOST, build_dir="b", previous_target="build-0", current_target="build-1",
+                              restore=(dropin, posixpath.dirname(dropin), False, None, "[Service]\nNEW\n"))
+    assert none_before.steps[1].argv == ("sudo", "-n", "rm", "-f", dropin)
+
+
+def test_flag_rewrite_follow_up_writes_the_dropin_just_before_the_restart() -> None:
+    plan = _plan()
+    check = next(i for i, s in enumerate(plan.steps, 1) if s.kind is StepKind.CHECK_FLAGS)
+    new_argv = OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:]
+    dropin = "/etc/systemd/system/llama-server.service.d/gb10dash-model.conf"
+    follow = plan_flag_rewrite(plan, check, new_argv, dropin=dropin, directory=posixpath.dirname(dropin),
+                               need_mkdir=True, previous_dropin=None, build_dir="llama.cpp/build")
+    titles = [s.title for s in follow.steps]
+    assert titles[:2] == ["switch to the new build: make a temporary link", "switch to the new build"]
+    assert titles[2:7] == ["save the drop-in the previous build runs with", "make the drop-in directory",
+                           "write the rewritten ExecStart", "reload systemd", "restart the service"]
+    assert follow.steps[2].stdin == NO_DROPIN and follow.steps[2].argv == ("tee", "llama.cpp/build.previous-dropin.conf")
+    write = follow.steps[4]
+    assert "ExecStart=\nExecStart=" in (write.stdin or "") and "--load-mode none" in (write.stdin or "")
+    assert write.undo[0].argv == ("sudo", "-n", "rm", "-f", dropin)  # there was none: removed on failure
+    assert "forget an older saved drop-in" not in titles and titles[-1].startswith("remember the previous build")
+    with pytest.raises(ValueError, match="build-only"):
+        plan_flag_rewrite(_plan(restart=False), check, new_argv, dropin=dropin, directory="d", need_mkdir=False,
+                          previous_dropin=None, build_dir="llama.cpp/build")
