@@ -1,0 +1,74 @@
+"""A hung model share: a real FUSE mount whose daemon never answers (gb10dash.lab.faults.HungMount),
+so `stat` blocks in D state like a hard NFS mount whose server is gone. The monitor reports it hung
+within its stat timeout, keeps collecting the rest, and leaves no task or remote process stuck."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from gb10dash.collectors.mounts import MountState
+from gb10dash.lab import Lab
+from gb10dash.lab.faults import HungMount, hung_mount_unavailable
+
+from .faultctl import FAST, monitor_for, running
+from .labctl import until
+
+pytestmark = pytest.mark.skipif(bool(hung_mount_unavailable()), reason=f"{hung_mount_unavailable()}")
+
+
+def stats_of(path: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        argv = proc.info["cmdline"] or []
+        if argv[:1] == ["stat"] and str(path) in argv:
+            found.append(proc)
+    return found
+
+
+async def test_hung_share_is_reported_within_the_stat_timeout(lab: Lab, tmp_path: Path) -> None:
+    share = tmp_path / "models"
+    tasks_before = len(asyncio.all_tasks())
+    with HungMount(share) as mount:
+        monitor = monitor_for(lab, "pegasus", model_share=str(share))
+        async with running(monitor):
+            await until(lambda: monitor.state.connected, 20, "connected")
+            t0 = time.monotonic()
+            hung = await until(lambda: (m := monitor.state.mount) and m.state is MountState.HUNG and m, 20, "hung")
+            reported = time.monotonic() - t0
+            assert "stat did not answer within" in hung.error and hung.stat_seconds >= FAST.stat_timeout_s
+            blocked = await until(lambda: stats_of(share), 5, "the blocked remote stat")
+            assert blocked[0].status() == psutil.STATUS_DISK_SLEEP
+            # the other sources keep coming while the stat is stuck
+            unit_ok = monitor.state.sources["unit"].last_ok
+            await until(lambda: monitor.state.sources["unit"].last_ok > unit_ok + 2, 10, "unit polls go on")
+            waiting = await until(lambda: (m := monitor.state.mount) and m.stat_seconds > 4 and m, 10, "still hung")
+            assert waiting.state is MountState.HUNG and "has not returned for" in waiting.error
+            assert len(stats_of(share)) == 1  # no second stat piles up behind the first
+            assert "model share" in " ".join(monitor.state.problems())
+            mount.release()  # the server comes back as "gone": the blocked stat fails with ENOTCONN
+            await until(lambda: (m := monitor.state.mount) and m.state is not MountState.HUNG, 20, "not hung")
+        print(f"\nhung share: reported hung {reported:.2f} s after connecting (stat timeout {FAST.stat_timeout_s:g} s,"
+              f" slow poll {FAST.slow_s:g} s); then {monitor.state.mount.state.value}")
+    await until(lambda: not stats_of(share), 10, "no stat left")
+    await asyncio.sleep(0.1)
+    assert len(asyncio.all_tasks()) <= tasks_before, [t.get_coro() for t in asyncio.all_tasks()]
+
+
+async def test_monitor_stopped_while_the_stat_hangs_leaves_nothing_behind(lab: Lab, tmp_path: Path) -> None:
+    share = tmp_path / "models"
+    tasks_before = len(asyncio.all_tasks())
+    with HungMount(share):
+        monitor = monitor_for(lab, "pegasus", model_share=str(share))
+        async with running(monitor):
+            await until(lambda: (m := monitor.state.mount) and m.state is MountState.HUNG, 20, "hung")
+        stopped = time.monotonic()
+        # the channel is closed with the connection; sshd kills the session's stat (killable: FUSE waits are)
+        await until(lambda: not stats_of(share), 10, "the remote stat gone while the mount is still hung")
+        print(f"\nmonitor stopped during a hung stat: remote stat gone after {time.monotonic() - stopped:.2f} s")
+    await asyncio.sleep(0.1)
+    assert len(asyncio.all_tasks()) <= tasks_before, [t.get_coro() for t in asyncio.all_tasks()]
