@@ -1,0 +1,113 @@
+"""Async HTTP client for a router-mode llama-server: list, load, unload, follow /models/sse.
+
+Bounded like LlamaClient: a timeout on every request, a cap on bodies and on each SSE line;
+the event stream is bounded in time by its caller. trust_env=False: never through a proxy.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Self
+
+import httpx
+
+from gb10dash.collectors.llama_client import MAX_BODY_BYTES, read_capped
+from gb10dash.collectors.router import (
+    RouterEvent,
+    RouterModel,
+    parse_error_body,
+    parse_router_models,
+    parse_sse_line,
+)
+
+MAX_EVENT_BYTES = 256 * 1024  # a `loaded` event carries the model's info: a few KiB
+
+
+class RouterError(Exception):
+    """The router refused a request or could not be reached (the message says which)."""
+
+
+class RouterClient:
+    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout_s: float = 10.0,
+                 max_body: int = MAX_BODY_BYTES):
+        """headers: LlamaClient.headers (the Bearer key of `--api-key`, if any)."""
+        self.base_url = base_url.rstrip("/")
+        self.max_body = max_body
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, headers=headers or {}, timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2), trust_env=False)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def _request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str]:
+        content = json.dumps(body).encode() if body is not None else None
+        headers = {"Content-Type": "application/json"} if body is not None else None
+        try:
+            async with self._http.stream(method, path, content=content, headers=headers) as response:
+                text = await read_capped(response, self.max_body + 1)
+                if len(text.encode()) > self.max_body:
+                    raise RouterError(f"{path}: body larger than {self.max_body // 1024} KiB")
+                return response.status_code, text
+        except httpx.TimeoutException:
+            raise RouterError(f"{self.base_url}{path} timed out") from None
+        except httpx.HTTPError as exc:
+            reason = "connection refused or host unreachable" if isinstance(exc, httpx.ConnectError) else str(exc)
+            raise RouterError(f"{self.base_url}{path}: {reason}") from None
+
+    async def models(self) -> tuple[RouterModel, ...]:
+        status, body = await self._request("GET", "/models")
+        if status != 200:
+            raise RouterError(f"GET /models: {parse_error_body(status, body)}")
+        try:
+            return parse_router_models(body)
+        except ValueError as exc:
+            raise RouterError(str(exc)) from None
+
+    async def _post(self, path: str, model_id: str) -> None:
+        status, body = await self._request("POST", path, {"model": model_id})
+        if status != 200:
+            raise RouterError(f"POST {path} {model_id}: {parse_error_body(status, body)}")
+
+    async def load(self, model_id: str) -> None:
+        await self._post("/models/load", model_id)
+
+    async def unload(self, model_id: str) -> None:
+        await self._post("/models/unload", model_id)
+
+    async def events(self) -> AsyncIterator[RouterEvent]:
+        """GET /models/sse, one RouterEvent per data line, for as long as the caller reads (bound it
+        with a timeout: an idle router sends nothing, not even its headers)."""
+        timeout = httpx.Timeout(None, connect=3.0)  # reads wait for the next event; the caller bounds it
+        try:
+            async with self._http.stream("GET", "/models/sse", timeout=timeout) as response:
+                if response.status_code != 200:
+                    detail = parse_error_body(response.status_code, await read_capped(response, 4096))
+                    raise RouterError(f"GET /models/sse: {detail}")
+                async for line in _capped_lines(response.aiter_bytes()):
+                    event = parse_sse_line(line)
+                    if event is not None:
+                        yield event
+        except httpx.HTTPError as exc:
+            raise RouterError(f"{self.base_url}/models/sse: {type(exc).__name__}: {exc}") from None
+
+
+async def _capped_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """Lines of a byte stream; a line longer than MAX_EVENT_BYTES is dropped, not buffered."""
+    pending, skipping = b"", False
+    async for chunk in chunks:
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            if not skipping:
+                yield line.rstrip(b"\r").decode("utf-8", errors="replace")
+            skipping = False
+        if len(pending) > MAX_EVENT_BYTES:
+            pending, skipping = b"", True
