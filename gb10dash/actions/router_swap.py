@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 ClientFactory = Callable[[], Awaitable[LlamaClient]]
 UNLOAD_TIMEOUT_S = 60.0
-SSE_CONNECT_GRACE_S = 0.3  # let the event stream subscribe before the load starts (polling covers a miss)
+SSE_CONNECT_GRACE_S = 1.0  # let the event stream subscribe before the load starts (polling covers a miss)
 _MODEL_FLAGS = ("-m", "--model")
 _ROUTER_FLAGS = ("--models-dir", "--models-preset")
 
