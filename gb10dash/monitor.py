@@ -146,7 +146,7 @@ class HostMonitor:
             await self.close()
 
     async def _run_connected(self) -> str:
-        loops = [self._gpu_loop(), self._journal_loop(), self._slow_loop(), self._fast_loop(),
+        loops = [self._gpu_loop(), self._gpu_apps_loop(), self._journal_loop(), self._slow_loop(), self._fast_loop(),
                  self._watch_connection()]
         if self.host.api_via_ssh:
             loops.append(self._http_loop())
@@ -173,7 +173,10 @@ class HostMonitor:
             await asyncio.sleep(max(0.05, seconds - (time.monotonic() - started)))
 
     async def _slow_loop(self) -> None:
-        await self._every(self.cadence.slow_s, self._poll_unit, self._poll_gpu_apps, self._poll_mount)
+        await self._every(self.cadence.slow_s, self._poll_unit, self._poll_mount)
+
+    async def _gpu_apps_loop(self) -> None:  # apart: a hung nvidia-smi must not delay the unit's state
+        await self._every(self.cadence.slow_s, self._poll_gpu_apps)
 
     async def _fast_loop(self) -> None:
         await self._every(self.cadence.fast_s, self._poll_memory)
@@ -182,17 +185,27 @@ class HostMonitor:
         await self._every(self.cadence.fast_s, self._poll_http)
 
     async def _gpu_loop(self) -> None:
+        # a stream that stays silent (nvidia-smi hung on the driver) is restarted, not waited on forever
+        stall_s = max(5.0, 5 * self.cadence.gpu_ms / 1000)
         while True:
+            samples = gpu.stream_gpu(self.transport, self.cadence.gpu_ms)
             try:
-                async for sample in gpu.stream_gpu(self.transport, self.cadence.gpu_ms):
+                while True:
+                    sample = await asyncio.wait_for(anext(samples), stall_s)
                     self._ok("gpu", gpu=sample)
                     self._notify()
+            except StopAsyncIteration:
                 self._failed("gpu", "nvidia-smi stream ended")
+            except asyncio.TimeoutError:
+                self._failed("gpu", f"nvidia-smi sent nothing for {stall_s:g} s (hung?); restarting it")
             except TransportError as exc:
                 self._check_connection(exc)
                 self._failed("gpu", exc)
             except ValueError as exc:
                 self._failed("gpu", exc)
+            finally:
+                await samples.aclose()
+            self._notify()
             await asyncio.sleep(self.cadence.slow_s)
 
     async def _journal_loop(self) -> None:

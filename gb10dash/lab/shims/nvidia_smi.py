@@ -1,7 +1,8 @@
 """nvidia-smi shim (driver 580 formats): --query-gpu / --query-compute-apps with --format=csv[,noheader][,nounits],
 -l N / -lms N loops, -L, --version, -i 0, and the default table. Profile from $GB10LAB_ROOT/etc/gpu-profile.
 
-Fault injection: $GB10LAB_ROOT/state/nvidia-smi-fail holding `error` (driver not reachable, exit 9) or `hang`.
+Fault injection: $GB10LAB_ROOT/state/nvidia-smi-fail holding `error` (driver not reachable, exit 9), `hang`,
+`unknown-field` (the last queried field is refused, exit 2) or `na` (every value [N/A]).
 """
 from __future__ import annotations
 
@@ -127,6 +128,11 @@ def main(argv: list[str]) -> int:
                 time.sleep(3600)
         opts = parse(argv)
         gpu = Gpu(root)
+        query = opts["gpu"] if opts["gpu"] is not None else opts["apps"]
+        if fault == "unknown-field" and query:  # an older driver that lacks a field we ask for
+            raise Fail(f'Field "{query.split(",")[-1]}" is not a valid field to query.\n\n', 2)
+        if fault == "na":  # a driver that reports nothing: every value [N/A]
+            gpu.sample = dict  # type: ignore[method-assign]
         if opts["version"]:
             print(render_version(gpu.sample(), gpu.profile))
             return 0
