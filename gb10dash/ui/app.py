@@ -7,6 +7,7 @@ the refresh interval and hands it to the widgets. Widgets never do I/O.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -15,9 +16,10 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer
 
-from gb10dash.actions.executor import Progress
+from gb10dash.actions.build_switch import prepare_revert
+from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
-from gb10dash.actions.rebuild import prepare_rebuild
+from gb10dash.actions.rebuild import prepare_rebuild, remote_path, rewrite_follow_up
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
@@ -40,6 +42,7 @@ from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
+from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
@@ -63,6 +66,8 @@ class Gb10DashApp(App[None]):
         Binding("m", "swap", "Swap model", show=False),
         Binding("c", "chat", "Chat"),
         Binding("b", "rebuild", "Rebuild", show=False),
+        Binding("B", "revert_build", "Revert build", show=False),
+        Binding("x", "cancel_action", "Cancel action", show=False),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -77,6 +82,8 @@ class Gb10DashApp(App[None]):
         ("c", "chat", "Chat with the focused host's model (streaming, reasoning, timings)"),
         ("b", "rebuild", "Rebuild llama.cpp on the focused host for its CUDA arch, then restart"),
         ("", "rebuild_only", "Rebuild llama.cpp on the focused host without restarting"),
+        ("B", "revert_build", "Go back to the focused host's previous llama.cpp build (one-key revert)"),
+        ("x", "cancel_action", "Cancel the focused host's running action (kills a build; undoes what it changed)"),
         ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
@@ -108,6 +115,8 @@ class Gb10DashApp(App[None]):
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
+        self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
+        self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self.chat_histories = ChatHistories()       # per host, for the session
         self._bench_cache: dict[str, tuple[tuple[str, str | None] | None, list[HistoryEntry]]] = {}
 
@@ -119,6 +128,7 @@ class Gb10DashApp(App[None]):
         yield StatusLine(id="status")
         yield HostGrid(self.config.hosts, id="hosts")
         yield LogPane(id="log")
+        yield ActionProgress(id="action")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -203,6 +213,8 @@ class Gb10DashApp(App[None]):
         if monitor is not None:
             self._log_seq[name] = monitor.log_seq
             self.query_one(LogPane).show_host(name, list(monitor.log))
+        if self.action_views:
+            self._show_action()
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         if isinstance(event.widget, HostPanel):
@@ -335,7 +347,7 @@ class Gb10DashApp(App[None]):
             return
         self._confirm_and_run(plan, name, host.unit)
 
-    def _confirm_and_run(self, plan: Plan, host: str, unit: str) -> None:
+    def _confirm_and_run(self, plan: Plan, host: str, unit: str, title: str | None = None) -> None:
         if host in self.actions_running:
             self.notify(f"{host}: {self.actions_running[host]} is still running; wait for it to finish",
                         severity="warning")
@@ -345,16 +357,26 @@ class Gb10DashApp(App[None]):
             if go:
                 self._run_action(plan, host, unit)
 
-        self.push_screen(ConfirmScreen(f"{plan.action} on {host}?", plan.describe()), answered)
+        self.push_screen(ConfirmScreen(title or f"{plan.action} on {host}?", plan.describe()), answered)
+
+    def _show_action(self) -> None:
+        view = self.action_views.get(self.focused_host) or next(iter(self.action_views.values()), None)
+        self.query_one(ActionProgress).show(view)
 
     @work(exit_on_error=False, group="actions")
     async def _run_action(self, plan: Plan, host: str, unit: str) -> None:
         monitor = self.monitors[host]
         self.actions_running[host] = plan.action
+        self.action_views[host] = ActionView(host, plan.action, total=len(plan.steps))
+        self._action_tasks[host] = asyncio.current_task()  # type: ignore[assignment]
+        self._show_action()
         self.notify(f"{host}: {plan.action} started", timeout=3)
 
         def progress(step: Progress) -> None:
-            if step.status in ("ok", "failed") or step.status == "progress" and step.elapsed_s % 10 < 0.6:
+            self.action_views[host] = self.action_views[host].advanced(step)
+            self._show_action()
+            waiting = step.status == "progress" and step.percent is None and step.elapsed_s % 10 < 0.6
+            if step.status in ("ok", "failed") or waiting:
                 self.notify(f"{host}: {step.title} — {step.status} {step.detail}".rstrip(), timeout=4,
                             severity="error" if step.status == "failed" else "information")
 
@@ -363,14 +385,70 @@ class Gb10DashApp(App[None]):
         except (ActionBusy, TransportError) as exc:
             self.notify(str(exc), title=f"{plan.action} not started", severity="error", timeout=8)
             return
+        except asyncio.CancelledError:
+            self.notify(f"{host}: {plan.action} cancelled; what it had changed was undone", title="cancelled",
+                        severity="warning", timeout=8)
+            raise
         finally:
             self.actions_running.pop(host, None)
+            self.action_views.pop(host, None)
+            self._action_tasks.pop(host, None)
+            self._show_action()
+        self._report(plan, host, result)
+        if not result.ok and plan.action == "rebuild":
+            await self._offer_flag_rewrite(monitor, plan, result)
+
+    def _report(self, plan: Plan, host: str, result: PlanResult) -> None:
         if result.ok:
             self.notify(f"{host}: {plan.action} done in {result.record.duration_s:.1f} s", title="done", timeout=6)
-        else:
-            tail = "\n".join(result.journal[-8:])
-            self.notify(f"{result.error}" + (f"\n{tail}" if tail else ""), title=f"{host}: {plan.action} failed"
-                        + (" (rolled back)" if result.rolled_back else ""), severity="error", timeout=20)
+            return
+        tail = "\n".join(result.journal[-8:])
+        self.notify(f"{result.error}" + (f"\n{tail}" if tail else ""), title=f"{host}: {plan.action} failed"
+                    + (" (rolled back)" if result.rolled_back else ""), severity="error", timeout=20)
+
+    async def _offer_flag_rewrite(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> None:
+        """The new build renamed flags of the unit's ExecStart: offer the rewritten one as a drop-in."""
+        try:
+            follow = await rewrite_follow_up(monitor.transport, monitor.host, plan, result)
+        except (TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{monitor.host.name}: cannot offer the rewritten ExecStart",
+                        severity="error", timeout=8)
+            return
+        if follow is not None:
+            self._confirm_and_run(follow, monitor.host.name, monitor.host.unit,
+                                  title=f"The new build renamed flags: switch {monitor.host.name} with this ExecStart?")
+
+    def action_cancel_action(self) -> None:
+        host = self.focused_host if self.focused_host in self._action_tasks else next(iter(self._action_tasks), None)
+        if host is None:
+            self.notify("no action is running", severity="information", timeout=3)
+            return
+        action = self.actions_running.get(host, "the action")
+
+        def answered(go: bool | None) -> None:
+            task = self._action_tasks.get(host)
+            if go and task is not None:
+                task.cancel()
+
+        self.push_screen(ConfirmScreen(f"Cancel {action} on {host}?",
+                                       ["The running command is killed on the host (a build with all its "
+                                        "compilers); steps already done are undone, as on a failure."]), answered)
+
+    def action_revert_build(self) -> None:
+        monitor = self._live_monitor()
+        if monitor is not None:
+            self._plan_revert(monitor)
+
+    @work(exit_on_error=False, group="actions")
+    async def _plan_revert(self, monitor: HostMonitor) -> None:
+        host = monitor.host
+        try:
+            plan = await prepare_revert(monitor.transport, host,
+                                        remote_path(host.build_dir, local=host.transport == "local"))
+        except (TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{host.name}: cannot revert the build", severity="error", timeout=8)
+            return
+        self._confirm_and_run(plan, host.name, host.unit)
 
     async def action_quit(self) -> None:
         if not self.actions_running:

@@ -176,3 +176,37 @@ async def test_palette_benchmark_records_and_shows_the_run(lab: Lab) -> None:
         (run,) = read_history("stella")
         assert run.model == "Qwen_Qwen3-8B-Q8_0.gguf" or run.model.endswith("Qwen_Qwen3-8B-Q8_0.gguf")
         assert run.gen_tps and run.gen_tps > 0
+
+
+async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(lab: Lab, tmp_path) -> None:
+    """A streamed step over the lab's sshd (a build-like script with children): the action bar shows its
+    percentage and last line; x, confirmed, kills every process of it on the host."""
+    from gb10dash.actions.plan import Plan, Step
+    from gb10dash.ui.widgets.action_progress import ActionProgress
+
+    from lab.test_streamed_step import SPAWNS_CHILDREN, _pids, _wait_gone
+
+    app = app_for(lab)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(lambda: "stella" in app.shown and app.shown["stella"].connected, 30, "stella connected")
+        await pilot.press("n")
+        plan = Plan("rebuild", "stella", (Step("build llama-server", streamed=True,
+                                               argv=("sh", "-c", SPAWNS_CHILDREN, "b", str(tmp_path))),))
+        app._run_action(plan, "stella", "llama-server.service")
+        pids = await _pids(tmp_path)
+        await until(lambda: "stella" in app.action_views and app.action_views["stella"].percent == 1, 20,
+                    "the build's [  1%] line")
+        await pilot.pause(0.1)
+        bar = app.query_one(ActionProgress)
+        assert bar.display
+        assert "rebuild on stella · step 1/1 · build llama-server · 1%" in str(bar.query_one("#action-headline")
+                                                                                 .render())
+        assert "common/arg.cpp.o" in str(bar.query_one("#action-lines").render())
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), 5, "the cancel question")
+        await pilot.press("y")
+        await until(lambda: "stella" not in app.actions_running, 20, "the action to end")
+        assert await _wait_gone(pids) == []
+        await pilot.pause(0.1)
+        assert not bar.display
+        assert any("rebuild cancelled" in str(n.message) for n in app._notifications)
