@@ -28,6 +28,7 @@ from gb10dash.collectors.router import (
     UNLOADED,
     RouterEvent,
     RouterModel,
+    flag_value,
 )
 from gb10dash.collectors.router_client import RouterClient, RouterError
 from gb10dash.config import HostConfig, read_api_key
@@ -66,15 +67,6 @@ class RouterSite:
 
     models: tuple[RouterModel, ...]
     models_dir: str | None  # from the unit's ExecStart, when it could be read
-
-
-def _flag_value(argv: Sequence[str], flag: str) -> str | None:
-    for i, word in enumerate(argv):
-        if word == flag and i + 1 < len(argv):
-            return argv[i + 1]
-        if word.startswith(flag + "="):
-            return word[len(flag) + 1:]
-    return None
 
 
 def is_router_exec_start(argv: Sequence[str]) -> bool:
@@ -126,7 +118,7 @@ async def detect_router(transport: Transport, host: HostConfig, exec_start: Sequ
             models = await router.models()
         except RouterError as exc:
             raise ValueError(f"{host.name} runs llama-server as a router, but its API does not answer: {exc}") from None
-    return RouterSite(models, _flag_value(exec_start or (), "--models-dir"))
+    return RouterSite(models, flag_value(tuple(exec_start or ()), ("--models-dir",)))
 
 
 async def router_candidates(transport: Transport, host: HostConfig, site: RouterSite) -> list[RouterCandidate]:

@@ -61,8 +61,9 @@ def _status(value: str | None, exit_code: int | None, failed: bool = False) -> s
     return value
 
 
-def _flag_value(args: Any, flags: tuple[str, ...]) -> str | None:
-    if not isinstance(args, list):
+def flag_value(args: Any, flags: tuple[str, ...]) -> str | None:
+    """The value of the first `FLAG X` / `--flag=X` of flags in an argv (None when absent)."""
+    if not isinstance(args, (list, tuple)):
         return None
     for i, word in enumerate(args):
         if word in flags and i + 1 < len(args) and isinstance(args[i + 1], str):
@@ -90,7 +91,7 @@ def parse_router_models(body: str) -> tuple[RouterModel, ...]:
         out.append(RouterModel(
             id=item["id"],
             status=_status(value, code, status.get("failed") is True) or "unknown",
-            model_path=_flag_value(status.get("args"), _MODEL_FLAGS),
+            model_path=flag_value(status.get("args"), _MODEL_FLAGS),
             exit_code=code,
             source=item.get("source") if isinstance(item.get("source"), str) else None,
             aliases=tuple(a for a in item.get("aliases") or () if isinstance(a, str)),

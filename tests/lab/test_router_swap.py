@@ -149,7 +149,7 @@ async def test_swap_loads_the_new_model_unloads_the_old_and_it_answers(site, rou
     assert status(url, "beta") == "loaded" and status(url, "alpha") == "unloaded"
     assert answers(url, "beta")
     loading = [p.detail for p in progress if p.status == "progress" and p.title == "load beta"]
-    assert any(d.startswith("loading") for d in loading), progress  # from /models/sse
+    assert any(d.startswith("loading") and " % " in d for d in loading), progress  # figures from /models/sse
     steps = [s.command for s in result.record.steps]
     assert 'POST /models/load {"model": "beta"}, progress from /models/sse (up to 60 s)' in steps
 

@@ -9,7 +9,12 @@ import pytest
 
 from gb10dash.actions.models import ModelCandidate
 from gb10dash.actions.plan import StepKind
-from gb10dash.actions.router_swap import RouterCandidate, RouterSite, is_router_exec_start, plan_router_swap
+from gb10dash.actions.router_swap import (
+    RouterCandidate,
+    RouterSite,
+    is_router_exec_start,
+    plan_router_swap,
+)
 from gb10dash.collectors.router import (
     FAILED,
     LOADED,
@@ -18,6 +23,7 @@ from gb10dash.collectors.router import (
     RouterModel,
     parse_error_body,
     parse_router_models,
+    flag_value,
     parse_sse_line,
 )
 from gb10dash.collectors.router_client import MAX_EVENT_BYTES, _capped_lines
@@ -124,6 +130,13 @@ def test_refusals_say_why() -> None:
 ])
 def test_router_mode_from_the_execstart(argv: tuple[str, ...], router: bool) -> None:
     assert is_router_exec_start(argv) is router
+
+
+def test_models_dir_from_the_execstart() -> None:
+    assert flag_value(("/opt/llama-server", "--port", "8000", "--models-dir", "/mnt/models"), ("--models-dir",)) \
+        == "/mnt/models"
+    assert flag_value(("/opt/llama-server", "--models-dir=/mnt/my models"), ("--models-dir",)) == "/mnt/my models"
+    assert flag_value(("/opt/llama-server", "--models-dir"), ("--models-dir",)) is None
 
 
 async def test_long_event_lines_are_dropped_not_buffered() -> None:
