@@ -159,8 +159,10 @@ def parse_config(text: str, path: Path) -> Config:
     if "config_file" in ssh_values:
         ssh_values["config_file"] = _relative_to(path, ssh_values["config_file"])
     hosts_raw = data.get("host")
-    if not isinstance(hosts_raw, list) or not hosts_raw:
-        raise ConfigError(path, "expected at least one [[host]] table", None)
+    if not isinstance(hosts_raw, list) or not hosts_raw or not all(isinstance(h, dict) for h in hosts_raw):
+        raise ConfigError(path, "expected at least one [[host]] table" + (
+            "" if hosts_raw is None else f", got 'host' as {_TYPE_WORDS.get(type(hosts_raw), 'a value')}"
+            + (" of values" if isinstance(hosts_raw, list) and hosts_raw else "")), loc.find(None, None, "host"))
     hosts: list[HostConfig] = []
     seen: dict[str, int | None] = {}
     for index, raw in enumerate(hosts_raw):
@@ -222,7 +224,7 @@ def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: 
         fail("transport", f"expected \"ssh\" or \"local\", got {host.transport!r}")
     if host.transport == "ssh" and not host.ssh_alias:
         raise ConfigError(path, f"{label}: transport \"ssh\" needs the key 'ssh_alias' "
-                                f"({_HOST_KEYS['ssh_alias'][2]})", loc.find("host", index, None))
+                                f"({_HOST_KEYS['ssh_alias'][2]})", loc.find("host", index, "ssh_alias"))
     if not re.match(r"^https?://[^/\s]+", host.api_url):
         fail("api_url", f"expected {_HOST_KEYS['api_url'][2]}, got {host.api_url!r}")
     if host.api_via_ssh and host.transport != "ssh":
@@ -273,11 +275,25 @@ def _unknown(key: str, known: Any, where: str) -> str:
     return message + "; valid keys: " + ", ".join(sorted(known))
 
 
+_KEY_TOKEN_RE = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
+
+
+def _key_of(line: str) -> str | None:
+    """The (first part of the) key a `key = value` line sets, quoted keys decoded as TOML does."""
+    token = _KEY_TOKEN_RE.match(line)
+    if token is None:
+        return None
+    try:
+        return next(iter(tomllib.loads(token.group(1) + " = 0")))
+    except (tomllib.TOMLDecodeError, StopIteration):
+        return None
+
+
 class _Locator:
     """Finds the line (1-based) of a key inside the n-th [[table]] of a TOML text."""
 
     def __init__(self, text: str):
-        self.lines = text.splitlines()
+        self.lines = text.split("\n")  # TOML lines: splitlines() would also split at \x85, \u2028, ...
 
     def find(self, table: str | None, index: int | None, key: str | None) -> int | None:
         start, count, current = 0, -1, None
@@ -297,6 +313,6 @@ class _Locator:
                 continue
             in_scope = (current is None) if table is None else (
                 current == table and (index is None or count == index))
-            if in_scope and key and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
+            if in_scope and key is not None and _key_of(line) == key:
                 return number + 1
         return start + 1 if table is not None and count >= (index or 0) else None
