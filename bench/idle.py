@@ -1,0 +1,119 @@
+"""Idle cost over a window: client CPU (% of one core) and RSS, and the remote cost per lab host.
+
+Window 1: the dashboard (real terminal: tmux) watching the lab and `llamastat` watching one
+lab server, side by side. Window 2: the naive collector (one `ssh` per source per poll).
+The client figures of the naive collector include its reaped `ssh` children.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.measure import CpuWindow, Tmux
+from bench.remote_cost import HostCost, RemoteCost
+from gb10dash.lab import Lab
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class ClientCost:
+    name: str
+    cpu_percent: float
+    rss_max_mib: float
+    note: str = ""
+
+
+@dataclass
+class Window:
+    clients: list[ClientCost]
+    remote: dict[str, HostCost]
+
+
+def dashboard_argv(config: Path, refresh_s: float) -> list[str]:
+    return [str(BIN / "gb10dash"), "--config", str(config), "tui", "--refresh", str(refresh_s)]
+
+
+def observe(windows: dict[str, CpuWindow], seconds: float, tick: Callable[[], None] = lambda: None) -> None:
+    for w in windows.values():
+        w.start()
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        time.sleep(1.0)
+        for w in windows.values():
+            w.sample()
+        tick()
+    for w in windows.values():
+        w.stop()
+
+
+def dashboard_and_llamastat(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float,
+                            size: str) -> Window:
+    llamastat = BIN / "llamastat"
+    with Tmux("bench-dash", dashboard_argv(lab.config_path, refresh_s), size) as dash:
+        stat_tmux = Tmux("bench-llamastat", [str(llamastat), "-u", lab.hosts[0].api_url, "-i", str(refresh_s)],
+                         size) if llamastat.exists() else None
+        try:
+            pids = {"dashboard": dash.pid()}
+            if stat_tmux is not None:
+                pids["llamastat"] = stat_tmux.pid()
+            time.sleep(settle)
+            windows = {name: CpuWindow(pid) for name, pid in pids.items()}
+            with RemoteCost(lab, work / "remote-dashboard") as remote:
+                observe(windows, seconds)
+        finally:
+            if stat_tmux is not None:
+                stat_tmux.kill()
+    clients = [ClientCost("dashboard", windows["dashboard"].percent, windows["dashboard"].rss_max,
+                          f"{len(lab.hosts)} hosts, {refresh_s:g} s refresh, tmux {size}")]
+    if "llamastat" in windows:
+        clients.append(ClientCost("llamastat", windows["llamastat"].percent, windows["llamastat"].rss_max,
+                                  f"1 host ({lab.hosts[0].name}), -i {refresh_s:g}"))
+    else:
+        clients.append(ClientCost("llamastat", float("nan"), float("nan"), "not installed: pip install -r bench/requirements.txt"))
+    return Window(clients, remote.results)
+
+
+def naive(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float) -> Window:
+    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "naive_collector.py"), "--config",
+                             str(lab.config_path), "--seconds", str(seconds + settle + 5), "--fast", str(refresh_s)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(settle)
+        window = CpuWindow(proc.pid, children=True)
+        with RemoteCost(lab, work / "remote-naive") as remote:
+            observe({"naive": window}, seconds)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return Window([ClientCost("naive collector", window.percent, window.rss_max,
+                              f"{len(lab.hosts)} hosts, ssh per source per poll (CPU incl. its ssh children)")],
+                  remote.results)
+
+
+def fleet_cpu(config: Path, seconds: float, settle: float, refresh_s: float, size: str) -> ClientCost:
+    with Tmux("bench-fleet", dashboard_argv(config, refresh_s), size) as dash:
+        pid = dash.pid()
+        time.sleep(settle)
+        window = CpuWindow(pid)
+        observe({"fleet": window}, seconds)
+    return ClientCost("dashboard, fleet", window.percent, window.rss_max, f"tmux {size}")
+
+
+def first_frame(config: Path, trials: int, size: str, timeout: float = 30.0) -> list[float]:
+    """Launch → the terminal shows the app's first frame (any text on the tmux pane), seconds."""
+    times = []
+    for _ in range(trials):
+        with Tmux("bench-first", dashboard_argv(config, 1.0), size) as term:
+            while not term.capture().strip():
+                if time.monotonic() - term.started > timeout:
+                    raise TimeoutError("bench: the dashboard drew nothing")
+                time.sleep(0.01)
+            times.append(time.monotonic() - term.started)
+    return times
