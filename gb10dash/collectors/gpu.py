@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -102,9 +103,12 @@ def _cell(value: str) -> str | None:
 
 def _number(fieldname: str, value: str) -> float:
     try:
-        return float(_UNIT.sub("", value))
+        number = float(_UNIT.sub("", value))
     except ValueError:
-        raise ValueError(f"nvidia-smi field {fieldname!r}: expected a number, got {value!r}") from None
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"nvidia-smi field {fieldname!r}: expected a number, got {value!r}")
+    return number
 
 
 def _header_name(cell: str) -> str:
