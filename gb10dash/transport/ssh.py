@@ -143,6 +143,8 @@ class SshTransport(Transport):
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:
             async for line in proc.stdout:
+                if not line:  # asyncssh sometimes hands over '' at EOF: that is not an (empty) line
+                    break
                 yield line.rstrip("\n")
             if conn.is_closed():
                 raise TransportError(f"{self.alias}: connection lost during {argv[0]}")
