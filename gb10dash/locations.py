@@ -23,3 +23,9 @@ def state_dir() -> Path:
 
 def data_dir() -> Path:
     return _xdg("XDG_DATA_HOME", ".local/share")
+
+
+def make_private_dir(path: Path) -> Path:
+    """Create a directory for files only this user may read (0700; missing parents as usual)."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path

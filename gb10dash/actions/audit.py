@@ -60,7 +60,7 @@ class AuditLog:
         self.path = path or locations.state_dir() / "audit.jsonl"
 
     def append(self, record: PlanRecord) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        locations.make_private_dir(self.path.parent)
         line = record.to_json() + "\n"
         # one write of one line with O_APPEND: concurrent writers (TUI and CLI) never interleave
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
