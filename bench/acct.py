@@ -12,6 +12,7 @@ import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 _RECORD = struct.Struct("<BBHIIIIIIf8H16s")  # struct acct_v3, 64 bytes
 AHZ = 100  # the unit of the comp_t times in a record
@@ -49,7 +50,7 @@ class Accounting:
         self.path = path
         self._libc = ctypes.CDLL(None, use_errno=True)
 
-    def __enter__(self) -> Accounting:
+    def __enter__(self) -> Self:
         self.path.write_bytes(b"")
         if self._libc.acct(str(self.path).encode()) != 0:
             err = ctypes.get_errno()

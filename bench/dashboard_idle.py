@@ -18,9 +18,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.idle import dashboard_argv, observe  # noqa: E402
-from bench.measure import CpuWindow, Tmux  # noqa: E402
-from gb10dash.lab import Lab  # noqa: E402
+from bench.idle import dashboard_argv, observe
+from bench.measure import CpuWindow, Tmux
+from gb10dash.lab import Lab
 
 
 def main() -> int:

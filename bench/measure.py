@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -132,7 +133,7 @@ class Tmux:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             out = subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
-                                 capture_output=True, text=True).stdout.split()
+                                 capture_output=True, text=True, check=False).stdout.split()
             if out:
                 return int(out[0])
             time.sleep(0.05)
@@ -140,12 +141,12 @@ class Tmux:
 
     def capture(self) -> str:
         return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True).stdout
+                              capture_output=True, text=True, check=False).stdout
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
 
-    def __enter__(self) -> Tmux:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

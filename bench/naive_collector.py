@@ -17,13 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gb10dash.collectors import gpu, memory, mounts, systemd  # noqa: E402
-from gb10dash.collectors.journal import journalctl_argv, parse_journal_line  # noqa: E402
-from gb10dash.collectors.commands import run_checked  # noqa: E402
-from gb10dash.collectors.llama_client import LlamaClient  # noqa: E402
-from gb10dash.config import HostConfig, load_config  # noqa: E402
-from gb10dash.transport.base import CommandResult, TransportError  # noqa: E402
-from gb10dash.transport.local import LocalTransport  # noqa: E402
+from gb10dash.collectors import gpu, memory, mounts, systemd
+from gb10dash.collectors.commands import run_checked
+from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
+from gb10dash.collectors.llama_client import LlamaClient
+from gb10dash.config import HostConfig, load_config
+from gb10dash.transport.base import CommandResult, TransportError
+from gb10dash.transport.local import LocalTransport
 
 
 class SshPerCall(LocalTransport):

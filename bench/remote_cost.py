@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from bench.acct import Accounting
 from bench.cnproc import ProcWatch
@@ -76,7 +77,7 @@ class RemoteCost:
         procs = all_procs()
         return {name: descendants(procs, pid) for name, pid in self.roots.items() if pid}
 
-    def __enter__(self) -> RemoteCost:
+    def __enter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.accounting = Accounting(self.workdir / "acct").__enter__()
         self.before = self._trees()

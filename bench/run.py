@@ -20,14 +20,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench import idle, ui_rows  # noqa: E402
-from bench.measure import load_average, machine, percentile  # noqa: E402
-from gb10dash.config import load_config  # noqa: E402
-from gb10dash.lab import Lab  # noqa: E402
-from gb10dash.lab.fleet import write_fleet  # noqa: E402
+from bench import idle, ui_rows
+from bench.measure import load_average, machine, percentile
+from gb10dash.config import load_config
+from gb10dash.lab import Lab
+from gb10dash.lab.fleet import write_fleet
 
-QUICK = dict(seconds=15, settle=4, trials=5, requests=4, scale_seconds=15, presses=15, populate_trials=1,
-             first_frame_trials=1)
+QUICK = {"seconds": 15, "settle": 4, "trials": 5, "requests": 4, "scale_seconds": 15, "presses": 15,
+         "populate_trials": 1, "first_frame_trials": 1}
 
 
 def parse_args() -> argparse.Namespace:
@@ -75,12 +75,11 @@ def main() -> int:
     started = lab.start()
     rows: list[tuple[str, str, str, str]] = []
     loads = [load_average()]
-    say = lambda m: print(f"bench: {m}", file=sys.stderr, flush=True)  # noqa: E731
+    say = lambda m: print(f"bench: {m}", file=sys.stderr, flush=True)
     try:
         lab.wait_ready(120)
         work = Path(args.lab_dir) / "bench-work"
         config = load_config(lab.config_path)
-        n = len(lab.hosts)
 
         say(f"idle: dashboard + llamastat, {args.seconds:g} s")
         dash = idle.dashboard_and_llamastat(lab, work, args.seconds, args.settle, args.refresh, args.size)

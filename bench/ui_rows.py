@@ -110,7 +110,7 @@ async def populate(config: Config, trials: int, refresh_s: float) -> list[float]
         t0 = time.monotonic()
         app = TimedApp(config, refresh_s=refresh_s)
         async with app.run_test(size=SIZE):
-            await until(lambda: populated(app), 60, "populated panels")
+            await until(lambda app=app: populated(app), 60, "populated panels")
             times.append(time.monotonic() - t0)
     return times
 
@@ -139,7 +139,7 @@ async def tokps_accuracy(config: Config, host: str, requests: int, refresh_s: fl
             response = await client.post(f"{url}/completion", json=body)
             timings = json.loads(response.text)["timings"]
             done = time.time()
-            rate = await until(lambda: (g := app.monitors[host].state.throughput.gen) and g.at > done and g,
+            rate = await until(lambda done=done: (g := app.monitors[host].state.throughput.gen) and g.at > done and g,
                                5 + 2 * refresh_s, "a gen tok/s figure after the request")
             await asyncio.sleep(refresh_s * 1.1)  # the figure reaches the panel at the next refresh
             shown = app.shown[host].throughput.gen

@@ -11,11 +11,11 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))  # bench/ is a folder of scripts next to the package
 
-from bench.acct import comp_t, parse_acct  # noqa: E402
-from bench.cnproc import EXEC, EXIT, FORK, Attribution, parse_event  # noqa: E402
-from bench.measure import ProcStat, descendants, parse_proc_stat, percentile  # noqa: E402
-from bench.remote_cost import window_cpu  # noqa: E402
-from bench.sshd_log import SshdCounts, count_log  # noqa: E402
+from bench.acct import comp_t, parse_acct
+from bench.cnproc import EXEC, EXIT, FORK, Attribution, parse_event
+from bench.measure import ProcStat, descendants, parse_proc_stat, percentile
+from bench.remote_cost import window_cpu
+from bench.sshd_log import SshdCounts, count_log
 
 FIXTURES = REPO / "tests" / "fixtures" / "bench"
 
