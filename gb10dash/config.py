@@ -12,9 +12,12 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gb10dash import locations
+
+if TYPE_CHECKING:
+    from gb10dash.alerts.settings import AlertSettings
 
 CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -63,11 +66,18 @@ class HostConfig:
     api_key_file: str | None = None  # or a file holding it (absolute once loaded; must not be group/world readable)
 
 
+def _default_alerts() -> AlertSettings:
+    from gb10dash.alerts.settings import AlertSettings
+
+    return AlertSettings()
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     path: Path
     hosts: tuple[HostConfig, ...]
     ssh: SshSettings = field(default_factory=SshSettings)
+    alerts: AlertSettings = field(default_factory=_default_alerts)  # [alerts]: gb10dash/alerts/settings.py
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -103,7 +113,7 @@ _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "keepalive_count_max": (int, False, "a positive integer"),
     "reconnect_max_s": (float, False, "a positive number of seconds"),
 }
-_TOP_KEYS = {"ssh", "host"}
+_TOP_KEYS = {"ssh", "host", "alerts"}
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                dict: "a table", list: "an array"}
 
@@ -181,7 +191,10 @@ def parse_config(text: str, path: Path) -> Config:
                               loc.find("host", index, "name"))
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
-    return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values))
+    from gb10dash.alerts.settings import parse_alerts
+
+    return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values),
+                  alerts=parse_alerts(data.get("alerts"), path, loc))
 
 
 def _relative_to(config_path: Path, value: str) -> Path:
