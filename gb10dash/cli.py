@@ -32,6 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     tui = commands.add_parser("tui", help="the dashboard (the default command)")
     tui.add_argument("--refresh", type=float, default=1.0, metavar="S",
                      help="seconds between screen refreshes and fast polls (default 1)")
+    tui.add_argument("--read-only", action="store_true",
+                     help="watch only: restart, swap, rebuild, bench and chat are refused "
+                          "(what serve --read-only runs)")
+
+    serve = commands.add_parser("serve", help="the dashboard in a browser (textual-serve; one app process per "
+                                              "browser session); binds 127.0.0.1 unless --read-only or a token")
+    serve.add_argument("--host", dest="bind", default="127.0.0.1",
+                       help="address to bind (default 127.0.0.1; any other needs --read-only or --token-file)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--read-only", action="store_true", help="watch only: the action keys and chat are refused")
+    serve.add_argument("--token-file", metavar="FILE", help="file (mode 0600) holding a token the browser must "
+                                                            "bring once as /?token=TOKEN")
+    serve.add_argument("--refresh", type=float, default=1.0, metavar="S", help="refresh interval (default 1)")
+    serve.add_argument("--max-sessions", type=int, default=4, metavar="N",
+                       help="browser sessions at once, each its own app and SSH connections (default 4)")
 
     status = commands.add_parser("status", help="print one snapshot of every host and exit")
     status.add_argument("--json", action="store_true", help="JSON output (schema: docs/status-json.md)")
@@ -116,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         hosts = getattr(args, "hosts", None) or ([args.host] if getattr(args, "host", None) else [])
         for name in hosts:
             config.host(name)  # raises ConfigError naming the known hosts
+        if command == "serve":
+            from gb10dash.serve.command import serve_command
+
+            return serve_command(config.path, host=args.bind, port=args.port, read_only=args.read_only,
+                                 token_file=args.token_file, refresh_s=args.refresh, max_sessions=args.max_sessions)
         if command == "restart":
             from gb10dash.actions.cli import restart_command
 
@@ -151,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_watch(config, hosts, interval=args.interval)
         from gb10dash.ui.app import Gb10DashApp
 
-        Gb10DashApp(config, refresh_s=getattr(args, "refresh", 1.0)).run()
+        Gb10DashApp(config, refresh_s=getattr(args, "refresh", 1.0), read_only=getattr(args, "read_only", False)).run()
         return EXIT_OK
     except ConfigError as exc:
         print(f"gb10dash: config error: {exc}", file=sys.stderr)

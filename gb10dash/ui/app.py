@@ -92,13 +92,16 @@ class Gb10DashApp(App[None]):
                  histories: Mapping[str, list[RatePoint]] | None = None,
                  now: float | None = None,
                  bench: Mapping[str, list[HistoryEntry]] | None = None,
-                 background: Callable[[], Awaitable[None]] | None = None) -> None:
+                 background: Callable[[], Awaitable[None]] | None = None,
+                 read_only: bool = False) -> None:
         """Live by default; with `states` it shows those fixed states (tests, screenshots).
-        `background` is a coroutine factory run alongside (the demo's traffic)."""
+        `background` is a coroutine factory run alongside (the demo's traffic).
+        `read_only` refuses every action that changes a host, and the chat (gb10dash serve --read-only)."""
         super().__init__()
         themes.install(self)  # before the first frame, so nothing is drawn in another theme
         self.config = config
         self.refresh_s = refresh_s
+        self.read_only = read_only
         self._fixed_states = dict(states) if states is not None else None
         self._fixed_histories = dict(histories or {})
         self._fixed_now = now
@@ -256,12 +259,23 @@ class Gb10DashApp(App[None]):
         self.push_screen(HelpScreen(keys))
 
     # -- actions ---------------------------------------------------------------------------
+    def _refused_read_only(self, what: str) -> bool:
+        """True, after saying why, when this app only watches (started by gb10dash serve --read-only)."""
+        if self.read_only:
+            self.notify(f"{what} is disabled: started with gb10dash serve --read-only", title="read-only",
+                        severity="warning", timeout=6)
+        return self.read_only
+
     def action_restart(self) -> None:
+        if self._refused_read_only("restart"):
+            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._confirm_and_run(plan_restart(monitor.host), monitor.host.name, monitor.host.unit)
 
     def action_chat(self) -> None:
+        if self._refused_read_only("chat"):
+            return
         name = self.focused_host
         monitor = self.monitors.get(name)
         if monitor is None:
@@ -280,11 +294,15 @@ class Gb10DashApp(App[None]):
         return monitor
 
     def action_rebuild(self, restart: bool = True) -> None:
+        if self._refused_read_only("rebuild"):
+            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._plan_rebuild(monitor, restart)
 
     def action_rebuild_only(self) -> None:
+        if self._refused_read_only("rebuild"):
+            return
         self.action_rebuild(restart=False)
 
     @work(exit_on_error=False, group="actions")
@@ -299,6 +317,8 @@ class Gb10DashApp(App[None]):
 
     @work(exit_on_error=False, group="actions")
     async def action_bench(self) -> None:
+        if self._refused_read_only("bench"):
+            return
         monitor = self._live_monitor()
         if monitor is None:
             return
@@ -319,6 +339,8 @@ class Gb10DashApp(App[None]):
             self.actions_running.pop(name, None)
 
     def action_swap(self) -> None:
+        if self._refused_read_only("swap"):
+            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._pick_model(monitor.host.name)
@@ -419,6 +441,8 @@ class Gb10DashApp(App[None]):
                                   title=f"The new build renamed flags: switch {monitor.host.name} with this ExecStart?")
 
     def action_cancel_action(self) -> None:
+        if self._refused_read_only("cancel"):
+            return
         host = self.focused_host if self.focused_host in self._action_tasks else next(iter(self._action_tasks), None)
         if host is None:
             self.notify("no action is running", severity="information", timeout=3)
@@ -435,6 +459,8 @@ class Gb10DashApp(App[None]):
                                         "compilers); steps already done are undone, as on a failure."]), answered)
 
     def action_revert_build(self) -> None:
+        if self._refused_read_only("revert build"):
+            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._plan_revert(monitor)
