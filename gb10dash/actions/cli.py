@@ -121,7 +121,8 @@ async def restart_command(config: Config, host_name: str, *, yes: bool, timeout_
 async def swap_command(config: Config, host_name: str, model: str, *, ctx: int | None, yes: bool,
                        timeout_s: float, force: bool) -> int:
     async def make(monitor: HostMonitor) -> Plan:
-        candidate = find_candidate(await share_models(monitor.transport, monitor.host), model)
+        candidate = find_candidate(await share_models(monitor.transport, monitor.host, client=monitor.api_client),
+                                   model)
         if not candidate.enabled:
             print(f"gb10dash: {candidate.display_name} is not offered: {candidate.reason}"
                   + ("; --force given, trying anyway (a failed load rolls back)" if force else
@@ -129,7 +130,7 @@ async def swap_command(config: Config, host_name: str, model: str, *, ctx: int |
             if not force:
                 raise ValueError(f"{candidate.display_name}: {candidate.reason}")
         return await prepare_swap(monitor.transport, monitor.host, candidate, ctx=ctx, timeout_s=timeout_s,
-                                  allow_disabled=force)
+                                  allow_disabled=force, client=monitor.api_client)
 
     return await run_action(config, host_name, make, yes=yes)
 

@@ -351,7 +351,7 @@ class Gb10DashApp(App[None]):
         host = monitor.host
         self.notify(f"{name}: listing the models on {host.model_share} …", timeout=3)
         try:
-            candidates = await share_models(monitor.transport, host)
+            candidates = await share_models(monitor.transport, host, client=monitor.api_client)
         except (TransportError, ValueError) as exc:
             self.notify(str(exc), title=f"{name}: cannot list models", severity="error", timeout=8)
             return
@@ -363,7 +363,7 @@ class Gb10DashApp(App[None]):
         if chosen is None:
             return
         try:
-            plan = await prepare_swap(monitor.transport, host, chosen)
+            plan = await prepare_swap(monitor.transport, host, chosen, client=monitor.api_client)
         except (TransportError, ValueError) as exc:
             self.notify(str(exc), title=f"{name}: cannot plan the swap", severity="error", timeout=8)
             return

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gb10dash.actions.audit import AuditLog
-from gb10dash.actions.rebuild import plan_revert, prepare_rebuild
+from gb10dash.actions.rebuild import prepare_rebuild
 from gb10dash.actions.runner import run_plan
 from gb10dash.lab import Lab
 from gb10dash.lab import llama_src
@@ -88,15 +88,66 @@ async def test_a_broken_commit_leaves_the_service_untouched(lab: Lab, source: Pa
         shutil.rmtree(leftover)
 
 
+OLD_BUILD_WRAPPER = """#!/bin/sh
+# an "old build" of llama-server: it takes --no-mmap, as llama.cpp did before --load-mode
+for a; do shift; if [ "$a" = --no-mmap ]; then set -- "$@" --load-mode none; else set -- "$@" "$a"; fi; done
+exec {real} "$@"
+"""
+
+
+def _pretend_an_old_build(lab: Lab, hp) -> str:
+    """The running build takes --no-mmap (a wrapper over the real binary) and the unit's ExecStart, in
+    our drop-in, uses it: a rebuild to the current source must rewrite it. Returns the drop-in text."""
+    binary = hp.build_dir / "bin" / "llama-server"
+    real = os.readlink(binary)
+    binary.unlink()
+    binary.write_text(OLD_BUILD_WRAPPER.format(real=real))
+    binary.chmod(0o755)
+    shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
+    argv = shown.split("argv[]=")[1].split(" ;")[0].split()
+    assert "--load-mode" in argv
+    at = argv.index("--load-mode")
+    argv[at:at + 2] = ["--no-mmap"]
+    text = "[Service]\nExecStart=\nExecStart=" + " ".join(argv) + "\n"
+    hp.dropin_dir.mkdir(exist_ok=True)
+    (hp.dropin_dir / "gb10dash-model.conf").write_text(text)
+    labctl.shim(lab, HOST, "systemctl", "daemon-reload")
+    labctl.shim(lab, HOST, "systemctl", "restart", "llama-server")
+    lab.wait_ready(60)
+    return text
+
+
+def _cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
 @pytest.mark.timeout(3600)  # the one real build of the suite: ~6 min on 2 cores
-async def test_a_cpu_rebuild_compiles_switches_and_restarts(lab: Lab, source: Path, private_state: Path) -> None:
+async def test_a_cpu_rebuild_compiles_rewrites_renamed_flags_switches_restarts_and_reverts(
+        lab: Lab, source: Path, private_state: Path) -> None:
+    import sys
+
     hp = lab.layout.host(HOST)
     build = hp.build_dir
-    before_pid = main_pid(lab)
     assert not build.is_symlink()
-    plan, result = await rebuild(lab)
+    real_binary = os.readlink(build / "bin" / "llama-server")
+    old_dropin = _pretend_an_old_build(lab, hp)
+    before_pid = main_pid(lab)
+    dropin = hp.dropin_dir / "gb10dash-model.conf"
+    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_STATE_HOME=str(private_state.parent))
     try:
-        assert result.ok, f"{result.error}\n{result.journal}"
+        # the CLI: build (progress printed), the flag check fails on --no-mmap, the rewrite is offered and,
+        # with --accept-flag-rewrite, applied: drop-in, switch, restart
+        proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", HOST, "--yes", "--arch", "cpu",
+                               "--accept-flag-rewrite"], env=env, capture_output=True, text=True, timeout=3000,
+                              stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert "[100%]" in proc.stdout and ("[  0%]" in proc.stdout or "[  1%]" in proc.stdout)  # streamed
+        assert "--no-mmap is not accepted by the new llama-server" in proc.stderr
+        assert "write the rewritten ExecStart" in proc.stdout
+        first, second = AuditLog(private_state / "audit.jsonl").read()
+        assert first["result"] == "failed" and first["steps"][-1]["title"] == "the unit's flags are accepted"
+        assert not any(s["title"].startswith("switch") for s in first["steps"])  # untouched until confirmed
+        assert second["action"] == "rebuild-switch" and second["result"] == "ok"
         new_target = os.readlink(build)
         assert new_target.startswith("build-2") and (build.parent / new_target).is_dir()
         assert "version: " in version_of(build.parent / new_target / "bin" / "llama-server")
@@ -104,28 +155,32 @@ async def test_a_cpu_rebuild_compiles_switches_and_restarts(lab: Lab, source: Pa
         assert after_pid != before_pid
         exe = Path(f"/proc/{after_pid}/exe").resolve()
         assert exe == (build.parent / new_target / "bin" / "llama-server").resolve()
+        args = _cmdline(after_pid)
+        assert "--no-mmap" not in args and args[args.index("--load-mode") + 1] == "none"
+        assert (build.parent / "build.previous-dropin.conf").read_text() == old_dropin
         lab.wait_ready(10)
-        (record,) = AuditLog(private_state / "audit.jsonl").read()
-        assert record["result"] == "ok"
-        titles = [s["title"] for s in record["steps"]]
-        assert titles.index("new binary runs") < titles.index("the unit's flags are accepted") \
-            < titles.index("switch to the new build") < titles.index("restart the service")
-        print(f"\nCPU rebuild: build step {result.durations['build llama-server']:.0f} s, "
-              f"whole plan {record['duration_s']:.0f} s")
-        # the one-key revert: back to the adopted previous build, restarted healthy
-        previous = next(n for n in plan.notes if n.startswith("previous build kept")).split(": ")[1]
-        config = labctl.config(lab)
-        monitor = HostMonitor(config.host(HOST), config.ssh)
-        await monitor.transport.connect()
-        try:
-            reverted = await run_plan(plan_revert(config.host(HOST), build_dir=str(build), previous_target=previous),
-                                      monitor.transport, monitor.api_client, unit=config.host(HOST).unit)
-        finally:
-            await monitor.close()
-        assert reverted.ok, reverted.error
-        assert os.readlink(build) == previous and main_pid(lab) != after_pid
+        durations = {s["title"]: s["duration_s"] for s in first["steps"]}
+        print(f"\nCPU rebuild: build step {durations['build llama-server']:.0f} s, "
+              f"whole plan {first['duration_s'] + second['duration_s']:.0f} s")
+        # the one-key revert: the adopted old build again, with the drop-in it ran with, byte for byte
+        proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", HOST, "--revert", "--yes"], env=env,
+                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert os.readlink(build).startswith("build-before-") and os.readlink(f"{build}.previous") == new_target
+        assert dropin.read_text() == old_dropin
+        assert main_pid(lab) != after_pid
+        shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
+        assert "--no-mmap" in shown.split() and "--load-mode" not in shown.split()
+        lab.wait_ready(30)
     finally:
         _restore_plain_build_dir(build)
+        binary = build / "bin" / "llama-server"
+        binary.unlink()
+        binary.symlink_to(real_binary)
+        dropin.unlink(missing_ok=True)
+        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
+        labctl.shim(lab, HOST, "systemctl", "restart", "llama-server")
+        lab.wait_ready(60)
 
 
 def _restore_plain_build_dir(build: Path) -> None:
@@ -137,6 +192,8 @@ def _restore_plain_build_dir(build: Path) -> None:
     if not build.is_symlink():
         for leftover in build.parent.glob("build-2*"):
             shutil.rmtree(leftover, ignore_errors=True)
+    for kept in (build.parent / "build.previous", build.parent / "build.previous-dropin.conf"):
+        kept.unlink(missing_ok=True)
 
 
 def test_the_cli_shows_the_plan_and_runs_nothing_unconfirmed(lab: Lab) -> None:
