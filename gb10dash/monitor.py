@@ -196,7 +196,7 @@ class HostMonitor:
                     self._notify()
             except StopAsyncIteration:
                 self._failed("gpu", "nvidia-smi stream ended")
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._failed("gpu", f"nvidia-smi sent nothing for {stall_s:g} s (hung?); restarting it")
             except TransportError as exc:
                 self._check_connection(exc)

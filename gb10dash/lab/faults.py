@@ -19,6 +19,7 @@ import ctypes
 import os
 import subprocess
 from pathlib import Path
+from typing import Self
 
 MODES = ("ok", "loading", "garbage", "truncated", "html", "huge", "hang")
 HUGE_BYTES = 10 * 1024 * 1024
@@ -55,7 +56,7 @@ class FaultServer:
         assert self._server is not None, "not started"
         return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
 
-    async def __aenter__(self) -> FaultServer:
+    async def __aenter__(self) -> Self:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         return self
 
@@ -134,7 +135,7 @@ class HungMount:
         self.path = Path(path)
         self._fd: int | None = None
 
-    def __enter__(self) -> HungMount:
+    def __enter__(self) -> Self:
         reason = hung_mount_unavailable()
         if reason:
             raise RuntimeError(f"cannot make a hung mount: {reason}")
@@ -154,7 +155,7 @@ class HungMount:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=20)
+            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=20, check=False)
 
     def __exit__(self, *exc: object) -> None:
         self.release()

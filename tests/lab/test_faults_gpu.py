@@ -77,10 +77,10 @@ async def test_nvidia_smi_faults_are_reported_and_the_rest_goes_on(lab: Lab) -> 
             for mode, (source, words) in FAILING.items():
                 faults.set(mode)
                 t0 = time.monotonic()
-                await until(lambda: words in last_error(monitor, source), 20, f"{mode} reported on {source}")
+                await until(lambda w=words, s=source: w in last_error(monitor, s), 20, f"{mode} reported on {source}")
                 timings[mode] = time.monotonic() - t0
                 unit_ok = monitor.state.sources["unit"].last_ok
-                await until(lambda: monitor.state.sources["unit"].last_ok > unit_ok, 5, f"unit polled during {mode}")
+                await until(lambda t=unit_ok: monitor.state.sources["unit"].last_ok > t, 5, f"unit polled during {mode}")
                 faults.clear()
                 await until(lambda: not last_error(monitor, "gpu") and not last_error(monitor, "gpu_apps"),
                             20, f"the GPU back after {mode}")

@@ -67,7 +67,7 @@ async def test_monitor_through_every_bad_answer_and_a_long_load(lab: Lab) -> Non
             for mode, (state, words) in EXPECTED.items():
                 server.mode = mode
                 changed = time.monotonic()
-                await until(lambda: (h := monitor.state.health) and h.state is state and words in (h.message or ""),
+                await until(lambda s=state, w=words: (h := monitor.state.health) and h.state is s and w in (h.message or ""),
                             TIMEOUT_S + 10, f"{mode} reported")
                 print(f"\n{mode}: reported after {time.monotonic() - changed:.2f} s")
                 assert monitor.state.connected and monitor.state.unit.is_running  # SSH sources unaffected

@@ -4,6 +4,7 @@ names the file (and the line, where the problem sits on one) — never another e
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if value != value else ("inf" if value == float("inf") else
+        return "nan" if math.isnan(value) else ("inf" if value == float("inf") else
                                              "-inf" if value == float("-inf") else repr(value))
     if isinstance(value, int):
         return str(value)
