@@ -40,7 +40,8 @@ async def test_each_bad_answer_is_bounded_and_worded(mode: str) -> None:
             started = time.monotonic()
             health = await client.health()
             took = time.monotonic() - started
-            for call in (client.models, client.props, client.slots, client.metrics):
+            calls = (client.metrics,) if mode == "hang" else (client.models, client.props, client.slots, client.metrics)
+            for call in calls:  # (a hanging server: one call is enough, each waits out the timeout)
                 call_started = time.monotonic()
                 with pytest.raises(ValueError):  # never another exception, never a hang
                     await call()
