@@ -52,6 +52,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="JSON output (schema: docs/status-json.md)")
     status.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
 
+    check = commands.add_parser("check", help="print the alerts active now and exit 1 while any is active "
+                                              "(for cron / systemd timers); rules and durations: [alerts]")
+    check.add_argument("--window", type=float, default=0.0, metavar="S",
+                       help="watch S seconds and apply each rule's for_s (shortened to S); default 0: one "
+                            "snapshot, every rule judged at once")
+    check.add_argument("--json", action="store_true", help="JSON output (schema gb10dash.check/1)")
+    check.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
+
+    exporter = commands.add_parser("exporter", help="headless: watch every host and serve their state and "
+                                                    "alerts as Prometheus metrics (docs/exporter.md)")
+    exporter.add_argument("--listen", default="127.0.0.1:9109", metavar="ADDR:PORT",
+                          help="where to serve /metrics (default 127.0.0.1:9109)")
+    exporter.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
+
     watch = commands.add_parser("watch", help="a plain-text status view refreshed until Ctrl-C "
                                               "(for terminals where the dashboard cannot run)")
     watch.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes")
@@ -83,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--revert", action="store_true",
                          help="go back to the build that ran before the last switch (and its ExecStart drop-in "
                               "if that switch rewrote flags), restart; nothing is built")
+    rebuild.add_argument("--no-bench", action="store_true",
+                         help="skip the regression check (the quick bench on the running build before and on "
+                              "the new one after the switch, compared; a drop of gen tok/s over 10 %% offers "
+                              "the revert)")
+    rebuild.add_argument("--revert-on-regression", action="store_true",
+                         help="with --yes: revert to the previous build without asking when the check finds "
+                              "a regression (the exit status is 1 either way)")
     rebuild.add_argument("--accept-flag-rewrite", action="store_true",
                          help="with --yes: when the new build renamed flags of the unit's ExecStart, write the "
                               "rewritten ExecStart as a drop-in and switch (otherwise that is asked, or refused "
@@ -141,15 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return asyncio.run(restart_command(config, args.host, yes=args.yes, timeout_s=args.timeout))
         if command == "rebuild":
-            from gb10dash.actions.cli import rebuild_command
+            from gb10dash.actions.rebuild_cli import rebuild_command
 
             if args.revert:
-                from gb10dash.actions.cli import revert_command
+                from gb10dash.actions.rebuild_cli import revert_command
 
                 return asyncio.run(revert_command(config, args.host, yes=args.yes))
             return asyncio.run(rebuild_command(config, args.host, yes=args.yes, restart=not args.no_restart,
                                                arch=args.arch, jobs=args.jobs,
-                                               accept_flag_rewrite=args.accept_flag_rewrite))
+                                               accept_flag_rewrite=args.accept_flag_rewrite, bench=not args.no_bench,
+                                               revert_on_regression=args.revert_on_regression))
         if command == "bench":
             from gb10dash.bench.cli import bench_command
 
@@ -165,6 +187,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.status import run_status
 
             return asyncio.run(run_status(config, hosts, as_json=args.json))
+        if command == "check":
+            from gb10dash.alerts.check import run_check
+
+            return asyncio.run(run_check(config, hosts, window_s=args.window, as_json=args.json))
+        if command == "exporter":
+            from gb10dash.exporter.server import run_exporter
+
+            return run_exporter(config, hosts, listen=args.listen)
         if command == "watch":
             from gb10dash.status import run_watch
 

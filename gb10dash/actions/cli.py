@@ -75,14 +75,29 @@ def report(result: PlanResult) -> int:
 
 
 PlanMaker = Callable[[HostMonitor], Awaitable[Plan]]
-#: after a failed plan: a follow-up plan to offer (e.g. the rewritten-flags switch), or None
-FollowUp = Callable[[HostMonitor, Plan, PlanResult], Awaitable[tuple[Plan, bool] | None]]
+
+
+class ActionHooks:
+    """What an action does around its plan on the command line (rebuild: the quick bench before and
+    after, the renamed-flags follow-up). The defaults do nothing."""
+
+    async def before_run(self, monitor: HostMonitor, plan: Plan) -> None:
+        """After the operator confirmed, before the first step."""
+
+    async def follow_up(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> tuple[Plan, bool] | None:
+        """After a failed plan: another plan to offer, and whether --yes may run it unasked."""
+        return None
+
+    async def after_run(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> int | None:
+        """After the last plan: an exit code that overrides the plan's own, or None."""
+        return None
 
 
 async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool,
-                     follow_up: FollowUp | None = None) -> int:
+                     hooks: ActionHooks | None = None) -> int:
     """Connect, build the plan from what the host says, show it, confirm, run it; when it fails
-    and follow_up offers another plan (with whether --yes may run it), report, confirm, run that."""
+    and the hooks offer a follow-up plan, report, confirm, run that."""
+    hooks = hooks or ActionHooks()
     host = config.host(host_name)
     monitor = HostMonitor(host, config.ssh)
     try:
@@ -91,9 +106,10 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
         refused = confirm(plan, yes)
         if refused is not None:
             return refused
+        await hooks.before_run(monitor, plan)
         result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
                                 on_progress=ProgressPrinter())
-        offer = await follow_up(monitor, plan, result) if follow_up is not None and not result.ok else None
+        offer = await hooks.follow_up(monitor, plan, result) if not result.ok else None
         if offer is not None:
             report(result)
             plan, allowed = offer
@@ -103,12 +119,14 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
                 return refused
             result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
                                     on_progress=ProgressPrinter())
+        code = report(result)
+        override = await hooks.after_run(monitor, plan, result)
     except (TransportError, ActionBusy, ValueError) as exc:
         print(f"gb10dash: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await monitor.close()
-    return report(result)
+    return code if override is None else override
 
 
 async def restart_command(config: Config, host_name: str, *, yes: bool, timeout_s: float) -> int:
@@ -131,34 +149,5 @@ async def swap_command(config: Config, host_name: str, model: str, *, ctx: int |
                 raise ValueError(f"{candidate.display_name}: {candidate.reason}")
         return await prepare_swap(monitor.transport, monitor.host, candidate, ctx=ctx, timeout_s=timeout_s,
                                   allow_disabled=force, client=monitor.api_client)
-
-    return await run_action(config, host_name, make, yes=yes)
-
-
-async def rebuild_command(config: Config, host_name: str, *, yes: bool, restart: bool = True,
-                          arch: str | None = None, jobs: int | None = None, accept_flag_rewrite: bool = False) -> int:
-    """The plan needs facts from the host (arch, ExecStart, build dir): run_action connects first.
-    A build whose binary renamed flags is offered the rewritten ExecStart as a follow-up."""
-    from gb10dash.actions.rebuild import prepare_rebuild, rewrite_follow_up
-
-    async def make(monitor: HostMonitor) -> Plan:
-        return await prepare_rebuild(monitor.host, monitor.transport, monitor.api_client, restart=restart,
-                                     arch_override=arch, jobs=jobs)
-
-    async def follow_up(monitor: HostMonitor, plan: Plan, result: PlanResult) -> tuple[Plan, bool] | None:
-        follow = await rewrite_follow_up(monitor.transport, monitor.host, plan, result)
-        return (follow, accept_flag_rewrite) if follow is not None else None
-
-    return await run_action(config, host_name, make, yes=yes, follow_up=follow_up)
-
-
-async def revert_command(config: Config, host_name: str, *, yes: bool) -> int:
-    from gb10dash.actions.build_switch import prepare_revert
-    from gb10dash.actions.rebuild import remote_path
-
-    async def make(monitor: HostMonitor) -> Plan:
-        host = monitor.host
-        return await prepare_revert(monitor.transport, host,
-                                    remote_path(host.build_dir, local=host.transport == "local"))
 
     return await run_action(config, host_name, make, yes=yes)

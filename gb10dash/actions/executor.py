@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
+from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.streamed import StreamedOutput, streamed_argv
@@ -140,6 +141,12 @@ class Executor:
                                  done.exit_status)
             # the last output line (e.g. a commit id) — not for stdin steps: `tee` echoes what it writes
             return done.exit_status, _last_line(done.stdout) if step.stdin is None else ""
+        if step.kind is StepKind.CHECK_ARCH:
+            done = await self.transport.run(step.argv, timeout=step.timeout_s)
+            problem = check_build_arch(done.stdout, None if step.expect == "cpu" else step.expect)
+            if problem:
+                raise StepFailed(problem, done.exit_status)
+            return done.exit_status, f"built for {step.expect}"
         if step.kind is StepKind.CHECK_FLAGS:
             done = await self.transport.run(step.argv, timeout=step.timeout_s)
             problems, rewritten = check_flags_step(done.stdout + done.stderr, step.expect or "")

@@ -19,6 +19,7 @@ class StepKind(StrEnum):
     WAIT_HEALTHY = "wait_healthy"  # poll /health until ok (loading shows progress) or timeout
     EXPECT_MODEL = "expect_model"  # /v1/models must report `expect` as the served GGUF file name
     CHECK_FLAGS = "check_flags"    # run argv (a llama-server --help); every flag of `expect` (an ExecStart) must be in it
+    CHECK_ARCH = "check_arch"      # run argv (grep of the new CMakeCache.txt); it must record the arch `expect` ("cpu": no CUDA)
     ROUTER_LOAD = "router_load"      # router mode: POST /models/load `expect` (a model id), follow /models/sse
     ROUTER_UNLOAD = "router_unload"  # router mode: POST /models/unload `expect`, wait until it is unloaded
     ROUTER_EXPECT = "router_expect"  # router mode: GET /models must show `expect` loaded
@@ -46,6 +47,8 @@ class Step:
             return shlex.join(self.argv)
         if self.kind is StepKind.WAIT_HEALTHY:
             return f"wait for /health ok (up to {self.timeout_s:g} s)"
+        if self.kind is StepKind.CHECK_ARCH:
+            return f"{shlex.join(self.argv)}: the build records arch {self.expect}"
         if self.kind is StepKind.CHECK_FLAGS:
             return f"{shlex.join(self.argv)}: accepts every flag of the unit's ExecStart"
         if self.kind in ROUTER_STEP_KINDS:

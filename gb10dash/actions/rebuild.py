@@ -25,6 +25,7 @@ from gb10dash.actions.build_switch import (
     sibling,
 )
 from gb10dash.actions.executor import PlanResult
+from gb10dash.actions.build_checks import cache_grep_argv
 from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.actions.swap import current_exec_start
 from gb10dash.collectors import systemd
@@ -35,6 +36,7 @@ from gb10dash.transport.base import Transport, TransportError
 
 BUILD_TIMEOUT_S = 3600.0
 LOAD_TIMEOUT_S = 300.0
+SWITCH_TITLE = "switch to the new build"
 FAILURE_TAIL_LINES = 40
 DEFAULT_NVCC = "/usr/local/cuda/bin/nvcc"
 
@@ -105,6 +107,9 @@ def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir:
              timeout_s=build_timeout_s, tail_lines=FAILURE_TAIL_LINES, streamed=True,
              why=f"{jobs} jobs; the running service is not touched"),
         Step("new binary runs", argv=(server, "--version"), timeout_s=30.0, tail_lines=FAILURE_TAIL_LINES),
+        Step("built for the host's arch", kind=StepKind.CHECK_ARCH, argv=cache_grep_argv(new_build_dir),
+             expect=arch or "cpu", timeout_s=30.0,
+             why="the new CMakeCache.txt must record " + (f"CUDA arch {arch}" if arch else "a CPU build")),
         Step("the unit's flags are accepted", kind=StepKind.CHECK_FLAGS, argv=(server, "--help"), timeout_s=30.0,
              expect=shlex.join(current_exec_start),
              why="every flag of the current ExecStart must be in the new --help (llama.cpp renames flags)"),
@@ -126,7 +131,7 @@ def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir:
             ]
         assert back is not None
         revert = (*point(build_dir, back, "point back at the previous build"), *restart_steps(host, load_timeout_s))
-        steps += [*point(build_dir, new_target, "switch to the new build", undo=revert),
+        steps += [*point(build_dir, new_target, SWITCH_TITLE, undo=revert),
                   *restart_steps(host, load_timeout_s), *remember_previous(build_dir, back)]
         notes.append(f"previous build kept for revert: {back}")
     else:
@@ -177,7 +182,18 @@ async def rewrite_follow_up(transport: Transport, host: HostConfig, plan: Plan, 
     the plan that writes the rewritten ExecStart as a drop-in and switches. None otherwise."""
     if result.ok or result.rewritten_exec_start is None or result.failed_step is None:
         return None
-    if not any(step.title == "switch to the new build" for step in plan.steps):
+    if not switches_build(plan):
         return None
     build = remote_path(host.build_dir, local=host.transport == "local")
     return await prepare_flag_rewrite(transport, host, plan, result.failed_step, result.rewritten_exec_start, build)
+
+
+def commits_of(result: PlanResult) -> tuple[str | None, str | None]:
+    """(HEAD before the pull, `%h %s` after it) as the plan's first and third steps printed them."""
+    found = {step.title: step.detail or None for step in result.record.steps if step.status == "ok"}
+    return found.get("current commit"), found.get("new commit")
+
+
+def switches_build(plan: Plan) -> bool:
+    """The plan switches the service to a new build (not build-only)."""
+    return any(step.title == SWITCH_TITLE for step in plan.steps)

@@ -19,7 +19,8 @@ from textual.widgets import Footer
 from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
-from gb10dash.actions.rebuild import prepare_rebuild, remote_path, rewrite_follow_up
+from gb10dash.actions.rebuild import commits_of, prepare_rebuild, remote_path, rewrite_follow_up, switches_build
+from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
@@ -27,7 +28,7 @@ from gb10dash.bench import history as bench_history
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.bench.report import table as bench_table
 from gb10dash.bench.report import verdict as bench_verdict
-from gb10dash.bench.runner import BenchError, BenchRun
+from gb10dash.bench.runner import BenchError, BenchResult, BenchRun
 from gb10dash.bench.workload import make_workload
 from gb10dash.chat.session import ChatHistories
 from gb10dash.config import Config
@@ -120,6 +121,7 @@ class Gb10DashApp(App[None]):
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
+        self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
         self.chat_histories = ChatHistories()       # per host, for the session
         self._bench_cache: dict[str, tuple[tuple[str, str | None] | None, list[HistoryEntry]]] = {}
 
@@ -403,7 +405,11 @@ class Gb10DashApp(App[None]):
                             severity="error" if step.status == "failed" else "information")
 
         try:
+            if plan.action == "rebuild" and switches_build(plan):
+                self._bench_before[host] = await self._regression_bench(monitor, "before")
             result = await run_plan(plan, monitor.transport, monitor.api_client, unit=unit, on_progress=progress)
+            if result.ok and plan.action in ("rebuild", "rebuild-switch") and host in self._bench_before:
+                await self._regression_check(monitor, result)
         except (ActionBusy, TransportError) as exc:
             self.notify(str(exc), title=f"{plan.action} not started", severity="error", timeout=8)
             return
@@ -419,6 +425,30 @@ class Gb10DashApp(App[None]):
         self._report(plan, host, result)
         if not result.ok and plan.action == "rebuild":
             await self._offer_flag_rewrite(monitor, plan, result)
+
+    async def _regression_bench(self, monitor: HostMonitor, label: str) -> BenchResult | None:
+        host = monitor.host.name
+        self.action_views[host] = ActionView(host, self.actions_running.get(host, "rebuild"),
+                                             title=f"quick bench {label} (regression check)")
+        self._show_action()
+        try:
+            return await quick_bench(monitor.host, await monitor.api_client())
+        except (BenchError, TransportError, ValueError) as exc:
+            self.notify(str(exc), title=f"{host}: quick bench {label} failed", severity="warning", timeout=8)
+            return None
+
+    async def _regression_check(self, monitor: HostMonitor, result: PlanResult) -> None:
+        """The quick bench on the new build against the one before it; a drop offers the revert."""
+        host = monitor.host.name
+        before = self._bench_before.pop(host)
+        if before is None:
+            return
+        check = BeforeAfter(before, await self._regression_bench(monitor, "after"), commits=commits_of(result))
+        self._bench_cache.pop(host, None)
+        self.notify("\n".join(check.table()), title=f"{host}: rebuild regression check", timeout=30,
+                    severity="warning" if check.dropped else "information")
+        if check.dropped:
+            self._plan_revert(monitor, title=f"gen tok/s dropped on {host}: revert to the previous build?")
 
     def _report(self, plan: Plan, host: str, result: PlanResult) -> None:
         if result.ok:
@@ -466,7 +496,7 @@ class Gb10DashApp(App[None]):
             self._plan_revert(monitor)
 
     @work(exit_on_error=False, group="actions")
-    async def _plan_revert(self, monitor: HostMonitor) -> None:
+    async def _plan_revert(self, monitor: HostMonitor, title: str | None = None) -> None:
         host = monitor.host
         try:
             plan = await prepare_revert(monitor.transport, host,
@@ -474,7 +504,7 @@ class Gb10DashApp(App[None]):
         except (TransportError, ValueError) as exc:
             self.notify(str(exc), title=f"{host.name}: cannot revert the build", severity="error", timeout=8)
             return
-        self._confirm_and_run(plan, host.name, host.unit)
+        self._confirm_and_run(plan, host.name, host.unit, title=title)
 
     async def action_quit(self) -> None:
         if not self.actions_running:

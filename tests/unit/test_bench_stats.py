@@ -158,3 +158,20 @@ def test_table_shows_mean_stdev_baseline_ratio_and_flag() -> None:
     assert "1,810.0 ± 10.0" in text and "1,809.0" in text and "1.00×  ok" in text
     assert "TTFT" in text and "1.200 ± 0.000 s" in text
     assert "result: REGRESSION: gen tok/s 12 % below baseline" in text
+
+
+def test_rebuild_before_after_table_and_the_revert_offer() -> None:
+    from gb10dash.actions.regression import BeforeAfter
+
+    before, same = _result([58.0, 60.0], [1800.0, 1820.0]), _result([57.0, 59.5], [1790.0, 1800.0])
+    slower = _result([45.0, 46.0], [1700.0, 1710.0])
+    slower.build = "b8100-1234567"
+    fine = BeforeAfter(before, same, commits=("abc123", "def456 sync upstream"))
+    assert not fine.dropped and -0.02 < (fine.change() or 0) < 0
+    lines = fine.table()
+    assert lines[1].split()[2:4] == ["59.0", "58.2"] and lines[-1] == "  no regression"
+    assert "build before: b7999-abcdef0 (abc123)" in lines[3] and "(def456 sync upstream)" in lines[4]
+    dropped = BeforeAfter(before, slower)
+    assert dropped.dropped and round((dropped.change() or 0) * 100) == -23
+    assert dropped.table()[-1].startswith("  REGRESSION: gen tok/s 23 % lower than before (threshold 10 %)")
+    assert not BeforeAfter(before, None).dropped and BeforeAfter(None, slower).table()[-1] == "  no comparison: a run is missing"

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.build_switch import NO_DROPIN, plan_flag_rewrite, plan_revert
 from gb10dash.actions.llama_help import (
     check_exec_start,
@@ -134,17 +135,20 @@ def test_plan_builds_checks_then_switches_atomically() -> None:
     assert argvs[4] == ("cmake", "--build", "llama.cpp/build-1", "-j", "20", "--target", "llama-server")
     assert plan.steps[4].timeout_s >= 3600 and plan.steps[4].tail_lines == 40
     assert argvs[5] == ("llama.cpp/build-1/bin/llama-server", "--version")
-    check = plan.steps[6]
+    arch = plan.steps[6]
+    assert arch.kind is StepKind.CHECK_ARCH and arch.expect == "121"
+    assert arch.argv[-1] == "llama.cpp/build-1/CMakeCache.txt"
+    check = plan.steps[7]
     assert check.kind is StepKind.CHECK_FLAGS and shlex.split(check.expect or "") == OLD_UNIT
-    assert argvs[7:9] == [("ln", "-sfn", "build-1", "llama.cpp/build.switch-link"),
-                          ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
-    undo = plan.steps[8].undo
+    assert argvs[8:10] == [("ln", "-sfn", "build-1", "llama.cpp/build.switch-link"),
+                           ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
+    undo = plan.steps[9].undo
     assert [u.argv for u in undo[:2]] == [("ln", "-sfn", "build-0", "llama.cpp/build.switch-link"),
                                           ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
     assert undo[2].argv[-2:] == ("restart", "llama-server.service") and undo[3].kind is StepKind.WAIT_HEALTHY
-    assert plan.steps[9].argv == ("sudo", "-n", "systemctl", "restart", "llama-server.service")
-    assert plan.steps[10].kind is StepKind.WAIT_HEALTHY
-    assert [s.argv for s in plan.steps[11:]] == [("ln", "-sfn", "build-0", "llama.cpp/build.previous.switch-link"),
+    assert plan.steps[10].argv == ("sudo", "-n", "systemctl", "restart", "llama-server.service")
+    assert plan.steps[11].kind is StepKind.WAIT_HEALTHY
+    assert [s.argv for s in plan.steps[12:]] == [("ln", "-sfn", "build-0", "llama.cpp/build.previous.switch-link"),
                                                  ("mv", "-T", "llama.cpp/build.previous.switch-link",
                                                   "llama.cpp/build.previous"),
                                                  ("rm", "-f", "--", "llama.cpp/build.previous-dropin.conf")]
@@ -223,3 +227,16 @@ def test_flag_rewrite_follow_up_writes_the_dropin_just_before_the_restart() -> N
     with pytest.raises(ValueError, match="build-only"):
         plan_flag_rewrite(_plan(restart=False), check, new_argv, dropin=dropin, directory="d", need_mkdir=False,
                           previous_dropin=None, build_dir="llama.cpp/build")
+
+
+H100_CACHE = (Path(__file__).parent.parent / "fixtures" / "cmake" / "h100-cuda-arch90-cmakecache-lines.txt").read_text()
+
+
+def test_arch_check_reads_the_real_h100_cache_lines() -> None:
+    assert check_build_arch(H100_CACHE, "90") == ""
+    assert "not the host's 121" in check_build_arch(H100_CACHE, "121")
+    assert "GGML_CUDA=ON but a CPU build" in check_build_arch(H100_CACHE, None)
+    assert check_build_arch("GGML_CUDA:BOOL=OFF\n", None) == ""
+    assert "a CPU build), not a CUDA build for arch 90" in check_build_arch("GGML_CUDA:BOOL=OFF\n", "90")
+    assert "no GGML_CUDA entry" in check_build_arch("", "90")
+    assert check_build_arch("GGML_CUDA:BOOL=ON\nCMAKE_CUDA_ARCHITECTURES:STRING=90;121a-real\n", "121a-real") == ""
