@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,14 +59,7 @@ class AuditLog:
         self.path = path or locations.state_dir() / "audit.jsonl"
 
     def append(self, record: PlanRecord) -> None:
-        locations.make_private_dir(self.path.parent)
-        line = record.to_json() + "\n"
-        # one write of one line with O_APPEND: concurrent writers (TUI and CLI) never interleave
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        try:
-            os.write(fd, line.encode())
-        finally:
-            os.close(fd)
+        locations.append_private_line(self.path, record.to_json() + "\n")
 
     def read(self) -> list[dict[str, Any]]:
         try:

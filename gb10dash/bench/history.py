@@ -64,13 +64,7 @@ def append(result: BenchResult, path: Path | None = None) -> dict[str, Any]:
         raise ValueError("a partial run is not written to the bench history")
     doc = record(result)
     path = path or history_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode())
-    finally:
-        os.close(fd)
+    locations.append_private_line(path, json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n")
     return doc
 
 

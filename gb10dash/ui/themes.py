@@ -8,9 +8,9 @@ The chosen theme name is kept in `$XDG_STATE_HOME/gb10dash/ui.json`.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
-import os
 import re
 import tomllib
 from collections.abc import Sequence
@@ -172,13 +172,8 @@ def save_theme(name: str) -> None:
     except (OSError, ValueError):
         data = {}
     data["theme"] = name
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        locations.write_private_file(path, json.dumps(data, indent=2) + "\n")
 
 
 def install(app: App[Any], dirs: Sequence[Path] | None = None) -> str:

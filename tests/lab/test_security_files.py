@@ -1,5 +1,5 @@
-"""What gb10dash writes about its actions stays private: the audit log (0600, in a 0700 dir) and the
-per-host lock files live under the XDG state dir, whatever the umask; stdin is recorded by hash only."""
+"""What gb10dash writes stays private: the audit log (0600, in a 0700 dir), the per-host lock files and
+the theme state under the XDG state dir, the bench history, whatever the umask; stdin is recorded by hash only."""
 
 from __future__ import annotations
 
@@ -47,3 +47,17 @@ def test_host_lock_file_is_0600(state_home: Path) -> None:
     with host_lock("pegasus"):
         lock = state_home / "locks" / "pegasus.lock"
         assert mode(lock) == 0o600
+
+
+def test_theme_state_and_appended_logs_are_0600(state_home: Path, tmp_path: Path) -> None:
+    from gb10dash.ui import themes
+
+    themes.save_theme("gb10-contrast")
+    saved = state_home / themes.STATE_FILE
+    assert mode(saved) == 0o600 and '"gb10-contrast"' in saved.read_text()
+    themes.save_theme("gb10-light")  # replaced in place, still private
+    assert mode(saved) == 0o600 and '"gb10-light"' in saved.read_text()
+    locations.append_private_line(tmp_path / "data" / "x.jsonl", '{"host": "pegasus"}\n')
+    locations.append_private_line(tmp_path / "data" / "x.jsonl", '{"host": "stella"}\n')
+    assert mode(tmp_path / "data" / "x.jsonl") == 0o600 and mode(tmp_path / "data") == 0o700
+    assert len((tmp_path / "data" / "x.jsonl").read_text().splitlines()) == 2

@@ -124,6 +124,7 @@ def test_history_round_trip_and_filters(tmp_path: Path) -> None:
     ok = _result([58.0, 59.0, 60.0], [1800.0, 1810.0, 1820.0])
     doc = history.append(ok, path)
     assert doc["regression"] == {"gen": False, "prompt": False, "any": False}
+    assert path.stat().st_mode & 0o777 == 0o600  # private, whatever the umask
     slow = _result([40.0, 41.0], [1800.0, 1800.0])
     slow.started_at += 60
     history.append(slow, path)
