@@ -26,7 +26,7 @@ class DashboardServer(Server):
         self._token = token
         self.read_only = read_only
         self.max_sessions = max_sessions
-        self.sessions = 0  # browser sessions (app processes) running now
+        self._sessions: set[asyncio.Task[object]] = set()  # one handler task per browser session (app process)
 
     def _token_ok(self, given: str | None) -> bool:
         if self._token is None:
@@ -62,13 +62,22 @@ class DashboardServer(Server):
         if origin is not None and urlsplit(origin).netloc != request.host:
             # another site's page in the operator's browser must not drive the dashboard
             return web.Response(status=403, text="cross-origin websocket refused\n")
-        if self.sessions >= self.max_sessions:
+        if len(self._sessions) >= self.max_sessions:
             return web.Response(status=503, text=f"{self.max_sessions} browser sessions already open\n")
-        self.sessions += 1
+        task = asyncio.current_task()
+        assert task is not None
+        self._sessions.add(task)
         try:
             return await super().handle_websocket(request)
         finally:
-            self.sessions -= 1
+            self._sessions.discard(task)
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        """Ends the open sessions: each app is told to quit and its page closed (else Ctrl+C waits on them)."""
+        for task in list(self._sessions):
+            task.cancel()
+        if self._sessions:
+            await asyncio.wait(list(self._sessions), timeout=10)
 
     async def on_startup(self, app: web.Application) -> None:
         mode = "read-only" if self.read_only else "full control"
@@ -85,7 +94,7 @@ class DashboardServer(Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
         web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                    print=None, access_log=None)
+                    print=None, access_log=None, shutdown_timeout=10)
 
 
 def _scheme(request: web.Request) -> str:

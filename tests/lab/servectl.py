@@ -52,13 +52,14 @@ def served(lab: Lab, *args: str, timeout: float = 30.0) -> Iterator[tuple[str, p
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}", proc
     finally:
-        proc.send_signal(signal.SIGTERM)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(20)
+            proc.wait(15)  # with pages still open too: their sessions are ended first
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-            raise AssertionError("gb10dash serve did not stop within 20 s of SIGTERM") from None
+            raise AssertionError("gb10dash serve did not stop within 15 s of SIGTERM") from None
 
 
 def _listening(port: int) -> bool:
@@ -126,20 +127,31 @@ class BrowserTerminal:
 
 
 @contextmanager
-def browser_page(width: int = 1600, height: int = 1000) -> Iterator[tuple[object, BrowserTerminal]]:
-    """A page in Debian's headless Chromium (no browser download), its terminal read through pyte."""
+def chromium() -> Iterator[object]:
+    """Debian's headless Chromium (no browser download), driven by Playwright."""
     from playwright.sync_api import sync_playwright
 
     require_chromium()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            # textual-serve's page asks Google Fonts for a font: refused here, tests talk to 127.0.0.0/8 only
-            page.route(re.compile(r"^https?://(?!127\.)"), lambda route: route.abort())
-            yield page, BrowserTerminal(page)
+            yield browser
         finally:
             browser.close()
+
+
+def new_page(browser, width: int = 1600, height: int = 1000) -> tuple[object, BrowserTerminal]:
+    """A page whose terminal is read through pyte; requests off 127.0.0.0/8 are refused."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    # textual-serve's page asks Google Fonts for a font: refused here, tests talk to 127.0.0.0/8 only
+    page.route(re.compile(r"^https?://(?!127\.)"), lambda route: route.abort())
+    return page, BrowserTerminal(page)
+
+
+@contextmanager
+def browser_page(width: int = 1600, height: int = 1000) -> Iterator[tuple[object, BrowserTerminal]]:
+    with chromium() as browser:
+        yield new_page(browser, width, height)
 
 
 def save_screenshot(page, path: Path) -> Path:

@@ -22,6 +22,8 @@ from .servectl import (
 )
 
 PANELS_SHOWN = 60.0  # first frame and both hosts populated, on a loaded 2-core machine
+WS_HEADERS = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
 
 
 def main_pid(lab: Lab, host: str) -> int:
@@ -46,14 +48,12 @@ def test_the_dashboard_in_chromium_behind_a_token(lab: Lab, tmp_path) -> None:
     token_file.write_text("s3cret-token-for-the-browser-test\n")
     token_file.chmod(0o600)
     with served(lab, "--token-file", str(token_file)) as (url, server):
-        ws_headers = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
         with httpx.Client(trust_env=False, timeout=10) as client:
             assert client.get(f"{url}/").status_code == 401
             assert client.get(f"{url}/", params={"token": "wrong-token-wrong-token"}).status_code == 403
-            assert client.get(f"{url}/ws", headers=ws_headers).status_code == 401
+            assert client.get(f"{url}/ws", headers=WS_HEADERS).status_code == 401
             client.cookies.set("gb10dash_token", token_file.read_text().strip())
-            assert client.get(f"{url}/ws", headers={**ws_headers, "Origin": "http://evil.example"}).status_code == 403
+            assert client.get(f"{url}/ws", headers={**WS_HEADERS, "Origin": "http://evil.example"}).status_code == 403
         assert session_apps(server) == []  # nothing refused got an app process
 
         with browser_page() as (page, term):
@@ -75,7 +75,7 @@ def test_the_dashboard_in_chromium_behind_a_token(lab: Lab, tmp_path) -> None:
 
 
 def test_read_only_r_does_not_restart_the_service(lab: Lab, tmp_path) -> None:
-    with served(lab, "--read-only") as (url, _server), browser_page() as (page, term):
+    with browser_page() as (page, term), served(lab, "--read-only", "--max-sessions", "1") as (url, server):
         page.goto(f"{url}/")
         page.wait_for_selector("body.-first-byte", timeout=30_000)
         term.wait_for(both_panels, PANELS_SHOWN, "both host panels")
@@ -87,6 +87,13 @@ def test_read_only_r_does_not_restart_the_service(lab: Lab, tmp_path) -> None:
         assert "started with gb10dash" in text and "--read-only" in text  # the notification says why
         page.wait_for_timeout(2000)  # a restart, had one started, would have stopped the process by now
         assert main_pid(lab, "pegasus") == before
+        with httpx.Client(trust_env=False, timeout=10) as client:  # a second session is over --max-sessions 1
+            assert client.get(f"{url}/ws", headers=WS_HEADERS).status_code == 503
+        apps = session_apps(server)
+        assert len(apps) == 1
+    # the server was stopped with the page still open: it ended the session's app on its way out
+    psutil.wait_procs(apps, timeout=20)
+    assert not any(app.is_running() for app in apps)
 
 
 def test_a_non_loopback_bind_needs_read_only_or_a_token(lab: Lab) -> None:
