@@ -113,8 +113,7 @@ class AlertEngine:
     def evaluate(self, state: HostState, now: float | None = None) -> list[AlertEvent]:
         """Run every enabled rule on one host's state; the alerts raised or cleared by it."""
         now = state.at if now is None else now
-        unit_settings = self.settings.rule("unit")
-        recent = observe(self._recent.get(state.name, Recent()), state, now, unit_settings)
+        recent = observe(self._recent.get(state.name, Recent()), state, now, self.settings)
         self._recent[state.name] = recent
         events: list[AlertEvent] = []
         for rule, check in RULES.items():

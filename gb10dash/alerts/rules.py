@@ -11,17 +11,19 @@ engine keeps it with `observe()`, itself pure.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from gb10dash.alerts.settings import GIB_KIB, RuleSettings
+from gb10dash.alerts.settings import GIB_KIB, AlertSettings, RuleSettings
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.mounts import MountState
 from gb10dash.format import duration
 from gb10dash.state import HostState
 
 CRITICAL, WARNING = "critical", "warning"
+MAX_GEN_FIGURES = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,28 +44,45 @@ Result = Condition | None | _Unknown
 
 @dataclass(frozen=True, slots=True)
 class Recent:
-    """What the unit rule remembers of a host: the times automatic restarts were seen."""
+    """What the rules remember of a host: when automatic restarts were seen (unit), and the gen
+    tok/s figures measured lately (throughput: one figure is too noisy to judge on)."""
 
     n_restarts: int | None = None
     restart_times: tuple[float, ...] = ()
+    gen_rates: tuple[tuple[float, float], ...] = ()  # (measured at, tok/s), figures under load only
 
 
-def observe(recent: Recent, state: HostState, now: float, settings: RuleSettings) -> Recent:
-    """Recent after one more state: increases of NRestarts are recorded at `now` (kept for the window)."""
+def observe(recent: Recent, state: HostState, now: float, settings: AlertSettings) -> Recent:
+    """Recent after one more state (pure): restarts and gen figures kept for their rules' windows."""
+    return Recent(*_restarts(recent, state, now, settings.rule("unit")),
+                  gen_rates=_gen_rates(recent, state, now, settings.rule("throughput")))
+
+
+def _restarts(recent: Recent, state: HostState, now: float, s: RuleSettings) -> tuple[int | None, tuple[float, ...]]:
+    """Increases of NRestarts, recorded at `now` and kept for the window."""
     unit = state.unit
     if unit is None or unit.n_restarts is None:
-        return recent
-    keep = tuple(t for t in recent.restart_times if now - t <= settings.restart_window_s)
+        return recent.n_restarts, recent.restart_times
+    keep = tuple(t for t in recent.restart_times if now - t <= s.restart_window_s)
     n = unit.n_restarts
     if recent.n_restarts is None:
         # first sight: restarts counted by systemd since the unit's last manual start; only those
         # that may lie in the window count, at the time the current process started
         start = unit.started_at
-        if n and start is not None and now - start <= settings.restart_window_s:
-            keep = (start,) * min(n, settings.restarts)
+        if n and start is not None and now - start <= s.restart_window_s:
+            keep = (start,) * min(n, s.restarts)
     elif n > recent.n_restarts:
-        keep += (now,) * min(n - recent.n_restarts, settings.restarts)
-    return Recent(n_restarts=n, restart_times=keep[-max(settings.restarts, 1) * 2:])
+        keep += (now,) * min(n - recent.n_restarts, s.restarts)
+    return n, keep[-max(s.restarts, 1) * 2:]
+
+
+def _gen_rates(recent: Recent, state: HostState, now: float, s: RuleSettings) -> tuple[tuple[float, float], ...]:
+    keep = [(at, tps) for at, tps in recent.gen_rates if now - at <= s.max_age_s]
+    gen = state.throughput.gen
+    if gen is not None and gen.tokens_per_second and now - gen.at <= s.max_age_s \
+            and all(at != gen.at for at, _ in keep):
+        keep.append((gen.at, gen.tokens_per_second))
+    return tuple(keep[-MAX_GEN_FIGURES:])
 
 
 def unreachable(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
@@ -97,10 +116,11 @@ def health(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Res
     u = state.unit
     if u is not None and not u.is_running:
         return None  # the unit rule says it
+    started = u.started_at if u else None
+    if h.state in (HealthState.LOADING, HealthState.DOWN) and started is not None \
+            and now - started < s.load_timeout_s:
+        return None  # after a start: the port opens, then 503 while the model loads
     if h.state is HealthState.LOADING:
-        started = u.started_at if u else None
-        if started is not None and now - started < s.load_timeout_s:
-            return None  # loading is expected for a while after a start
         took = f" for {duration(now - started)}" if started is not None else ""
         return Condition(f"still loading{took} (load timeout {duration(s.load_timeout_s)})",
                          since=None if started is None else started + s.load_timeout_s)
@@ -118,19 +138,21 @@ def share(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Resu
 
 
 def throughput(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """The median of the gen figures measured in the last max_age_s (under load), against the baseline."""
     baseline = state.config.baseline_gen_tps
-    gen = state.throughput.gen
     if baseline is None:
         return None  # no baseline, nothing to compare with
     if not state.connected:
         return UNKNOWN
-    if gen is None or not gen.tokens_per_second or now - gen.at > s.max_age_s:
+    figures = [tps for at, tps in recent.gen_rates if now - at <= s.max_age_s]
+    if not figures:
         return None  # not under load lately
-    floor = baseline * (1 - s.fraction)
-    if gen.tokens_per_second >= floor:
+    median, floor = statistics.median(figures), baseline * (1 - s.fraction)
+    if median >= floor:
         return None
-    return Condition(f"gen {gen.tokens_per_second:.1f} tok/s ({gen.source.value}) under {floor:.1f}: "
-                     f"more than {s.fraction:.0%} below the baseline {baseline:g}", WARNING)
+    source = f" ({state.throughput.gen.source.value})" if state.throughput.gen else ""
+    return Condition(f"gen {median:.1f} tok/s{source} under {floor:.1f}: more than {s.fraction:.0%} below "
+                     f"the baseline {baseline:g} (median of {len(figures)} in {duration(s.max_age_s)})", WARNING)
 
 
 def gpu_temp(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:

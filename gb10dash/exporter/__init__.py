@@ -1,0 +1,1 @@
+"""The Prometheus exporter: `gb10dash exporter` (metric names: docs/exporter.md)."""

@@ -1,0 +1,73 @@
+"""HostStates + alerts → Prometheus exposition (pure; parsed back with prometheus-client's parser)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from alert_states import T0, healthy, unit, unreachable
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from gb10dash.alerts import AlertEngine
+from gb10dash.exporter.metrics import families
+from gb10dash.exporter.server import SnapshotCollector, Snapshot, parse_listen
+
+import pytest
+
+
+def scrape(states, alerts=()) -> dict[tuple[str, tuple], float]:
+    collector = SnapshotCollector()
+    collector.snapshot = Snapshot(tuple(states), tuple(alerts))
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    text = generate_latest(registry).decode()
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text) for sample in family.samples}
+
+
+def test_a_healthy_host() -> None:
+    got = scrape([healthy(T0)])
+    h = (("host", "pegasus"),)
+    assert got[("gb10dash_host_up", h)] == 1
+    assert got[("gb10dash_unit_active", (("host", "pegasus"), ("unit", "llama-server.service")))] == 1
+    assert got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "active"), ("unit", "llama-server.service")))] == 1
+    assert got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "failed"), ("unit", "llama-server.service")))] == 0
+    assert got[("gb10dash_health_ok", h)] == 1
+    assert got[("gb10dash_gen_tokens_per_second", (("host", "pegasus"), ("source", "metrics")))] == 55.0
+    assert got[("gb10dash_memory_available_bytes", h)] == 60 * 1024 ** 3
+    assert got[("gb10dash_gpu_utilization_ratio", h)] == pytest.approx(0.10)
+    assert got[("gb10dash_gpu_temperature_celsius", h)] == 55.0
+    assert got[("gb10dash_mount_ok", (("host", "pegasus"), ("path", "/mnt/models")))] == 1
+    assert got[("gb10dash_alerts_active", h)] == 0
+    assert not any(name == "gb10dash_alert_active" for name, _ in got)
+    assert not any(name == "gb10dash_model_info" for name, _ in got)  # no /v1/models answer in this state
+
+
+def test_missing_figures_have_no_series_and_alerts_are_labelled() -> None:
+    e = AlertEngine()
+    stopped = healthy(T0, unit=unit(active_state="failed", sub_state="failed", n_restarts=4))
+    e.evaluate(stopped)
+    e.evaluate(dataclasses.replace(stopped, at=T0 + 60))
+    gone = dataclasses.replace(unreachable(T0, since=T0 - 10), config=dataclasses.replace(stopped.config, name="stella"))
+    got = scrape([stopped, gone], e.active)
+    assert got[("gb10dash_alert_active", (("host", "pegasus"), ("rule", "unit"), ("severity", "critical")))] == 1
+    assert got[("gb10dash_alerts_active", (("host", "pegasus"),))] == 1
+    assert got[("gb10dash_unit_restarts", (("host", "pegasus"), ("unit", "llama-server.service")))] == 4
+    assert got[("gb10dash_host_up", (("host", "stella"),))] == 0
+    assert got[("gb10dash_alerts_active", (("host", "stella"),))] == 0
+    stella = {name for name, labels in got if ("host", "stella") in labels}
+    # nothing measured: no series, never a 0 (the baseline comes from the config)
+    assert stella == {"gb10dash_host_up", "gb10dash_alerts_active", "gb10dash_baseline_tokens_per_second"}
+
+
+def test_parse_listen() -> None:
+    assert parse_listen("127.0.0.1:9109") == ("127.0.0.1", 9109)
+    assert parse_listen("[::1]:9109") == ("::1", 9109)
+    for bad in ("9109", "127.0.0.1", "127.0.0.1:x", ":9109", "127.0.0.1:70000"):
+        with pytest.raises(ValueError, match="--listen: expected ADDRESS:PORT"):
+            parse_listen(bad)
+
+
+def test_families_is_a_pure_function_of_its_inputs() -> None:
+    first = [(f.name, f.samples) for f in families([healthy(T0)], [], T0)]
+    assert first == [(f.name, f.samples) for f in families([healthy(T0)], [], T0)]
