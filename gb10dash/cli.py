@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "rewritten ExecStart as a drop-in and switch (otherwise that is asked, or refused "
                               "under --yes)")
 
+    drop = commands.add_parser("drop-caches", help="sync, then drop the host's page cache (sudo -n sysctl "
+                                                    "vm.drop_caches=3): memory for a model load on unified memory")
+    drop.add_argument("host", metavar="HOST")
+    drop.add_argument("--yes", action="store_true", help="run without asking")
+
     bench = commands.add_parser("bench", help="quick benchmark of the hosts' llama-server (prompt and gen "
                                               "tok/s, TTFT) against their baselines; see docs/bench.md")
     bench.add_argument("hosts", nargs="+", metavar="HOST")
@@ -161,6 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.actions.cli import restart_command
 
             return asyncio.run(restart_command(config, args.host, yes=args.yes, timeout_s=args.timeout))
+        if command == "drop-caches":
+            from gb10dash.actions.cli import drop_caches_command
+
+            return asyncio.run(drop_caches_command(config, args.host, yes=args.yes))
         if command == "rebuild":
             from gb10dash.actions.rebuild_cli import rebuild_command
 

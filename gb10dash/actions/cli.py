@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Awaitable, Callable
 
+from gb10dash.actions.drop_caches import plan_drop_caches
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import find_candidate, prepare_swap, share_models
+from gb10dash.collectors.memory import collect_meminfo
 from gb10dash.config import Config
+from gb10dash.memsplit import memory_split
 from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
@@ -149,5 +152,13 @@ async def swap_command(config: Config, host_name: str, model: str, *, ctx: int |
                 raise ValueError(f"{candidate.display_name}: {candidate.reason}")
         return await prepare_swap(monitor.transport, monitor.host, candidate, ctx=ctx, timeout_s=timeout_s,
                                   allow_disabled=force, client=monitor.api_client)
+
+    return await run_action(config, host_name, make, yes=yes)
+
+
+async def drop_caches_command(config: Config, host_name: str, *, yes: bool) -> int:
+    async def make(monitor: HostMonitor) -> Plan:
+        split = memory_split(await collect_meminfo(monitor.transport), None)
+        return plan_drop_caches(monitor.host, split.cache_kib if split else None)
 
     return await run_action(config, host_name, make, yes=yes)

@@ -28,7 +28,8 @@ SUDOERS_HINT = ("sudo needs a password here. To allow it without one, add with `
                 "/usr/bin/systemctl daemon-reload, /usr/bin/systemctl reset-failed {unit}, "
                 "/usr/bin/tee /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
                 "/usr/bin/mkdir -p /etc/systemd/system/{unit}.d, "
-                "/usr/bin/rm -f /etc/systemd/system/{unit}.d/gb10dash-model.conf")
+                "/usr/bin/rm -f /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
+                "/usr/sbin/sysctl vm.drop_caches=3")
 SHOWN_LINES = 6         # a streamed step's last lines in each progress report
 PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
 

@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from gb10dash.actions.build_switch import prepare_revert
+from gb10dash.actions.drop_caches import plan_drop_caches
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.rebuild import commits_of, prepare_rebuild, remote_path, rewrite_follow_up, switches_build
@@ -33,6 +34,7 @@ from gb10dash.bench.workload import make_workload
 from gb10dash.chat.session import ChatHistories
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
+from gb10dash.memsplit import memory_split
 from gb10dash.monitor import Cadence, HostMonitor
 from gb10dash.state import HostState
 from gb10dash.ui import themes
@@ -69,6 +71,7 @@ class Gb10DashApp(App[None]):
         Binding("b", "rebuild", "Rebuild", show=False),
         Binding("B", "revert_build", "Revert build", show=False),
         Binding("x", "cancel_action", "Cancel action", show=False),
+        Binding("D", "drop_caches", "Drop caches", show=False),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -85,6 +88,7 @@ class Gb10DashApp(App[None]):
         ("", "rebuild_only", "Rebuild llama.cpp on the focused host without restarting"),
         ("B", "revert_build", "Go back to the focused host's previous llama.cpp build (one-key revert)"),
         ("x", "cancel_action", "Cancel the focused host's running action (kills a build; undoes what it changed)"),
+        ("D", "drop_caches", "Drop the focused host's page cache (sync; sysctl vm.drop_caches=3) — unified memory"),
         ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
@@ -487,6 +491,15 @@ class Gb10DashApp(App[None]):
         self.push_screen(ConfirmScreen(f"Cancel {action} on {host}?",
                                        ["The running command is killed on the host (a build with all its "
                                         "compilers); steps already done are undone, as on a failure."]), answered)
+
+    def action_drop_caches(self) -> None:
+        monitor = self._live_monitor()
+        if monitor is None:
+            return
+        state = self.shown.get(monitor.host.name)
+        split = memory_split(state.meminfo, state.server_gpu_memory_mib) if state is not None else None
+        self._confirm_and_run(plan_drop_caches(monitor.host, split.cache_kib if split else None),
+                              monitor.host.name, monitor.host.unit)
 
     def action_revert_build(self) -> None:
         if self._refused_read_only("revert build"):

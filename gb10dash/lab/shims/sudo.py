@@ -1,8 +1,9 @@
 """sudo shim: `sudo [-n] [-E] [-H] [-u USER] [--] CMD ARGS...`.
 
 If $GB10LAB_ROOT/state/sudo-password-required exists, behaves like sudo without a NOPASSWD rule (exact
-messages, exit 1). Otherwise execs CMD with the caller's PATH (so `sudo -n systemctl …` reaches the lab's
-systemctl shim). Paths are passed through untouched: `sudo tee /etc/…` writes the real /etc/….
+messages, exit 1). Otherwise execs CMD with the caller's PATH followed by Debian's sudo secure_path (so
+`sudo -n systemctl …` reaches the lab's systemctl shim, and `sudo -n sysctl …` finds /usr/sbin/sysctl
+as real sudo does). Paths are passed through untouched: `sudo tee /etc/…` writes the real /etc/….
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ USAGE = ("usage: sudo -h | -K | -k | -V\n"
          "[-T timeout] [-u user] [VAR=value] [-i | -s] [command [arg ...]]\n"
          "usage: sudo -e [-ABkNnS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
          "[-T timeout] [-u user] file ...")
+SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's sudoers default
 WITH_VALUE = {"-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U"}
 
 
@@ -46,6 +48,7 @@ def main(argv: list[str]) -> int:
                   "standard input or configure an askpass helper\nsudo: a password is required", file=sys.stderr)
         return 1
     sys.stdout.flush()
+    os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), SECURE_PATH]).lstrip(os.pathsep)
     try:
         os.execvp(command[0], command)
     except FileNotFoundError:

@@ -11,6 +11,7 @@ from textual.reactive import reactive
 from textual.widget import Widget
 
 from gb10dash.format import bytes_count, bytes_kib, mib, percent
+from gb10dash.memsplit import MemorySplit, memory_split
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import MUTED, bar, field, joined, level_style, lines
 
@@ -24,15 +25,50 @@ def bar_line(name: str, used: str, total: str, fraction: float | None, width: in
                             (tail, "bold" if fraction is not None else MUTED))
 
 
+#: (segment, style) of the unified-memory bar, in order; free memory is the muted rest
+SPLIT_STYLES = (("gpu", "$accent"), ("other", "$primary"), ("cache", "$warning 60%"))
+
+
+def split_line(split: MemorySplit, width: int) -> Content:
+    """One bar: llama-server on the GPU, other used, reclaimable cache, free."""
+    used = split.gpu_kib + split.other_kib
+    tail = f" {bytes_kib(used)} / {bytes_kib(split.total_kib)} {percent(used / split.total_kib)}"
+    cells = max(1, width - _LABEL - len(tail))
+    parts: list[tuple[str, str]] = [("mem".ljust(_LABEL), MUTED)]
+    taken = 0
+    for (_name, style), fraction in zip(SPLIT_STYLES, split.fractions()[:3]):
+        count = min(cells - taken, round(fraction * cells))
+        parts.append(("█" * count, style))
+        taken += count
+    parts += [("░" * (cells - taken), MUTED), (tail, "bold")]
+    return Content.assemble(*parts)
+
+
+def split_legend(split: MemorySplit) -> Content:
+    gpu = "GPU" if split.gpu_known else "GPU n/a"
+    return joined([Content.assemble(("■ ", SPLIT_STYLES[0][1]), field(gpu, bytes_kib(split.gpu_kib))),
+                   Content.assemble(("■ ", SPLIT_STYLES[1][1]), field("other", bytes_kib(split.other_kib))),
+                   Content.assemble(("■ ", SPLIT_STYLES[2][1]), field("cache", bytes_kib(split.cache_kib))),
+                   field("free", bytes_kib(split.free_kib))])
+
+
 def memory_content(state: HostState, width: int, compact: bool = False) -> Content:
     """Bars for /proc/meminfo (and VRAM where nvidia-smi has it), then the per-process figures.
+    On a unified-memory host (nvidia-smi says N/A, as on GB10) the bar is split: llama-server's GPU
+    memory, other used, reclaimable page cache, free — with a legend unless compact.
 
     Compact: the bars and one line of figures, without the source note.
     """
     mem, gpu = state.meminfo, state.gpu
-    rows = [bar_line("mem", bytes_kib(mem.used_kib if mem else None), bytes_kib(mem.total_kib if mem else None),
-                     mem.used_fraction if mem else None, width)]
     unified = gpu is not None and not gpu.memory_supported
+    split = memory_split(mem, state.server_gpu_memory_mib) if unified else None
+    if split is not None:
+        rows = [split_line(split, width)]
+        if not compact:
+            rows.append(split_legend(split))
+    else:
+        rows = [bar_line("mem", bytes_kib(mem.used_kib if mem else None), bytes_kib(mem.total_kib if mem else None),
+                         mem.used_fraction if mem else None, width)]
     if not compact:
         rows.append(Content.assemble(("/proc/meminfo", MUTED),
                                      (" (unified; nvidia-smi says N/A)" if unified else "", MUTED)))
