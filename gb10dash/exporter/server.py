@@ -30,6 +30,7 @@ from gb10dash.monitor import HostMonitor
 from gb10dash.state import HostState
 
 EXIT_OK, EXIT_USAGE = 0, 2
+STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ async def serve(config: Config, names: Sequence[str], address: str, port: int, t
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.wait(tasks, timeout=STOP_WAIT_S)  # bounded: a connection slow to close is left to exit
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -34,16 +35,16 @@ async def test_the_command_reads_the_alert_as_json_on_stdin_and_its_arguments_ar
 async def test_failures_are_returned_worded_not_raised() -> None:
     missing = await Notifier(["/nonexistent/page-me"]).send(event())
     assert missing == "notify: cannot run /nonexistent/page-me: No such file or directory"
-    failing = [sys.executable, "-c", "import sys; sys.stdin.read(); print('x' * 100000, file=sys.stderr);"
-                                     " print('no route to pager', file=sys.stderr); sys.exit(3)"]
+    failing = [sys.executable, "-c", ("import sys; sys.stdin.read(); print('x' * 100000, file=sys.stderr);"
+                                      " print('no route to pager', file=sys.stderr); sys.exit(3)")]
     assert await Notifier(failing).send(event()) == "notify: python3 exited 3: no route to pager".replace(
         "python3", Path(sys.executable).name)
     assert await Notifier([]).send(event()) is None
 
 
 async def test_a_hanging_command_and_its_children_are_killed_after_the_timeout() -> None:
-    hang = [sys.executable, "-c", "import subprocess, sys, time; "
-                                  "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); time.sleep(60)"]
+    hang = [sys.executable, "-c", ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+                                   "'import time; time.sleep(60)']); time.sleep(60)")]
     before = {p.pid for p in psutil.process_iter()}
     t0 = time.monotonic()
     result = await Notifier(hang, timeout_s=1.0).send(event())
@@ -56,5 +57,5 @@ async def test_a_hanging_command_and_its_children_are_killed_after_the_timeout()
                 and "time.sleep(60)" in " ".join(p.info["cmdline"] or [])]
         if not left or time.monotonic() > deadline:
             break
-        time.sleep(0.1)
+        await asyncio.sleep(0.1)
     assert left == []

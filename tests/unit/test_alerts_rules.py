@@ -20,9 +20,9 @@ def settings_with(name: str, **changes: object) -> AlertSettings:
     return AlertSettings(rules={**DEFAULT_RULES, name: dataclasses.replace(DEFAULT_RULES[name], **changes)})
 
 
-def check(name: str, state, now: float = T0, recent: Recent = Recent(), **changes: object):
+def check(name: str, state, now: float = T0, recent: Recent | None = None, **changes: object):
     settings = settings_with(name, **changes)
-    return rules.RULES[name](state, settings.rule(name), now, observe(recent, state, now, settings))
+    return rules.RULES[name](state, settings.rule(name), now, observe(recent or Recent(), state, now, settings))
 
 
 def test_a_healthy_host_meets_no_rule() -> None:

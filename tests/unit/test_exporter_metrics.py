@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from alert_states import T0, healthy, unit, unreachable
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from gb10dash.alerts import AlertEngine
 from gb10dash.exporter.metrics import families
-from gb10dash.exporter.server import SnapshotCollector, Snapshot, parse_listen
-
-import pytest
+from gb10dash.exporter.server import Snapshot, SnapshotCollector, parse_listen
 
 
 def scrape(states, alerts=()) -> dict[tuple[str, tuple], float]:
