@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.idle import dashboard_argv, observe
+from bench.idle import DASHBOARD_ENV, dashboard_argv, observe
 from bench.measure import CpuWindow, Tmux
 from gb10dash.lab import Lab
 
@@ -35,7 +35,7 @@ def main() -> int:
     started = lab.start()
     try:
         lab.wait_ready(120)
-        with Tmux("gb10dash-bench", dashboard_argv(lab.config_path, args.refresh), args.size) as term:
+        with Tmux("gb10dash-bench", dashboard_argv(lab.config_path, args.refresh), args.size, DASHBOARD_ENV) as term:
             pid = term.pid()
             time.sleep(args.settle)
             window = CpuWindow(pid)

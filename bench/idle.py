@@ -36,8 +36,12 @@ class Window:
     remote: dict[str, HostCost]
 
 
+#: the dashboard runs from this checkout (not whatever the venv installed), so a run can name its commit
+DASHBOARD_ENV = {"PYTHONPATH": str(REPO)}
+
+
 def dashboard_argv(config: Path, refresh_s: float) -> list[str]:
-    return [str(BIN / "gb10dash"), "--config", str(config), "tui", "--refresh", str(refresh_s)]
+    return [sys.executable, "-m", "gb10dash", "--config", str(config), "tui", "--refresh", str(refresh_s)]
 
 
 def observe(windows: dict[str, CpuWindow], seconds: float, tick: Callable[[], None] = lambda: None) -> None:
@@ -56,7 +60,7 @@ def observe(windows: dict[str, CpuWindow], seconds: float, tick: Callable[[], No
 def dashboard_and_llamastat(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float,
                             size: str) -> Window:
     llamastat = BIN / "llamastat"
-    with Tmux("bench-dash", dashboard_argv(lab.config_path, refresh_s), size) as dash:
+    with Tmux("bench-dash", dashboard_argv(lab.config_path, refresh_s), size, DASHBOARD_ENV) as dash:
         stat_tmux = Tmux("bench-llamastat", [str(llamastat), "-u", lab.hosts[0].api_url, "-i", str(refresh_s)],
                          size) if llamastat.exists() else None
         try:
@@ -98,7 +102,7 @@ def naive(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float)
 
 
 def fleet_cpu(config: Path, seconds: float, settle: float, refresh_s: float, size: str) -> ClientCost:
-    with Tmux("bench-fleet", dashboard_argv(config, refresh_s), size) as dash:
+    with Tmux("bench-fleet", dashboard_argv(config, refresh_s), size, DASHBOARD_ENV) as dash:
         pid = dash.pid()
         time.sleep(settle)
         window = CpuWindow(pid)
@@ -110,7 +114,7 @@ def first_frame(config: Path, trials: int, size: str, timeout: float = 30.0) -> 
     """Launch → the terminal shows the app's first frame (any text on the tmux pane), seconds."""
     times = []
     for _ in range(trials):
-        with Tmux("bench-first", dashboard_argv(config, 1.0), size) as term:
+        with Tmux("bench-first", dashboard_argv(config, 1.0), size, DASHBOARD_ENV) as term:
             while not term.capture().strip():
                 if time.monotonic() - term.started > timeout:
                     raise TimeoutError("bench: the dashboard drew nothing")

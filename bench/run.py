@@ -10,7 +10,6 @@ Needs root for the lab-side counts (proc connector, process accounting) and tmux
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,12 @@ def ensure_requirements() -> None:
                    check=False)
 
 
+def commit() -> str:
+    head = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
+                          text=True, check=False).stdout.strip()
+    return head or "unknown"
+
+
 def ms(v: float) -> str:
     return f"{v * 1000:.0f} ms"
 
@@ -107,7 +112,7 @@ def main() -> int:
 
         say(f"freshness: {args.trials} trials")
         host = lab.hosts[-1].name
-        fresh = asyncio.run(ui_rows.freshness(config, lab, host, args.trials, args.refresh))
+        fresh = ui_rows.run_row(ui_rows.freshness(config, lab, host, args.trials, args.refresh))
         loads.append(load_average())
         rows.append((f"freshness: stop → panel degraded, p95 of {len(fresh.degraded_s)}",
                      f"{percentile(fresh.degraded_s, 95):.2f} s (median {statistics.median(fresh.degraded_s):.2f})",
@@ -118,26 +123,26 @@ def main() -> int:
 
         say("first frame / populated")
         frames = idle.first_frame(lab.config_path, args.first_frame_trials, args.size)
-        pops = asyncio.run(ui_rows.populate(config, args.populate_trials, args.refresh))
+        pops = ui_rows.run_row(ui_rows.populate(config, args.populate_trials, args.refresh))
         rows.append(("first frame (process start → text on the terminal), max",
                      f"{max(frames):.2f} s over {len(frames)}", "—", "≤ 1 s"))
         rows.append(("all panels populated (App start → every source shown), max",
                      f"{max(pops):.2f} s over {len(pops)}", "—", "≤ 3 s"))
 
         say(f"tok/s accuracy: {args.requests} requests")
-        acc = asyncio.run(ui_rows.tokps_accuracy(config, host, args.requests, args.refresh))
+        acc = ui_rows.run_row(ui_rows.tokps_accuracy(config, host, args.requests, args.refresh))
         errs = acc.errors
         rows.append((f"gen tok/s shown vs server timings ({acc.source}), {len(errs)} requests",
                      f"mean abs error {100 * statistics.mean(errs):.2f} %, max {100 * max(errs):.2f} %",
                      f"e.g. server {acc.pairs[-1][0]:.0f} / shown {acc.pairs[-1][1]:.0f}", "within 2 %"))
 
         say("key-to-screen, 2 hosts")
-        keys2 = asyncio.run(ui_rows.key_to_screen(config, args.presses, args.refresh, args.settle))
+        keys2 = ui_rows.run_row(ui_rows.key_to_screen(config, args.presses, args.refresh, args.settle))
         say(f"scale: {args.scale_hosts} hosts")
         fleet_toml = write_fleet(lab, args.scale_hosts, Path(args.lab_dir) / "fleet")
         fleet = idle.fleet_cpu(fleet_toml, args.scale_seconds, args.settle, args.refresh, args.size)
         loads.append(load_average())
-        keys16 = asyncio.run(ui_rows.key_to_screen(load_config(fleet_toml), args.presses, args.refresh, args.settle))
+        keys16 = ui_rows.run_row(ui_rows.key_to_screen(load_config(fleet_toml), args.presses, args.refresh, args.settle))
         rows.append((f"scale: {args.scale_hosts} hosts, CPU % of one core ({args.scale_seconds:g} s)",
                      f"{fleet.cpu_percent:.2f} %, RSS {fleet.rss_max_mib:.0f} MiB", f"2 hosts {d.cpu_percent:.2f} %",
                      "≤ 10 %"))
@@ -149,7 +154,7 @@ def main() -> int:
             lab.stop()
     print(f"\nmachine: {machine()}")
     print(f"load average at the start and after each part: {' | '.join(loads)}")
-    print(f"run: {'--quick' if args.quick else 'full'}, {time.monotonic() - t_start:.0f} s\n")
+    print(f"run: {'--quick' if args.quick else 'full'}, {time.monotonic() - t_start:.0f} s, commit {commit()}\n")
     print("| measure | dashboard | compared with | target |\n|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")

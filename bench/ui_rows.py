@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,26 @@ class TimedApp(Gb10DashApp):
         self.frames += 1
         if self.expect_host is not None and self.shown_at is None and self.focused_host == self.expect_host:
             self.shown_at = time.perf_counter()
+
+
+def run_row(coro, grace_s: float = 5.0):
+    """Run one pilot row on its own event loop. Tasks the app leaves behind are cancelled and given
+    `grace_s`; those still pending then are named on stderr and abandoned (asyncio.run would wait
+    for them forever)."""
+    loop = asyncio.new_event_loop()
+    try:
+        result = loop.run_until_complete(coro)
+        left = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=grace_s))
+            for task in stuck:
+                print(f"bench: a task ignored cancellation for {grace_s:g} s after the app exited: {task.get_coro()}",
+                      file=sys.stderr)
+        return result
+    finally:
+        asyncio.set_event_loop(None)  # the loop is left open: closing it would need the stuck tasks
 
 
 async def until(predicate, timeout: float, what: str, interval: float = 0.01):
