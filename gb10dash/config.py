@@ -78,6 +78,7 @@ class Config:
     hosts: tuple[HostConfig, ...]
     ssh: SshSettings = field(default_factory=SshSettings)
     alerts: AlertSettings = field(default_factory=_default_alerts)  # [alerts]: gb10dash/alerts/settings.py
+    keys: dict[str, str] = field(default_factory=dict)  # [keys]: binding id → keys (gb10dash/keymap.py)
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -113,7 +114,7 @@ _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "keepalive_count_max": (int, False, "a positive integer"),
     "reconnect_max_s": (float, False, "a positive number of seconds"),
 }
-_TOP_KEYS = {"ssh", "host", "alerts"}
+_TOP_KEYS = {"ssh", "host", "alerts", "keys"}
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                dict: "a table", list: "an array"}
 
@@ -192,9 +193,10 @@ def parse_config(text: str, path: Path) -> Config:
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
     from gb10dash.alerts.settings import parse_alerts
+    from gb10dash.keymap import parse_keys
 
     return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values),
-                  alerts=parse_alerts(data.get("alerts"), path, loc))
+                  alerts=parse_alerts(data.get("alerts"), path, loc), keys=parse_keys(data.get("keys"), path, loc))
 
 
 def _relative_to(config_path: Path, value: str) -> Path:

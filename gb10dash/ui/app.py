@@ -57,21 +57,24 @@ class Gb10DashApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "gb10dash"
     COMMANDS = App.COMMANDS | {DashboardCommands}
+    #: every binding has an id (its action): [keys] in hosts.toml remaps them (gb10dash/keymap.py)
     BINDINGS = [
-        Binding("n", "next_host", "Next host"),
-        Binding("N", "previous_host", "Prev host", show=False),
-        Binding("L", "focus_log", "Log pane"),
-        Binding("p", "pause_log", "Pause log"),
-        Binding("t", "next_theme", "Theme"),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("r", "restart", "Restart", show=False),
-        Binding("m", "swap", "Swap model", show=False),
-        Binding("c", "chat", "Chat"),
-        Binding("b", "rebuild", "Rebuild", show=False),
-        Binding("B", "revert_build", "Revert build", show=False),
-        Binding("x", "cancel_action", "Cancel action", show=False),
-        Binding("D", "drop_caches", "Drop caches", show=False),
+        Binding("n", "next_host", "Next host", id="next_host"),
+        Binding("N", "previous_host", "Prev host", show=False, id="previous_host"),
+        Binding("L", "focus_log", "Log pane", id="focus_log"),
+        Binding("p", "pause_log", "Pause log", id="pause_log"),
+        Binding("t", "next_theme", "Theme", id="next_theme"),
+        Binding("question_mark", "help", "Help", id="help"),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("r", "restart", "Restart", show=False, id="restart"),
+        Binding("m", "swap", "Swap model", show=False, id="swap"),
+        Binding("c", "chat", "Chat", id="chat"),
+        Binding("b", "rebuild", "Rebuild", show=False, id="rebuild"),
+        Binding("B", "revert_build", "Revert build", show=False, id="revert_build"),
+        Binding("x", "cancel_action", "Cancel action", show=False, id="cancel_action"),
+        Binding("D", "drop_caches", "Drop caches", show=False, id="drop_caches"),
+        Binding("z", "toggle_compact", "Compact", show=False, id="toggle_compact"),
+        Binding("y", "copy_log", "Copy log", show=False, id="copy_log"),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -89,6 +92,8 @@ class Gb10DashApp(App[None]):
         ("B", "revert_build", "Go back to the focused host's previous llama.cpp build (one-key revert)"),
         ("x", "cancel_action", "Cancel the focused host's running action (kills a build; undoes what it changed)"),
         ("D", "drop_caches", "Drop the focused host's page cache (sync; sysctl vm.drop_caches=3) — unified memory"),
+        ("z", "toggle_compact", "Compact mode: no header or footer, every panel condensed (small or split screens)"),
+        ("y", "copy_log", "Copy the log lines on screen to your clipboard (OSC 52: works over SSH)"),
         ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
@@ -104,6 +109,7 @@ class Gb10DashApp(App[None]):
         `read_only` refuses every action that changes a host, and the chat (gb10dash serve --read-only)."""
         super().__init__()
         themes.install(self)  # before the first frame, so nothing is drawn in another theme
+        self.set_keymap(config.keys)
         self.config = config
         self.refresh_s = refresh_s
         self.read_only = read_only
@@ -123,6 +129,7 @@ class Gb10DashApp(App[None]):
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
+        self.compact = False  # z: compact mode (no header/footer, panels condensed)
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
@@ -141,6 +148,9 @@ class Gb10DashApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        limits = (max(5.0, 3 * self.refresh_s), max(30.0, 10 * self.refresh_s))
+        for panel in self.query_one(HostGrid).panels:
+            panel.age_limits = limits
         if self._fixed_states is not None:
             self._show_fixed()
             return
@@ -259,8 +269,13 @@ class Gb10DashApp(App[None]):
         self.set_theme(names[(names.index(current) + 1) % len(names)])
         self.notify(f"theme: {self.theme}", timeout=2)
 
+    def key_label(self, action: str, default: str) -> str:
+        """The key the operator presses for action: the [keys] remap, else the default."""
+        remapped = self.config.keys.get(action)
+        return remapped.replace(",", " / ") if remapped else default
+
     def action_help(self) -> None:
-        keys = [(key, description) for key, _, description in self.COMMANDS_TABLE]
+        keys = [(self.key_label(action, key), description) for key, action, description in self.COMMANDS_TABLE]
         keys += [("/ l p G", "in the log pane: search, level filter, pause, follow the end")]
         self.push_screen(HelpScreen(keys))
 
@@ -491,6 +506,21 @@ class Gb10DashApp(App[None]):
         self.push_screen(ConfirmScreen(f"Cancel {action} on {host}?",
                                        ["The running command is killed on the host (a build with all its "
                                         "compilers); steps already done are undone, as on a failure."]), answered)
+
+    def action_toggle_compact(self) -> None:
+        """Compact mode for a split or far screen: header and footer hidden, panels condensed."""
+        self.compact = not self.compact
+        self.screen.set_class(self.compact, "-compact-mode")
+        self.query_one(HostGrid).force_compact(self.compact)
+
+    def action_copy_log(self) -> None:
+        lines = self.query_one(LogPane).on_screen_lines
+        if not lines:
+            self.notify("no log lines on screen to copy", severity="warning", timeout=3)
+            return
+        self.copy_to_clipboard("\n".join(lines) + "\n")
+        self.notify(f"copied {len(lines)} log lines of {self.focused_host} (OSC 52: your terminal's clipboard)",
+                    timeout=3)
 
     def action_drop_caches(self) -> None:
         monitor = self._live_monitor()

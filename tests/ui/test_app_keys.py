@@ -55,3 +55,62 @@ async def test_action_keys_need_a_live_connection() -> None:
         await pilot.pause(0.2)
         messages = [str(n.message) for n in app._notifications]
         assert len([m for m in messages if "no live connection" in m]) == 4
+
+
+async def test_keys_remapped_from_the_config_and_shown_in_help() -> None:
+    import dataclasses
+
+    app = fixed_app()
+    app = Gb10DashApp(dataclasses.replace(app.config, keys={"next_host": "right", "help": "f1"}),
+                      states=app._fixed_states, now=states.NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("n")  # the default no longer focuses the next host
+        assert app.focused_host == "pegasus"
+        await pilot.press("right")
+        assert app.focused_host == "stella"
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one("Markdown").source  # type: ignore[attr-defined]
+        assert "`right`" in text and "`f1`" in text
+
+
+def test_every_binding_has_a_remappable_id() -> None:
+    from gb10dash.keymap import ACTIONS
+
+    assert {b.id for b in Gb10DashApp.BINDINGS} == set(ACTIONS)
+    assert all(b.id == b.action for b in Gb10DashApp.BINDINGS)
+
+
+async def test_compact_mode_hides_header_and_footer_and_condenses_panels() -> None:
+    from textual.widgets import Footer
+
+    from gb10dash.ui.widgets.host_panel import HostPanel
+    from gb10dash.ui.widgets.status_line import StatusLine
+
+    app = fixed_app()
+    async with app.run_test(size=(160, 60)) as pilot:
+        panels = list(app.query(HostPanel))
+        assert app.query_one(StatusLine).display and not any(p.has_class("-compact") for p in panels)
+        await pilot.press("z")
+        await pilot.pause(0.1)
+        assert not app.query_one(StatusLine).display and not app.query_one(Footer).display
+        assert all(p.has_class("-compact") for p in panels)
+        await pilot.press("z")
+        await pilot.pause(0.1)
+        assert app.query_one(StatusLine).display and not any(p.has_class("-compact") for p in panels)
+
+
+async def test_y_copies_the_log_lines_on_screen() -> None:
+    from .test_app_snapshots import with_log
+
+    shown = [with_log(states.pegasus()), states.stella()]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.1)
+        await pilot.press("y")
+        copied = app.clipboard.splitlines()
+        assert copied and all(line[:2].isdigit() and line[2] == ":" for line in copied)
+        last = shown[0].recent_log[-1].message.strip()
+        assert copied[-1].endswith(last) and len(copied) < len(shown[0].recent_log) + 1
+        assert any("copied" in str(n.message) and "OSC 52" in str(n.message) for n in app._notifications)

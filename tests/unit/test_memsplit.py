@@ -33,3 +33,15 @@ def test_no_gpu_figure_puts_all_used_in_other_and_odd_inputs() -> None:
     assert memory_split(mem, 10_000.0).gpu_kib == 400  # a GPU figure above "used" is capped
     assert memory_split(None, 1.0) is None
     assert memory_split(MemInfo(None, None, None, None, None, None, None), 1.0) is None
+
+
+def test_data_age_turns_amber_then_red() -> None:
+    from gb10dash.state import SourceStatus
+    from gb10dash.ui.widgets.host_panel import age_level, data_age
+
+    class Shown:  # the only part of HostState data_age reads
+        sources = {"memory": SourceStatus(last_ok=100.0), "gpu": SourceStatus(last_ok=104.0),
+                   "unit": SourceStatus(last_ok=200.0)}  # a slow source does not make the panel fresh
+
+    assert data_age(Shown(), 110.0) == 6.0  # type: ignore[arg-type]
+    assert [age_level(a, (5.0, 30.0)) for a in (None, 1.0, 5.0, 29.9, 30.0)] == ["", "", "amber", "amber", "red"]

@@ -46,6 +46,11 @@ class HostGrid(ScrollableContainer, can_focus=False):
     def __init__(self, hosts: Sequence[HostConfig], *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.hosts = tuple(hosts)
+        self.forced_compact = False  # the operator's compact mode (z)
+
+    def force_compact(self, on: bool) -> None:
+        self.forced_compact = on
+        self.fit_to(self.size)
 
     def compose(self) -> ComposeResult:
         for host in self.hosts:
@@ -71,4 +76,5 @@ class HostGrid(ScrollableContainer, can_focus=False):
         self.styles.grid_size_rows = rows
         self.styles.grid_rows = "1fr" if fits else str(row_height)
         for panel in self.panels:
-            panel.condense(compact=row_height < ROOMY_HEIGHT, tiny=row_height < FULL_PANEL_HEIGHT)
+            panel.condense(compact=self.forced_compact or row_height < ROOMY_HEIGHT,
+                           tiny=row_height < FULL_PANEL_HEIGHT)

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.widget import Widget
 
 from gb10dash.config import HostConfig
+from gb10dash.format import duration
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
@@ -38,6 +39,24 @@ def panel_title(name: str, state: HostState | None) -> Content:
     return Content.assemble(("● ", OK), (name, "bold"))
 
 
+#: the sources refreshed at every refresh or streamed: the newest of them is the panel's data age
+FRESH_SOURCES = ("memory", "health", "gpu")
+
+
+def data_age(state: HostState, now: float) -> float | None:
+    """Seconds since the newest of the frequently refreshed figures (None: none yet)."""
+    seen = [state.sources[name].last_ok for name in FRESH_SOURCES if name in state.sources]
+    seen = [at for at in seen if at is not None]
+    return max(0.0, now - max(seen)) if seen else None
+
+
+def age_level(age: float | None, limits: tuple[float, float]) -> str:
+    """'' while fresh, 'amber' past the first limit, 'red' past the second."""
+    if age is None or age < limits[0]:
+        return ""
+    return "amber" if age < limits[1] else "red"
+
+
 def panel_subtitle(state: HostState) -> str:
     gpu = state.gpu
     if gpu is None or not gpu.name:
@@ -50,6 +69,7 @@ class HostPanel(Widget, can_focus=True):
         super().__init__(id=id, classes=classes)
         self.host = host
         self.state: HostState | None = None
+        self.age_limits = (5.0, 30.0)  # data older than this turns the border amber, then red (set by the app)
         self.border_title = panel_title(host.name, None)
 
     def compose(self) -> ComposeResult:
@@ -77,10 +97,15 @@ class HostPanel(Widget, can_focus=True):
         """Update every part in place from a state, its rate history, the bench runs of the served
         model and the time `now`."""
         self.state = state
+        age = data_age(state, now)
+        level = age_level(age, self.age_limits)
         self.set_class(not state.connected, "-stale")
         self.set_class(not state.healthy, "-degraded")
+        self.set_class(level == "amber", "-age-amber")
+        self.set_class(level == "red", "-age-red")
         self.border_title = panel_title(self.host.name, state)
-        self.border_subtitle = panel_subtitle(state)
+        subtitle = panel_subtitle(state)
+        self.border_subtitle = f"data {duration(age)} old · {subtitle}" if level and age is not None else subtitle
         self.query_one(AlertsView).show(state, now)
         self.query_one(ServiceLine).show(state.unit, now)
         self.query_one(ModelLine).show(state, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import tzinfo
-from itertools import count
+from itertools import count, islice
 from typing import NamedTuple
 
 from rich.cells import cell_len
@@ -280,6 +280,13 @@ class LogPane(Widget, can_focus=True):
     def visible_lines(self) -> tuple[str, ...]:
         """The lines the filter lets through, as plain text ("HH:MM:SS [badge ]message")."""
         return tuple(self._view.plain(line) for line in self._view.lines)
+
+    @property
+    def on_screen_lines(self) -> tuple[str, ...]:
+        """The lines in the pane's window now (what the operator sees: narrow it with the filter)."""
+        view = self._view
+        top = int(view.scroll_y)
+        return tuple(view.plain(line) for line in islice(view.lines, top, top + max(1, view.size.height)))
 
     @property
     def pending_count(self) -> int:
