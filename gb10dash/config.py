@@ -18,6 +18,7 @@ from gb10dash import locations
 
 if TYPE_CHECKING:
     from gb10dash.alerts.settings import AlertSettings
+    from gb10dash.canary import CanarySettings
 
 CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -66,6 +67,12 @@ class HostConfig:
     api_key_file: str | None = None  # or a file holding it (absolute once loaded; must not be group/world readable)
 
 
+def _default_canary() -> CanarySettings:
+    from gb10dash.canary import CanarySettings
+
+    return CanarySettings()
+
+
 def _default_alerts() -> AlertSettings:
     from gb10dash.alerts.settings import AlertSettings
 
@@ -79,6 +86,7 @@ class Config:
     ssh: SshSettings = field(default_factory=SshSettings)
     alerts: AlertSettings = field(default_factory=_default_alerts)  # [alerts]: gb10dash/alerts/settings.py
     keys: dict[str, str] = field(default_factory=dict)  # [keys]: binding id → keys (gb10dash/keymap.py)
+    canary: CanarySettings = field(default_factory=_default_canary)  # [canary]: gb10dash/canary.py
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -114,7 +122,7 @@ _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "keepalive_count_max": (int, False, "a positive integer"),
     "reconnect_max_s": (float, False, "a positive number of seconds"),
 }
-_TOP_KEYS = {"ssh", "host", "alerts", "keys"}
+_TOP_KEYS = {"ssh", "host", "alerts", "keys", "canary"}
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
                dict: "a table", list: "an array"}
 
@@ -193,10 +201,12 @@ def parse_config(text: str, path: Path) -> Config:
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
     from gb10dash.alerts.settings import parse_alerts
+    from gb10dash.canary import parse_canary
     from gb10dash.keymap import parse_keys
 
     return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values),
-                  alerts=parse_alerts(data.get("alerts"), path, loc), keys=parse_keys(data.get("keys"), path, loc))
+                  alerts=parse_alerts(data.get("alerts"), path, loc), keys=parse_keys(data.get("keys"), path, loc),
+                  canary=parse_canary(data.get("canary"), path, loc))
 
 
 def _relative_to(config_path: Path, value: str) -> Path:

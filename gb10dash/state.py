@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gb10dash.canary import CanaryResult
 from gb10dash.collectors.gpu import GpuProcess, GpuSample
 from gb10dash.collectors.journal import JournalEntry
-from gb10dash.collectors.llama import Health, HealthState, Metrics, ModelInfo, Props, SlotInfo, model_file_name
+from gb10dash.collectors.llama import (
+    Health,
+    HealthState,
+    Metrics,
+    ModelInfo,
+    Props,
+    SlotInfo,
+    model_file_name,
+)
 from gb10dash.collectors.memory import MemInfo, ProcessMemory
 from gb10dash.collectors.mounts import MountState, MountStatus
 from gb10dash.collectors.systemd import UnitStatus
@@ -69,6 +78,7 @@ class HostState:
     throughput: Throughput = field(default_factory=Throughput)
     recent_log: tuple[JournalEntry, ...] = ()
     sources: dict[str, SourceStatus] = field(default_factory=dict)
+    canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
 
     @property
     def name(self) -> str:
@@ -102,6 +112,9 @@ class HostState:
         if self.health is None or self.health.state is not HealthState.OK:
             word = self.health.state.value if self.health else "unknown"
             found.append(f"health {word}" + (f": {self.health.message}" if self.health and self.health.message else ""))
+        if self.canary is not None and not self.canary.ok and self.health is not None \
+                and self.health.state is HealthState.OK:
+            found.append(self.canary.describe())  # health says ok, but it does not answer
         if self.mount is None:
             found.append("model share state unknown" + _why(self.sources.get("mount")))
         elif self.mount.state is not MountState.MOUNTED:

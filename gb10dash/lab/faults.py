@@ -2,7 +2,8 @@
 
 ``FaultServer`` listens on 127.0.0.1 and answers every request the way its current ``mode`` says
 (garbage bytes, truncated JSON, an HTML error page, a 10 MB body, a 503 "Loading model" like a
-llama-server that is still loading, a healthy /health, or nothing at all). Point a HostConfig's
+llama-server that is still loading, a healthy /health, nothing at all, or — "wedged" — a healthy
+/health while every other request hangs, the state the wedge canary is for). Point a HostConfig's
 ``api_url`` at ``server.url``.
 
 ``HungMount`` mounts a FUSE filesystem whose daemon never answers (the kernel's INIT request is
@@ -21,7 +22,7 @@ import subprocess
 from pathlib import Path
 from typing import Self
 
-MODES = ("ok", "loading", "garbage", "truncated", "html", "huge", "hang")
+MODES = ("ok", "loading", "garbage", "truncated", "html", "huge", "hang", "wedged")
 HUGE_BYTES = 10 * 1024 * 1024
 _LOADING = b'{"error":{"message":"Loading model","type":"unavailable_error","code":503}}'
 
@@ -82,6 +83,8 @@ class FaultServer:
 
     async def _answer(self, path: str, writer: asyncio.StreamWriter) -> None:
         mode = self.mode
+        if mode == "wedged":  # /health still says ok, every other request is never answered
+            mode = "ok" if path in ("/health", "/v1/health") else "hang"
         if mode == "hang":
             await asyncio.sleep(3600)  # never answer; aborted when the server closes
         elif mode == "huge":

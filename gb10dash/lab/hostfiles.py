@@ -65,7 +65,8 @@ def _toml(value: str | int | float) -> str:
 
 def write_hosts_toml(layout: Layout, specs: list[HostSpec], api_ports: dict[str, int]) -> Path:
     out = ["# gb10dash lab — generated at each lab start; use with GB10DASH_CONFIG=" + str(layout.hosts_toml),
-           "", "[ssh]", f"config_file = {_toml(str(layout.ssh_config))}"]
+           "", "[ssh]", f"config_file = {_toml(str(layout.ssh_config))}",
+           "", "[canary]", "enabled = false  # the wedge canary is off in the lab unless a test turns it on"]
     for spec in specs:
         hp = layout.host(spec.name)
         keys = {

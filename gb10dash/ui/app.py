@@ -8,6 +8,7 @@ the refresh interval and hands it to the widgets. Widgets never do I/O.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -20,7 +21,13 @@ from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.drop_caches import plan_drop_caches
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
-from gb10dash.actions.rebuild import commits_of, prepare_rebuild, remote_path, rewrite_follow_up, switches_build
+from gb10dash.actions.rebuild import (
+    commits_of,
+    prepare_rebuild,
+    remote_path,
+    rewrite_follow_up,
+    switches_build,
+)
 from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
@@ -31,16 +38,18 @@ from gb10dash.bench.report import table as bench_table
 from gb10dash.bench.report import verdict as bench_verdict
 from gb10dash.bench.runner import BenchError, BenchResult, BenchRun
 from gb10dash.bench.workload import make_workload
+from gb10dash.canary import CanaryResult, CanaryRunner
 from gb10dash.chat.session import ChatHistories
+from gb10dash.collectors.llama import HealthState
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
 from gb10dash.memsplit import memory_split
 from gb10dash.monitor import Cadence, HostMonitor
 from gb10dash.state import HostState
+from gb10dash.transport.base import TransportError
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.messages import HostChanged
-from gb10dash.transport.base import TransportError
 from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
@@ -50,7 +59,6 @@ from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
-
 
 
 class Gb10DashApp(App[None]):
@@ -130,6 +138,8 @@ class Gb10DashApp(App[None]):
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
         self.compact = False  # z: compact mode (no header/footer, panels condensed)
+        self.canary_results: dict[str, CanaryResult] = {}  # host -> the wedge canary's last verdict
+        self.canary_first_after_s = 30.0  # the first canary probe after start
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
@@ -156,6 +166,8 @@ class Gb10DashApp(App[None]):
             return
         for monitor in self.monitors.values():
             self._run_monitor(monitor)
+            if self.config.canary.enabled:
+                self._run_canary(monitor)
         if self._background is not None:
             self.run_worker(self._background(), exit_on_error=False, group="background")
         self.set_interval(self.refresh_s, self._refresh)
@@ -164,6 +176,32 @@ class Gb10DashApp(App[None]):
     @work(exit_on_error=False, group="monitors")
     async def _run_monitor(self, monitor: HostMonitor) -> None:
         await monitor.run()
+
+    @work(exit_on_error=False, group="canary")
+    async def _run_canary(self, monitor: HostMonitor) -> None:
+        name = monitor.host.name
+
+        def healthy() -> bool:
+            state = self.shown.get(name)
+            return bool(state and state.health and state.health.state is HealthState.OK
+                        and name not in self.actions_running)
+
+        def seen(result: CanaryResult) -> None:
+            was = self.canary_results.get(name)
+            self.canary_results[name] = result
+            self._dirty.add(name)
+            if not result.ok:
+                self.notify(result.describe(), title=f"{name}: wedge canary", severity="error", timeout=15)
+            elif was is not None and not was.ok:
+                self.notify(result.describe(), title=f"{name}: answers again", timeout=8)
+
+        async def restart(result: CanaryResult) -> None:
+            self.notify(f"restarting {name} (auto-restart on a wedge; audited)", title="wedge canary",
+                        severity="warning", timeout=10)
+            self._run_action(plan_restart(monitor.host), name, monitor.host.unit)
+
+        await CanaryRunner(self.config.canary, monitor.api_client, healthy=healthy, on_result=seen,
+                           restart=restart, first_after_s=self.canary_first_after_s).run()
 
     # -- updates ---------------------------------------------------------------------
     def _monitor_changed(self, monitor: HostMonitor) -> None:
@@ -182,6 +220,8 @@ class Gb10DashApp(App[None]):
         grid = self.query_one(HostGrid)
         for name in sorted(self._dirty):
             state = self.monitors[name].state
+            if name in self.canary_results:
+                state = dataclasses.replace(state, canary=self.canary_results[name])
             history = self.histories[name]
             history.observe(state.throughput.gen, state.throughput.prompt, now)
             grid.panel(name).show(state, history.points(now), now, self._bench_runs(name, state.model_id))

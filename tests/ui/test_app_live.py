@@ -210,3 +210,43 @@ async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(l
         await pilot.pause(0.1)
         assert not bar.display
         assert any("rebuild cancelled" in str(n.message) for n in app._notifications)
+
+
+async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab: Lab, tmp_path) -> None:
+    """pegasus's API is a server whose /health says ok while every request hangs (the wedge): the
+    canary marks the host degraded ("wedged") and the auto-restart policy restarts the real unit —
+    once, as its hourly budget of 1 allows — through the audited restart plan. stella, a real
+    llama-server, passes its canary."""
+    import dataclasses
+
+    from gb10dash.actions.audit import AuditLog
+    from gb10dash.canary import CanarySettings
+    from gb10dash.lab.faults import FaultServer
+
+    config = labctl.config(lab)
+    async with FaultServer("wedged") as wedged:
+        hosts = tuple(dataclasses.replace(h, api_url=wedged.url, api_via_ssh=False) if h.name == "pegasus" else h
+                      for h in config.hosts)
+        canary = CanarySettings(interval_s=10, timeout_s=1.0, auto_restart=True, max_restarts_per_hour=1)
+        app = Gb10DashApp(dataclasses.replace(config, hosts=hosts, canary=canary), refresh_s=0.5)
+        app.canary_first_after_s = 0.5
+        before = main_pid(lab, "pegasus")
+        async with app.run_test(size=(160, 48)):
+            await until(lambda: "stella" in app.canary_results, 30, "stella's canary")
+            assert app.canary_results["stella"].ok and (app.canary_results["stella"].tps or 0) > 0
+            await until(lambda: "pegasus" in app.canary_results, 30, "pegasus's canary")
+            result = app.canary_results["pegasus"]
+            assert not result.ok and result.error == "no answer to the canary within 1 s"
+            await until(lambda: "pegasus" in app.shown and "wedged: no answer to the canary within 1 s"
+                        in app.shown["pegasus"].problems(), 10, "the panel to say wedged")
+            assert not app.shown["pegasus"].healthy and app.shown["pegasus"].health.state is HealthState.OK
+            await until(lambda: main_pid(lab, "pegasus") != before, 60, "the auto-restart")
+            await until(lambda: "pegasus" not in app.actions_running, 60, "the restart plan to end")
+            restarted = main_pid(lab, "pegasus")
+            records = AuditLog().read()
+            assert [r["action"] for r in records] == ["restart"] and records[0]["result"] == "ok"
+            # the next probe fails again, but the budget (1 an hour) allows no second restart
+            await until(lambda: app.canary_results["pegasus"].at > result.at + 5, 30, "the next canary")
+            await asyncio.sleep(1.0)
+            assert main_pid(lab, "pegasus") == restarted and len(AuditLog().read()) == 1
+    lab.wait_ready(60)
