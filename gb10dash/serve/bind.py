@@ -63,8 +63,9 @@ def app_command(config_path: Path, *, refresh_s: float, read_only: bool,
                 python: str = sys.executable) -> str:
     """The shell command textual-serve runs for each browser session: this gb10dash's `tui`, same config.
 
-    textual-serve starts it with a shell, so every part is quoted."""
+    textual-serve starts it with a shell, so every part is quoted, and `exec` makes the app that shell's
+    process (the one a stop that times out kills)."""
     argv = [python, "-m", "gb10dash", "--config", str(config_path.resolve()), "tui", "--refresh", f"{refresh_s:g}"]
     if read_only:
         argv.append("--read-only")
-    return shlex.join(argv)
+    return "exec " + shlex.join(argv)

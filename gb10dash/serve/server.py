@@ -16,6 +16,8 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
+from gb10dash.serve.session import run_session
+
 COOKIE = "gb10dash_token"
 
 
@@ -68,7 +70,8 @@ class DashboardServer(Server):
         assert task is not None
         self._sessions.add(task)
         try:
-            return await super().handle_websocket(request)
+            return await run_session(request, self.command, self.download_manager, self.debug,
+                                     self._process_messages)
         finally:
             self._sessions.discard(task)
 
@@ -82,9 +85,10 @@ class DashboardServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         mode = "read-only" if self.read_only else "full control"
         login = ", token required (open /?token=TOKEN)" if self._token else ""
-        self.console.print(f"gb10dash serve: http://{_url_host(self.host)}:{self.port}/ ({mode}{login}); "
-                           f"one app process per browser session, at most {self.max_sessions}; Ctrl+C stops",
-                           highlight=False)
+        where = (f"every interface, port {self.port}" if self.host in ("", "0.0.0.0", "::")
+                 else f"http://{_url_host(self.host)}:{self.port}/")
+        self.console.print(f"gb10dash serve: {where} ({mode}{login}); one app process per browser session, "
+                           f"at most {self.max_sessions}; Ctrl+C stops", highlight=False, soft_wrap=True)
 
     def serve(self, debug: bool = False) -> None:
         """Runs until SIGINT/SIGTERM; open sessions' apps are told to quit on the way out."""

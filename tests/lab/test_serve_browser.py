@@ -66,10 +66,10 @@ def test_the_dashboard_in_chromium_behind_a_token(lab: Lab, tmp_path) -> None:
             text = term.wait_for(lambda t: TOK_S.search(t), 30, "a tok/s figure")
             save_screenshot(page, tmp_path / "serve.png")
             assert "gpt-oss-120b" in text and "Qwen_Qwen3-8B" in text
-            assert "all 2 hosts healthy" in text
+            assert text.count("active/running") >= 2  # both units' state, as systemd words it
             apps = session_apps(server)
             assert len(apps) == 1, "one app process for the one browser session"
-        psutil.wait_procs(apps, timeout=20)
+        psutil.wait_procs(apps, timeout=30)  # asked to quit; killed 10 s later if it has not
         assert not any(app.is_running() for app in apps), "the session's app outlived its closed page"
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
@@ -92,7 +92,7 @@ def test_read_only_r_does_not_restart_the_service(lab: Lab, tmp_path) -> None:
         apps = session_apps(server)
         assert len(apps) == 1
     # the server was stopped with the page still open: it ended the session's app on its way out
-    psutil.wait_procs(apps, timeout=20)
+    psutil.wait_procs(apps, timeout=30)
     assert not any(app.is_running() for app in apps)
 
 

@@ -87,11 +87,11 @@ def test_a_missing_token_file(tmp_path: Path) -> None:
 def test_the_session_command_is_this_gb10dash_on_the_same_config(tmp_path: Path) -> None:
     config = tmp_path / "dir with space" / "hosts.toml"
     argv = shlex.split(app_command(config, refresh_s=0.5, read_only=True))
-    assert argv[:3] == [sys.executable, "-m", "gb10dash"]
-    args = build_parser().parse_args(argv[3:])  # gb10dash's own parser accepts it
+    assert argv[:4] == ["exec", sys.executable, "-m", "gb10dash"]  # exec: the shell becomes the app
+    args = build_parser().parse_args(argv[4:])  # gb10dash's own parser accepts it
     assert (args.command, args.config, args.refresh, args.read_only) == ("tui", str(config.resolve()), 0.5, True)
 
 
 def test_the_session_command_without_read_only(tmp_path: Path) -> None:
     argv = shlex.split(app_command(tmp_path / "hosts.toml", refresh_s=1.0, read_only=False))
-    assert build_parser().parse_args(argv[3:]).read_only is False
+    assert build_parser().parse_args(argv[4:]).read_only is False
