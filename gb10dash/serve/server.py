@@ -16,7 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 from textual_serve.server import Server
 
-from gb10dash.serve.session import run_session
+from gb10dash.serve.session import QUIT_GRACE_S, run_session
 
 COOKIE = "gb10dash_token"
 
@@ -80,7 +80,7 @@ class DashboardServer(Server):
         for task in list(self._sessions):
             task.cancel()
         if self._sessions:
-            await asyncio.wait(list(self._sessions), timeout=10)
+            await asyncio.wait(list(self._sessions), timeout=QUIT_GRACE_S + 2)  # each stop is bounded
 
     async def on_startup(self, app: web.Application) -> None:
         mode = "read-only" if self.read_only else "full control"
@@ -98,7 +98,7 @@ class DashboardServer(Server):
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
         web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                    print=None, access_log=None, shutdown_timeout=10)
+                    print=None, access_log=None, shutdown_timeout=5)
 
 
 def _scheme(request: web.Request) -> str:

@@ -55,11 +55,11 @@ def served(lab: Lab, *args: str, timeout: float = 30.0) -> Iterator[tuple[str, p
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
         try:
-            proc.wait(15)  # with pages still open too: their sessions are ended first
+            proc.wait(20)  # with pages still open too: their apps are asked to quit, killed after 10 s
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
-            raise AssertionError("gb10dash serve did not stop within 15 s of SIGTERM") from None
+            raise AssertionError("gb10dash serve did not stop within 20 s of SIGTERM") from None
 
 
 def _listening(port: int) -> bool:
