@@ -18,6 +18,8 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from gb10dash.actions.build_switch import prepare_revert
+from gb10dash.alerts import CRITICAL, AlertEngine, AlertEvent
+from gb10dash.alerts.notify import Notifier
 from gb10dash.actions.drop_caches import plan_drop_caches
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
@@ -54,7 +56,9 @@ from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
+from gb10dash.ui.screens.alert_history import AlertHistoryScreen
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
+from gb10dash.ui.widgets.alert_banner import AlertBanner
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
@@ -83,6 +87,7 @@ class Gb10DashApp(App[None]):
         Binding("D", "drop_caches", "Drop caches", show=False, id="drop_caches"),
         Binding("z", "toggle_compact", "Compact", show=False, id="toggle_compact"),
         Binding("y", "copy_log", "Copy log", show=False, id="copy_log"),
+        Binding("a", "alert_history", "Alerts", show=False, id="alert_history"),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -102,6 +107,7 @@ class Gb10DashApp(App[None]):
         ("D", "drop_caches", "Drop the focused host's page cache (sync; sysctl vm.drop_caches=3) — unified memory"),
         ("z", "toggle_compact", "Compact mode: no header or footer, every panel condensed (small or split screens)"),
         ("y", "copy_log", "Copy the log lines on screen to your clipboard (OSC 52: works over SSH)"),
+        ("a", "alert_history", "Alert history: every alert raised since start, when it was raised and cleared"),
         ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
@@ -140,6 +146,9 @@ class Gb10DashApp(App[None]):
         self.compact = False  # z: compact mode (no header/footer, panels condensed)
         self.canary_results: dict[str, CanaryResult] = {}  # host -> the wedge canary's last verdict
         self.canary_first_after_s = 30.0  # the first canary probe after start
+        self.alert_engine = AlertEngine(config.alerts)
+        self._notifier = Notifier(config.alerts.notify, config.alerts.notify_timeout_s)
+        self._alerts_drawn = False
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
@@ -152,6 +161,7 @@ class Gb10DashApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
+        yield AlertBanner(id="alert-banner")
         yield HostGrid(self.config.hosts, id="hosts")
         yield LogPane(id="log")
         yield ActionProgress(id="action")
@@ -214,9 +224,10 @@ class Gb10DashApp(App[None]):
             self._feed_log(message.name)
 
     def _refresh(self) -> None:
+        now = time.time()
+        changed = self._evaluate_alerts(now)
         if not self._dirty:
             return
-        now = time.time()
         grid = self.query_one(HostGrid)
         for name in sorted(self._dirty):
             state = self.monitors[name].state
@@ -224,7 +235,8 @@ class Gb10DashApp(App[None]):
                 state = dataclasses.replace(state, canary=self.canary_results[name])
             history = self.histories[name]
             history.observe(state.throughput.gen, state.throughput.prompt, now)
-            grid.panel(name).show(state, history.points(now), now, self._bench_runs(name, state.model_id))
+            grid.panel(name).show(state, history.points(now), now, self._bench_runs(name, state.model_id),
+                                  self.alert_engine.active_for(name))
             self.shown[name] = state
         self._dirty.clear()
         self._updated_at = now
@@ -546,6 +558,39 @@ class Gb10DashApp(App[None]):
         self.push_screen(ConfirmScreen(f"Cancel {action} on {host}?",
                                        ["The running command is killed on the host (a build with all its "
                                         "compilers); steps already done are undone, as on a failure."]), answered)
+
+    def _evaluate_alerts(self, now: float) -> bool:
+        """Judge the states shown against the alert rules (each tick: a rule's duration passes without
+        a new state); a raised alert rings the bell (if configured), shows a notification and runs
+        the notify command; the banner and the host's panel show the firing ones."""
+        if not self.shown:
+            return False
+        events = self.alert_engine.evaluate_all(list(self.shown.values()), now)
+        for event in events:
+            alert = event.alert
+            self._dirty.add(alert.host)
+            if event.kind == "raised":
+                if self.config.alerts.bell:
+                    self.bell()
+                self.notify(f"{alert.rule}: {alert.message}", title=f"{alert.host}: alert", timeout=10,
+                            severity="error" if alert.severity == CRITICAL else "warning")
+            else:
+                self.notify(f"{alert.rule} cleared", title=f"{alert.host}: alert cleared", timeout=6)
+            if self._notifier.enabled:
+                self._send_notify(event)
+        if events or not self._alerts_drawn:
+            self._alerts_drawn = True
+            self.query_one(AlertBanner).show(self.alert_engine.active)
+        return bool(events)
+
+    @work(exit_on_error=False, group="notify")
+    async def _send_notify(self, event: AlertEvent) -> None:
+        failed = await self._notifier.send(event)
+        if failed:
+            self.notify(failed, title="alert notify command", severity="warning", timeout=8)
+
+    def action_alert_history(self) -> None:
+        self.push_screen(AlertHistoryScreen(self.alert_engine.history, time.time()))
 
     def action_toggle_compact(self) -> None:
         """Compact mode for a split or far screen: header and footer hidden, panels condensed."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from gb10dash.collectors.llama import HealthState
 from gb10dash.lab import Lab
@@ -250,3 +251,58 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
             await asyncio.sleep(1.0)
             assert main_pid(lab, "pegasus") == restarted and len(AuditLog().read()) == 1
     lab.wait_ready(60)
+
+
+async def test_a_stopped_service_raises_an_alert_banner_bell_notify_and_history_then_clears(lab: Lab,
+                                                                                            tmp_path) -> None:
+    """The alert engine in the dashboard: stella's unit stopped → after the rule's duration the banner
+    and stella's panel show the alert, the bell rings, the notify command gets the event as JSON on
+    stdin; started again → cleared after clear_s, kept in the history with both times."""
+    import dataclasses
+    import json
+    import sys
+
+    from gb10dash.alerts import AlertSettings
+    from gb10dash.alerts.settings import DEFAULT_RULES
+    from gb10dash.ui.screens.alert_history import AlertHistoryScreen
+    from gb10dash.ui.widgets.alert_banner import AlertBanner
+
+    events = tmp_path / "events.jsonl"
+    notify = (sys.executable, "-c", f"import sys; open({str(events)!r}, 'a').write(sys.stdin.read())")
+    rules = {**DEFAULT_RULES, "unit": dataclasses.replace(DEFAULT_RULES["unit"], for_s=2.0, clear_s=2.0)}
+    config = labctl.config(lab)
+    config = dataclasses.replace(config, alerts=AlertSettings(rules=rules, bell=True, notify=notify))
+    rings: list[int] = []
+    app = Gb10DashApp(config, refresh_s=0.5)
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]  # count the rings (no terminal here)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
+        banner = app.query_one(AlertBanner)
+        assert not banner.display and not app.alert_engine.active
+        assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
+        try:
+            stopped_at = time.monotonic()
+            await until(lambda: app.alert_engine.active_for("stella"), 30, "the unit alert")
+            held = time.monotonic() - stopped_at
+            (alert,) = app.alert_engine.active_for("stella")
+            assert alert.rule == "unit" and held >= 2.0
+            await pilot.pause(0.6)
+            assert banner.display and "stella unit:" in str(banner.render())
+            panel_text = str(app.query_one(HostGrid).panel("stella").query_one("AlertsView").render())
+            assert "⚠ ALERT unit:" in panel_text
+            assert rings and not app.alert_engine.active_for("pegasus")
+            await until(lambda: events.exists() and events.read_text().count("\n") >= 1, 15, "the notify command")
+            raised = json.loads(events.read_text().splitlines()[0])
+            assert (raised["event"], raised["host"], raised["rule"]) == ("raised", "stella", "unit")
+        finally:
+            assert labctl.shim(lab, "stella", "systemctl", "start", "llama-server").returncode == 0
+        await until(lambda: not app.alert_engine.active, 60, "the alert to clear")
+        await until(lambda: events.read_text().count("\n") >= 2, 15, "the cleared event")
+        assert json.loads(events.read_text().splitlines()[1])["event"] == "cleared"
+        await pilot.pause(0.6)
+        assert not banner.display
+        await pilot.press("a")
+        assert isinstance(app.screen, AlertHistoryScreen)
+        (row,) = [r for r in app.screen._rows if r[3] == "stella"]
+        assert row[4] == "unit" and row[1] != "active"
+        await pilot.press("escape")

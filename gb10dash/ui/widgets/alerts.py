@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from textual.content import Content
+
+from gb10dash.alerts import Alert
 
 from gb10dash.format import clock, duration
 from gb10dash.state import HostState
@@ -10,8 +14,10 @@ from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, lines
 from gb10dash.ui.widgets.line import Line
 
 
-def alerts_content(state: HostState, now: float) -> Content | None:
-    rows: list[Content] = []
+def alerts_content(state: HostState, now: float, firing: Sequence[Alert] = ()) -> Content | None:
+    """Firing alerts (the engine's, held past their duration) first, then what is wrong now."""
+    rows: list[Content] = [Content.assemble(("⚠ ALERT ", f"bold {BAD}"), (f"{a.rule}: {a.message}", f"bold {BAD}"),
+                                            (f" (since {clock(a.since)})", MUTED)) for a in firing]
     if not state.connected:
         since = state.unreachable_since
         reason = f" ({state.unreachable_reason or 'not connected'})"
@@ -28,8 +34,8 @@ def alerts_content(state: HostState, now: float) -> Content | None:
 class AlertsView(Line):
     """Hidden while the host is healthy and nothing needs saying."""
 
-    def show(self, state: HostState, now: float) -> None:
-        content = alerts_content(state, now)
+    def show(self, state: HostState, now: float, firing: Sequence[Alert] = ()) -> None:
+        content = alerts_content(state, now, firing)
         self.display = content is not None
         if content is not None:
             self.set_content(content)

@@ -15,6 +15,7 @@ from textual.widget import Widget
 
 from gb10dash.config import HostConfig
 from gb10dash.format import duration
+from gb10dash.alerts import Alert
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
@@ -93,7 +94,7 @@ class HostPanel(Widget, can_focus=True):
             part.compact = compact or tiny  # type: ignore[attr-defined]
 
     def show(self, state: HostState, history: Sequence[RatePoint], now: float,
-             bench: Sequence[HistoryEntry] = ()) -> None:
+             bench: Sequence[HistoryEntry] = (), firing: Sequence[Alert] = ()) -> None:
         """Update every part in place from a state, its rate history, the bench runs of the served
         model and the time `now`."""
         self.state = state
@@ -106,7 +107,7 @@ class HostPanel(Widget, can_focus=True):
         self.border_title = panel_title(self.host.name, state)
         subtitle = panel_subtitle(state)
         self.border_subtitle = f"data {duration(age)} old · {subtitle}" if level and age is not None else subtitle
-        self.query_one(AlertsView).show(state, now)
+        self.query_one(AlertsView).show(state, now, firing)
         self.query_one(ServiceLine).show(state.unit, now)
         self.query_one(ModelLine).show(state, now)
         self.query_one(ThroughputView).show(state, history, now, bench)
