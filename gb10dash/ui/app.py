@@ -18,8 +18,6 @@ from textual.binding import Binding
 from textual.widgets import Footer
 
 from gb10dash.actions.build_switch import prepare_revert
-from gb10dash.alerts import CRITICAL, AlertEngine, AlertEvent
-from gb10dash.alerts.notify import Notifier
 from gb10dash.actions.drop_caches import plan_drop_caches
 from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.plan import Plan
@@ -34,6 +32,8 @@ from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
+from gb10dash.alerts import CRITICAL, AlertEngine, AlertEvent
+from gb10dash.alerts.notify import Notifier
 from gb10dash.bench import history as bench_history
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.bench.report import table as bench_table
@@ -52,11 +52,11 @@ from gb10dash.transport.base import TransportError
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.messages import HostChanged
+from gb10dash.ui.screens.alert_history import AlertHistoryScreen
 from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
-from gb10dash.ui.screens.alert_history import AlertHistoryScreen
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.alert_banner import AlertBanner
 from gb10dash.ui.widgets.host_grid import HostGrid
@@ -225,7 +225,7 @@ class Gb10DashApp(App[None]):
 
     def _refresh(self) -> None:
         now = time.time()
-        changed = self._evaluate_alerts(now)
+        self._evaluate_alerts(now)
         if not self._dirty:
             return
         grid = self.query_one(HostGrid)

@@ -24,7 +24,13 @@ from textual.widgets import Collapsible, Footer, Input, Label, Select, Static
 
 from gb10dash.chat.protocol import EFFORTS, THINK_CHOICES, think_value
 from gb10dash.chat.render import client_figures, printable, server_figures, state_text
-from gb10dash.chat.session import ChatHistories, ChatHistory, ClientFactory, Turn, stream_turn
+from gb10dash.chat.session import (
+    ChatHistories,
+    ChatHistory,
+    ClientFactory,
+    Turn,
+    stream_turn,
+)
 
 #: the histories of this dashboard session, when the app does not pass its own
 SESSION_HISTORIES = ChatHistories()

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from textual.content import Content
 
 from gb10dash.alerts import Alert
-
 from gb10dash.format import clock, duration
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, lines

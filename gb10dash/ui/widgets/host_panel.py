@@ -13,10 +13,10 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widget import Widget
 
-from gb10dash.config import HostConfig
-from gb10dash.format import duration
 from gb10dash.alerts import Alert
 from gb10dash.bench.history import HistoryEntry
+from gb10dash.config import HostConfig
+from gb10dash.format import duration
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.alerts import AlertsView
