@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 from pathlib import Path
 
@@ -17,8 +18,9 @@ async def test_fleet_aliases_reach_the_real_hosts(lab: Lab, tmp_path: Path) -> N
     assert [h.name for h in config.hosts] == ["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]
     assert [h.api_url for h in config.hosts] == [real[n].api_url for n in ("pegasus", "stella") * 2 + ("pegasus",)]
     # OpenSSH and asyncssh both take the alias, with the host key checked against the lab's known_hosts
-    done = subprocess.run(["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", "printenv", "GB10LAB_ROOT"],
-                          capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    done = await asyncio.to_thread(
+        subprocess.run, ["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", "printenv", "GB10LAB_ROOT"],
+        check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
     assert done.returncode == 0 and done.stdout.strip() == str(real["stella"].root), done.stderr
     transport = SshTransport("fleet-05", "fleet-05-llm", config.ssh)
     await transport.connect()
