@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer
 
 from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.drop_caches import plan_drop_caches
@@ -63,6 +62,7 @@ from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
+from gb10dash.ui.widgets.steady_footer import SteadyFooter
 
 
 class Gb10DashApp(App[None]):
@@ -165,7 +165,7 @@ class Gb10DashApp(App[None]):
         yield HostGrid(self.config.hosts, id="hosts")
         yield LogPane(id="log")
         yield ActionProgress(id="action")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         limits = (max(5.0, 3 * self.refresh_s), max(30.0, 10 * self.refresh_s))
@@ -229,16 +229,21 @@ class Gb10DashApp(App[None]):
         if not self._dirty:
             return
         grid = self.query_one(HostGrid)
+        hidden: set[str] = set()
         for name in sorted(self._dirty):
             state = self.monitors[name].state
             if name in self.canary_results:
                 state = dataclasses.replace(state, canary=self.canary_results[name])
             history = self.histories[name]
             history.observe(state.throughput.gen, state.throughput.prompt, now)
-            grid.panel(name).show(state, history.points(now), now, self._bench_runs(name, state.model_id),
-                                  self.alert_engine.active_for(name))
-            self.shown[name] = state
-        self._dirty.clear()
+            self.shown[name] = state  # alerts and the status line judge every host, drawn or not
+            panel = grid.panel(name)
+            if not grid.in_view(panel):  # scrolled out of sight (many hosts): drawn when it comes back
+                hidden.add(name)
+                continue
+            panel.show(state, history.points(now), now, self._bench_runs(name, state.model_id),
+                       self.alert_engine.active_for(name))
+        self._dirty = hidden
         self._updated_at = now
         # the states just shown; a host not drawn yet is asked once (no second build of drawn ones)
         states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]

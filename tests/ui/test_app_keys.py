@@ -114,3 +114,21 @@ async def test_y_copies_the_log_lines_on_screen() -> None:
         last = shown[0].recent_log[-1].message.strip()
         assert copied[-1].endswith(last) and len(copied) < len(shown[0].recent_log) + 1
         assert any("copied" in str(n.message) and "OSC 52" in str(n.message) for n in app._notifications)
+
+
+async def test_sixteen_hosts_scroll_and_only_panels_in_view_count_as_visible() -> None:
+    """With many hosts the grid scrolls; the app draws only the panels in view (the others when
+    they scroll into it), so 16 hosts cost little more than the few on screen."""
+    from gb10dash.ui.widgets.host_grid import HostGrid
+
+    shown = [states.healthy_copy(states.pegasus() if i % 2 else states.stella(), f"gb10-{i:02d}") for i in range(16)]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        grid = app.query_one(HostGrid)
+        visible = [p.host.name for p in grid.panels if grid.in_view(p)]
+        assert visible and "gb10-00" in visible and "gb10-15" not in visible
+        grid.scroll_end(animate=False, immediate=True)
+        await pilot.pause(0.2)
+        assert grid.in_view(grid.panel("gb10-15")) and not grid.in_view(grid.panel("gb10-00"))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from textual.app import ComposeResult
 from textual.containers import ScrollableContainer
 from textual.events import Resize
-from textual.geometry import Size
+from textual.geometry import Region, Size
 
 from gb10dash.config import HostConfig
 from gb10dash.ui.widgets.host_panel import HostPanel
@@ -58,6 +58,13 @@ class HostGrid(ScrollableContainer, can_focus=False):
 
     def panel(self, name: str) -> HostPanel:
         return self.query_one(f"#{panel_id(name)}", HostPanel)
+
+    def in_view(self, panel: HostPanel) -> bool:
+        """The panel shows at least partly in the grid's scroll window (before the first layout: yes)."""
+        if not self.size.area:
+            return True
+        window = Region(int(self.scroll_x), int(self.scroll_y), self.size.width, self.size.height)
+        return panel.virtual_region.overlaps(window)
 
     @property
     def panels(self) -> list[HostPanel]:
