@@ -65,6 +65,7 @@ class HostConfig:
     baseline_prompt_tps: float | None = None
     api_key_env: str | None = None   # the NAME of an environment variable holding llama-server's --api-key
     api_key_file: str | None = None  # or a file holding it (absolute once loaded; must not be group/world readable)
+    accept_new_host_key: bool = False  # trust a host key known_hosts has none for (added there, with a warning)
 
 
 def _default_canary() -> CanarySettings:
@@ -114,6 +115,8 @@ _HOST_KEYS: dict[str, tuple[type, bool, str]] = {
     "baseline_prompt_tps": (float, False, "a positive number (tokens per second)"),
     "api_key_env": (str, False, "the name of an environment variable holding llama-server's --api-key"),
     "api_key_file": (str, False, "the path of a file (mode 0600) holding llama-server's --api-key"),
+    "accept_new_host_key": (bool, False, ("true or false (trust and record the host key of a host that "
+                                          "known_hosts has no key for; a changed key is always refused)")),
 }
 _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "config_file": (str, False, "the path of an ssh_config file"),
@@ -254,6 +257,8 @@ def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: 
         fail("api_url", f"expected {_HOST_KEYS['api_url'][2]}, got {host.api_url!r}")
     if host.api_via_ssh and host.transport != "ssh":
         fail("api_via_ssh", "only possible with transport \"ssh\"")
+    if host.accept_new_host_key and host.transport != "ssh":
+        fail("accept_new_host_key", "only possible with transport \"ssh\"")
     if host.cuda_arch is not None and not _ARCH_RE.match(host.cuda_arch):
         fail("cuda_arch", f"expected {_HOST_KEYS['cuda_arch'][2]}, got {host.cuda_arch!r}")
     if host.api_key_env is not None and not _ENV_NAME_RE.match(host.api_key_env):

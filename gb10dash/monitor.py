@@ -2,8 +2,15 @@
 
 `snapshot()` collects everything once (for `gb10dash status`); `run()` keeps a
 persistent connection with long-lived streams (nvidia-smi -lms, journalctl -f)
-and slower polls, reconnecting with capped exponential backoff. A failing
+and reads over SFTP, reconnecting with capped exponential backoff. A failing
 source is recorded in its SourceStatus and never stops the others.
+
+In steady state nothing is spawned on the host: the unit's state (`systemctl show`)
+is re-read when the journal stream carries systemd's word about the unit, when
+the MainPID's /proc entry goes away or when /health changes, and otherwise on a
+backstop poll; the GPU processes (`nvidia-smi --query-compute-apps`) on a MainPID
+or health change, a GPU stream restart, or their own backstop. While the journal
+stream is up and the MainPID alive, each fast poll confirms the unit state as current.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -31,8 +39,10 @@ from gb10dash.transport.backoff import Backoff
 class Cadence:
     """Seconds between polls of each kind of source."""
 
-    fast_s: float = 1.0      # /proc/meminfo, VmRSS, HTTP /health /slots /metrics
-    slow_s: float = 5.0      # systemctl show, mount probe, nvidia-smi compute apps
+    fast_s: float = 1.0      # /proc/meminfo, VmRSS (SFTP), HTTP /health /slots /metrics
+    slow_s: float = 5.0      # mount probe (SFTP stat); pause before a failed stream is restarted
+    unit_backstop_s: float = 30.0   # `systemctl show` when no event asked for it sooner
+    apps_backstop_s: float = 60.0   # `nvidia-smi --query-compute-apps` likewise
     gpu_ms: int = 1000       # nvidia-smi -lms interval
     stat_timeout_s: float = 3.0
     log_lines: int = 500     # journal entries kept in memory
@@ -40,6 +50,18 @@ class Cadence:
 
 class ConnectionLost(Exception):
     pass
+
+
+def _cancelling() -> int:
+    task = asyncio.current_task()
+    return task.cancelling() if task is not None else 0
+
+
+def _raise_if_cancelled() -> None:
+    """Honour a cancel that something swallowed: a TaskGroup whose child failed at the moment we were
+    cancelled raises the child's error instead, as does wait_for (3.11) whose inner call had just ended."""
+    if _cancelling():
+        raise asyncio.CancelledError
 
 
 class HostMonitor:
@@ -63,6 +85,10 @@ class HostMonitor:
         self._llama: LlamaClient | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
+        self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
+        self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
+        self._journal_live = False           # the journal stream is following: no unit event unseen
+        self._gone_pid: int | None = None    # a MainPID whose /proc entry was found gone
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -125,6 +151,7 @@ class HostMonitor:
         http_task = None if self.host.api_via_ssh else asyncio.create_task(self._http_loop())
         try:
             while True:
+                _raise_if_cancelled()
                 try:
                     await self.transport.connect()
                 except TransportError as exc:
@@ -146,17 +173,23 @@ class HostMonitor:
             await self.close()
 
     async def _run_connected(self) -> str:
-        loops = [self._gpu_loop(), self._gpu_apps_loop(), self._journal_loop(), self._slow_loop(), self._fast_loop(),
-                 self._watch_connection()]
+        self._journal_live = False
+        loops = [self._gpu_loop(), self._gpu_apps_loop(), self._journal_loop(), self._unit_loop(), self._slow_loop(),
+                 self._fast_loop(), self._watch_connection()]
         if self.host.api_via_ssh:
             loops.append(self._http_loop())
         reason = "connection closed"
+        task, cancelling = asyncio.current_task(), _cancelling()
         try:
             async with asyncio.TaskGroup() as group:
                 for loop in loops:
                     group.create_task(loop)
         except* ConnectionLost as lost:
             reason = str(lost.exceptions[0]) or "connection lost"
+            if sys.version_info < (3, 12) and task is not None and _cancelling() > cancelling:
+                # 3.11: a TaskGroup whose child fails while it waits cancels its parent task and never
+                # uncancels it; left so, that count would read as our own cancellation
+                task.uncancel()
         return reason
 
     async def _watch_connection(self) -> None:
@@ -173,10 +206,37 @@ class HostMonitor:
             await asyncio.sleep(max(0.05, seconds - (time.monotonic() - started)))
 
     async def _slow_loop(self) -> None:
-        await self._every(self.cadence.slow_s, self._poll_unit, self._poll_mount)
+        await self._every(self.cadence.slow_s, self._poll_mount)
+
+    async def _when_wanted(self, wanted: asyncio.Event, poll: Callable[[], Any],
+                           next_wait: Callable[[], float]) -> None:
+        """poll now, then whenever `wanted` is set (a burst of events coalesced) or next_wait() passes."""
+        while True:
+            wanted.clear()
+            await poll()
+            self._notify()
+            try:
+                await asyncio.wait_for(wanted.wait(), next_wait())
+            except TimeoutError:
+                continue
+            await asyncio.sleep(0.1)  # systemd logs a stop or restart as several lines at once
+
+    async def _unit_loop(self) -> None:
+        retry = [0.0]
+
+        def next_wait() -> float:
+            unit, status = self._fields.get("unit"), self._sources.get("unit")
+            if (status is not None and status.failing) or (unit is not None and systemd.is_transitional(unit)):
+                # on its way somewhere (or unreadable): look again soon, less often the longer it lasts
+                retry[0] = min(self.cadence.unit_backstop_s, max(self.cadence.fast_s, retry[0] * 2))
+                return retry[0]
+            retry[0] = 0.0
+            return self.cadence.unit_backstop_s
+
+        await self._when_wanted(self._unit_wanted, self._poll_unit, next_wait)
 
     async def _gpu_apps_loop(self) -> None:  # apart: a hung nvidia-smi must not delay the unit's state
-        await self._every(self.cadence.slow_s, self._poll_gpu_apps)
+        await self._when_wanted(self._apps_wanted, self._poll_gpu_apps, lambda: self.cadence.apps_backstop_s)
 
     async def _fast_loop(self) -> None:
         await self._every(self.cadence.fast_s, self._poll_memory)
@@ -187,12 +247,16 @@ class HostMonitor:
     async def _gpu_loop(self) -> None:
         # a stream that stays silent (nvidia-smi hung on the driver) is restarted, not waited on forever
         stall_s = max(5.0, 5 * self.cadence.gpu_ms / 1000)
+        restarted = False
         while True:
             samples = gpu.stream_gpu(self.transport, self.cadence.gpu_ms)
             try:
                 while True:
                     sample = await asyncio.wait_for(anext(samples), stall_s)
                     self._ok("gpu", gpu=sample)
+                    if restarted:  # nvidia-smi works again: so may the GPU process query
+                        restarted = False
+                        self._apps_wanted.set()
                     self._notify()
             except StopAsyncIteration:
                 self._failed("gpu", "nvidia-smi stream ended")
@@ -205,6 +269,8 @@ class HostMonitor:
                 self._failed("gpu", exc)
             finally:
                 await samples.aclose()
+            restarted = True
+            self._apps_wanted.set()  # whatever ails nvidia-smi is worth saying on the GPU processes too
             self._notify()
             await asyncio.sleep(self.cadence.slow_s)
 
@@ -212,10 +278,13 @@ class HostMonitor:
         while True:
             resumed_from, received = self.cursor, 0
             try:
+                self._journal_live = True
                 async for entry in journal.stream_journal(self.transport, self.host.unit,
                                                           after_cursor=self.cursor, initial_lines=100):
                     received += 1
                     self._add_log(entry)
+                    if systemd.is_unit_event(entry.message, entry.pid, self.host.unit, entry.unit):
+                        self._unit_wanted.set()
                     self._ok("journal")
                     self._notify()
                 if resumed_from is not None and received == 0 and self.transport.connected:
@@ -228,6 +297,9 @@ class HostMonitor:
             except TransportError as exc:
                 self._check_connection(exc)
                 self._failed("journal", exc)
+            finally:
+                self._journal_live = False
+            self._unit_wanted.set()  # what happened while no stream was following is not known
             await asyncio.sleep(self.cadence.slow_s)
 
     def _check_connection(self, exc: BaseException) -> None:
@@ -268,6 +340,7 @@ class HostMonitor:
             if previous is not None and previous.main_pid != unit.main_pid:
                 self._refresh_identity = True  # a new process may serve another model (a fast restart
                 # can pass between two /health polls without ever answering 503)
+                self._apps_wanted.set()
             self._ok("unit", unit=unit)
         await self._guard("unit", poll)
 
@@ -289,7 +362,20 @@ class HostMonitor:
             pid = unit.main_pid if unit else None
             process = await memory.collect_process_memory(self.transport, pid) if pid else None
             self._ok("memory", meminfo=meminfo, process_memory=process)
+            if pid and process is None:
+                if self._gone_pid != pid:  # the main process is gone: systemd has news
+                    self._gone_pid = pid
+                    self._unit_wanted.set()
+            elif self._journal_live and not self._unit_wanted.is_set():
+                self._confirm_unit()
         await self._guard("memory", poll)
+
+    def _confirm_unit(self) -> None:
+        """The unit state read last is still current: the journal stream is following (systemd
+        would have said otherwise) and the MainPID is alive. Its freshness is now."""
+        status = self._sources.get("unit")
+        if status is not None and status.last_ok is not None and not status.failing:
+            self._sources["unit"] = status.ok(time.time())
 
     async def _poll_mount(self) -> None:
         async def poll() -> None:
@@ -310,6 +396,10 @@ class HostMonitor:
             self._failed("health", exc)
             return
         health = await client.health()
+        previous = self._fields.get("health")
+        if previous is not None and previous.state is not health.state:
+            self._unit_wanted.set()  # a restart, a crash or a model (re)load: systemd and the GPU may say
+            self._apps_wanted.set()
         self._ok("health", health=health)
         if health.state is not HealthState.OK:
             self._refresh_identity = True  # after a restart the model may have changed
@@ -345,7 +435,7 @@ class HostMonitor:
         return self._llama
 
     async def close(self) -> None:
-        self._prober.cancel()  # a stat still blocked on a hung mount: its task and channel go
+        await self._prober.close()  # a stat still blocked on a hung mount: it is killed, its task goes
         if self._llama is not None:
             await self._llama.aclose()
             self._llama = None

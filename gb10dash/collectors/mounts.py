@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Iterable
 
-from gb10dash.transport.base import CommandResult, Transport, TransportError
+from gb10dash.transport.base import STAT_ABANDON_S, Transport, TransportError
 
 NETWORK_FSTYPES = frozenset({"nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "fuse.sshfs", "9p"})
 _OCTAL = re.compile(r"\\([0-7]{3})")
@@ -157,21 +157,20 @@ class MountStatus:
 
 
 class MountProber:
-    """Probes one mount point: /proc/self/mountinfo, then a `stat` with a deadline.
+    """Probes one mount point: /proc/self/mountinfo, then a stat with a deadline.
 
-    A `stat` on a dead hard NFS mount may never return (D state, even SIGKILL waits):
-    the probe is awaited only until the deadline, then left running; while it is
-    still pending no second one is started, and the mount is reported hung with
-    how long it has been waiting.
+    A stat on a dead hard NFS mount may never return (D state): it is awaited only until the
+    deadline, then left pending; while it is pending no second one is started, and the mount is
+    reported hung with how long it has been waiting. The stat goes through `Transport.stat_path`
+    (over SSH: SFTP on a session of its own, no process spawned); a session whose stat came back
+    late is replaced before the next one, and one blocked for `STAT_ABANDON_S` is killed.
     """
-
-    #: an abandoned probe is given up entirely after this long (its channel is closed)
-    ABANDON_AFTER_S = 300.0
 
     def __init__(self, transport: Transport, path: str, *, timeout: float = 3.0):
         self.transport, self.path, self.timeout = transport, path, timeout
-        self._pending: asyncio.Task[CommandResult] | None = None
+        self._pending: asyncio.Task[None] | None = None
         self._started = 0.0
+        self._late = False  # the pending (or last) stat passed its deadline
 
     async def probe(self) -> MountStatus:
         text = (await self.transport.read_file("/proc/self/mountinfo")).decode("utf-8", errors="replace")
@@ -180,25 +179,41 @@ class MountProber:
             return MountStatus(self.path, MountState.NOT_MOUNTED)
         if self._pending is not None and not self._pending.done():
             waited = time.monotonic() - self._started
+            if waited > STAT_ABANDON_S:
+                await self.transport.end_stat_session(kill=True)  # its stat then fails: a new one next time
             return MountStatus(self.path, MountState.HUNG, entry, waited,
                                f"stat has not returned for {waited:.0f} s")
-        self._started = time.monotonic()
-        self._pending = asyncio.ensure_future(self.transport.run(
-            ["stat", "--format=%i", "--", self.path], timeout=self.ABANDON_AFTER_S))
+        if self._late:
+            await self.transport.end_stat_session(kill=False)
+        self._started, self._late = time.monotonic(), False
+        self._pending = asyncio.ensure_future(self.transport.stat_path(self.path))
+        self._pending.add_done_callback(_retrieve)
         done, _ = await asyncio.wait({self._pending}, timeout=self.timeout)
         elapsed = time.monotonic() - self._started
         if not done:
+            self._late = True
             return MountStatus(self.path, MountState.HUNG, entry, elapsed,
                                f"stat did not answer within {self.timeout:g} s")
-        try:
-            result = self._pending.result()
-        except TransportError as exc:
-            return MountStatus(self.path, MountState.ERROR, entry, elapsed, str(exc))
-        if not result.ok:
-            reason = result.stderr.strip().splitlines()[-1:] or [f"exit {result.exit_status}"]
-            return MountStatus(self.path, MountState.ERROR, entry, elapsed, reason[0])
+        error = self._pending.exception()
+        if error is not None:
+            return MountStatus(self.path, MountState.ERROR, entry, elapsed, str(error) or type(error).__name__)
         return MountStatus(self.path, MountState.MOUNTED, entry, elapsed)
 
-    def cancel(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
+    async def close(self) -> None:
+        """Stop a stat still blocked on the host (its server is killed) and its task."""
+        pending, self._pending = self._pending, None
+        if pending is None or pending.done():
+            return
+        try:
+            await asyncio.wait_for(self.transport.end_stat_session(kill=True), 10)
+        except (TransportError, TimeoutError):
+            pass
+        finally:
+            pending.cancel()
+            await asyncio.gather(pending, return_exceptions=True)
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    """A stat given up on may fail later with nobody awaiting it: that is not worth a warning."""
+    if not task.cancelled():
+        task.exception()

@@ -182,6 +182,29 @@ def parse_systemctl_show(text: str) -> UnitStatus:
     )
 
 
+# What systemd (PID 1, or a user manager) logs when a unit changes state: "Starting/Started/Stopping/
+# Stopped/Failed to start/Reloading/Reloaded <description>" and "<unit>: Main process exited, …",
+# "<unit>: Failed with result …", "<unit>: Scheduled restart job …", "<unit>: Deactivated successfully."
+_MANAGER_VERBS = re.compile(r"^(?:Starting|Started|Stopping|Stopped|Failed to start|Reloading|Reloaded|Killing) ")
+
+
+def is_unit_event(message: str, pid: int | None, unit: str, entry_unit: str | None) -> bool:
+    """True for a journal entry in which systemd reports a state change of `unit` (pure).
+
+    `pid` and `entry_unit` are the entry's _PID and unit (UNIT= for systemd's own lines). A false
+    positive costs one `systemctl show`; a miss is caught by the backstop poll."""
+    if entry_unit != unit:
+        return False
+    if message.startswith(unit + ": "):
+        return True  # "<unit>: Main process exited, …" and friends: only systemd writes these
+    return pid == 1 and bool(_MANAGER_VERBS.match(message))
+
+
+def is_transitional(unit: UnitStatus) -> bool:
+    """A state systemd leaves by itself soon (start/stop in progress, waiting to restart)."""
+    return unit.active_state in ("activating", "deactivating", "reloading") or unit.sub_state == "auto-restart"
+
+
 # -- collector ------------------------------------------------------------------------------
 async def collect_unit(transport: Transport, unit: str, *, timeout: float = 10.0) -> UnitStatus:
     """`systemctl show` of the unit, parsed."""

@@ -16,4 +16,4 @@ def make_transport(host: HostConfig, ssh: SshSettings) -> Transport:
     from gb10dash.transport.ssh import SshTransport
 
     assert host.ssh_alias is not None  # the config guarantees it for transport "ssh"
-    return SshTransport(host.name, host.ssh_alias, ssh)
+    return SshTransport(host.name, host.ssh_alias, ssh, accept_new_host_key=host.accept_new_host_key)

@@ -71,3 +71,20 @@ class Transport(abc.ABC):
     async def forward_port(self, remote_host: str, remote_port: int) -> int:
         """A port on 127.0.0.1 here that reaches remote_host:remote_port as seen from the host."""
         raise TransportError(f"{self.name}: this transport cannot forward ports")
+
+    async def stat_path(self, path: str) -> None:
+        """stat(path) on the host, apart from everything else: on a hung mount it may never return,
+        and must then block nothing but itself (the caller bounds the wait and never starts a second).
+        Raises FileNotFoundError / PermissionError / OSError (the host's complaint) / TransportError."""
+        result = await self.run(["stat", "--format=%i", "--", path], timeout=STAT_ABANDON_S)
+        if not result.ok:
+            reason = result.stderr.strip().splitlines()[-1:] or [f"stat exited {result.exit_status}"]
+            raise OSError(reason[0])
+
+    async def end_stat_session(self, *, kill: bool) -> None:
+        """Drop what `stat_path` keeps on the host (a new one is made on the next call); kill=True also
+        ends a stat still blocked there. Nothing to do where each stat is its own process."""
+
+
+#: a `stat_path` still blocked after this long is given up (killed) and a new one may start
+STAT_ABANDON_S = 300.0

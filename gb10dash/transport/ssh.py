@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
+import os
 import shlex
 from collections.abc import AsyncIterator, Sequence
 
 import asyncssh
 
 from gb10dash.config import SshSettings
-from gb10dash.transport.base import CommandResult, CommandTimeout, Transport, TransportError
+from gb10dash.transport.base import (
+    CommandResult,
+    CommandTimeout,
+    Transport,
+    TransportError,
+)
 
 
 def describe_ssh_error(alias: str, exc: BaseException) -> str:
@@ -38,17 +46,71 @@ def describe_ssh_error(alias: str, exc: BaseException) -> str:
 
 
 _READ_CHUNK = 64 * 1024
+_log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _StatSession:
+    """The SFTP session kept for `stat_path`: its own server process on the host, so a stat stuck
+    on a hung mount there blocks no other SFTP request (the /proc reads go over the main one)."""
+
+    sftp: asyncssh.SFTPClient
+    server: tuple[int, int] | None  # (pid, start time) of its server process, to kill it if stuck
+
+
+def proc_start_time(stat: bytes) -> tuple[int, int]:
+    """(pid, start time in clock ticks) from a /proc/PID/stat text (pure)."""
+    head, _, rest = stat.rpartition(b")")
+    fields = rest.split()
+    if not head or len(fields) < 20:
+        raise ValueError("not a /proc/PID/stat text")
+    return int(head.split(b" (", 1)[0]), int(fields[19])
+
+
+class _AcceptNewHostKey(asyncssh.SSHClient):
+    """Trusts a host key that known_hosts does not (asyncssh asks only then) if known_hosts has no
+    key at all for the host, and keeps it to be recorded; a host with other keys there has a
+    CHANGED key: refused."""
+
+    def __init__(self, known_hosts: Sequence[str]):
+        self.known_hosts = known_hosts
+        self.accepted: tuple[str, asyncssh.SSHKey] | None = None  # (known_hosts host pattern, key)
+        self.changed = False
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        for path in self.known_hosts:
+            try:
+                known = asyncssh.read_known_hosts(path)
+            except (OSError, ValueError):
+                continue  # missing or unreadable: nothing known from it
+            if any(known.match(host, addr, port)):
+                self.changed = True
+                return False
+        self.accepted = (host if port in (22, None) else f"[{host}]:{port}", key)
+        return True
+
+
+def known_hosts_files(alias: str, config: Sequence[str]) -> list[str]:
+    """The known_hosts files the ssh config names for alias (UserKnownHostsFile), else ~/.ssh/known_hosts."""
+    named = asyncssh.SSHClientConnectionOptions(config=list(config), host=alias).known_hosts
+    files = [str(f) for f in named] if isinstance(named, (list, tuple)) and named else ["~/.ssh/known_hosts"]
+    return [os.path.expanduser(f) for f in files]
 
 
 class SshTransport(Transport):
-    def __init__(self, name: str, alias: str, settings: SshSettings | None = None):
+    def __init__(self, name: str, alias: str, settings: SshSettings | None = None, *,
+                 accept_new_host_key: bool = False):
         self.name = name
         self.alias = alias
         self.settings = settings or SshSettings()
+        self.accept_new_host_key = accept_new_host_key
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
         self._lock = asyncio.Lock()
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
+        self._stat: _StatSession | None = None
+        self._stat_orphan: tuple[int, int] | None = None  # a stat server left blocked by a lost connection
+        self.accepted_host_key: str | None = None  # "ALGO SHA256:…" of a key trusted by accept_new_host_key
 
     @property
     def connected(self) -> bool:
@@ -62,6 +124,7 @@ class SshTransport(Transport):
             await self._drop()
             settings = self.settings
             config = [str(settings.config_file)] if settings.config_file else ()
+            client = _AcceptNewHostKey(known_hosts_files(self.alias, config)) if self.accept_new_host_key else None
             try:
                 self._conn = await asyncio.wait_for(
                     asyncssh.connect(
@@ -70,21 +133,39 @@ class SshTransport(Transport):
                         connect_timeout=settings.connect_timeout_s,
                         keepalive_interval=settings.keepalive_interval_s,
                         keepalive_count_max=settings.keepalive_count_max,
+                        **({"client_factory": lambda: client} if client else {}),
                     ),
                     timeout=settings.connect_timeout_s + 1,
                 )
             except asyncssh.HostKeyNotVerifiable as exc:
                 offered = await self._offered_key(config)
+                if client is not None and client.changed:
+                    raise TransportError(f"{self.alias}: HOST KEY CHANGED: known_hosts holds another key for "
+                                         f"this host{offered}. Someone may be intercepting the connection, or the "
+                                         f"host was reinstalled; accept_new_host_key never accepts a changed key: "
+                                         f"check it and edit known_hosts yourself") from exc
                 raise TransportError(describe_ssh_error(self.alias, exc) + offered) from exc
-            except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError) as exc:
+            except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+            if client is not None and client.accepted is not None:
+                self._record_host_key(client.known_hosts[0], *client.accepted)
+
+    def _record_host_key(self, path: str, pattern: str, key: asyncssh.SSHKey) -> None:
+        """Append a newly trusted key to known_hosts (accept_new_host_key) and say so."""
+        algorithm, data = key.export_public_key("openssh").decode().split()[:2]
+        self.accepted_host_key = f"{algorithm} {key.get_fingerprint('sha256')}"
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        with open(path, "a", encoding="ascii") as known:
+            known.write(f"{pattern} {algorithm} {data}\n")
+        _log.warning("%s: accepted the new host key %s (accept_new_host_key = true) and added it to %s",
+                     self.alias, self.accepted_host_key, path)
 
     async def _offered_key(self, config: Sequence[str]) -> str:
         """The refused key's type and SHA256 fingerprint, to compare with the host's own."""
         try:
             key = await asyncio.wait_for(asyncssh.get_server_host_key(self.alias, config=config),
                                          self.settings.connect_timeout_s)
-        except (OSError, asyncssh.Error, asyncio.TimeoutError, ValueError):
+        except (TimeoutError, OSError, asyncssh.Error, ValueError):
             return ""
         if key is None:
             return ""
@@ -98,6 +179,9 @@ class SshTransport(Transport):
         for listener in self._forwards.values():
             listener.close()
         self._forwards.clear()
+        if self._stat is not None:
+            self._stat.sftp.exit()
+            self._stat = None
         if self._sftp is not None:
             self._sftp.exit()
             self._sftp = None
@@ -124,7 +208,7 @@ class SshTransport(Transport):
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CommandTimeout(f"{self.alias}: {shlex.join(argv)} timed out after {timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
@@ -183,6 +267,60 @@ class SshTransport(Transport):
             self._sftp = await asyncio.wait_for(conn.start_sftp_client(), self.settings.connect_timeout_s)
         return self._sftp
 
+    async def stat_path(self, path: str) -> None:
+        session = self._stat or await self._open_stat_session()
+        try:
+            await session.sftp.stat(path)
+        except asyncssh.SFTPNoSuchFile:
+            raise FileNotFoundError(path) from None
+        except asyncssh.SFTPPermissionDenied:
+            raise PermissionError(path) from None
+        except asyncssh.SFTPConnectionLost as exc:
+            if not self.connected and session.server is not None:
+                self._stat_orphan = session.server  # killed on the next session, if still blocked there
+            raise TransportError(f"{self.alias}: stat {path}: {exc.reason}") from None
+        except asyncssh.SFTPError as exc:
+            raise OSError(f"stat {path}: {exc.reason}") from None
+        except (asyncssh.Error, OSError) as exc:
+            raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+
+    async def _open_stat_session(self) -> _StatSession:
+        conn = self._connection()
+        if self._stat_orphan is not None:
+            orphan, self._stat_orphan = self._stat_orphan, None
+            await self._kill_stat_server(orphan)
+        try:
+            sftp = await asyncio.wait_for(conn.start_sftp_client(), self.settings.connect_timeout_s)
+        except (TimeoutError, asyncssh.Error, OSError) as exc:
+            raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+        server = None
+        with contextlib.suppress(asyncssh.Error, OSError, ValueError, asyncio.TimeoutError):
+            async with asyncio.timeout(self.settings.connect_timeout_s):  # its own /proc/self: the server
+                async with sftp.open("/proc/self/stat", "rb", block_size=4096) as handle:
+                    server = proc_start_time(await handle.read(4096))
+        self._stat = _StatSession(sftp, server)
+        return self._stat
+
+    async def end_stat_session(self, *, kill: bool) -> None:
+        session, self._stat = self._stat, None
+        if session is None:
+            return
+        if kill and session.server is not None and self.connected:
+            await self._kill_stat_server(session.server)
+        session.sftp.exit()
+
+    async def _kill_stat_server(self, server: tuple[int, int]) -> None:
+        """SIGKILL a stat session's server stuck in the kernel (an SFTP subsystem cannot be signalled
+        over SSH, and a hung FUSE or NFS wait ends only on SIGKILL); never a reused pid."""
+        pid = server[0]
+        try:
+            now = proc_start_time(await self.read_file(f"/proc/{pid}/stat", timeout=3))
+        except (OSError, TransportError, ValueError):
+            return  # gone already
+        if now == server:
+            with contextlib.suppress(TransportError):
+                await self.run(["kill", "-KILL", str(pid)], timeout=5)
+
     async def forward_port(self, remote_host: str, remote_port: int) -> int:
         """A local 127.0.0.1 port forwarded to remote_host:remote_port over this connection."""
         key = (remote_host, remote_port)
@@ -199,12 +337,14 @@ class SshTransport(Transport):
 
 # Runs "$@" with stdin from /dev/null while a watcher reads the channel's stdin: when the
 # channel closes (we stop a stream, a command times out, the connection drops) the watcher
-# sees EOF and sends TERM to the command. The script is constant; argv are positional
-# parameters, quoted with shlex.join, never part of the script text.
+# sees EOF and sends TERM to the command. The shell execs the command (same pid, $$) and the
+# watcher is a subshell reading with the `read` builtin: two processes per command (the
+# session and the watcher), no `cat`. The watcher kills only while $$ is still its parent
+# (its own /proc/self/stat), so a command that ended and whose pid was reused is never hit.
+# The script is constant; argv are positional parameters, quoted with shlex.join.
 _GUARD_SCRIPT = (
-    'exec 3<&0; "$@" </dev/null 3<&- & p=$!; '
-    '{ cat >/dev/null 2>&1; kill -TERM "$p" 2>/dev/null; } <&3 >/dev/null 2>&1 & w=$!; '
-    'exec 3<&-; wait "$p"; s=$?; kill "$w" 2>/dev/null; exit "$s"'
+    'exec 3<&0; { while read -r _; do :; done; read -r _ _ _ pp _ </proc/self/stat; '
+    '[ "$pp" != "$$" ] || kill -TERM "$$"; } <&3 >/dev/null 2>&1 & exec "$@" </dev/null 3<&-'
 )
 
 

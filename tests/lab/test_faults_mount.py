@@ -1,6 +1,8 @@
 """A hung model share: a real FUSE mount whose daemon never answers (gb10dash.lab.faults.HungMount),
 so `stat` blocks in D state like a hard NFS mount whose server is gone. The monitor reports it hung
-within its stat timeout, keeps collecting the rest, and leaves no task or remote process stuck."""
+within its stat timeout, keeps collecting the rest, and leaves no task or remote process stuck.
+The stat goes over SFTP on a session of its own: the process blocked on the host is that session's
+server (an sshd running internal-sftp in the lab), never the main SFTP session that reads /proc."""
 
 from __future__ import annotations
 
@@ -15,18 +17,21 @@ from gb10dash.collectors.mounts import MountState
 from gb10dash.lab import Lab
 from gb10dash.lab.faults import HungMount, hung_mount_unavailable
 
-from .faultctl import FAST, monitor_for, running
+from .faultctl import FAST, monitor_for, running, sshd_tree
 from .labctl import until
 
 pytestmark = pytest.mark.skipif(bool(hung_mount_unavailable()), reason=f"{hung_mount_unavailable()}")
 
 
-def stats_of(path: Path) -> list[psutil.Process]:
+def blocked(lab: Lab, host: str = "pegasus") -> list[psutil.Process]:
+    """The host's session processes stuck in the kernel (D state): the blocked stat's server."""
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        argv = proc.info["cmdline"] or []
-        if argv[:1] == ["stat"] and str(path) in argv:
-            found.append(proc)
+    for proc in sshd_tree(lab, host):
+        try:
+            if proc.status() == psutil.STATUS_DISK_SLEEP:
+                found.append(proc)
+        except psutil.NoSuchProcess:
+            pass
     return found
 
 
@@ -41,20 +46,21 @@ async def test_hung_share_is_reported_within_the_stat_timeout(lab: Lab, tmp_path
             hung = await until(lambda: (m := monitor.state.mount) and m.state is MountState.HUNG and m, 20, "hung")
             reported = time.monotonic() - t0
             assert "stat did not answer within" in hung.error and hung.stat_seconds >= FAST.stat_timeout_s
-            blocked = await until(lambda: stats_of(share), 5, "the blocked remote stat")
-            assert blocked[0].status() == psutil.STATUS_DISK_SLEEP
+            await until(lambda: blocked(lab), 5, "the blocked remote stat")
             # the other sources keep coming while the stat is stuck
-            unit_ok = monitor.state.sources["unit"].last_ok
+            unit_ok, memory_ok = (monitor.state.sources[s].last_ok for s in ("unit", "memory"))
             await until(lambda: monitor.state.sources["unit"].last_ok > unit_ok + 2, 10, "unit polls go on")
+            # /proc reads (main SFTP session) are not queued behind the blocked stat (its own session)
+            assert monitor.state.sources["memory"].last_ok > memory_ok + 2
             waiting = await until(lambda: (m := monitor.state.mount) and m.stat_seconds > 4 and m, 10, "still hung")
             assert waiting.state is MountState.HUNG and "has not returned for" in waiting.error
-            assert len(stats_of(share)) == 1  # no second stat piles up behind the first
+            assert len(blocked(lab)) == 1  # no second stat piles up behind the first
             assert "model share" in " ".join(monitor.state.problems())
             mount.release()  # the server comes back as "gone": the blocked stat fails with ENOTCONN
             await until(lambda: (m := monitor.state.mount) and m.state is not MountState.HUNG, 20, "not hung")
         print(f"\nhung share: reported hung {reported:.2f} s after connecting (stat timeout {FAST.stat_timeout_s:g} s,"
               f" slow poll {FAST.slow_s:g} s); then {monitor.state.mount.state.value}")
-    await until(lambda: not stats_of(share), 10, "no stat left")
+    await until(lambda: not blocked(lab), 10, "no stat left")
     await asyncio.sleep(0.1)
     assert len(asyncio.all_tasks()) <= tasks_before, [t.get_coro() for t in asyncio.all_tasks()]
 
@@ -67,8 +73,8 @@ async def test_monitor_stopped_while_the_stat_hangs_leaves_nothing_behind(lab: L
         async with running(monitor):
             await until(lambda: (m := monitor.state.mount) and m.state is MountState.HUNG, 20, "hung")
         stopped = time.monotonic()
-        # the channel is closed with the connection; sshd kills the session's stat (killable: FUSE waits are)
-        await until(lambda: not stats_of(share), 10, "the remote stat gone while the mount is still hung")
+        # the blocked stat's server is killed (SIGKILL: FUSE and NFS waits are killable) before the connection closes
+        await until(lambda: not blocked(lab), 10, "the remote stat gone while the mount is still hung")
         print(f"\nmonitor stopped during a hung stat: remote stat gone after {time.monotonic() - stopped:.2f} s")
     await asyncio.sleep(0.1)
     assert len(asyncio.all_tasks()) <= tasks_before, [t.get_coro() for t in asyncio.all_tasks()]

@@ -135,6 +135,52 @@ async def test_changed_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
         await transport.connect()
 
 
+def fingerprint_of(lab: Lab, host: str) -> str:
+    offered = lab.layout.sshd_dir(host) / "ssh_host_ed25519_key.pub"
+    return subprocess.run(["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True,
+                          check=True).stdout.split()[1]
+
+
+async def test_unknown_host_key_accepted_when_the_host_opts_in(lab: Lab, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    config = labctl.ssh_config_with_known_hosts(lab, empty, tmp_path / "ssh_config")
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config), accept_new_host_key=True)
+    with caplog.at_level("WARNING", logger="gb10dash.transport.ssh"):
+        await transport.connect()
+    try:
+        assert (await transport.run(["true"])).ok
+    finally:
+        await transport.close()
+    fingerprint = fingerprint_of(lab, "pegasus")
+    assert transport.accepted_host_key == f"ssh-ed25519 {fingerprint}"
+    assert fingerprint in caplog.text and str(empty) in caplog.text
+    recorded = empty.read_text().split()
+    key = (lab.layout.sshd_dir("pegasus") / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+    assert recorded == [f"[127.0.0.1]:{lab.host('pegasus').ssh_port}", *key]
+    # the recorded key is now simply known: a transport that does not opt in connects with it
+    plain = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config))
+    await plain.connect()
+    await plain.close()
+    assert plain.accepted_host_key is None and empty.read_text().split() == recorded
+
+
+async def test_changed_host_key_is_refused_even_when_the_host_opts_in(lab: Lab, tmp_path: Path) -> None:
+    port = lab.host("pegasus").ssh_port
+    stella_key = (lab.layout.sshd_dir("stella") / "ssh_host_ed25519_key.pub").read_text().split()[:2]
+    wrong = tmp_path / "known_hosts"
+    wrong.write_text(f"[127.0.0.1]:{port} {' '.join(stella_key)}\n")
+    before = wrong.read_text()
+    config = labctl.ssh_config_with_known_hosts(lab, wrong, tmp_path / "ssh_config")
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab, config_file=config), accept_new_host_key=True)
+    with pytest.raises(TransportError, match="HOST KEY CHANGED") as refused:
+        await transport.connect()
+    assert not transport.connected and transport.accepted_host_key is None
+    assert f"the host offered ssh-ed25519 {fingerprint_of(lab, 'pegasus')}" in str(refused.value)
+    assert wrong.read_text() == before
+
+
 async def test_silent_host_times_out_without_blocking(lab: Lab, tmp_path: Path) -> None:
     """A TCP port that accepts but never speaks SSH: connect gives up at the connect timeout."""
     silent = socket.socket()
