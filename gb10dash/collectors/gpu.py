@@ -9,6 +9,7 @@ from types import MappingProxyType
 from collections.abc import AsyncIterator
 from typing import Mapping, Sequence
 
+from gb10dash.collectors.clock_reasons import ClockReason, decode, throttling
 from gb10dash.collectors.commands import run_checked
 from gb10dash.transport.base import Transport
 
@@ -69,6 +70,23 @@ class GpuSample:
     def memory_supported(self) -> bool:
         """False on GB10 (unified memory: nvidia-smi reports [N/A])."""
         return self.memory_total_mib is not None
+
+    @property
+    def clock_reasons(self) -> tuple[ClockReason, ...]:
+        """clocks_event_reasons.active decoded (idle, SW power cap, HW thermal slowdown, ...)."""
+        return decode(self.clocks_event_reasons)
+
+    @property
+    def throttle_reasons(self) -> tuple[ClockReason, ...]:
+        """The slowdowns among them: not idle, not clocks held by a setting."""
+        return throttling(self.clocks_event_reasons)
+
+    @property
+    def sm_clock_ratio(self) -> float | None:
+        """SM clock ÷ its max (clocks.max.sm); None when either is not reported."""
+        if self.sm_clock_mhz is None or not self.sm_clock_max_mhz:
+            return None
+        return self.sm_clock_mhz / self.sm_clock_max_mhz
 
 
 @dataclass(frozen=True)
