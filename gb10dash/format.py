@@ -42,6 +42,22 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def coarse_duration(seconds: float | None) -> str:
+    """An age or uptime an operator reads at a glance, changing at most every 5 s: "now" under 5 s,
+    5-second steps under a minute, whole minutes under an hour, then as duration() (h+m). The
+    dashboard redraws a text only when it changes: second-resolution ages redrew every panel every
+    second (bench/RESULTS.md)."""
+    if seconds is None or seconds < 0:
+        return DASH
+    if seconds < 5:
+        return "now"
+    if seconds < 60:
+        return f"{int(seconds) // 5 * 5}s"
+    if seconds < 3600:
+        return f"{int(seconds) // 60}m"
+    return duration(seconds)
+
+
 def bytes_count(count: int | float | None) -> str:
     """A size in bytes, shown like bytes_kib (`59.0 GiB`)."""
     return DASH if count is None else bytes_kib(count / 1024)

@@ -16,7 +16,7 @@ from textual.widget import Widget
 from gb10dash.alerts import Alert
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.config import HostConfig
-from gb10dash.format import duration
+from gb10dash.format import coarse_duration
 from gb10dash.history import RatePoint
 from gb10dash.state import HostState
 from gb10dash.ui.widgets.alerts import AlertsView
@@ -104,9 +104,13 @@ class HostPanel(Widget, can_focus=True):
         self.set_class(not state.healthy, "-degraded")
         self.set_class(level == "amber", "-age-amber")
         self.set_class(level == "red", "-age-red")
-        self.border_title = panel_title(self.host.name, state)
-        subtitle = panel_subtitle(state)
-        self.border_subtitle = f"data {duration(age)} old · {subtitle}" if level and age is not None else subtitle
+        title, subtitle = panel_title(self.host.name, state), panel_subtitle(state)
+        if level and age is not None:
+            subtitle = f"data {coarse_duration(age)} old · {subtitle}"
+        if title != self.border_title:  # each assignment repaints the border: only on a change
+            self.border_title = title
+        if subtitle != self.border_subtitle:
+            self.border_subtitle = subtitle
         self.query_one(AlertsView).show(state, now, firing)
         self.query_one(ServiceLine).show(state.unit, now)
         self.query_one(ModelLine).show(state, now)

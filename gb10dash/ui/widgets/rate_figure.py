@@ -7,7 +7,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Digits
 
-from gb10dash.format import duration, number
+from gb10dash.format import coarse_duration, number
 from gb10dash.rates import Rate
 from gb10dash.ui.widgets.labels import MUTED, joined
 from gb10dash.ui.widgets.line import Line
@@ -29,7 +29,8 @@ def rate_source(rate: Rate | None, now: float) -> Content:
     if rate is None or rate.tokens_per_second is None:
         return Content.styled("no figure yet", MUTED)
     parts = ["idle"] if rate.tokens_per_second == 0 else []
-    parts += [rate.source.value, f"{duration(now - rate.at)} ago"]
+    age = coarse_duration(now - rate.at)
+    parts += [rate.source.value, age if age == "now" else f"{age} ago"]
     return joined([(p, MUTED) for p in parts], sep=(" · ", MUTED))
 
 

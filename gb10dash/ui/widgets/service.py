@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.content import Content
 
 from gb10dash.collectors.systemd import UnitStatus
-from gb10dash.format import DASH, duration, number
+from gb10dash.format import DASH, coarse_duration, number
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, field, joined
 from gb10dash.ui.widgets.line import Line
 
@@ -30,7 +30,7 @@ def service_content(unit: UnitStatus | None, now: float) -> Content:
     if unit is None:
         return Content.assemble((glyph + " ", style), ("unit state unknown", MUTED))
     running = unit.is_running
-    uptime = duration(now - unit.started_at) if running and unit.started_at else DASH
+    uptime = coarse_duration(now - unit.started_at) if running and unit.started_at else DASH
     result_style = "" if unit.result in (None, "success") else BAD
     restarts_style = WARN if unit.n_restarts else ""
     return joined([
