@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from gb10dash.alerts.settings import GIB_KIB, AlertSettings, RuleSettings
+from gb10dash.collectors.gpu import GpuSample
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.mounts import MountState
 from gb10dash.format import duration
@@ -174,10 +175,40 @@ def memory(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Res
                      f"{s.reserve_gib:g} GiB", WARNING)
 
 
+def _gpu_now(state: HostState) -> GpuSample | None:
+    """The GPU sample, or None while the host is unreachable or the GPU source fails (a sample left over)."""
+    gpu_source = state.sources.get("gpu")
+    if not state.connected or (gpu_source is not None and gpu_source.failing):
+        return None
+    return state.gpu
+
+
+def throttle(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """A slowdown among clocks_event_reasons.active (not idle, not clocks held by a setting)."""
+    g = _gpu_now(state)
+    if g is None or g.clocks_event_reasons is None:
+        return UNKNOWN
+    reasons = g.throttle_reasons
+    if not reasons:
+        return None
+    return Condition(f"GPU clocks held down: {', '.join(r.label for r in reasons)}", WARNING)
+
+
+def power_low(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """Power draw pinned low while the GPU is busy (the GB10 power-negotiation fault: ~30 W under load)."""
+    g = _gpu_now(state)
+    if g is None or g.power_w is None or g.utilization_pct is None:
+        return UNKNOWN
+    if g.utilization_pct < s.min_util_pct or g.power_w > s.max_power_w:
+        return None
+    return Condition(f"GPU power {g.power_w:.0f} W at {g.utilization_pct:.0f}% utilization: at most "
+                     f"{s.max_power_w:g} W under load (power negotiation?)", WARNING)
+
+
 Rule = Callable[[HostState, RuleSettings, float, Recent], Result]
 
 #: every rule by name (the names of the [alerts.NAME] tables), in display order
 RULES: dict[str, Rule] = {
     "unreachable": unreachable, "unit": unit, "health": health, "share": share,
-    "throughput": throughput, "gpu_temp": gpu_temp, "memory": memory,
+    "throughput": throughput, "gpu_temp": gpu_temp, "throttle": throttle, "power_low": power_low, "memory": memory,
 }

@@ -37,6 +37,8 @@ class RuleSettings:
     fraction: float = 0.3             # throughput: below baseline × (1 − fraction)
     max_age_s: float = 120.0          # throughput: only rates measured this recently count
     limit_c: float = 85.0             # gpu_temp
+    max_power_w: float = 40.0         # power_low: power draw at or under this ...
+    min_util_pct: float = 80.0        # ... while utilization.gpu is at least this
     reserve_gib: float = 4.0          # memory: MemAvailable below this
 
 
@@ -48,6 +50,8 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
     "share": RuleSettings(for_s=10.0),
     "throughput": RuleSettings(for_s=60.0, clear_s=30.0),
     "gpu_temp": RuleSettings(for_s=30.0, clear_s=30.0),
+    "throttle": RuleSettings(for_s=60.0, clear_s=30.0),
+    "power_low": RuleSettings(for_s=60.0, clear_s=30.0),
     "memory": RuleSettings(for_s=30.0, clear_s=30.0),
 }
 
@@ -59,6 +63,8 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "share": (),
     "throughput": ("fraction", "max_age_s"),
     "gpu_temp": ("limit_c",),
+    "throttle": (),
+    "power_low": ("max_power_w", "min_util_pct"),
     "memory": ("reserve_gib",),
 }
 
@@ -73,6 +79,8 @@ _KEY_WORDS = {
     "max_age_s": "a positive number of seconds",
     "limit_c": "a temperature in °C",
     "reserve_gib": "a positive number of GiB",
+    "max_power_w": "a positive number of watts",
+    "min_util_pct": "a percentage above 0, at most 100",
 }
 
 
@@ -147,6 +155,8 @@ def _rule(name: str, raw: Any, fail: Any) -> RuleSettings:
             ok = _number(value) and 0 < value < 1
         elif key == "limit_c":
             ok = _number(value)
+        elif key == "min_util_pct":
+            ok = _number(value) and 0 < value <= 100
         else:
             ok = _number(value) and value > 0
         if not ok:

@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from gb10dash.alerts.engine import Alert
+from gb10dash.collectors.clock_reasons import REASONS
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.collectors.mounts import MountState
 from gb10dash.state import HostState
@@ -48,6 +49,11 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     gpu_util = gauge("gpu_utilization_ratio", "GPU utilization, 0 to 1")
     gpu_temp = gauge("gpu_temperature_celsius", "GPU temperature")
     gpu_power = gauge("gpu_power_watts", "GPU power draw")
+    sm_ratio = gauge("gpu_sm_clock_ratio", "SM clock divided by its max (clocks.max.sm), 0 to 1")
+    reason_active = gauge("gpu_throttle_active", "1 for each reason set in clocks_event_reasons.active, 0 for the "
+                          "others (nvml.h bits)", ["reason"])
+    throttled = gauge("gpu_throttled", "1 when a clock event reason is a slowdown (not idle, applications or "
+                      "display clocks)")
     mount_ok = gauge("mount_ok", "1 when the model share is mounted and answers stat", ["path"])
     mount_state = gauge("mount_state", "1 for the model share's current state, 0 for the others", ["path", "state"])
     mount_stat = gauge("mount_stat_seconds", "how long stat of the model share took (for hung: waited so far)",
@@ -92,6 +98,11 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
             _maybe(gpu_util, h, g.utilization_pct, 0.01)
             _maybe(gpu_temp, h, g.temperature_c)
             _maybe(gpu_power, h, g.power_w)
+            _maybe(sm_ratio, h, g.sm_clock_ratio)
+            if g.clocks_event_reasons is not None:
+                for r in REASONS:
+                    reason_active.add_metric([h, r.key], 1.0 if g.clocks_event_reasons & r.bit else 0.0)
+                throttled.add_metric([h], 1.0 if g.throttle_reasons else 0.0)
         if s.mount is not None:
             path = s.mount.path
             mount_ok.add_metric([h, path], 1.0 if s.mount.state is MountState.MOUNTED else 0.0)
@@ -108,8 +119,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
             alert.add_metric([h, a.rule, a.severity], 1.0)
         n_alerts.add_metric([h], float(len(mine)))
     yield from (up, unit_active, unit_state, restarts, health_ok, health_state, model, gen, prompt, rate_age,
-                baseline, mem_total, mem_avail, rss, gpu_mem, gpu_util, gpu_temp, gpu_power, mount_ok, mount_state,
-                mount_stat, source_age, alert, n_alerts)
+                baseline, mem_total, mem_avail, rss, gpu_mem, gpu_util, gpu_temp, gpu_power, sm_ratio, reason_active,
+                throttled, mount_ok, mount_state, mount_stat, source_age, alert, n_alerts)
 
 
 def _with(known: tuple[str, ...], value: str) -> tuple[str, ...]:

@@ -25,7 +25,7 @@ GIB = 1024 * 1024
 def healthy(at: float = T0, **changes: object) -> HostState:
     state = HostState(
         config=HOST, at=at, connected=True, unit=RUNNING, health=Health(HealthState.OK, 200, None),
-        gpu=GpuSample(temperature_c=55.0, utilization_pct=10.0, power_w=40.0),
+        gpu=GpuSample(temperature_c=55.0, utilization_pct=10.0, power_w=40.0, clocks_event_reasons=0),
         meminfo=MemInfo(total_kib=128 * GIB, available_kib=60 * GIB, free_kib=None, cached_kib=None,
                         buffers_kib=None, swap_total_kib=None, swap_free_kib=None),
         mount=MountStatus(path="/mnt/models", state=MountState.MOUNTED, stat_seconds=0.01),
