@@ -19,7 +19,12 @@ ABOUT = """
   line is the host's baseline from the config.
 - **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
   the GPU memory nvidia-smi attributes to its PID.
-- **gpu** — utilisation, temperature, power, SM clock; `–` means the GPU did not report it.
+- **gpu** — utilisation, temperature, power, SM clock / its max (`clocks.sm` / `clocks.max.sm`) and why the
+  clocks are held down (`clocks_event_reasons.active`): *⚠ SW power cap*, *HW slowdown*, *HW thermal slowdown*,
+  *HW power brake*, *SW thermal slowdown*, *sync boost* in amber; *app clocks* / *display clock* (a setting) muted;
+  idle is not shown. The `throttle` alert fires when a slowdown lasts 60 s, `power_low` when power stays at or
+  under 40 W while utilisation is 80 % or more for 60 s (the GB10 power-negotiation fault shows ~30 W under
+  load); both are set in `[alerts.throttle]` / `[alerts.power_low]`. `–` means the GPU did not report it.
 - **share** — is the model share mounted, and how long a `stat` of it took (hung = no answer in time).
 - An unreachable host keeps its last known values, greyed, with the time it went away.
 

@@ -1,9 +1,10 @@
-"""The GPU line: utilisation, temperature, power, SM clock (None shown as –, never 0)."""
+"""The GPU line: utilisation, temperature, power, SM clock / its max, clock event reasons (None shown as –, never 0)."""
 
 from __future__ import annotations
 
 from textual.content import Content
 
+from gb10dash.collectors.clock_reasons import unknown_bits
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.format import DASH, number
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, field, joined
@@ -20,6 +21,26 @@ def temperature_style(celsius: float | None) -> str:
     return WARN if celsius < 90 else BAD
 
 
+def sm_clock(gpu: GpuSample) -> str:
+    """`1,395/1,980 MHz`; the max left out when not reported."""
+    if gpu.sm_clock_max_mhz is None:
+        return _with_unit(gpu.sm_clock_mhz, " MHz")
+    return f"{_with_unit(gpu.sm_clock_mhz, '')}/{_with_unit(gpu.sm_clock_max_mhz, ' MHz')}"
+
+
+def clock_reasons(gpu: GpuSample) -> list[Content]:
+    """Slowdowns in warning style; clocks held by a setting muted; idle is not said (0 % says it)."""
+    parts = []
+    if slow := gpu.throttle_reasons:
+        parts.append(Content.styled("⚠ " + ", ".join(r.label for r in slow), WARN))
+    held = [r.label for r in gpu.clock_reasons if not r.throttle and r.key != "gpu_idle"]
+    if unknown := unknown_bits(gpu.clocks_event_reasons):
+        held.append(f"reasons {unknown:#x}")
+    if held:
+        parts.append(Content.styled(", ".join(held), MUTED))
+    return parts
+
+
 def gpu_content(gpu: GpuSample | None) -> Content:
     if gpu is None:
         return Content.assemble(("gpu  ", MUTED), ("no nvidia-smi sample", MUTED))
@@ -27,7 +48,8 @@ def gpu_content(gpu: GpuSample | None) -> Content:
         Content.styled(_with_unit(gpu.utilization_pct, "%"), "bold"),
         Content.styled(_with_unit(gpu.temperature_c, "°C"), temperature_style(gpu.temperature_c) or "bold"),
         Content.styled(_with_unit(gpu.power_w, " W", 1), "bold"),
-        field("SM", _with_unit(gpu.sm_clock_mhz, " MHz"), "bold"),
+        field("SM", sm_clock(gpu), WARN if gpu.throttle_reasons else "bold"),
+        *clock_reasons(gpu),
     ]))
 
 
