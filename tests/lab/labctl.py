@@ -13,6 +13,7 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
+from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
 
 def config(lab: Lab) -> Config:
@@ -29,6 +30,13 @@ def shim(lab: Lab, host: str, *argv: str, timeout: float = 30) -> subprocess.Com
     paths = lab.layout.host(host)
     return subprocess.run([str(paths.bin / argv[0]), *argv[1:]], env=host_env(lab, host),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def gpu_controls(lab: Lab, host: str, *, reasons: int | None = None, power_w: float | None = None,
+                 load: float | None = None) -> None:
+    """Set a host's pretend-GPU controls (clocks_event_reasons bitmask, pinned power draw, load 0..1);
+    with no arguments, clear them. A running `nvidia-smi -lms` follows them from its next sample."""
+    write_controls(lab.layout.host(host).root, GpuControls(reasons=reasons, power_w=power_w, load=load))
 
 
 def journal_append(lab: Lab, host: str, *messages: str) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .common import (hostname, pid_alive, proc_cmdline, proc_cpu_seconds, proc_exe, proc_status_kib, read_json,
                      state_dir, write_json_atomic)
+from .gpu_controls import read_controls
 from .unitstate import read_state
 
 NA = "[N/A]"
@@ -24,6 +25,11 @@ UNITS = {"[%]": ("utilization.gpu", "utilization.memory", "utilization.encoder",
                  "module.power.draw.instant", "module.power.limit", "module.enforced.power.limit",
                  "module.power.default_limit", "module.power.min_limit", "module.power.max_limit")}
 UNIT_OF = {field: unit for unit, fields in UNITS.items() for field in fields}
+# clocks_event_reasons bits (nvml.h) → the per-reason query field; the slowdowns and how far they pull the SM clock
+REASON_FIELDS = {0x1: "gpu_idle", 0x2: "applications_clocks_setting", 0x4: "sw_power_cap", 0x8: "hw_slowdown",
+                 0x10: "sync_boost", 0x20: "sw_thermal_slowdown", 0x40: "hw_thermal_slowdown",
+                 0x80: "hw_power_brake_slowdown"}
+HW_SLOWDOWN, SW_SLOWDOWN = 0x8 | 0x40 | 0x80, 0x4 | 0x10 | 0x20
 
 PROFILES = {
     "h100": {"name": "NVIDIA H100 80GB HBM3", "compute_cap": "9.0", "driver_version": "580.159.04", "cuda": "13.0",
@@ -115,14 +121,22 @@ class Gpu:
         if pid and not self.prev:
             self.prev = {"pid": pid, "cpu": proc_cpu_seconds(pid) or 0.0, "t": time.time(), "temp": self.temp}
             time.sleep(0.05)
-        load = self._load(pid)
+        load, controls = self._load(pid), read_controls(self.root)
+        load = load if controls.load is None else controls.load
         jitter = random.uniform(-1, 1)
         util = 0 if load < 0.02 else max(1, min(100, round(load * 100 + 3 * jitter)))
         power = p["idle_power"] + p["load_power"] * load + abs(jitter) * (1.5 if p["profile"] == "h100" else 0.4)
+        if controls.power_w is not None:
+            power = controls.power_w + 0.3 * jitter
         if util:
             sm = random.randrange(p["sm_load"][0], p["sm_load"][1] + 1, 15)
         else:
             sm = p["sm_idle"]
+        # GB10 under load reports no reason (0x0); an H100 at its 700 W cap reports SW power cap
+        reasons = 0x1 if not util else 0x4 if p["profile"] == "h100" and util > 80 else 0x0
+        if controls.reasons is not None:
+            reasons = controls.reasons
+            sm = sm * 45 // 100 if reasons & HW_SLOWDOWN else sm * 3 // 4 if reasons & SW_SLOWDOWN else sm
         used = sum(int(app["used_gpu_memory"]) for app in self.apps())
         values = {key: p[key] for key in ("name", "compute_cap", "driver_version", "pci.bus_id", "uuid", "serial",
                                            "vbios_version", "pci.device_id", "pci.sub_device_id", "pci.domain",
@@ -153,8 +167,9 @@ class Gpu:
             "clocks.current.sm": str(sm), "clocks.current.graphics": str(sm),
             "clocks.current.memory": num(p["clocks.current.memory"]), "clocks.max.sm": str(p["clocks.max.sm"]),
             "clocks.max.graphics": str(p["clocks.max.sm"]), "clocks.max.memory": num(p["clocks.max.memory"]),
-            "clocks_event_reasons.active": "0x0000000000000004" if util > 80 else
-            ("0x0000000000000000" if util else "0x0000000000000001"),
+            "clocks_event_reasons.active": f"0x{reasons:016X}",
+            **{f"clocks_event_reasons.{name}": "Active" if reasons & bit else "Not Active"
+               for bit, name in REASON_FIELDS.items()},
             "mig.mode.current": p["mig"] if p["mig"] != "N/A" else NA,
         })
         return values
