@@ -3,6 +3,7 @@
 
 Fault injection: $GB10LAB_ROOT/state/nvidia-smi-fail holding `error` (driver not reachable, exit 9), `hang`,
 `unknown-field` (the last queried field is refused, exit 2) or `na` (every value [N/A]).
+Clock event reasons, a pinned power draw and the load: the files of gpu_controls.py (read every sample).
 """
 from __future__ import annotations
 
