@@ -28,28 +28,32 @@ def sm_clock(gpu: GpuSample) -> str:
     return f"{_with_unit(gpu.sm_clock_mhz, '')}/{_with_unit(gpu.sm_clock_max_mhz, ' MHz')}"
 
 
-def clock_reasons(gpu: GpuSample) -> list[Content]:
-    """Slowdowns in warning style; clocks held by a setting muted; idle is not said (0 % says it)."""
-    parts = []
-    if slow := gpu.throttle_reasons:
-        parts.append(Content.styled("⚠ " + ", ".join(r.label for r in slow), WARN))
+def slowdowns(gpu: GpuSample) -> list[Content]:
+    """`⚠ HW thermal slowdown` in warning style, or nothing."""
+    slow = gpu.throttle_reasons
+    return [Content.styled("⚠ " + ", ".join(r.label for r in slow), WARN)] if slow else []
+
+
+def held_by_settings(gpu: GpuSample) -> list[Content]:
+    """Clocks held by a setting (applications / display clocks) and bits no reason names, muted; idle is
+    not said (0 % says it)."""
     held = [r.label for r in gpu.clock_reasons if not r.throttle and r.key != "gpu_idle"]
     if unknown := unknown_bits(gpu.clocks_event_reasons):
         held.append(f"reasons {unknown:#x}")
-    if held:
-        parts.append(Content.styled(", ".join(held), MUTED))
-    return parts
+    return [Content.styled(", ".join(held), MUTED)] if held else []
 
 
 def gpu_content(gpu: GpuSample | None) -> Content:
+    """A slowdown comes first, so a compact panel's line cut with an ellipsis still shows it."""
     if gpu is None:
         return Content.assemble(("gpu  ", MUTED), ("no nvidia-smi sample", MUTED))
     return Content.assemble(("gpu  ", MUTED), joined([
+        *slowdowns(gpu),
         Content.styled(_with_unit(gpu.utilization_pct, "%"), "bold"),
         Content.styled(_with_unit(gpu.temperature_c, "°C"), temperature_style(gpu.temperature_c) or "bold"),
         Content.styled(_with_unit(gpu.power_w, " W", 1), "bold"),
         field("SM", sm_clock(gpu), WARN if gpu.throttle_reasons else "bold"),
-        *clock_reasons(gpu),
+        *held_by_settings(gpu),
     ]))
 
 
