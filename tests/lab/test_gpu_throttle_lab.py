@@ -46,6 +46,13 @@ def test_shim_prints_the_reasons_as_the_real_tool_and_follows_its_controls(tmp_p
     assert cells[2:10] == ["Not Active", "Not Active", "Not Active", "Active", "Active"] + ["Not Active"] * 3
     assert 29.5 <= float(cells[12].removesuffix(" W")) <= 30.5
     assert int(cells[10].removesuffix(" MHz")) < 1980 // 2
+    write_controls(tmp_path, GpuControls(load=1.0))  # at its 700 W limit an H100 says SW power cap
+    assert smi(tmp_path, "--query-gpu=clocks_event_reasons.active", "--format=csv,noheader") == "0x0000000000000004\n"
+    (tmp_path / "etc" / "gpu-profile").write_text("gb10\n")
+    write_controls(tmp_path, GpuControls(load=0.8))  # a GB10 under load: no reason, and not power_low's ≤ 40 W
+    reasons, power = smi(tmp_path, "--query-gpu=clocks_event_reasons.active,power.draw",
+                         "--format=csv,noheader,nounits").strip().split(", ")
+    assert reasons == "0x0000000000000000" and 43 <= float(power) <= 45
     write_controls(tmp_path, GpuControls())
     assert read_controls(tmp_path) == GpuControls() and not list((tmp_path / "state").glob("gpu-*"))
 

@@ -45,7 +45,7 @@ PROFILES = {
              "pci.bus_id": "0000000F:01:00.0", "uuid": "", "serial": NA, "vbios_version": NA,
              "pci.device_id": "0x2E1210DE", "pci.sub_device_id": NA, "pci.domain": "0x000F", "pci.bus": "0x01",
              "pci.device": "0x00", "memory.total": None, "memory.reserved": None, "power.limit": None,
-             "power.min_limit": None, "idle_power": 4.0, "load_power": 42.0, "idle_temp": 35.0,
+             "power.min_limit": None, "idle_power": 4.0, "load_power": 50.0, "idle_temp": 35.0,
              "load_temp": 35.0, "sm_idle": 850, "sm_load": (2400, 3003), "clocks.max.sm": 3003,
              "clocks.current.memory": None, "clocks.max.memory": None, "pstate_idle": "P8", "ecc": "N/A",
              "mig": "N/A", "pcie.link.gen.current": NA, "pcie.link.width.current": NA, "ecc.mode.current": NA},
@@ -132,8 +132,9 @@ class Gpu:
             sm = random.randrange(p["sm_load"][0], p["sm_load"][1] + 1, 15)
         else:
             sm = p["sm_idle"]
-        # GB10 under load reports no reason (0x0); an H100 at its 700 W cap reports SW power cap
-        reasons = 0x1 if not util else 0x4 if p["profile"] == "h100" and util > 80 else 0x0
+        # GB10 under load reports no reason (0x0), as recorded; an H100 drawing its 700 W limit: SW power cap
+        at_cap = p["power.limit"] is not None and power >= 0.98 * p["power.limit"]
+        reasons = 0x1 if not util else 0x4 if at_cap else 0x0
         if controls.reasons is not None:
             reasons = controls.reasons
             sm = sm * 45 // 100 if reasons & HW_SLOWDOWN else sm * 3 // 4 if reasons & SW_SLOWDOWN else sm
