@@ -100,6 +100,13 @@ class HostMonitor:
             recent_log=tuple(self.log), sources=dict(self._sources), **self._fields,
         )
 
+    def vitals(self) -> tuple[bool, str | None, str | None]:
+        """(connected, unit active/sub state, health state): what makes a host healthy or not,
+        cheap to read on every update (the dashboard draws a change of these at once)."""
+        unit, health = self._fields.get("unit"), self._fields.get("health")
+        return (self._connected, f"{unit.active_state}/{unit.sub_state}" if unit is not None else None,
+                health.state.value if health is not None else None)
+
     def _ok(self, source: str, **values: Any) -> None:
         self._fields.update(values)
         self._sources[source] = self._sources.get(source, SourceStatus()).ok(time.time())

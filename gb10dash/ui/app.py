@@ -149,6 +149,8 @@ class Gb10DashApp(App[None]):
         self.alert_engine = AlertEngine(config.alerts)
         self._notifier = Notifier(config.alerts.notify, config.alerts.notify_timeout_s)
         self._alerts_drawn = False
+        self._vitals: dict[str, tuple[bool, str | None, str | None]] = {}  # host -> what was last seen
+        self._redraw_soon = False
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
@@ -222,6 +224,17 @@ class Gb10DashApp(App[None]):
         self._dirty.add(message.name)
         if message.name == self.focused_host:
             self._feed_log(message.name)
+        # a host going down or coming back is drawn now, not at the next tick (coalesced ~50 ms)
+        vitals = self.monitors[message.name].vitals()
+        if self._vitals.get(message.name) != vitals:
+            self._vitals[message.name] = vitals
+            if not self._redraw_soon:
+                self._redraw_soon = True
+                self.set_timer(0.05, self._redraw_now)
+
+    def _redraw_now(self) -> None:
+        self._redraw_soon = False
+        self._refresh()
 
     def _refresh(self) -> None:
         now = time.time()
