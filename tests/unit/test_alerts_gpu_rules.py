@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from alert_states import T0, healthy, unreachable
+from test_alerts_config import HOST
 
-from gb10dash.alerts import AlertEngine, AlertSettings
-from gb10dash.alerts import rules
+from gb10dash.alerts import AlertEngine, AlertSettings, rules
 from gb10dash.alerts.rules import UNKNOWN, Recent, observe
 from gb10dash.alerts.settings import DEFAULT_RULES
 from gb10dash.collectors.gpu import GpuSample, parse_gpu_csv_line
@@ -19,14 +19,6 @@ from gb10dash.config import ConfigError, parse_config
 from gb10dash.state import SourceStatus
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
-HOST = """
-[[host]]
-name = "pegasus"
-ssh_alias = "pegasus-llm"
-api_url = "http://127.0.0.1:8000"
-model_path = "/mnt/models/x/m.gguf"
-ctx = 4096
-"""
 
 
 def gpu(reasons: int | None = 0, power: float | None = 45.0, util: float | None = 95.0) -> GpuSample:

@@ -8,7 +8,13 @@ import re
 from pathlib import Path
 
 from gb10dash.collectors import clock_reasons
-from gb10dash.collectors.clock_reasons import REASONS, THROTTLE_MASK, decode, throttling, unknown_bits
+from gb10dash.collectors.clock_reasons import (
+    REASONS,
+    THROTTLE_MASK,
+    decode,
+    throttling,
+    unknown_bits,
+)
 from gb10dash.collectors.gpu import GpuSample, parse_gpu_csv, parse_gpu_csv_line
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
