@@ -8,16 +8,9 @@ import pytest
 
 from gb10dash.canary import CanarySettings, RestartBudget, judge
 from gb10dash.config import ConfigError, parse_config
+from minimal_config import ONE_HOST as HOST
 
 RECORDED = (Path(__file__).parent.parent / "fixtures" / "llama-server" / "chat_completion.body").read_text()
-HOST = """
-[[host]]
-name = "pegasus"
-transport = "local"
-api_url = "http://127.0.0.1:8000"
-model_path = "/m/x.gguf"
-ctx = 4096
-"""
 
 
 def test_a_recorded_completion_is_alive_and_slow_ones_are_wedged() -> None:

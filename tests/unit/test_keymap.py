@@ -7,15 +7,8 @@ from pathlib import Path
 import pytest
 
 from gb10dash.config import ConfigError, parse_config
+from minimal_config import ONE_HOST as HOST
 
-HOST = """
-[[host]]
-name = "pegasus"
-transport = "local"
-api_url = "http://127.0.0.1:8000"
-model_path = "/m/x.gguf"
-ctx = 4096
-"""
 
 
 def parse(keys: str):
