@@ -28,6 +28,8 @@ from gb10dash.collectors import gpu, journal, memory, mounts, systemd
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import ConfigError, HostConfig, SshSettings, read_api_key
+from gb10dash.load_progress import default_history
+from gb10dash.load_watch import LoadWatcher
 from gb10dash.rates import RateSource, rate_from_timing
 from gb10dash.state import HostState, SourceStatus, Throughput
 from gb10dash.throughput import ThroughputTracker
@@ -89,6 +91,7 @@ class HostMonitor:
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
         self._journal_live = False           # the journal stream is following: no unit event unseen
         self._gone_pid: int | None = None    # a MainPID whose /proc entry was found gone
+        self.load_watcher = LoadWatcher(self.transport, host.name, host.model_path, default_history())
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -144,6 +147,7 @@ class HostMonitor:
             await self._poll_unit()
             await asyncio.gather(self._poll_gpu_once(), self._poll_gpu_apps(), self._poll_memory(),
                                  self._poll_mount(), self._poll_http(), self._poll_journal_tail())
+            await self._poll_load()  # one reading: how far a load has come (no rate from one)
         finally:
             await self.close()
         return self.state
@@ -246,7 +250,7 @@ class HostMonitor:
         await self._when_wanted(self._apps_wanted, self._poll_gpu_apps, lambda: self.cadence.apps_backstop_s)
 
     async def _fast_loop(self) -> None:
-        await self._every(self.cadence.fast_s, self._poll_memory)
+        await self._every(self.cadence.fast_s, self._poll_memory, self._poll_load)
 
     async def _http_loop(self) -> None:
         await self._every(self.cadence.fast_s, self._poll_http)
@@ -376,6 +380,13 @@ class HostMonitor:
             elif self._journal_live and not self._unit_wanted.is_set():
                 self._confirm_unit()
         await self._guard("memory", poll)
+
+    async def _poll_load(self) -> None:
+        """While /health says loading: /proc/MainPID/io against the model's size (nothing otherwise)."""
+        async def poll() -> None:
+            self._fields["load_progress"] = await self.load_watcher.poll(
+                self._fields.get("unit"), self._fields.get("health"), time.time())
+        await self._guard("load", poll)
 
     def _confirm_unit(self) -> None:
         """The unit state read last is still current: the journal stream is following (systemd

@@ -25,6 +25,7 @@ from gb10dash.collectors.mounts import MountState, MountStatus
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
 from gb10dash.format import clock
+from gb10dash.load_progress import LoadProgress
 from gb10dash.rates import Rate
 
 #: the sources a monitor collects; each has its own freshness record
@@ -79,6 +80,7 @@ class HostState:
     recent_log: tuple[JournalEntry, ...] = ()
     sources: dict[str, SourceStatus] = field(default_factory=dict)
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
+    load_progress: LoadProgress | None = None  # while /health says loading
 
     @property
     def name(self) -> str:

@@ -89,6 +89,8 @@ def render_host(s: HostState) -> list[str]:
     health = s.health.state.value if s.health else "–"
     ctx_in_use = s.props.n_ctx if s.props else None
     out.append(f"    model   {s.model_id or '–'}  health {health}  ctx {number(ctx_in_use)}/{number(s.config.ctx)}")
+    if s.load_progress is not None:
+        out.append(f"    load    {s.load_progress.describe()}")
     gen, prompt = s.throughput.gen, s.throughput.prompt
     out.append(f"    tok/s   gen {_rate(gen)}  prompt {_rate(prompt)}  "
                f"(baseline {number(s.config.baseline_gen_tps)} / {number(s.config.baseline_prompt_tps)})")

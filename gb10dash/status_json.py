@@ -51,6 +51,7 @@ def host_document(s: HostState) -> dict[str, Any]:
         },
         "health": None if health is None else {
             "state": health.state.value, "status_code": health.status_code, "message": health.message},
+        "load_progress": s.load_progress.as_json() if s.load_progress is not None else None,
         "model": None if model is None else {
             "id": s.model_id,
             "api_id": model.id,

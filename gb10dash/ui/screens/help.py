@@ -14,6 +14,11 @@ ABOUT = """
 ## What the panels show
 - **service** — `systemctl show` of the unit: state, uptime, PID, automatic restarts, last result.
 - **model** — the GGUF file the server reports (`/v1/models`), quant, size, ctx in use (`/props`) / configured, `/health`.
+  While `/health` says loading, a bar: bytes the server has read (`rchar` of `/proc/PID/io`, over SFTP) ÷ the
+  size of the model's GGUF files (every split part), with MiB/s and an ETA. `rchar` counts read() calls: it follows
+  a `--load-mode none`/`dio` or `--no-mmap` load; an mmap load's page faults do not show there. Then, or when
+  `/proc/PID/io` is not readable (another user, a container), the bar is an *estimate* from the past load times
+  of that model on that host (each load seen to end healthy is recorded in `load-times.json` in the state dir).
 - **tok/s** — gen and prompt throughput; the label says where it came from: *metrics* (`/metrics` counters),
   *slots* (`/slots` progress) or *journal* (`print_timing` lines). The chart covers 10 minutes; the dotted
   line is the host's baseline from the config.

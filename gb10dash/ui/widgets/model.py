@@ -7,7 +7,7 @@ from textual.content import Content
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.format import DASH, bytes_count, duration, number
 from gb10dash.state import HostState
-from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, field, joined, lines
+from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, bar, field, joined, lines
 from gb10dash.ui.widgets.line import Line
 
 
@@ -38,7 +38,21 @@ def model_content(state: HostState, now: float) -> Content:
         field("ctx", f"{number(in_use)} / {number(state.config.ctx)}"),
         health_content(state, now),
     ])
-    return lines(name, details)
+    progress = load_content(state)
+    return lines(name, details, progress) if progress is not None else lines(name, details)
+
+
+LOAD_BAR_CELLS = 20
+
+
+def load_content(state: HostState) -> Content | None:
+    """`▇▇▇▇▁▁▁ loading 42 % · 1.3 GiB of 3.1 GiB · 180 MiB/s · ETA 10 s` while the model loads; an
+    estimate (from past loads) in muted style, saying so."""
+    progress = state.load_progress
+    if progress is None or state.health is None or state.health.state is not HealthState.LOADING:
+        return None
+    style = MUTED if progress.estimated else WARN
+    return Content.assemble(bar(progress.fraction, LOAD_BAR_CELLS, style), " ", (progress.describe(), style))
 
 
 class ModelLine(Line):

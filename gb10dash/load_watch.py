@@ -1,0 +1,84 @@
+"""LoadWatcher: the load progress of one host's llama-server, polled while /health says loading.
+
+Per MainPID it stats the model's files once (every split part; one `stat` run), then reads
+/proc/PID/io over the transport at each poll (SFTP for ssh: no process spawned). When that
+cannot measure the load (permission denied, an mmap load) it estimates from past load times;
+a load seen to end healthy is recorded in the history (seconds from the process's start).
+"""
+
+from __future__ import annotations
+
+from gb10dash.collectors.commands import read_text, run_checked
+from gb10dash.collectors.llama import Health, HealthState
+from gb10dash.collectors.systemd import UnitStatus
+from gb10dash.load_progress import (
+    LoadHistory,
+    LoadProgress,
+    ReadTracker,
+    estimated,
+    model_parts,
+    parse_rchar,
+    parse_sizes,
+    reads_count_load,
+    served_model_path,
+    sizes_argv,
+)
+from gb10dash.transport.base import CommandTimeout, Transport
+
+MMAP_WHY = "mmap load: its page faults do not show in /proc/PID/io"
+
+
+class LoadWatcher:
+    def __init__(self, transport: Transport, host: str, configured_model: str, history: LoadHistory):
+        self.transport = transport
+        self.host = host
+        self.configured_model = configured_model
+        self.history = history
+        self._pid: int | None = None
+        self._model = ""
+        self._started: float | None = None
+        self._tracker: ReadTracker | None = None
+        self._why: str | None = None       # why this load can only be estimated
+        self._past: list[float] = []
+        self._seen_loading = False
+        self.recorded: list[tuple[str, float]] = []  # (model, seconds) recorded by this watcher
+
+    async def poll(self, unit: UnitStatus | None, health: Health | None, now: float) -> LoadProgress | None:
+        """The progress while loading (None otherwise); records a load that ended healthy."""
+        pid = unit.main_pid if unit is not None else None
+        state = health.state if health is not None else None
+        if state is HealthState.OK and self._seen_loading and pid == self._pid and self._started is not None:
+            seconds = now - self._started
+            self.history.record(self.host, self._model, seconds, now)
+            self.recorded.append((self._model, seconds))
+        if state is not HealthState.LOADING or pid is None or unit is None:
+            self._pid, self._seen_loading = None, False
+            return None
+        if pid != self._pid:
+            await self._start(pid, unit)
+        self._seen_loading = True
+        if self._tracker is not None:
+            try:
+                rchar = parse_rchar(await read_text(self.transport, f"/proc/{pid}/io"))
+                return self._tracker.add(now, rchar)
+            except PermissionError:
+                self._tracker, self._why = None, f"/proc/{pid}/io not readable (permission denied)"
+            except FileNotFoundError:
+                return None  # the process is gone; the unit's next state will say why
+        elapsed = now - self._started if self._started is not None else None
+        return estimated(elapsed, self._past, self._why or "")
+
+    async def _start(self, pid: int, unit: UnitStatus) -> None:
+        self._pid, self._started, self._tracker, self._why = pid, unit.started_at, None, None
+        self._model = served_model_path(unit.exec_start, self.configured_model)
+        self._past = self.history.past(self.host, self._model)
+        if not reads_count_load(unit.exec_start):
+            self._why = MMAP_WHY
+            return
+        parts = model_parts(self._model)
+        try:
+            total = parse_sizes(await run_checked(self.transport, sizes_argv(parts), timeout=10), len(parts))
+        except (ValueError, CommandTimeout) as exc:
+            self._why = f"model size unknown ({exc})"
+            return
+        self._tracker = ReadTracker(total)
