@@ -60,8 +60,9 @@ def _cancelling() -> int:
 
 
 def _raise_if_cancelled() -> None:
-    """Honour a cancel that something swallowed: a TaskGroup whose child failed at the moment we were
-    cancelled raises the child's error instead, as does wait_for (3.11) whose inner call had just ended."""
+    """Honour a cancel that something swallowed (3.11): wait_for whose inner call ends as the cancel
+    comes returns its result instead; a TaskGroup whose child failed as we were cancelled raises the
+    child's error. A loop that goes on waiting after that would keep its TaskGroup (and a reconnect) waiting."""
     if _cancelling():
         raise asyncio.CancelledError
 
@@ -213,6 +214,7 @@ class HostMonitor:
             started = time.monotonic()
             for poll in polls:
                 await poll()
+            _raise_if_cancelled()
             self._notify()
             await asyncio.sleep(max(0.05, seconds - (time.monotonic() - started)))
 
@@ -225,9 +227,11 @@ class HostMonitor:
         while True:
             wanted.clear()
             await poll()
+            _raise_if_cancelled()
             self._notify()
             try:
-                await asyncio.wait_for(wanted.wait(), next_wait())
+                async with asyncio.timeout(next_wait()):
+                    await wanted.wait()
             except TimeoutError:
                 continue
             await asyncio.sleep(0.1)  # systemd logs a stop or restart as several lines at once
@@ -264,6 +268,7 @@ class HostMonitor:
             try:
                 while True:
                     sample = await asyncio.wait_for(anext(samples), stall_s)
+                    _raise_if_cancelled()
                     self._ok("gpu", gpu=sample)
                     if restarted:  # nvidia-smi works again: so may the GPU process query
                         restarted = False
@@ -292,6 +297,7 @@ class HostMonitor:
                 self._journal_live = True
                 async for entry in journal.stream_journal(self.transport, self.host.unit,
                                                           after_cursor=self.cursor, initial_lines=100):
+                    _raise_if_cancelled()
                     received += 1
                     self._add_log(entry)
                     if systemd.is_unit_event(entry.message, entry.pid, self.host.unit, entry.unit):
