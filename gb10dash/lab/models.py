@@ -83,13 +83,15 @@ def _seed(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "little")
 
 
-def _weights(spec: ModelSpec, n_vocab: int):
+def _weights(spec: ModelSpec, n_vocab: int, zeros: bool = False):
     import numpy as np
 
     rng = np.random.default_rng(_seed(spec.rel))
     e, ff = spec.n_embd, spec.n_embd * 2
 
     def mat(rows: int, cols: int):
+        if zeros:  # a big model written fast (load tests)
+            return np.zeros((rows, cols), np.float32)
         return (rng.standard_normal((rows, cols)) * 0.02).astype(np.float32)
 
     yield "token_embd.weight", mat(n_vocab, e)
@@ -109,8 +111,9 @@ def _n_tensors(spec: ModelSpec) -> int:
     return 3 + 9 * spec.n_layer
 
 
-def write_model(spec: ModelSpec, share: Path) -> list[Path]:
-    """Write one model (all its split parts) under ``share``; returns the files written."""
+def write_model(spec: ModelSpec, share: Path, *, zeros: bool = False) -> list[Path]:
+    """Write one model (all its split parts) under ``share``; returns the files written.
+    zeros=True: all-zero matrices, for a model large enough to load slowly (written in seconds)."""
     import gguf
     import numpy as np
 
@@ -146,7 +149,7 @@ def write_model(spec: ModelSpec, share: Path) -> list[Path]:
     w.add_add_bos_token(False)
     w.add_chat_template(CHATML_TEMPLATE)
 
-    for name, arr in _weights(spec, len(tokens)):
+    for name, arr in _weights(spec, len(tokens), zeros):
         if arr.ndim == 2 and spec.qtype == "F16":
             w.add_tensor(name, arr.astype(np.float16))
         elif arr.ndim == 2 and spec.qtype != "F32":
