@@ -23,7 +23,10 @@ ABOUT = """
   *slots* (`/slots` progress) or *journal* (`print_timing` lines). The chart covers 10 minutes; the dotted
   line is the host's baseline from the config.
 - **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
-  the GPU memory nvidia-smi attributes to its PID.
+  the GPU memory nvidia-smi attributes to its PID. On a unified-memory host the bar is split: llama-server's
+  GPU memory, other used memory (MemTotal − MemAvailable − that), reclaimable page cache (Cached + Buffers),
+  free. A warm page cache is a common cause of CUDA out-of-memory at model load: `D` drops it (`sync`, then
+  `sudo -n sysctl vm.drop_caches=3`, shown as a plan first and audited).
 - **gpu** — utilisation, temperature, power, SM clock / its max (`clocks.sm` / `clocks.max.sm`) and why the
   clocks are held down (`clocks_event_reasons.active`): *⚠ SW power cap*, *HW slowdown*, *HW thermal slowdown*,
   *HW power brake*, *SW thermal slowdown*, *sync boost* in amber; *app clocks* / *display clock* (a setting) muted;
@@ -31,7 +34,23 @@ ABOUT = """
   under 40 W while utilisation is 80 % or more for 60 s (the GB10 power-negotiation fault shows ~30 W under
   load); both are set in `[alerts.throttle]` / `[alerts.power_low]`. `–` means the GPU did not report it.
 - **share** — is the model share mounted, and how long a `stat` of it took (hung = no answer in time).
-- An unreachable host keeps its last known values, greyed, with the time it went away.
+- An unreachable host keeps its last known values, greyed, with the time it went away. Data that stops
+  arriving turns the panel's border amber (3 refreshes, at least 5 s), then red (10, at least 30 s), with
+  its age in the border.
+- **wedged** — `/health` can say ok while the server no longer answers: the wedge canary (`[canary]` in
+  hosts.toml, every 5 min by default) sends one tiny chat request; no answer in time, no tokens, or fewer
+  tok/s than `min_tps` marks the host degraded with *wedged: why*. With `auto_restart = true` it restarts
+  the service through the same audited plan as `r`, at most `max_restarts_per_hour` times.
+- **alerts** — rules that must hold for a while before they fire (and be false a while before they clear):
+  a banner under the status line and the host's panel show the firing ones, `a` the history.
+- **rebuild** — `b` builds in a new directory with a progress bar from cmake's `[ NN%]` lines (`x` cancels
+  and kills the build on the host), checks the new build's CMake cache records the host's arch and that it
+  takes every flag of the unit's ExecStart (renamed flags: the rewritten ExecStart is offered as a drop-in),
+  switches and restarts; the quick bench runs before and after, and a drop of gen tok/s over 10 % offers the
+  revert (`B` goes back to the previous build at any time).
+- **compact mode** (`z`) hides the header and footer and condenses every panel, for split or far screens.
+  Keys are remapped in `[keys]` of hosts.toml (e.g. `restart = "ctrl+r"`). `y` copies the log lines on
+  screen to your clipboard with OSC 52, so it works over SSH in terminals that allow it.
 
 ## Keys
 """
