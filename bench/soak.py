@@ -29,9 +29,10 @@ async def request_loop(lab, stop: asyncio.Event, counts: dict[str, int]) -> None
                 return
             try:
                 response = await http.post(f"{lab.host(host).api_url}/v1/chat/completions", json=body)
-                counts["ok" if response.status_code == 200 else f"http {response.status_code}"] += 1
+                outcome = "ok" if response.status_code == 200 else f"http {response.status_code}"
             except httpx.HTTPError as exc:
-                counts[type(exc).__name__] = counts.get(type(exc).__name__, 0) + 1
+                outcome = type(exc).__name__
+            counts[outcome] = counts.get(outcome, 0) + 1  # a 503 during a restart is counted, not fatal
             await asyncio.sleep(1.0)
 
 
