@@ -306,3 +306,93 @@ async def test_a_stopped_service_raises_an_alert_banner_bell_notify_and_history_
         (row,) = [r for r in app.screen._rows if r[3] == "stella"]
         assert row[4] == "unit" and row[1] != "active"
         await pilot.press("escape")
+
+
+def _alerting_app(lab: Lab, rules: dict, **host_changes) -> Gb10DashApp:
+    """The dashboard on the lab with some alert rules shortened (and pegasus's config changed)."""
+    import dataclasses
+
+    from gb10dash.alerts import AlertSettings
+    from gb10dash.alerts.settings import DEFAULT_RULES
+
+    config = labctl.config(lab)
+    merged = {**DEFAULT_RULES, **{name: dataclasses.replace(DEFAULT_RULES[name], **changes)
+                                  for name, changes in rules.items()}}
+    hosts = tuple(dataclasses.replace(h, **host_changes) if h.name == "pegasus" else h for h in config.hosts)
+    return Gb10DashApp(dataclasses.replace(config, hosts=hosts, alerts=AlertSettings(rules=merged)), refresh_s=0.5)
+
+
+async def test_a_hung_share_raises_its_alert_in_the_dashboard_and_it_clears(lab: Lab, tmp_path) -> None:
+    """pegasus's model share is a real FUSE mount that never answers (a hung NFS server): after the
+    rule's duration the share alert shows in the banner and the panel; once the share answers again
+    (a bind mount stands in for NFS coming back) it clears."""
+    import pytest
+
+    from gb10dash.lab.faults import HungMount, hung_mount_unavailable
+    from gb10dash.lab.mounts import mount_share, unmount_share
+    from gb10dash.ui.widgets.alert_banner import AlertBanner
+
+    if hung_mount_unavailable():
+        pytest.skip(f"hung share: {hung_mount_unavailable()}")
+    share = tmp_path / "models"
+    with HungMount(share) as hung:
+        app = _alerting_app(lab, {"share": {"for_s": 2.0, "clear_s": 2.0}}, model_share=str(share))
+        async with app.run_test(size=(160, 48)) as pilot:
+            (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 40, "the share alert")
+            assert alert.rule == "share" and "hung" in alert.message
+            await pilot.pause(0.6)
+            assert "pegasus share:" in str(app.query_one(AlertBanner).render())
+            assert not app.alert_engine.active_for("stella")
+            hung.release()
+            src = tmp_path / "share-src"
+            src.mkdir()
+            assert mount_share(src, share)
+            try:
+                await until(lambda: not app.alert_engine.active_for("pegasus"), 40, "the share alert to clear")
+            finally:
+                unmount_share(share)
+            assert [a.rule for a in app.alert_engine.history] == ["share"]
+
+
+async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_and_it_clears(lab: Lab) -> None:
+    """pegasus's real llama-server, under a request loop, is SIGSTOPped 95 % of the time: its gen tok/s
+    falls below half the baseline (measured first, unthrottled, and set as the configured baseline) and
+    the dashboard raises the throughput alert; at full speed again it clears."""
+    import statistics
+
+    from lab.faultctl import monitor_for, running
+    from lab.test_alerts_lab import _chat_loop, _throttle
+
+    stop_traffic, stop_throttle = asyncio.Event(), asyncio.Event()
+    url = labctl.config(lab).host("pegasus").api_url
+    traffic = asyncio.create_task(_chat_loop(url, stop_traffic))
+    throttle = None
+    try:
+        monitor, rates, seen = monitor_for(lab, "pegasus"), [], []
+
+        def sample() -> bool:
+            gen = monitor.state.throughput.gen
+            if gen is not None and gen.tokens_per_second and (not seen or gen.at != seen[-1]):
+                seen.append(gen.at)
+                rates.append(gen.tokens_per_second)
+            return len(rates) >= 6
+
+        async with running(monitor):
+            await until(sample, 90, "gen tok/s under load")
+        app = _alerting_app(lab, {"throughput": {"for_s": 2.0, "clear_s": 2.0, "fraction": 0.5, "max_age_s": 4.0}},
+                            baseline_gen_tps=statistics.median(rates))
+        async with app.run_test(size=(160, 48)):
+            await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen, 60, "tok/s shown")
+            throttle = asyncio.create_task(_throttle(app.shown["pegasus"].unit.main_pid, stop_throttle))
+            (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 90, "the throughput alert")
+            assert alert.rule == "throughput" and "below the baseline" in alert.message
+            stop_throttle.set()
+            await throttle
+            await until(lambda: not app.alert_engine.active_for("pegasus"), 90, "the alert to clear")
+            assert [a.rule for a in app.alert_engine.history] == ["throughput"]
+    finally:
+        stop_throttle.set()
+        if throttle is not None:
+            await asyncio.gather(throttle, return_exceptions=True)
+        stop_traffic.set()
+        await asyncio.wait_for(asyncio.gather(traffic, return_exceptions=True), 60)
