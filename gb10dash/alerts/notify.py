@@ -41,7 +41,7 @@ class Notifier:
             return f"notify: cannot run {self.argv[0]}: {exc.strerror or exc}"
         try:
             stderr = await asyncio.wait_for(_talk(proc, document), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _kill_group(proc)
             await proc.wait()
             return f"notify: {name} did not finish within {self.timeout_s:g} s (killed)"

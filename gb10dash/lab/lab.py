@@ -93,9 +93,9 @@ class Lab:
 
     def is_running(self) -> bool:
         state = self._state()
-        hosts = state.get("hosts", {})
+        # each host's sshd by its pid file: a test that kills and restarts one leaves another pid
         return bool(state.get("running")) and all(
-            procs.alive(hosts.get(s.name, {}).get("sshd_pid")) for s in self.specs)
+            procs.alive(sshd.read_pid(self.layout.sshd_dir(s.name) / "sshd.pid")) for s in self.specs)
 
     @contextmanager
     def _locked(self, timeout: float = 120.0) -> Iterator[None]:
@@ -220,6 +220,7 @@ class Lab:
         hosts = state.get("hosts", {})
         did = bool(state.get("running"))
         sshd_pids = [h["sshd_pid"] for h in hosts.values() if h.get("sshd_pid")]
+        sshd_pids += [pid for s in self.specs if (pid := sshd.read_pid(self.layout.sshd_dir(s.name) / "sshd.pid"))]
         anything = did or bool(procs.lab_processes(self.root, sshd_pids))
         for s in self.specs:
             if anything and (self.layout.host(s.name).bin / "systemctl").exists():
