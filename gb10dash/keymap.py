@@ -25,7 +25,7 @@ ACTIONS = {
     "chat": "chat pane", "rebuild": "rebuild llama.cpp", "revert_build": "revert to the previous build",
     "cancel_action": "cancel the running action", "drop_caches": "drop the page cache",
     "toggle_compact": "compact mode", "copy_log": "copy the log lines shown (OSC 52)",
-    "alert_history": "the alert history",
+    "alert_history": "the alert history", "toggle_summary": "the fleet summary table",
 }
 _MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 _NAMED = re.compile(r"^(?:[a-z0-9]|f(?:[1-9]|1[0-9]|2[0-4])|[a-z_]{2,24})$")

@@ -58,11 +58,15 @@ from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.alert_banner import AlertBanner
+from gb10dash.ui.widgets.fleet_table import FleetTable
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
 from gb10dash.ui.widgets.status_line import StatusLine
 from gb10dash.ui.widgets.steady_footer import SteadyFooter
+
+
+SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary
 
 
 class Gb10DashApp(App[None]):
@@ -88,6 +92,7 @@ class Gb10DashApp(App[None]):
         Binding("z", "toggle_compact", "Compact", show=False, id="toggle_compact"),
         Binding("y", "copy_log", "Copy log", show=False, id="copy_log"),
         Binding("a", "alert_history", "Alerts", show=False, id="alert_history"),
+        Binding("s", "toggle_summary", "Summary", show=False, id="toggle_summary"),
     ]
     #: (key, action, description) for the palette and the help screen
     COMMANDS_TABLE = [
@@ -108,6 +113,7 @@ class Gb10DashApp(App[None]):
         ("z", "toggle_compact", "Compact mode: no header or footer, every panel condensed (small or split screens)"),
         ("y", "copy_log", "Copy the log lines on screen to your clipboard (OSC 52: works over SSH)"),
         ("a", "alert_history", "Alert history: every alert raised since start, when it was raised and cleared"),
+        ("s", "toggle_summary", "Fleet summary: one row per host (the default past 8 hosts); enter opens its panel"),
         ("", "bench", "Quick benchmark of the focused host against its baseline"),
     ]
 
@@ -144,6 +150,7 @@ class Gb10DashApp(App[None]):
         self.focused_host = config.hosts[0].name
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
         self.compact = False  # z: compact mode (no header/footer, panels condensed)
+        self.summary = False  # s: the fleet summary table instead of the panels
         self.canary_results: dict[str, CanaryResult] = {}  # host -> the wedge canary's last verdict
         self.canary_first_after_s = 30.0  # the first canary probe after start
         self.alert_engine = AlertEngine(config.alerts)
@@ -165,11 +172,13 @@ class Gb10DashApp(App[None]):
         yield StatusLine(id="status")
         yield AlertBanner(id="alert-banner")
         yield HostGrid(self.config.hosts, id="hosts")
+        yield FleetTable(id="fleet")
         yield LogPane(id="log")
         yield ActionProgress(id="action")
         yield SteadyFooter()
 
     def on_mount(self) -> None:
+        self._show_summary(len(self.config.hosts) > SUMMARY_PAST_HOSTS)
         limits = (max(5.0, 3 * self.refresh_s), max(30.0, 10 * self.refresh_s))
         for panel in self.query_one(HostGrid).panels:
             panel.age_limits = limits
@@ -251,12 +260,14 @@ class Gb10DashApp(App[None]):
             history.observe(state.throughput.gen, state.throughput.prompt, now)
             self.shown[name] = state  # alerts and the status line judge every host, drawn or not
             panel = grid.panel(name)
-            if not grid.in_view(panel):  # scrolled out of sight (many hosts): drawn when it comes back
+            if self.summary or not grid.in_view(panel):  # out of sight: drawn when it comes back
                 hidden.add(name)
                 continue
             panel.show(state, history.points(now), now, self._bench_runs(name, state.model_id),
                        self.alert_engine.active_for(name))
         self._dirty = hidden
+        if self.summary:
+            self._show_table()
         self._updated_at = now
         # the states just shown; a host not drawn yet is asked once (no second build of drawn ones)
         states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]
@@ -283,7 +294,11 @@ class Gb10DashApp(App[None]):
         grid = self.query_one(HostGrid)
         for name, state in self._fixed_states.items():
             grid.panel(name).show(state, self._fixed_histories.get(name, []), now, self._fixed_bench.get(name, []))
+        self.shown.update(self._fixed_states)
         self.query_one(StatusLine).show(list(self._fixed_states.values()), now)
+        if self.summary:
+            self._show_table()
+            return
         focused = self._fixed_states.get(self.focused_host)
         if focused is not None:
             grid.panel(self.focused_host).focus()
@@ -312,7 +327,12 @@ class Gb10DashApp(App[None]):
     def _step_host(self, step: int) -> None:
         names = self.host_names
         index = names.index(self.focused_host) if self.focused_host in names else 0
-        self.focus_host(names[(index + step) % len(names)])
+        name = names[(index + step) % len(names)]
+        if self.summary:  # the table's cursor moves to the host; its log follows
+            self.query_one(FleetTable).move_cursor(row=(index + step) % len(names))
+            self._switch_log(name)
+            return
+        self.focus_host(name)
 
     def action_next_host(self) -> None:
         self._step_host(1)
@@ -609,6 +629,31 @@ class Gb10DashApp(App[None]):
 
     def action_alert_history(self) -> None:
         self.push_screen(AlertHistoryScreen(self.alert_engine.history, time.time()))
+
+    def _show_table(self) -> None:
+        self.query_one(FleetTable).show([self.shown[h.name] for h in self.config.hosts if h.name in self.shown],
+                                        {h.name: self.alert_engine.active_for(h.name) for h in self.config.hosts})
+
+    def _show_summary(self, on: bool) -> None:
+        self.summary = on
+        self.query_one(HostGrid).display = not on
+        table = self.query_one(FleetTable)
+        table.display = on
+        if on:
+            self._show_table()
+            table.focus()
+        else:
+            self._dirty.update(self.shown)  # panels skipped while hidden
+            self.focus_host(self.focused_host)
+
+    def action_toggle_summary(self) -> None:
+        self._show_summary(not self.summary)
+
+    @on(FleetTable.RowSelected)
+    def _open_host(self, event: FleetTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.focused_host = event.row_key.value
+            self._show_summary(False)
 
     def action_toggle_compact(self) -> None:
         """Compact mode for a split or far screen: header and footer hidden, panels condensed."""

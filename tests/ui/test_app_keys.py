@@ -125,6 +125,7 @@ async def test_sixteen_hosts_scroll_and_only_panels_in_view_count_as_visible() -
     config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
     app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
     async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("s")  # 16 hosts open on the fleet summary: the panels
         await pilot.pause(0.2)
         grid = app.query_one(HostGrid)
         visible = [p.host.name for p in grid.panels if grid.in_view(p)]
@@ -132,3 +133,47 @@ async def test_sixteen_hosts_scroll_and_only_panels_in_view_count_as_visible() -
         grid.scroll_end(animate=False, immediate=True)
         await pilot.pause(0.2)
         assert grid.in_view(grid.panel("gb10-15")) and not grid.in_view(grid.panel("gb10-00"))
+
+
+async def test_the_fleet_summary_has_a_row_per_host_and_enter_opens_its_panel() -> None:
+    """Past 8 hosts the app opens on the summary table; s toggles it; enter on a row shows that host."""
+    from gb10dash.ui.widgets.fleet_table import COLUMNS, FleetTable
+    from gb10dash.ui.widgets.host_grid import HostGrid
+
+    shown = [states.healthy_copy(states.pegasus() if i % 2 else states.stella(), f"gb10-{i:02d}") for i in range(12)]
+    shown[3] = states.stopped("gb10-03")
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        table = app.query_one(FleetTable)
+        assert table.display and not app.query_one(HostGrid).display and table.row_count == 12
+        row = dict(zip(COLUMNS, table.get_row("gb10-03")))
+        assert row["state"] == "degraded" and row["unit"] == "inactive/dead"
+        healthy = dict(zip(COLUMNS, table.get_row("gb10-01")))
+        assert healthy["state"] == "healthy" and healthy["model"].endswith(".gguf") and healthy["gen tok/s"] != "–"
+        await pilot.press("down", "down", "down", "enter")
+        await pilot.pause(0.2)
+        assert not table.display and app.query_one(HostGrid).display and app.focused_host == "gb10-03"
+        await pilot.press("s")
+        assert table.display
+
+
+def test_fleet_row_for_an_unreachable_host() -> None:
+    from gb10dash.ui.widgets.fleet_table import fleet_row
+
+    row = fleet_row(states.unreachable("lyra"))
+    assert row[:2] == ("lyra", "unreachable")
+
+
+async def test_n_in_the_fleet_summary_moves_the_row_and_the_log_follows() -> None:
+    from gb10dash.ui.widgets.fleet_table import FleetTable
+
+    shown = [states.healthy_copy(states.pegasus(), f"gb10-{i:02d}") for i in range(10)]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("n", "n")
+        assert app.focused_host == "gb10-02" and app.query_one(FleetTable).selected_host == "gb10-02"
+        await pilot.press("N")
+        assert app.focused_host == "gb10-01"

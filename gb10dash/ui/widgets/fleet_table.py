@@ -1,0 +1,66 @@
+"""The fleet summary (`s`): one row per host, for when the panels no longer fit (many hosts).
+
+State, unit, model, gen and prompt tok/s, memory used, GPU utilisation/temperature/power, the share
+and the firing alerts — the figures the panels show, one line each. Fed by the app; no I/O. Cells
+are rewritten only when their text changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from textual.widgets import DataTable
+
+from gb10dash.alerts import Alert
+from gb10dash.format import DASH, number, percent
+from gb10dash.state import HostState
+
+COLUMNS = ("host", "state", "unit", "model", "gen tok/s", "prompt tok/s", "mem", "gpu", "share", "alerts")
+
+
+def _rate(rate) -> str:  # noqa: ANN001 - a Rate or None
+    return number(rate.tokens_per_second) if rate is not None and rate.tokens_per_second is not None else DASH
+
+
+def fleet_row(state: HostState, alerts: Sequence[Alert] = ()) -> tuple[str, ...]:
+    """The summary row of one host (pure)."""
+    if not state.connected:
+        word = "unreachable"
+    elif alerts:
+        word = "ALERT"
+    else:
+        word = "healthy" if state.healthy else "degraded"
+    unit = f"{state.unit.active_state}/{state.unit.sub_state}" if state.unit else DASH
+    mem = state.meminfo
+    gpu = state.gpu
+    gpu_text = DASH if gpu is None else " ".join(part for part in (
+        f"{gpu.utilization_pct:.0f}%" if gpu.utilization_pct is not None else "",
+        f"{gpu.temperature_c:.0f}°C" if gpu.temperature_c is not None else "",
+        f"{gpu.power_w:.0f} W" if gpu.power_w is not None else "") if part) or DASH
+    share = state.mount.state.value if state.mount else DASH
+    return (state.name, word, unit, state.model_id or DASH, _rate(state.throughput.gen), _rate(state.throughput.prompt),
+            percent(mem.used_fraction) if mem else DASH, gpu_text, share, ", ".join(a.rule for a in alerts) or DASH)
+
+
+class FleetTable(DataTable[str]):
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.zebra_stripes = True
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    def show(self, states: Sequence[HostState], alerts: Mapping[str, Sequence[Alert]]) -> None:
+        for state in states:
+            row = fleet_row(state, alerts.get(state.name, ()))
+            if state.name not in self.rows:
+                self.add_row(*row, key=state.name)
+                continue
+            for column, text in zip(COLUMNS, row):
+                if self.get_cell(state.name, column) != text:
+                    self.update_cell(state.name, column, text)
+
+    @property
+    def selected_host(self) -> str | None:
+        if not self.row_count:
+            return None
+        return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
