@@ -170,7 +170,7 @@ def _int(value: Any) -> int | None:
         value = value[0] if value else None
     try:
         return int(value) if value is not None else None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON's Infinity
         return None
 
 
