@@ -55,6 +55,8 @@ def lab_processes(root: Path, tree_of: Iterable[int] = ()) -> list[psutil.Proces
     for pid in tree_of:
         try:
             top = psutil.Process(pid)
+            if not _mentions(top, text):  # a recorded pid reused by another process (pids wrap): not ours
+                continue
             for p in [top, *top.children(recursive=True)]:
                 found[p.pid] = p
         except psutil.Error:
