@@ -136,6 +136,22 @@ async def _chat_loop(url: str, stop: asyncio.Event) -> None:
                 await client.post(f"{url}/v1/chat/completions", json=body)
 
 
+async def gen_baseline(monitor: HostMonitor, timeout: float = 60.0, samples: int = 6) -> float:
+    """The median of `samples` distinct gen tok/s figures the (running) monitor shows under load."""
+    rates: list[float] = []
+    seen: list[float] = []
+
+    def sample() -> bool:
+        gen = monitor.state.throughput.gen
+        if gen is not None and gen.tokens_per_second and (not seen or gen.at != seen[-1]):
+            seen.append(gen.at)
+            rates.append(gen.tokens_per_second)
+        return len(rates) >= samples
+
+    await labctl.until(sample, timeout, "gen tok/s under load")
+    return statistics.median(rates)
+
+
 async def _throttle(pid: int, stop: asyncio.Event, stopped_s: float = 0.19, running_s: float = 0.01) -> None:
     """Stop the process 95 % of the time: a real llama-server made many times slower."""
     try:
@@ -163,20 +179,9 @@ async def test_throttled_llama_server_raises_the_throughput_alert_and_it_clears_
         traffic = asyncio.create_task(_chat_loop(host.api_url, stop_traffic))
         throttle = None
         try:
-            seen: list[float] = []
-
-            def sample() -> bool:
-                gen = monitor.state.throughput.gen
-                if gen is not None and gen.tokens_per_second and (not seen or gen.at != seen[-1]):
-                    seen.append(gen.at)
-                    rates.append(gen.tokens_per_second)
-                return len(rates) >= 6
-
-            rates: list[float] = []
             t0 = time.monotonic()
-            await labctl.until(sample, 60, "gen tok/s under load")
+            baseline.append(await gen_baseline(monitor))
             t1 = time.monotonic()
-            baseline.append(statistics.median(rates))
             async with driving(Driver(monitor, e, with_baseline)) as d:
                 pid = monitor.state.unit.main_pid
                 throttle = asyncio.create_task(_throttle(pid, stop_throttle))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 
+from lab import labctl
+from lab.labctl import until
+
 from gb10dash.collectors.llama import HealthState
 from gb10dash.lab import Lab
 from gb10dash.ui.app import Gb10DashApp
@@ -13,9 +16,6 @@ from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.log_pane import LogPane
-
-from lab import labctl
-from lab.labctl import until
 
 
 def app_for(lab: Lab) -> Gb10DashApp:
@@ -182,10 +182,10 @@ async def test_palette_benchmark_records_and_shows_the_run(lab: Lab) -> None:
 async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(lab: Lab, tmp_path) -> None:
     """A streamed step over the lab's sshd (a build-like script with children): the action bar shows its
     percentage and last line; x, confirmed, kills every process of it on the host."""
+    from lab.test_streamed_step import SPAWNS_CHILDREN, _pids, _wait_gone
+
     from gb10dash.actions.plan import Plan, Step
     from gb10dash.ui.widgets.action_progress import ActionProgress
-
-    from lab.test_streamed_step import SPAWNS_CHILDREN, _pids, _wait_gone
 
     app = app_for(lab)
     async with app.run_test(size=(160, 48)) as pilot:
@@ -358,29 +358,19 @@ async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_a
     """pegasus's real llama-server, under a request loop, is SIGSTOPped 95 % of the time: its gen tok/s
     falls below half the baseline (measured first, unthrottled, and set as the configured baseline) and
     the dashboard raises the throughput alert; at full speed again it clears."""
-    import statistics
-
     from lab.faultctl import monitor_for, running
-    from lab.test_alerts_lab import _chat_loop, _throttle
+    from lab.test_alerts_lab import _chat_loop, _throttle, gen_baseline
 
     stop_traffic, stop_throttle = asyncio.Event(), asyncio.Event()
     url = labctl.config(lab).host("pegasus").api_url
     traffic = asyncio.create_task(_chat_loop(url, stop_traffic))
     throttle = None
     try:
-        monitor, rates, seen = monitor_for(lab, "pegasus"), [], []
-
-        def sample() -> bool:
-            gen = monitor.state.throughput.gen
-            if gen is not None and gen.tokens_per_second and (not seen or gen.at != seen[-1]):
-                seen.append(gen.at)
-                rates.append(gen.tokens_per_second)
-            return len(rates) >= 6
-
+        monitor = monitor_for(lab, "pegasus")
         async with running(monitor):
-            await until(sample, 90, "gen tok/s under load")
+            baseline = await gen_baseline(monitor, timeout=90)
         app = _alerting_app(lab, {"throughput": {"for_s": 2.0, "clear_s": 2.0, "fraction": 0.5, "max_age_s": 4.0}},
-                            baseline_gen_tps=statistics.median(rates))
+                            baseline_gen_tps=baseline)
         async with app.run_test(size=(160, 48)):
             await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen, 60, "tok/s shown")
             throttle = asyncio.create_task(_throttle(app.shown["pegasus"].unit.main_pid, stop_throttle))
