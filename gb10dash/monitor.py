@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gb10dash.collectors import gpu, journal, memory, mounts, systemd
-from gb10dash.collectors.llama import HealthState
+from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import ConfigError, HostConfig, SshSettings, read_api_key
 from gb10dash.load_progress import default_history
@@ -35,6 +35,13 @@ from gb10dash.state import HostState, SourceStatus, Throughput
 from gb10dash.throughput import ThroughputTracker
 from gb10dash.transport import Transport, TransportError, make_transport
 from gb10dash.transport.backoff import Backoff
+
+#: while a server is idle (no request processing), /slots is read on one fast poll in this many
+IDLE_SLOTS_EVERY = 5
+#: /health asked after /metrics failed on a healthy server: a live server answers it in milliseconds
+HEALTH_RECHECK_TIMEOUT_S = 1.0
+#: the health a poll records when /metrics answered with its counters (llama-server: 503 to all while loading)
+HEALTHY_BY_METRICS = Health(HealthState.OK, 200, None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +95,7 @@ class HostMonitor:
         self._llama: LlamaClient | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
+        self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
         self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
         self._journal_live = False           # the journal stream is following: no unit event unseen
@@ -419,7 +427,22 @@ class HostMonitor:
         except (TransportError, ConfigError) as exc:
             self._failed("health", exc)
             return
-        health = await client.health()
+        metrics: Metrics | None = None
+        metrics_error: ValueError | None = None
+        if self._api_steady():
+            # a llama-server answers every endpoint but /health with 503 while it loads, so /metrics
+            # answering with its counters says healthy: one request a poll instead of two
+            try:
+                metrics = await client.metrics()
+            except ValueError as exc:
+                metrics_error = exc
+            if metrics is not None and metrics.tokens_predicted_total is not None:
+                health = HEALTHY_BY_METRICS
+            else:  # /metrics failed: is the server down, loading, or up with requests hanging (wedged)?
+                metrics = None
+                health = await client.health(timeout_s=HEALTH_RECHECK_TIMEOUT_S)
+        else:
+            health = await client.health()
         previous = self._fields.get("health")
         if previous is not None and previous.state is not health.state:
             self._unit_wanted.set()  # a restart, a crash or a model (re)load: systemd and the GPU may say
@@ -429,19 +452,44 @@ class HostMonitor:
             self._refresh_identity = True  # after a restart the model may have changed
             self._failed("api", health.message or health.state.value)
             return
+        if metrics_error is not None:  # /health ok while /metrics failed: the API is what is wrong
+            self._failed("api", metrics_error)
+            return
         try:
             if self._refresh_identity:
                 models = await client.models()
                 self._fields["model"] = models[0] if models else None
                 self._fields["props"] = await client.props()
                 self._refresh_identity = False
-            slots = await client.slots()
-            metrics = await client.metrics()
+            if metrics is None:
+                metrics = await client.metrics()
+            slots = await client.slots() if self._slots_due(metrics) else None
             now = time.time()
             self._throughput.observe_poll(metrics, slots, now)
+            if slots is None and self._slots_skipped:
+                slots = self._fields.get("slots")  # idle: the slots as last read (they have not changed)
             self._ok("api", slots=slots, metrics=metrics)
         except (ValueError, OSError) as exc:
             self._failed("api", exc)
+
+    def _api_steady(self) -> bool:
+        """Healthy at the last poll, the API read then too, and the server has /metrics counters."""
+        health, api = self._fields.get("health"), self._sources.get("api")
+        return (health is not None and health.state is HealthState.OK and not self._refresh_identity
+                and api is not None and not api.failing and self._throughput.metrics_available)
+
+    def _slots_due(self, metrics: Metrics | None) -> bool:
+        """/slots on every poll while a request runs (or /metrics cannot say), and every
+        IDLE_SLOTS_EVERY-th poll while the server's `requests_processing` gauge and the last slots
+        read both say idle."""
+        slots = self._fields.get("slots")
+        idle = (metrics is not None and metrics.requests_processing == 0 and slots is not None
+                and not any(slot.is_processing for slot in slots))
+        if idle and self._slots_skipped < IDLE_SLOTS_EVERY - 1:
+            self._slots_skipped += 1
+            return False
+        self._slots_skipped = 0
+        return True
 
     async def api_client(self) -> LlamaClient:
         """The host's llama-server API client (direct, or through the SSH port-forward)."""

@@ -51,9 +51,10 @@ class LlamaClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def _get(self, path: str) -> tuple[int, str]:
+    async def _get(self, path: str, timeout_s: float | None = None) -> tuple[int, str]:
         """Status and body text; raises OSError-like httpx errors, ValueError when too big."""
-        async with self._http.stream("GET", path) as response:
+        timeout = httpx.USE_CLIENT_DEFAULT if timeout_s is None else httpx.Timeout(timeout_s)
+        async with self._http.stream("GET", path, timeout=timeout) as response:
             chunks: list[bytes] = []
             size = 0
             async for chunk in response.aiter_bytes():
@@ -63,9 +64,10 @@ class LlamaClient:
                 chunks.append(chunk)
             return response.status_code, b"".join(chunks).decode("utf-8", errors="replace")
 
-    async def health(self) -> Health:
+    async def health(self, timeout_s: float | None = None) -> Health:
+        """/health; `timeout_s` instead of the client's timeout (a quick check after another request failed)."""
         try:
-            status, body = await self._get("/health")
+            status, body = await self._get("/health", timeout_s)
         except httpx.TimeoutException:
             return health_down(f"{self.base_url}/health timed out")
         except httpx.HTTPError as exc:

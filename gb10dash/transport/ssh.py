@@ -46,6 +46,7 @@ def describe_ssh_error(alias: str, exc: BaseException) -> str:
 
 
 _READ_CHUNK = 64 * 1024
+_PROC_HANDLES_KEPT = 8  # /proc files kept open per connection (meminfo, the MainPID's status, io, …)
 _log = logging.getLogger(__name__)
 
 
@@ -97,6 +98,22 @@ def known_hosts_files(alias: str, config: Sequence[str]) -> list[str]:
     return [os.path.expanduser(f) for f in files]
 
 
+async def _read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int) -> bytes:
+    """Everything from offset 0 up to max_bytes, a chunk a request, until a short read."""
+    data = b""
+    while len(data) < max_bytes:
+        chunk = await handle.read(min(_READ_CHUNK, max_bytes - len(data)), len(data))
+        data += chunk
+        if len(chunk) < _READ_CHUNK:
+            break
+    return data
+
+
+async def _close_quietly(handle: asyncssh.SFTPClientFile) -> None:
+    with contextlib.suppress(asyncssh.Error, OSError):
+        await handle.close()
+
+
 class SshTransport(Transport):
     def __init__(self, name: str, alias: str, settings: SshSettings | None = None, *,
                  accept_new_host_key: bool = False):
@@ -106,6 +123,7 @@ class SshTransport(Transport):
         self.accept_new_host_key = accept_new_host_key
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
+        self._proc_handles: dict[str, asyncssh.SFTPClientFile] = {}  # open /proc files, oldest first
         self._lock = asyncio.Lock()
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._stat: _StatSession | None = None
@@ -182,6 +200,7 @@ class SshTransport(Transport):
         if self._stat is not None:
             self._stat.sftp.exit()
             self._stat = None
+        self._proc_handles.clear()  # closed with their SFTP session
         if self._sftp is not None:
             self._sftp.exit()
             self._sftp = None
@@ -242,16 +261,13 @@ class SshTransport(Transport):
         try:
             sftp = await self._sftp_client()
             async with asyncio.timeout(timeout):
-                # /proc files report size 0 and are small: read 64 KiB at a time, one request each,
-                # until a short read (a plain read(max) would fan out into parallel block requests)
-                async with sftp.open(path, "rb", block_size=_READ_CHUNK) as handle:
-                    data = b""
-                    while len(data) < max_bytes:
-                        chunk = await handle.read(min(_READ_CHUNK, max_bytes - len(data)))
-                        data += chunk
-                        if len(chunk) < _READ_CHUNK:
-                            return data
-                    return data
+                if path.startswith("/proc/"):
+                    return await self._read_proc(sftp, path, max_bytes)
+                # files report their size but /proc's say 0: read 64 KiB at a time, one request each,
+                # until a short read; block_size=0: asyncssh's parallel reader (a task per read, and a
+                # fan-out into block requests for read(max)) is not used
+                async with sftp.open(path, "rb", block_size=0) as handle:
+                    return await _read_from_start(handle, max_bytes)
         except asyncssh.SFTPNoSuchFile:
             raise FileNotFoundError(path) from None
         except asyncssh.SFTPPermissionDenied:
@@ -260,6 +276,30 @@ class SshTransport(Transport):
             raise CommandTimeout(f"{self.alias}: reading {path} timed out after {timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
+
+    async def _read_proc(self, sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> bytes:
+        """A /proc file polled every second: its handle is kept open and read again from offset 0 (the
+        kernel regenerates the text), one SFTP request a poll instead of open + read + close. A handle
+        whose process has gone fails (ESRCH); it is dropped and the path opened afresh, which tells a
+        gone process (no such file) from a reused pid (a new process's file)."""
+        handle = self._proc_handles.pop(path, None)
+        if handle is not None:
+            try:
+                data = await _read_from_start(handle, max_bytes)
+                self._proc_handles[path] = handle  # most recently used last
+                return data
+            except asyncssh.SFTPError:
+                await _close_quietly(handle)
+        handle = await sftp.open(path, "rb", block_size=0)
+        try:
+            data = await _read_from_start(handle, max_bytes)
+        except BaseException:
+            await _close_quietly(handle)
+            raise
+        self._proc_handles[path] = handle
+        while len(self._proc_handles) > _PROC_HANDLES_KEPT:
+            await _close_quietly(self._proc_handles.pop(next(iter(self._proc_handles))))
+        return data
 
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         conn = self._connection()

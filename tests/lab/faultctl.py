@@ -4,13 +4,16 @@ process-level faults (SIGSTOP/SIGCONT of a host's sshd, its connections' session
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import os
+import re
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -86,3 +89,60 @@ def ensure_sshd(lab: Lab, host: str) -> None:
 def session_processes(lab: Lab, host: str) -> list[psutil.Process]:
     """The per-connection sshd processes of a host (children of its listener), not the listener."""
     return sshd_tree(lab, host)[1:]
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 in front of a real HTTP server that counts the request lines it passes
+    (by path), so a test sees from the wire which endpoints a client asked for."""
+
+    REQUEST_LINE = re.compile(rb"(?:GET|POST|HEAD) (/[^ ?\r\n]*)[^\r\n]* HTTP/1\.[01]\r\n")
+
+    def __init__(self, upstream_url: str) -> None:
+        parts = urlsplit(upstream_url)
+        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.paths: collections.Counter[str] = collections.Counter()
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "not started"
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def __aenter__(self) -> CountingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            writer.close()
+            self._tasks.discard(task)
+            return
+        try:
+            await asyncio.gather(self._pipe(reader, up_writer, count=True), self._pipe(up_reader, writer))
+        except (OSError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            up_writer.close()
+            writer.close()
+            self._tasks.discard(task)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, count: bool = False) -> None:
+        while data := await reader.read(65536):
+            if count:
+                self.paths.update(path.decode("latin-1") for path in self.REQUEST_LINE.findall(data))
+            writer.write(data)
+            await writer.drain()
+        writer.close()

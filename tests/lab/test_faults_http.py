@@ -16,9 +16,9 @@ from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.llama_client import MAX_BODY_BYTES, LlamaClient
 from gb10dash.lab import Lab
 from gb10dash.lab.faults import FaultServer
-from gb10dash.monitor import Cadence
+from gb10dash.monitor import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, Cadence
 
-from .faultctl import FAST, Recorder, monitor_for, running
+from .faultctl import FAST, CountingProxy, Recorder, monitor_for, running
 from .labctl import until
 
 TIMEOUT_S = 3.0  # LlamaClient's default request timeout
@@ -106,3 +106,38 @@ async def test_sigkilled_llama_server_is_reported_and_comes_back(lab: Lab) -> No
     assert monitor.state.unit.n_restarts == restarts + 1
     assert units - {("active", "running")}, "the dead unit was never shown (failed / auto-restart / activating)"
     assert not psutil.pid_exists(first)
+
+
+async def test_steady_polls_ask_metrics_alone_and_a_hung_server_is_still_down_in_bound(lab: Lab) -> None:
+    """A healthy, idle llama-server: each poll is one /metrics (its answer says healthy), /slots one poll
+    in IDLE_SLOTS_EVERY, no /health — counted on the wire by a proxy in front of the real server. Then
+    the server is stopped (SIGSTOP: connections accepted, nothing answered): health must still go down
+    within one request timeout plus the /health recheck, and come back when it runs again."""
+    config_url = monitor_for(lab, "stella").host.api_url
+    async with CountingProxy(config_url) as proxy:
+        monitor = monitor_for(lab, "stella", api_url=proxy.url)
+        async with running(monitor):
+            await until(lambda: monitor.state.healthy and monitor.state.metrics is not None
+                        and not monitor.state.sources["api"].failing, 20, "healthy with metrics")
+            await asyncio.sleep(2 * FAST.fast_s * IDLE_SLOTS_EVERY)
+            proxy.paths.clear()
+            await asyncio.sleep(20 * FAST.fast_s)
+            counts = dict(proxy.paths)
+            print(f"\nsteady requests over {20 * FAST.fast_s:.0f} s at a {FAST.fast_s} s poll: {counts}")
+            assert counts.get("/metrics", 0) >= 12, counts
+            assert counts.get("/health", 0) == 0, counts
+            assert 1 <= counts.get("/slots", 0) <= counts["/metrics"] // IDLE_SLOTS_EVERY + 1, counts
+            server_pid = main_pid(monitor)
+            assert server_pid
+            os.kill(server_pid, signal.SIGSTOP)
+            try:
+                stopped = time.monotonic()
+                await until(lambda: monitor.state.health.state is HealthState.DOWN, 20, "hung server down")
+                down = time.monotonic() - stopped
+                assert "timed out" in (monitor.state.health.message or "")
+            finally:
+                os.kill(server_pid, signal.SIGCONT)
+            await until(lambda: monitor.state.healthy, 15, "healthy again")
+    print(f"stopped llama-server: health down after {down:.2f} s "
+          f"(bound {TIMEOUT_S + HEALTH_RECHECK_TIMEOUT_S + FAST.fast_s:.1f} s + scheduling)")
+    assert down < TIMEOUT_S + HEALTH_RECHECK_TIMEOUT_S + FAST.fast_s + 2

@@ -107,6 +107,33 @@ async def test_read_file_over_sftp(lab: Lab) -> None:
         await transport.close()
 
 
+async def test_proc_files_read_again_are_fresh_and_a_gone_process_is_no_such_file(lab: Lab) -> None:
+    """/proc files are polled through a handle kept open: each read must still be the kernel's text
+    of now, and a process that has gone must read as gone (not as its last status)."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    transport = SshTransport("pegasus", "pegasus-llm", settings(lab))
+    await transport.connect()
+    try:
+        first = float((await transport.read_file("/proc/uptime")).split()[0])
+        await asyncio.sleep(0.3)
+        second = float((await transport.read_file("/proc/uptime")).split()[0])
+        assert second >= first + 0.2
+        status = (await transport.read_file(f"/proc/{sleeper.pid}/status")).decode()
+        assert f"Pid:\t{sleeper.pid}" in status and "sleep" in status
+        sleeper.kill()
+        sleeper.wait()
+        with pytest.raises(FileNotFoundError):
+            await transport.read_file(f"/proc/{sleeper.pid}/status")
+        names = ("stat", "status", "statm", "cmdline", "comm", "limits", "cgroup", "mountinfo", "io", "maps")
+        for name in names * 2:  # more files than the handles kept: the oldest are closed, reads still work
+            assert await transport.read_file(f"/proc/self/{name}")
+        meminfo = (await transport.read_file("/proc/meminfo")).decode()
+        assert meminfo.startswith("MemTotal:")
+    finally:
+        sleeper.kill()
+        await transport.close()
+
+
 async def test_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")

@@ -72,6 +72,7 @@ class HostPanel(Widget, can_focus=True):
         self.state: HostState | None = None
         self.age_limits = (5.0, 30.0)  # data older than this turns the border amber, then red (set by the app)
         self.border_title = panel_title(host.name, None)
+        self._titles: tuple[str, str | None] = (panel_title(host.name, None), None)  # as last assigned
 
     def compose(self) -> ComposeResult:
         yield AlertsView(classes="alerts")
@@ -107,10 +108,13 @@ class HostPanel(Widget, can_focus=True):
         title, subtitle = panel_title(self.host.name, state), panel_subtitle(state)
         if level and age is not None:
             subtitle = f"data {coarse_duration(age)} old · {subtitle}"
-        if title != self.border_title:  # each assignment repaints the border: only on a change
+        # each assignment repaints the whole panel, so only on a change; compared with what was
+        # assigned (the border_title getter gives the parsed markup back, which never equals it)
+        if title != self._titles[0]:
             self.border_title = title
-        if subtitle != self.border_subtitle:
+        if subtitle != self._titles[1]:
             self.border_subtitle = subtitle
+        self._titles = (title, subtitle)
         self.query_one(AlertsView).show(state, now, firing)
         self.query_one(ServiceLine).show(state.unit, now)
         self.query_one(ModelLine).show(state, now)

@@ -97,14 +97,21 @@ class MemoryView(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._state: HostState | None = None
+        self._shown: Content | None = None  # what render() last drew
 
     def show(self, state: HostState) -> None:
         self._state = state
-        rows = self.render().plain.count("\n")
-        self.refresh(layout=rows != getattr(self, "_rows", None))  # a new layout only for a new shape
-        self._rows = rows
+        content = memory_content(state, max(self.size.width, 30), self.compact)
+        if content == self._shown:  # a MemAvailable wiggle below the figures' rounding: nothing to draw
+            return
+        self.refresh(layout=self._shown is None or _rows(content) != _rows(self._shown))  # new shape: new layout
 
     def render(self) -> Content:
         if self._state is None:
             return Content.styled("memory: waiting for the first sample", MUTED)
-        return memory_content(self._state, max(self.size.width, 30), self.compact)
+        self._shown = memory_content(self._state, max(self.size.width, 30), self.compact)
+        return self._shown
+
+
+def _rows(content: Content) -> int:
+    return content.plain.count("\n")

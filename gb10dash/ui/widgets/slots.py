@@ -62,12 +62,16 @@ class SlotsView(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._slots: tuple[SlotInfo, ...] | None = None
+        self._shown: Content | None = None  # what render() last drew
 
     def show(self, slots: Sequence[SlotInfo] | None) -> None:
         shape = None if slots is None else len(slots)
         relayout = shape != (None if self._slots is None else len(self._slots))
         self._slots = tuple(slots) if slots is not None else None
+        if not relayout and slots_content(self._slots, max(self.size.width, 30), self.compact) == self._shown:
+            return  # idle slots polled again: the same lines
         self.refresh(layout=relayout)  # a new layout only when the number of slots changes
 
     def render(self) -> Content:
-        return slots_content(self._slots, max(self.size.width, 30), self.compact)
+        self._shown = slots_content(self._slots, max(self.size.width, 30), self.compact)
+        return self._shown
