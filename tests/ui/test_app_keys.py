@@ -177,3 +177,51 @@ async def test_n_in_the_fleet_summary_moves_the_row_and_the_log_follows() -> Non
         assert app.focused_host == "gb10-02" and app.query_one(FleetTable).selected_host == "gb10-02"
         await pilot.press("N")
         assert app.focused_host == "gb10-01"
+
+
+async def test_moving_focus_redraws_the_borders_not_every_line_of_both_panels(monkeypatch) -> None:
+    """`n` must stay cheap (issue 8: key-to-screen): a focus move may repaint the two panels' borders,
+    but not re-render the lines inside them — a colour rule under `HostPanel:focus` (colours are
+    inherited) or a subtree restyle would make Textual render every line of both panels again."""
+    from textual.widget import Widget
+
+    from gb10dash.ui.widgets.host_panel import HostPanel
+
+    app = fixed_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.3)
+        panels = list(app.query(HostPanel))
+        inside = {id(w) for p in panels for w in p.query("*")}
+        rendered: list[str] = []
+        original = Widget._render_content
+
+        def counting(widget: Widget, *args):
+            if id(widget) in inside:
+                rendered.append(type(widget).__name__)
+            return original(widget, *args)
+
+        monkeypatch.setattr(Widget, "_render_content", counting)
+        before = app.focused_host
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert app.focused_host != before
+        focused = app.query_one(f"#host-{app.focused_host}", HostPanel)
+        assert focused.has_focus and focused.styles.border_top[0] == "heavy"
+        assert all(p.styles.border_top[0] != "heavy" for p in panels if p is not focused)
+        assert rendered == [], f"lines inside the panels rendered again on a focus move: {sorted(set(rendered))}"
+
+
+def test_no_style_rule_reaches_inside_a_focused_panel() -> None:
+    """HostPanel restyles only itself when focus moves (watch_has_focus): a rule such as
+    `HostPanel:focus GpuLine` would silently never apply, so none may exist."""
+    import re
+
+    from gb10dash.ui import app as app_module
+
+    tcss = (states.REPO / "gb10dash" / "ui" / "app.tcss").read_text()
+    tcss += (states.REPO / "gb10dash" / "ui" / "chat.tcss").read_text()
+    selectors = re.findall(r"([^{}]+)\{", re.sub(r"/\*.*?\*/", "", tcss, flags=re.S))
+    reaching_in = [s.strip() for sel in selectors for s in sel.split(",")
+                   if re.search(r"HostPanel[^\s]*:focus[^\s]*\s+\S", s.strip())]
+    assert reaching_in == [], reaching_in
+    assert app_module.Gb10DashApp.CSS_PATH == "app.tcss"  # the file checked is the one the app loads

@@ -87,6 +87,13 @@ class HostPanel(Widget, can_focus=True):
     def on_mount(self) -> None:
         self.query_one(AlertsView).display = False
 
+    def watch_has_focus(self, has_focus: bool) -> None:
+        """Restyle the panel alone when focus comes or goes. Textual restyles the focused widget's
+        whole subtree, which throws away every cached line of both panels (the one left and the one
+        entered) and renders them again: ~25 ms a keypress on these cores. Only the panel's own border
+        depends on `:focus` — app.tcss has no `HostPanel:focus <descendant>` rule (a test checks)."""
+        self.app.stylesheet.update_nodes([self], animate=False)
+
     def condense(self, *, compact: bool, tiny: bool = False) -> None:
         """Little room: `compact` puts each part on one line, `tiny` also drops the chart."""
         self.set_class(compact or tiny, "-compact")

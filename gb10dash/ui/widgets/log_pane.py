@@ -150,7 +150,22 @@ class LogLines(ScrollView, can_focus=False):
             self.scroll_end(animate=False, x_axis=False)
 
     def _resize(self) -> None:
-        self.virtual_size = Size(self._width, len(self.lines))
+        size = Size(self._width, len(self.lines))
+        if size == self.virtual_size:
+            return
+        if not self.size or self._scrollbars_for(size) != self._scrollbars_for(self.virtual_size):
+            self.virtual_size = size  # a scrollbar comes or goes: the gutter changes, a new layout
+            return
+        # the same scrollbars over a longer or shorter log: setting virtual_size would lay out the
+        # whole screen again (a full repaint per new log line or host switch); the bars are updated here
+        self.set_reactive(LogLines.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+    def _scrollbars_for(self, size: Size) -> tuple[bool, bool]:
+        """(vertical, horizontal) scrollbar needed for a virtual size, within the current region."""
+        room = self.scrollable_content_region
+        return size.height > room.height, size.width > room.width
 
     def plain(self, line: LogLine) -> str:
         badge = f"{line.badge} " if line.badge else ""
@@ -349,7 +364,7 @@ class LogPane(Widget, can_focus=True):
             parts.append(f"filter: “{self.search}”")
         if self._filtered:
             parts.append(f"{len(self._view.lines):,} of {len(self._kept):,} lines")
-        self._status.update(Content("  ·  ".join(parts)))
+        self._status.update(Content("  ·  ".join(parts)), layout=False)  # one line, fixed height
         self._status.set_class(self.paused, "-paused")
 
     # -- reactives -------------------------------------------------------------------------
