@@ -31,12 +31,14 @@ def write_fleet(lab: Lab, n: int, root: Path) -> Path:
     """Write the fleet's ssh_config and hosts.toml under `root`; returns the hosts.toml path."""
     if n < 1:
         raise ValueError("a fleet has at least one host")
-    real = load_config(lab.config_path).hosts
+    lab_config = load_config(lab.config_path)
+    real = lab_config.hosts
     ports = {h.name: h.ssh_port for h in lab.hosts}
     root.mkdir(parents=True, exist_ok=True)
     ssh_config, hosts_toml = root / "ssh_config", root / "hosts.toml"
     blocks = [f"# gb10dash lab fleet of {n} aliases over {len(real)} real hosts — generated", ""]
-    out = ["# gb10dash lab fleet — generated", "", "[ssh]", f"config_file = {_toml(str(ssh_config))}"]
+    out = ["# gb10dash lab fleet — generated", "", "[ssh]", f"config_file = {_toml(str(ssh_config))}",
+           "", "[canary]", f"enabled = {_toml(lab_config.canary.enabled)}  # as in the lab's own hosts.toml"]
     for index in range(n):
         base, name = real[index % len(real)], fleet_name(index)
         alias = f"{name}-llm"
