@@ -339,10 +339,12 @@ class HostMonitor:
         return [self.log[i] for i in range(kept - new, kept)] if new > 0 else []
 
     def _add_log(self, entry: journal.JournalEntry) -> None:
-        self.log.append(entry)
-        self.log_seq += 1
         if entry.cursor:
             self.cursor = entry.cursor
+            # only the newest cursor is ever used: kept entries go without theirs (~170 B each)
+            entry = dataclasses.replace(entry, cursor=None)
+        self.log.append(entry)
+        self.log_seq += 1
         timing = journal.parse_print_timing(entry.message)
         if timing is not None:
             at = entry.realtime_us / 1e6 if entry.realtime_us else time.time()

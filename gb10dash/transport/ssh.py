@@ -46,6 +46,7 @@ def describe_ssh_error(alias: str, exc: BaseException) -> str:
 
 
 _READ_CHUNK = 64 * 1024
+_STREAM_WINDOW = 256 * 1024  # SSH channel window of a long-lived stream (nvidia-smi -lms, journalctl -f)
 _PROC_HANDLES_KEPT = 8  # /proc files kept open per connection (meminfo, the MainPID's status, io, …)
 _log = logging.getLogger(__name__)
 
@@ -241,7 +242,10 @@ class SshTransport(Transport):
     async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
         conn = self._connection()
         try:
-            proc = await conn.create_process(guarded(argv), encoding="utf-8", errors="replace")
+            # a small window bounds what waits unread when we fall behind (asyncssh pauses reading at
+            # the window; its 2 MiB default is ~2.6 MiB of str a stream): the sender waits instead
+            proc = await conn.create_process(guarded(argv), encoding="utf-8", errors="replace",
+                                             window=_STREAM_WINDOW)
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:

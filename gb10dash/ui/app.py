@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
+from textual.css.query import NoMatches
 
 from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.drop_caches import plan_drop_caches
@@ -67,6 +68,9 @@ from gb10dash.ui.widgets.steady_footer import SteadyFooter
 
 
 SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary
+#: journal entries kept per host by its monitor, and lines by the log pane: the same number, so the
+#: pane never holds entries its monitor has let go (~0.7 KiB a line: 5000 in the pane were ~3.4 MiB)
+LOG_LINES = 2000
 
 
 class Gb10DashApp(App[None]):
@@ -138,7 +142,7 @@ class Gb10DashApp(App[None]):
         self._fixed_now = now
         self._fixed_bench = dict(bench or {})
         self._background = background
-        cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=2000)
+        cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=LOG_LINES)
         self.monitors = {} if states is not None else {
             host.name: HostMonitor(host, config.ssh, cadence=cadence, on_update=self._monitor_changed)
             for host in config.hosts}
@@ -173,7 +177,7 @@ class Gb10DashApp(App[None]):
         yield AlertBanner(id="alert-banner")
         yield HostGrid(self.config.hosts, id="hosts")
         yield FleetTable(id="fleet")
-        yield LogPane(id="log")
+        yield LogPane(id="log", max_lines=LOG_LINES)
         yield ActionProgress(id="action")
         yield SteadyFooter()
 
@@ -250,7 +254,10 @@ class Gb10DashApp(App[None]):
         self._evaluate_alerts(now)
         if not self._dirty:
             return
-        grid = self.query_one(HostGrid)
+        try:
+            grid = self.query_one(HostGrid)
+        except NoMatches:  # a redraw timer that fires while the app is closing (its screen gone)
+            return
         hidden: set[str] = set()
         for name in sorted(self._dirty):
             state = self.monitors[name].state

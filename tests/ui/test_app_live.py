@@ -372,7 +372,8 @@ async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_a
         app = _alerting_app(lab, {"throughput": {"for_s": 2.0, "clear_s": 2.0, "fraction": 0.5, "max_age_s": 4.0}},
                             baseline_gen_tps=baseline)
         async with app.run_test(size=(160, 48)):
-            await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen, 60, "tok/s shown")
+            await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen  # (over HTTP, and
+                        and app.shown["pegasus"].unit, 60, "tok/s and the unit shown")  # the unit over SSH)
             throttle = asyncio.create_task(_throttle(app.shown["pegasus"].unit.main_pid, stop_throttle))
             (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 90, "the throughput alert")
             assert alert.rule == "throughput" and "below the baseline" in alert.message

@@ -49,6 +49,10 @@ from gb10dash.logfilter import (
 
 _seq = count()  # one numbering for every pane: a line's number is its cache key
 
+#: rendered lines kept (Line API cache): a few screens' worth. Each cached Strip also caches its
+#: crop_extend result, ~3 KiB a log line in all: 1024 lines were ~3.3 MiB, 256 are ~0.8 MiB
+STRIP_CACHE_LINES = 256
+
 
 class LogLine(NamedTuple):
     seq: int
@@ -99,7 +103,7 @@ class LogLines(ScrollView, can_focus=False):
         self.tz = tz
         self.follow = True  # scrolled to the end: new lines scroll into view
         self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(1024)
+        self._cache: LRUCache[int, Strip] = LRUCache(STRIP_CACHE_LINES)
         self._base_style: Style | None = None
 
     # -- content ---------------------------------------------------------------------------
