@@ -120,7 +120,8 @@ async def freshness(config: Config, lab: Lab, host: str, trials: int, refresh_s:
                 out.degraded_s.append(time.monotonic() - t0)
                 await until(lambda: (u := app.shown[host].unit) and not u.is_running, 30, "stopped unit")
                 out.unit_s.append(time.monotonic() - t0)
-            finally:
+            finally:  # 20 stops and starts in a few seconds each: past systemd's StartLimitBurst
+                await systemctl(lab, host, "reset-failed")
                 await systemctl(lab, host, "start")
     return out
 
