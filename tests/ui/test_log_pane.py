@@ -341,3 +341,35 @@ async def test_scrolled_up_reader_keeps_its_lines_while_old_ones_go() -> None:
         pane.search = "line 1"  # fewer lines than the scroll position: clamped, not blank
         await pilot.pause()
         assert view.scroll_y <= view.max_scroll_y
+
+
+async def test_switching_back_to_a_host_reuses_its_lines(monkeypatch) -> None:
+    """n then N: the host shown before comes back without making (or rendering) its lines again — only
+    entries that arrived meanwhile are new; a third host's lines are not kept."""
+    from gb10dash.ui.widgets import log_pane
+
+    made: list[str] = []
+    original = log_pane.make_line
+
+    def counting(entry: JournalEntry):
+        made.append(entry.message)
+        return original(entry)
+
+    a, b, c = make_entries(300), make_entries(200, 1000), make_entries(100, 5000)
+    app = PaneApp(a)
+    async with app.run_test(size=(100, 20)) as pilot:
+        pane = app.query_one(LogPane)
+        await pilot.pause()
+        monkeypatch.setattr(log_pane, "make_line", counting)
+        pane.show_host("spark-2", b)
+        assert len(made) == 200
+        made.clear()
+        more = make_entries(5, 300)
+        pane.show_host("spark-1", [*a, *more])  # back, with five new entries
+        await pilot.pause()
+        assert made == [e.message for e in more]
+        assert pane.kept_entries == (*a, *more) and pane.visible_lines[-1].endswith("line 304")
+        made.clear()
+        pane.show_host("spark-3", c)
+        pane.show_host("spark-2", b)  # two hosts back: made again (only the last host's lines are kept)
+        assert len(made) == 100 + 200

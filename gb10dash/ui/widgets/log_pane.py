@@ -63,6 +63,12 @@ class LogLine(NamedTuple):
     width: int  # cells of the whole rendered line
 
 
+def _reused(made: dict[int, LogLine], entry: JournalEntry) -> LogLine:
+    """The line made before for this very entry object, or a new one."""
+    line = made.get(id(entry))
+    return line if line is not None and line.entry is entry else make_line(entry)
+
+
 def make_line(entry: JournalEntry) -> LogLine:
     text = clean_message(entry.message)
     badge = tps_badge(entry.timing)
@@ -110,9 +116,10 @@ class LogLines(ScrollView, can_focus=False):
     def replace(self, lines: Iterable[LogLine], query: str, *, to_end: bool = False) -> None:
         self.lines.clear()
         self.lines.extend(lines)
+        if query != self.match_text:  # cached strips carry the old highlights (otherwise keyed by line)
+            self._cache.clear()
         self.match_text = query
         self._width = max((line.width for line in self.lines), default=0)
-        self._cache.clear()
         self._resize()
         if to_end:
             self.follow = True
@@ -266,6 +273,9 @@ class LogPane(Widget, can_focus=True):
         self._max_lines = max_lines
         self._host: str | None = None
         self._kept: deque[LogLine] = deque(maxlen=max_lines)
+        # the lines of the host shown before: switching back (n, N) reuses them — and their rendered
+        # strips, cached by line number — instead of making and rendering up to max_lines again
+        self._previous: tuple[str | None, deque[LogLine]] = (None, deque())
         self._pending: deque[JournalEntry] = deque(maxlen=max_lines)
         self._pending_total = 0
         self._status = Static(id="log-status", markup=False)
@@ -315,11 +325,13 @@ class LogPane(Widget, can_focus=True):
     # -- feeding ---------------------------------------------------------------------------
     def show_host(self, name: str, entries: Sequence[JournalEntry]) -> None:
         """Show another host's log instead (its last max_lines entries)."""
+        previous_host, previous_lines = self._previous
+        self._previous = (self._host, self._kept)
+        made = {id(line.entry): line for line in previous_lines} if previous_host == name else {}
         self._host = name
         self._pending.clear()
         self._pending_total = 0
-        self._kept.clear()
-        self._kept.extend(map(make_line, entries[-self._max_lines:]))
+        self._kept = deque((_reused(made, entry) for entry in entries[-self._max_lines:]), maxlen=self._max_lines)
         self._refilter(to_end=True)
 
     def append(self, entries: Sequence[JournalEntry]) -> None:
