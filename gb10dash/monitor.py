@@ -95,7 +95,8 @@ class HostMonitor:
         self._llama: LlamaClient | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
-        self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
+        self._slots_skipped = 0
+        self._log_snapshot: tuple[int, tuple[journal.JournalEntry, ...]] = (-1, ())  # (log_seq, tuple(log))  # /slots polls left out in a row while the server is idle
         self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
         self._journal_live = False           # the journal stream is following: no unit event unseen
@@ -109,8 +110,15 @@ class HostMonitor:
             config=self.host, at=time.time(), connected=self._connected,
             unreachable_since=self._unreachable_since, unreachable_reason=self._unreachable_reason,
             throughput=Throughput(self._throughput.gen, self._throughput.prompt),
-            recent_log=tuple(self.log), sources=dict(self._sources), **self._fields,
+            recent_log=self._recent_log(), sources=dict(self._sources), **self._fields,
         )
+
+    def _recent_log(self) -> tuple[journal.JournalEntry, ...]:
+        """The kept journal as a tuple, built again only when a line came in since the last one
+        (`state` is read several times a second; a copy of 2,000 entries each time is ~1 ms)."""
+        if self._log_snapshot[0] != self.log_seq:
+            self._log_snapshot = (self.log_seq, tuple(self.log))
+        return self._log_snapshot[1]
 
     def vitals(self) -> tuple[bool, str | None, str | None]:
         """(connected, unit active/sub state, health state): what makes a host healthy or not,
