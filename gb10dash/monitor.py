@@ -95,8 +95,8 @@ class HostMonitor:
         self._llama: LlamaClient | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
-        self._slots_skipped = 0
-        self._log_snapshot: tuple[int, tuple[journal.JournalEntry, ...]] = (-1, ())  # (log_seq, tuple(log))  # /slots polls left out in a row while the server is idle
+        self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
+        self._log_snapshot: tuple[int, tuple[journal.JournalEntry, ...]] = (-1, ())  # (log_seq, tuple(log))
         self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
         self._journal_live = False           # the journal stream is following: no unit event unseen
@@ -473,12 +473,11 @@ class HostMonitor:
                 self._refresh_identity = False
             if metrics is None:
                 metrics = await client.metrics()
-            slots = await client.slots() if self._slots_due(metrics) else None
-            now = time.time()
-            self._throughput.observe_poll(metrics, slots, now)
-            if slots is None and self._slots_skipped:
-                slots = self._fields.get("slots")  # idle: the slots as last read (they have not changed)
-            self._ok("api", slots=slots, metrics=metrics)
+            slots_due = self._slots_due(metrics)
+            slots = await client.slots() if slots_due else None
+            self._throughput.observe_poll(metrics, slots, time.time())
+            # idle and not read this poll: the slots as last read stand (they have not changed)
+            self._ok("api", slots=slots if slots_due else self._fields.get("slots"), metrics=metrics)
         except (ValueError, OSError) as exc:
             self._failed("api", exc)
 
