@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from textual import events, on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.css.query import NoMatches
 
 from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.drop_caches import plan_drop_caches
@@ -234,6 +233,8 @@ class Gb10DashApp(App[None]):
 
     @on(HostChanged)
     def _mark_dirty(self, message: HostChanged) -> None:
+        if not self.is_running:  # a monitor's update that arrives while the app is closing (its widgets going)
+            return
         self._dirty.add(message.name)
         if message.name == self.focused_host:
             self._feed_log(message.name)
@@ -250,14 +251,13 @@ class Gb10DashApp(App[None]):
         self._refresh()
 
     def _refresh(self) -> None:
+        if not self.is_running:  # a redraw timer that fires while the app is closing (its widgets going)
+            return
         now = time.time()
         self._evaluate_alerts(now)
         if not self._dirty:
             return
-        try:
-            grid = self.query_one(HostGrid)
-        except NoMatches:  # a redraw timer that fires while the app is closing (its screen gone)
-            return
+        grid = self.query_one(HostGrid)
         hidden: set[str] = set()
         for name in sorted(self._dirty):
             state = self.monitors[name].state

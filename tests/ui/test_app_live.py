@@ -11,6 +11,7 @@ from lab.labctl import until
 from gb10dash.collectors.llama import HealthState
 from gb10dash.lab import Lab
 from gb10dash.ui.app import Gb10DashApp
+from gb10dash.ui.messages import HostChanged
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
@@ -55,6 +56,19 @@ async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
 
         await pilot.press("q")
     assert app.return_code in (0, None)
+
+
+async def test_updates_and_redraws_that_come_while_the_app_closes_are_dropped(lab: Lab) -> None:
+    """A monitor's update or a redraw timer that fires after the widgets are gone must not raise (it
+    did, NoMatches for the log pane, at the end of a pilot run under load)."""
+    app = app_for(lab)
+    async with app.run_test(size=(160, 48)):
+        await until(lambda: app.monitors["pegasus"].log_seq > 0, 30, "pegasus's journal lines")
+    app._log_seq.clear()  # lines the log pane has not been given yet
+    app._mark_dirty(HostChanged("pegasus"))
+    app._dirty.add("pegasus")
+    app._refresh()
+    assert not app.query(LogPane) and not app.query(HostGrid)
 
 
 async def test_stopped_service_shows_in_its_panel(lab: Lab) -> None:
