@@ -147,14 +147,21 @@ def task_change(since: str, before: collections.Counter[str], after: collections
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0)
-    parser.add_argument("--refresh", type=float, default=0.1)
-    parser.add_argument("--settle", type=float, default=10.0)
+    parser = argparse.ArgumentParser(
+        description="Soak the dashboard against the lab: RSS, tasks, fds and CPU over a long run with traffic "
+                    "and restarts, measured from the moment its bounded stores are full (bench/SOAK.md).")
+    parser.add_argument("--minutes", type=float, default=30.0,
+                        help="length of the soak after the warm-up (default 30)")
+    parser.add_argument("--refresh", type=float, default=0.1, help="the dashboard's refresh in s (default 0.1)")
+    parser.add_argument("--settle", type=float, default=10.0,
+                        help="seconds to wait before each figure is taken (default 10)")
     parser.add_argument("--warmup-max", type=float, default=15.0,
-                        help="minutes of traffic at most before the start figure, waiting for the stores to fill")
-    parser.add_argument("--report-every", type=float, default=60.0)
-    parser.add_argument("--lab-dir", default=str(REPO / ".lab" / "bench-soak"))
+                        help="minutes of traffic at most before the start figure, waiting for the stores to fill "
+                             "(default 15)")
+    parser.add_argument("--report-every", type=float, default=60.0,
+                        help="seconds between the figures printed during the soak (default 60)")
+    parser.add_argument("--lab-dir", default=str(REPO / ".lab" / "bench-soak"),
+                        help="the lab's directory (started if not running, stopped at the end if started here)")
     asyncio.run(soak(parser.parse_args()))
     return 0
 
