@@ -4,11 +4,11 @@ open fds and CPU at the start, every --report-every seconds and at the end. Goal
 5 MB, no leaked tasks or fds.
 
 The dashboard keeps bounded stores that fill under traffic: each host's journal lines (2,000) and the
-log pane's (2,000), the 10-minute rate history. Growth while they fill is the bound, not a leak, so the
-soak runs its loops first (warm-up) until every store is full, and takes the start figure then; the
-figure before the warm-up ("cold") and the fill are printed too. The lab is started in a child process
-(generating its models would otherwise sit in this process's heap), and tasks that are new at the end
-are listed by their coroutine.
+log pane's (2,000) (the 10-minute rate history is a few KiB and not waited for). Growth while they fill
+is the bound, not a leak, so the soak runs its loops first (warm-up) until those stores are full, and
+takes the start figure then; the figure before the warm-up ("cold") and the fill are printed too. The
+lab is started in a child process (generating its models would otherwise sit in this process's heap),
+and tasks that are new at the end are listed by their coroutine.
 
     .venv/bin/python bench/soak.py [--minutes 30] [--refresh 0.1] [--lab-dir .lab/bench-soak]
 """
