@@ -15,18 +15,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from gb10dash.commands import BINDABLE
 from gb10dash.config import ConfigError, _Locator, _unknown
 
-#: binding id → what it does (the dashboard's keys; tests check the app binds exactly these)
-ACTIONS = {
-    "next_host": "focus the next host", "previous_host": "focus the previous host",
-    "focus_log": "focus the log pane", "pause_log": "pause or resume the log", "next_theme": "next theme",
-    "help": "help", "quit": "quit", "restart": "restart the service", "swap": "swap the model",
-    "chat": "chat pane", "rebuild": "rebuild llama.cpp", "revert_build": "revert to the previous build",
-    "cancel_action": "cancel the running action", "drop_caches": "drop the page cache",
-    "toggle_compact": "compact mode", "copy_log": "copy the log lines shown (OSC 52)",
-    "alert_history": "the alert history", "toggle_summary": "the fleet summary table",
-}
+#: binding id → what it does (generated from the command registry: every command that has a key)
+ACTIONS = BINDABLE
 _MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 _NAMED = re.compile(r"^(?:[a-z0-9]|f(?:[1-9]|1[0-9]|2[0-4])|[a-z_]{2,24})$")
 

@@ -42,6 +42,8 @@ from gb10dash.bench.workload import make_workload
 from gb10dash.canary import CanaryResult, CanaryRunner
 from gb10dash.chat.session import ChatHistories
 from gb10dash.collectors.llama import HealthState
+from gb10dash.commands import COMMANDS as REGISTRY
+from gb10dash.commands import is_mutating
 from gb10dash.config import Config
 from gb10dash.history import RateHistory, RatePoint
 from gb10dash.memsplit import memory_split
@@ -76,49 +78,9 @@ class Gb10DashApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "gb10dash"
     COMMANDS = App.COMMANDS | {DashboardCommands}
-    #: every binding has an id (its action): [keys] in hosts.toml remaps them (gb10dash/keymap.py)
-    BINDINGS = [
-        Binding("n", "next_host", "Next host", id="next_host"),
-        Binding("N", "previous_host", "Prev host", show=False, id="previous_host"),
-        Binding("L", "focus_log", "Log pane", id="focus_log"),
-        Binding("p", "pause_log", "Pause log", id="pause_log"),
-        Binding("t", "next_theme", "Theme", id="next_theme"),
-        Binding("question_mark", "help", "Help", id="help"),
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("r", "restart", "Restart", show=False, id="restart"),
-        Binding("m", "swap", "Swap model", show=False, id="swap"),
-        Binding("c", "chat", "Chat", id="chat"),
-        Binding("b", "rebuild", "Rebuild", show=False, id="rebuild"),
-        Binding("B", "revert_build", "Revert build", show=False, id="revert_build"),
-        Binding("x", "cancel_action", "Cancel action", show=False, id="cancel_action"),
-        Binding("D", "drop_caches", "Drop caches", show=False, id="drop_caches"),
-        Binding("z", "toggle_compact", "Compact", show=False, id="toggle_compact"),
-        Binding("y", "copy_log", "Copy log", show=False, id="copy_log"),
-        Binding("a", "alert_history", "Alerts", show=False, id="alert_history"),
-        Binding("s", "toggle_summary", "Summary", show=False, id="toggle_summary"),
-    ]
-    #: (key, action, description) for the palette and the help screen
-    COMMANDS_TABLE = [
-        ("n / N", "next_host", "Focus the next / previous host"),
-        ("L", "focus_log", "Focus the log pane (then / search, l level, p pause)"),
-        ("p", "pause_log", "Pause or resume the log"),
-        ("t", "next_theme", "Next colour theme"),
-        ("?", "help", "Help"),
-        ("q", "quit", "Quit"),
-        ("r", "restart", "Restart the focused host's service (shows the plan first)"),
-        ("m", "swap", "Swap the focused host's model (picker, fit check, plan, rollback on failure)"),
-        ("c", "chat", "Chat with the focused host's model (streaming, reasoning, timings)"),
-        ("b", "rebuild", "Rebuild llama.cpp on the focused host for its CUDA arch, then restart"),
-        ("", "rebuild_only", "Rebuild llama.cpp on the focused host without restarting"),
-        ("B", "revert_build", "Go back to the focused host's previous llama.cpp build (one-key revert)"),
-        ("x", "cancel_action", "Cancel the focused host's running action (kills a build; undoes what it changed)"),
-        ("D", "drop_caches", "Drop the focused host's page cache (sync; sysctl vm.drop_caches=3) — unified memory"),
-        ("z", "toggle_compact", "Compact mode: no header or footer, every panel condensed (small or split screens)"),
-        ("y", "copy_log", "Copy the log lines on screen to your clipboard (OSC 52: works over SSH)"),
-        ("a", "alert_history", "Alert history: every alert raised since start, when it was raised and cleared"),
-        ("s", "toggle_summary", "Fleet summary: one row per host (the default past 8 hosts); enter opens its panel"),
-        ("", "bench", "Quick benchmark of the focused host against its baseline"),
-    ]
+    #: generated from the command registry (gb10dash/commands.py): every binding has an id (its action),
+    #: which [keys] in hosts.toml remaps (gb10dash/keymap.py)
+    BINDINGS = [Binding(c.key, c.id, c.footer or c.help, show=bool(c.footer), id=c.id) for c in REGISTRY if c.bound]
 
     def __init__(self, config: Config, *, refresh_s: float = 1.0,
                  states: Mapping[str, HostState] | None = None,
@@ -372,7 +334,7 @@ class Gb10DashApp(App[None]):
         return remapped.replace(",", " / ") if remapped else default
 
     def action_help(self) -> None:
-        keys = [(self.key_label(action, key), description) for key, action, description in self.COMMANDS_TABLE]
+        keys = [(self.key_label(c.id, c.key_label), c.help) for c in REGISTRY]
         keys += [("/ l p G", "in the log pane: search, level filter, pause, follow the end")]
         self.push_screen(HelpScreen(keys))
 
@@ -384,16 +346,25 @@ class Gb10DashApp(App[None]):
                         severity="warning", timeout=6)
         return self.read_only
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """A mutating command is shown disabled in a read-only app (and Textual will not run it)."""
+        return None if self.read_only and is_mutating(action) else True
+
+    async def run_action(self, action, default_namespace=None, namespaces=None) -> bool:  # type: ignore[override]
+        """Every key, palette entry and screen runs the app's actions through here: a mutating one
+        is refused, with the reason, in a read-only app — one check for every command the registry
+        marks mutating, none wired by hand."""
+        if (isinstance(action, str) and default_namespace in (None, self) and is_mutating(action)
+                and self._refused_read_only(action.replace("_", " "))):
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
+
     def action_restart(self) -> None:
-        if self._refused_read_only("restart"):
-            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._confirm_and_run(plan_restart(monitor.host), monitor.host.name, monitor.host.unit)
 
     def action_chat(self) -> None:
-        if self._refused_read_only("chat"):
-            return
         name = self.focused_host
         monitor = self.monitors.get(name)
         if monitor is None:
@@ -412,15 +383,11 @@ class Gb10DashApp(App[None]):
         return monitor
 
     def action_rebuild(self, restart: bool = True) -> None:
-        if self._refused_read_only("rebuild"):
-            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._plan_rebuild(monitor, restart)
 
     def action_rebuild_only(self) -> None:
-        if self._refused_read_only("rebuild"):
-            return
         self.action_rebuild(restart=False)
 
     @work(exit_on_error=False, group="actions")
@@ -435,8 +402,6 @@ class Gb10DashApp(App[None]):
 
     @work(exit_on_error=False, group="actions")
     async def action_bench(self) -> None:
-        if self._refused_read_only("bench"):
-            return
         monitor = self._live_monitor()
         if monitor is None:
             return
@@ -457,8 +422,6 @@ class Gb10DashApp(App[None]):
             self.actions_running.pop(name, None)
 
     def action_swap(self) -> None:
-        if self._refused_read_only("swap"):
-            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._pick_model(monitor.host.name)
@@ -488,6 +451,8 @@ class Gb10DashApp(App[None]):
         self._confirm_and_run(plan, name, host.unit)
 
     def _confirm_and_run(self, plan: Plan, host: str, unit: str, title: str | None = None) -> None:
+        if self._refused_read_only(plan.action):  # the one door to the executor: shut when read-only
+            return
         if host in self.actions_running:
             self.notify(f"{host}: {self.actions_running[host]} is still running; wait for it to finish",
                         severity="warning")
@@ -505,6 +470,8 @@ class Gb10DashApp(App[None]):
 
     @work(exit_on_error=False, group="actions")
     async def _run_action(self, plan: Plan, host: str, unit: str) -> None:
+        if self._refused_read_only(plan.action):
+            return
         monitor = self.monitors[host]
         self.actions_running[host] = plan.action
         self.action_views[host] = ActionView(host, plan.action, total=len(plan.steps))
@@ -587,8 +554,6 @@ class Gb10DashApp(App[None]):
                                   title=f"The new build renamed flags: switch {monitor.host.name} with this ExecStart?")
 
     def action_cancel_action(self) -> None:
-        if self._refused_read_only("cancel"):
-            return
         host = self.focused_host if self.focused_host in self._action_tasks else next(iter(self._action_tasks), None)
         if host is None:
             self.notify("no action is running", severity="information", timeout=3)
@@ -687,8 +652,6 @@ class Gb10DashApp(App[None]):
                               monitor.host.name, monitor.host.unit)
 
     def action_revert_build(self) -> None:
-        if self._refused_read_only("revert build"):
-            return
         monitor = self._live_monitor()
         if monitor is not None:
             self._plan_revert(monitor)

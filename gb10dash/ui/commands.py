@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from gb10dash.commands import COMMANDS
+
 if TYPE_CHECKING:
     from gb10dash.ui.app import Gb10DashApp
 
@@ -19,8 +21,12 @@ class DashboardCommands(Provider):
             found.append((f"Focus host {name}", f"show {name}'s panel and log", partial(app.focus_host, name)))
         for theme in app.dashboard_themes():
             found.append((f"Theme: {theme}", "switch the colour theme (remembered)", partial(app.set_theme, theme)))
-        for key, action, description in app.COMMANDS_TABLE:
-            found.append((description, f"key {key}" if key else "palette only", partial(app.run_action, action)))
+        for command in COMMANDS:
+            key = app.key_label(command.id, command.key_label)
+            where = f"key {key}" if key else "palette only"
+            if app.read_only and command.mutating:
+                where += " — disabled: read-only"
+            found.append((command.help, where, partial(app.run_action, command.id)))
         return found
 
     async def discover(self) -> Hits:

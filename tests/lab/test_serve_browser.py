@@ -74,8 +74,10 @@ def test_the_dashboard_in_chromium_behind_a_token(lab: Lab, tmp_path) -> None:
     assert (tmp_path / "serve.png").stat().st_size > 10_000
 
 
-def test_read_only_r_does_not_restart_the_service(lab: Lab, tmp_path) -> None:
-    with browser_page() as (page, term), served(lab, "--read-only", "--max-sessions", "1") as (url, server):
+def test_read_only_r_and_d_change_nothing_on_the_host(lab: Lab, tmp_path) -> None:
+    state = tmp_path / "state"  # the session app's audit log would be written here
+    with browser_page() as (page, term), served(lab, "--read-only", "--max-sessions", "1",
+                                                  env={"XDG_STATE_HOME": str(state)}) as (url, server):
         page.goto(f"{url}/")
         page.wait_for_selector("body.-first-byte", timeout=30_000)
         term.wait_for(both_panels, PANELS_SHOWN, "both host panels")
@@ -87,6 +89,11 @@ def test_read_only_r_does_not_restart_the_service(lab: Lab, tmp_path) -> None:
         assert "started with gb10dash" in text and "--read-only" in text  # the notification says why
         page.wait_for_timeout(2000)  # a restart, had one started, would have stopped the process by now
         assert main_pid(lab, "pegasus") == before
+        term.press("D")  # drop caches: the plan was shown and ran here before the registry's one check
+        term.press("y")
+        term.wait_for(lambda t: "drop caches is disabled" in t, 15, "the read-only refusal of D")
+        page.wait_for_timeout(2000)
+        assert not (state / "gb10dash" / "audit.jsonl").exists(), "a read-only session ran a plan"
         with httpx.Client(trust_env=False, timeout=10) as client:  # a second session is over --max-sessions 1
             assert client.get(f"{url}/ws", headers=WS_HEADERS).status_code == 503
         apps = session_apps(server)

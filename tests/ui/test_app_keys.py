@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gb10dash.commands import COMMANDS
 from gb10dash.config import Config
 from gb10dash.ui.app import Gb10DashApp
 from gb10dash.ui.screens.help import HelpScreen
@@ -41,8 +42,8 @@ async def test_help_lists_every_key() -> None:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = app.screen.query_one("Markdown").source  # type: ignore[attr-defined]
-        for key, _, description in app.COMMANDS_TABLE:
-            assert (f"`{key}`" if key else "palette") in text and description in text
+        for command in COMMANDS:
+            assert (f"`{command.key_label}`" if command.key else "palette") in text and command.help in text
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 
