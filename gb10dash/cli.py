@@ -137,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
     lab.add_argument("--lab-dir", metavar="DIR")
+    lab.add_argument("--real", action="store_true",
+                     help="the real-hosts lab: each host a Debian container booted by systemd-nspawn (real "
+                          "systemd, journald, sshd, sudo; login llm-agent); needs root, systemd-container, sudo")
     return parser
 
 
@@ -148,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "lab":
             from gb10dash.lab_cli import run_lab_command
 
-            return run_lab_command(args.action, args.lab_dir)
+            return run_lab_command(args.action, args.lab_dir, real=args.real)
         if command == "demo":
             from gb10dash.lab_cli import run_demo
 

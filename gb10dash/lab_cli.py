@@ -13,10 +13,10 @@ def _say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
-def run_lab_command(action: str, lab_dir: str | None) -> int:
+def run_lab_command(action: str, lab_dir: str | None, real: bool = False) -> int:
     from gb10dash.lab.__main__ import main as lab_main
 
-    return lab_main([action] + (["--dir", lab_dir] if lab_dir else []))
+    return lab_main([action] + (["--dir", lab_dir] if lab_dir else []) + (["--real"] if real else []))
 
 
 def _interrupt(signum: int, frame: object) -> None:

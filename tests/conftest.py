@@ -11,6 +11,17 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
+def _lab_server_env() -> None:
+    """The tests that start a llama-server themselves run it as the lab's units do (SERVER_ENV says why)."""
+    from gb10dash.lab.layout import SERVER_ENV
+
+    for key, value in SERVER_ENV.items():
+        os.environ.setdefault(key, value)
+
+
+_lab_server_env()
+
+
 def lab_test_dir() -> Path:
     """A fixed place (git-ignored) so that a crashed session's leftovers are swept by the next start."""
     return Path(os.environ.get("GB10DASH_TEST_LAB_DIR") or REPO / ".lab" / "tests")

@@ -1,4 +1,8 @@
-"""python -m gb10dash.lab start|stop|status [--dir DIR] [--timeout S]"""
+"""python -m gb10dash.lab start|stop|status [--dir DIR] [--timeout S] [--real]
+
+--real: the real-hosts lab, each host a Debian container booted by systemd-nspawn (real systemd,
+journald, sshd and sudo; login llm-agent); without it, the shim lab (sshd and llama-server real,
+systemctl/journalctl/sudo stand-ins)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import shlex
 import sys
 import time
 
+from gb10dash.lab.container import ContainerError
+from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.lab import Lab
 from gb10dash.lab.llama_bin import LlamaServerNotFound
 
@@ -15,7 +21,7 @@ def _say(msg: str) -> None:
     print(f"lab: {msg}", flush=True)
 
 
-def _status(lab: Lab) -> int:
+def _status(lab: Lab | HostsLab) -> int:
     running = lab.is_running()
     print(f"lab {'running' if running else 'stopped'} in {lab.root}")
     if running:
@@ -31,8 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", metavar="DIR", help="lab directory (default: $GB10DASH_LAB_DIR or "
                                                      "$XDG_STATE_HOME/gb10dash/lab)")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for llama-server")
+    parser.add_argument("--real", action="store_true",
+                        help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, "
+                             "sudo; default dir $XDG_STATE_HOME/gb10dash/lab-hosts)")
     args = parser.parse_args(argv)
-    lab = Lab(args.dir, progress=_say)
+    lab: Lab | HostsLab = HostsLab(args.dir, progress=_say) if args.real else Lab(args.dir, progress=_say)
     t0 = time.monotonic()
     try:
         if args.action == "start":
@@ -49,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     except LlamaServerNotFound as e:
         print(e, file=sys.stderr)
         return 2
-    except (RuntimeError, TimeoutError) as e:
+    except (RuntimeError, TimeoutError, ContainerError) as e:
         print(f"lab: {e}", file=sys.stderr)
         return 1
 

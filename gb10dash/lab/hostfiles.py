@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
-from gb10dash.lab.layout import UNIT, HostSpec, Layout
+from gb10dash.lab.layout import SERVER_ENV, UNIT, HostSpec, Layout
 
 
 def unit_arg(arg: str) -> str:
@@ -47,6 +48,7 @@ def write_host_files(layout: Layout, spec: HostSpec, api_port: int, llama_server
         "[Service]",
         "Type=simple",
         f"WorkingDirectory={unit_arg(str(hp.root))}",
+        *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
         "ExecStart=" + " ".join(unit_arg(a) for a in exec_start(layout, spec, api_port)),
         "Restart=on-failure",
         "RestartSec=1",
@@ -63,23 +65,31 @@ def _toml(value: str | int | float) -> str:
     return repr(value)
 
 
-def write_hosts_toml(layout: Layout, specs: list[HostSpec], api_ports: dict[str, int]) -> Path:
+def host_paths(layout: Layout, spec: HostSpec) -> dict[str, str]:
+    """Where a shim-lab host keeps its model, llama.cpp tree and share (paths on this machine)."""
+    hp = layout.host(spec.name)
+    return {"model_path": str(hp.models / spec.model), "llama_cpp_dir": str(hp.llama_cpp_dir),
+            "build_dir": str(hp.build_dir), "model_share": str(hp.models)}
+
+
+def write_hosts_toml(layout: Layout, specs: list[HostSpec], api_ports: dict[str, int],
+                     paths: Callable[[Layout, HostSpec], dict[str, str]] = host_paths) -> Path:
     out = ["# gb10dash lab — generated at each lab start; use with GB10DASH_CONFIG=" + str(layout.hosts_toml),
            "", "[ssh]", f"config_file = {_toml(str(layout.ssh_config))}",
            "", "[canary]", "enabled = false  # the wedge canary is off in the lab unless a test turns it on"]
     for spec in specs:
-        hp = layout.host(spec.name)
+        where = paths(layout, spec)
         keys = {
             "name": spec.name,
             "transport": "ssh",
             "ssh_alias": spec.alias,
             "api_url": f"http://127.0.0.1:{api_ports[spec.name]}",
             "unit": UNIT,
-            "model_path": str(hp.models / spec.model),
+            "model_path": where["model_path"],
             "ctx": spec.ctx,
-            "llama_cpp_dir": str(hp.llama_cpp_dir),
-            "build_dir": str(hp.build_dir),
-            "model_share": str(hp.models),
+            "llama_cpp_dir": where["llama_cpp_dir"],
+            "build_dir": where["build_dir"],
+            "model_share": where["model_share"],
             "cuda_arch": spec.cuda_arch,
             "baseline_gen_tps": spec.baseline_gen_tps,
             "baseline_prompt_tps": spec.baseline_prompt_tps,

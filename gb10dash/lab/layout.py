@@ -10,6 +10,11 @@ from gb10dash import locations
 from gb10dash.lab.models import QWEN8B, SPLIT_MODEL
 
 UNIT = "llama-server.service"
+#: the environment of every lab llama-server. llama-server built natively on a CPU with AMX (these
+#: machines have it) repacks Q8_0 weights for its AMX kernels, whose first tile instruction dies with
+#: SIGILL here (seen in a gdb backtrace: tinygemm_kernel_amx, `tilezero`); without repacking the
+#: plain CPU kernels run. The same as `--no-repack`, kept out of ExecStart so the flags stay the hosts'.
+SERVER_ENV = {"LLAMA_ARG_REPACK": "0"}
 
 
 def default_root() -> Path:

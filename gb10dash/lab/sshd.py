@@ -150,8 +150,9 @@ def _accepts(port: int) -> bool:
         return False
 
 
-def write_client_files(layout: Layout, ports: dict[str, int]) -> None:
-    """ssh_config with one alias per host and a known_hosts with the lab host keys."""
+def write_client_files(layout: Layout, ports: dict[str, int], user: str | None = None) -> None:
+    """ssh_config with one alias per host (logging in as `user`, default: this user) and a known_hosts
+    with the lab host keys."""
     blocks, known = [], []
     for host, port in ports.items():
         alias = f"{host}-llm"
@@ -159,7 +160,7 @@ def write_client_files(layout: Layout, ports: dict[str, int]) -> None:
             f"Host {alias}",
             "    HostName 127.0.0.1",
             f"    Port {port}",
-            f"    User {user_name()}",
+            f"    User {user or user_name()}",
             f"    IdentityFile {quote(str(layout.client_key))}",
             f"    UserKnownHostsFile {quote(str(layout.known_hosts))}",
             "    StrictHostKeyChecking yes",

