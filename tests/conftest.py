@@ -45,9 +45,12 @@ def _require_lab_parts() -> None:
 def lab() -> Iterator[object]:
     """A running lab (both llama-servers healthy); stopped at the end of the session."""
     from gb10dash.lab import Lab
+    from gb10dash.lab.hosts_lab import HostsLab
 
     _require_lab_parts()
-    the_lab = Lab(lab_test_dir())
+    # GB10DASH_TEST_LAB=hosts runs the suite against the real-hosts lab (a container per host)
+    the_lab = HostsLab(lab_test_dir().with_name("hosts")) if os.environ.get("GB10DASH_TEST_LAB") == "hosts" \
+        else Lab(lab_test_dir())
     try:
         the_lab.start()
         the_lab.wait_ready(timeout=120)

@@ -12,6 +12,8 @@ stand-in (no GPU here): /usr/bin/nvidia-smi runs the lab's shim on the container
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import shlex
 import shutil
@@ -222,11 +224,39 @@ class HostContainer:
                 "--console=passive", f"--hostname={setup.spec.name}", "--resolv-conf=off", "--timezone=off",
                 f"--bind-ro={setup.share_src}:{SHARE}",
                 f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}"]
+        groups = self._cgroups()
+        for group in groups:
+            group.mkdir(exist_ok=True)
+
+        def own_cgroup() -> None:  # in the child, before nspawn runs
+            for group in groups:
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+
         with open(self.dir / "console.log", "wb") as log:
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=own_cgroup)
         (self.dir / "nspawn.pid").write_text(f"{proc.pid}\n")
         return proc.pid
+
+    def _cgroups(self) -> list[Path]:
+        """Where this host's nspawn runs: a cgroup of its own in each hierarchy systemd uses. nspawn
+        puts the container under `payload/` of its own cgroup; two containers started from the same
+        cgroup (this machine's PID 1 is not systemd, so nothing moves them) would share one tree, and
+        each host's systemd would kill the other's services."""
+        base = Path("/sys/fs/cgroup")
+        name = f"gb10lab-{hashlib.sha1(str(self.dir).encode()).hexdigest()[:8]}-{self.name}"
+        if (base / "unified").is_dir():  # hybrid (cgroup v1 with systemd's own hierarchy)
+            return [base / "systemd" / name, base / "unified" / name]
+        return [base / name]
+
+    def _remove_cgroups(self) -> None:
+        for group in self._cgroups():
+            if group.is_dir():
+                for sub in sorted((d for d in group.rglob("*") if d.is_dir()), key=lambda d: -len(d.parts)):
+                    with contextlib.suppress(OSError):
+                        sub.rmdir()
+                with contextlib.suppress(OSError):
+                    group.rmdir()
 
     def nspawn_pid(self) -> int | None:
         try:
@@ -262,6 +292,30 @@ class HostContainer:
         inner = argv if user is None else ["runuser", "-u", user, "--", *argv]
         return subprocess.run(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *inner],
                               input=input, capture_output=True, text=True, timeout=timeout)
+
+    def host_pid(self, pid: int) -> int | None:
+        """The pid this machine gives the container's process `pid` (its own pid namespace differs)."""
+        leader = self.leader()
+        if leader is None or pid <= 0:
+            return None
+        try:
+            tree = [psutil.Process(leader), *psutil.Process(leader).children(recursive=True)]
+        except psutil.Error:
+            return None
+        for proc in tree:
+            try:
+                with open(f"/proc/{proc.pid}/status") as fh:
+                    nspid = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+            except OSError:
+                continue
+            if nspid and int(nspid[-1]) == pid:
+                return proc.pid
+        return None
+
+    def main_pid(self, unit: str = UNIT) -> int:
+        """A unit's MainPID as its systemd says (the container's pid; 0 when none)."""
+        done = self.run(["systemctl", "show", unit, "-p", "MainPID", "--value"])
+        return int(done.stdout.strip() or 0)
 
     def wait_booted(self, timeout: float = 60.0) -> str:
         """Until systemd says the boot finished ("running" or "degraded"); returns what it said."""
@@ -301,6 +355,7 @@ class HostContainer:
             except psutil.NoSuchProcess:
                 pass
         self.teardown()
+        self._remove_cgroups()
         return pid is not None
 
     def teardown(self) -> None:

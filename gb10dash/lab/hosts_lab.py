@@ -15,16 +15,20 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from gb10dash.lab import models, sshd
 from gb10dash.lab.container import (
     APT_HINT,
     BUILD_DIR,
+    DROPIN_DIR,
     LLAMA_CPP_DIR,
     LOGIN_USER,
     NSPAWN,
     SHARE,
+    SMI_ROOT,
+    UNIT_DIR,
     ContainerError,
     HostContainer,
     HostSetup,
@@ -33,6 +37,63 @@ from gb10dash.lab.hostfiles import write_hosts_toml
 from gb10dash.lab.lab import LabHost, Progress, _health_ok
 from gb10dash.lab.layout import HOST_SPECS, UNIT, HostSpec, Layout, default_root
 from gb10dash.lab.llama_bin import find_llama_server
+
+
+@dataclass(frozen=True)
+class ContainerHostPaths:
+    """A container host's files as this machine sees them (through the overlay's merged root), under
+    the names the shim lab's HostPaths uses, so that tests read either lab's files the same way."""
+
+    root: Path  # the container's root
+    share_src: Path  # the share: nspawn binds it inside the container only
+
+    def _at(self, path: str) -> Path:
+        return self.root / path.lstrip("/")
+
+    @property
+    def unit_dir(self) -> Path:
+        return self._at(UNIT_DIR)
+
+    @property
+    def unit_file(self) -> Path:
+        return self.unit_dir / UNIT
+
+    @property
+    def dropin_dir(self) -> Path:
+        return self._at(DROPIN_DIR)
+
+    @property
+    def state(self) -> Path:  # the nvidia-smi stand-in's fault flags and samples
+        return self._at(SMI_ROOT) / "state"
+
+    @property
+    def gpu_profile(self) -> Path:
+        return self._at(SMI_ROOT) / "etc" / "gpu-profile"
+
+    @property
+    def models(self) -> Path:
+        return self.share_src
+
+    @property
+    def llama_cpp_dir(self) -> Path:
+        return self._at(LLAMA_CPP_DIR)
+
+    @property
+    def build_dir(self) -> Path:
+        return self._at(BUILD_DIR)
+
+    @property
+    def llama_server(self) -> Path:
+        return self.build_dir / "bin" / "llama-server"
+
+
+@dataclass(frozen=True)
+class ContainerLayout(Layout):
+    """The real-hosts lab's files: the shim lab's Layout (ssh files, share, hosts.toml), with each
+    host's own files inside its container."""
+
+    def host(self, host: str) -> ContainerHostPaths:  # type: ignore[override]
+        return ContainerHostPaths(self.root / "machines" / host / "root", self.share_src)
 
 
 def container_paths(_layout: Layout, spec: HostSpec) -> dict[str, str]:
@@ -57,7 +118,8 @@ class HostsLab:
         unknown = [h for h in hosts if h not in HOST_SPECS]
         if unknown:
             raise ValueError(f"unknown lab hosts {unknown}; known: {sorted(HOST_SPECS)}")
-        self.layout = Layout(Path(root).expanduser().absolute() if root else default_root().with_name("lab-hosts"))
+        self.layout = ContainerLayout(Path(root).expanduser().absolute() if root
+                                      else default_root().with_name("lab-hosts"))
         self.specs = [HOST_SPECS[h] for h in hosts]
         self.progress: Progress = progress or (lambda _msg: None)
         self.journal_group = journal_group

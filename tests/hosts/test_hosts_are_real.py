@@ -110,3 +110,20 @@ def test_gb10dash_status_finds_both_hosts_healthy(hosts_lab: HostsLab) -> None:
                            "--json"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     report = json.loads(done.stdout)
     assert done.returncode == 0, json.dumps(report, indent=1)[:4000] + done.stderr
+
+
+def test_a_login_outside_the_journal_groups_sees_no_entries(tmp_path) -> None:
+    """The switch for a host set up without llm-agent in systemd-journal: journalctl gives the hint on
+    stderr and no entries of the system unit, as on a real host."""
+    lab = HostsLab(tmp_path / "lab", hosts=["stella"], journal_group=False)
+    try:
+        lab.start()
+        lab.wait_ready(60)
+        done = ssh(lab, "stella", f"id -Gn; journalctl -u {UNIT} -o json -n 5 --no-pager")
+        assert "systemd-journal" not in done.stdout.split("\n")[0].split()
+        assert done.returncode == 0 and done.stdout.splitlines()[1:] == [] and done.stderr == ""  # json: not a word
+        plain = ssh(lab, "stella", f"journalctl -u {UNIT} -n 5 --no-pager")
+        assert plain.stdout == "-- No entries --\n"
+        assert "not seeing messages from other users and the system" in plain.stderr
+    finally:
+        lab.stop()

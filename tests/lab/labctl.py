@@ -1,4 +1,7 @@
-"""Test-side control of lab hosts: kill/restart a host's sshd, run its shims, write journal lines."""
+"""Test-side control of lab hosts: kill/restart a host's sshd, run its shims, write journal lines.
+
+Each works on both labs: the shim lab (`Lab`) and the real-hosts lab (`HostsLab`, a container per host,
+where "shim" runs the host's own systemctl/journalctl/nvidia-smi as root inside it)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,8 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
+from gb10dash.lab.container import SMI_ROOT, HostContainer
+from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
 
@@ -25,8 +30,15 @@ def host_env(lab: Lab, host: str) -> dict[str, str]:
     return dict(os.environ, GB10LAB_ROOT=str(paths.root), PATH=f"{paths.bin}{os.pathsep}{os.environ['PATH']}")
 
 
-def shim(lab: Lab, host: str, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    """Run one of the host's shims (systemctl, journalctl, ...) as that host would."""
+def container(lab: Lab | HostsLab, host: str) -> HostContainer | None:
+    return lab.container(host) if isinstance(lab, HostsLab) else None
+
+
+def shim(lab: Lab | HostsLab, host: str, *argv: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """Run one of the host's tools (systemctl, journalctl, nvidia-smi, ...) as that host would (root)."""
+    box = container(lab, host)
+    if box is not None:
+        return box.run(list(argv), timeout=timeout)
     paths = lab.layout.host(host)
     return subprocess.run([str(paths.bin / argv[0]), *argv[1:]], env=host_env(lab, host),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
@@ -36,22 +48,42 @@ def gpu_controls(lab: Lab, host: str, *, reasons: int | None = None, power_w: fl
                  load: float | None = None) -> None:
     """Set a host's pretend-GPU controls (clocks_event_reasons bitmask, pinned power draw, load 0..1);
     with no arguments, clear them. A running `nvidia-smi -lms` follows them from its next sample."""
-    write_controls(lab.layout.host(host).root, GpuControls(reasons=reasons, power_w=power_w, load=load))
+    box = container(lab, host)
+    root = box.root / SMI_ROOT.lstrip("/") if box is not None else lab.layout.host(host).root
+    write_controls(root, GpuControls(reasons=reasons, power_w=power_w, load=load))
 
 
-def journal_append(lab: Lab, host: str, *messages: str) -> None:
+def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
     import sys
+
+    box = container(lab, host)
+    if box is not None:  # written from inside the unit's cgroup: journald files them under the unit
+        join = "".join(f"echo $$ > /sys/fs/cgroup/{h}/system.slice/llama-server.service/cgroup.procs && "
+                       for h in (("unified", "systemd") if Path("/sys/fs/cgroup/unified").is_dir() else ("",)))
+        done = box.run(["sh", "-c", join + "exec systemd-cat -t llama-server"], input="\n".join(messages) + "\n")
+        assert done.returncode == 0, done.stderr
+        return
 
     subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", "llama-server.service",
                     *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
 
 
-def sshd_pid(lab: Lab, host: str) -> int | None:
+def sshd_pid(lab: Lab | HostsLab, host: str) -> int | None:
+    """The host's sshd listener, as this machine's pid."""
+    box = container(lab, host)
+    if box is not None:
+        return box.host_pid(box.main_pid("ssh.service"))
     return lab_sshd.read_pid(lab.layout.sshd_dir(host) / "sshd.pid")
 
 
-def kill_sshd(lab: Lab, host: str) -> None:
-    """Kill the host's sshd listener and every session it forked: all connections drop."""
+def kill_sshd(lab: Lab | HostsLab, host: str) -> None:
+    """Kill the host's sshd listener and every session it forked: all connections drop (and, on a real
+    host, it stays down: the unit is stopped first, or systemd would start it again)."""
+    box = container(lab, host)
+    if box is not None:
+        done = box.run(["sh", "-c", "systemctl stop ssh.service; pkill -KILL -x sshd; true"])
+        assert done.returncode == 0, done.stderr
+        return
     pid = sshd_pid(lab, host)
     assert pid, f"no sshd pid for {host}"
     listener = psutil.Process(pid)
@@ -64,7 +96,12 @@ def kill_sshd(lab: Lab, host: str) -> None:
     psutil.wait_procs(victims, timeout=5)
 
 
-def start_sshd(lab: Lab, host: str) -> None:
+def start_sshd(lab: Lab | HostsLab, host: str) -> None:
+    box = container(lab, host)
+    if box is not None:
+        done = box.run(["systemctl", "start", "ssh.service"])
+        assert done.returncode == 0, done.stderr
+        return
     lab_sshd.start_sshd(lab.layout, host, lab.host(host).ssh_port)
 
 
