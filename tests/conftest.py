@@ -49,11 +49,34 @@ def lab() -> Iterator[object]:
 
     _require_lab_parts()
     # GB10DASH_TEST_LAB=hosts runs the suite against the real-hosts lab (a container per host)
-    the_lab = HostsLab(lab_test_dir().with_name("hosts")) if os.environ.get("GB10DASH_TEST_LAB") == "hosts" \
-        else Lab(lab_test_dir())
+    the_lab = HostsLab(hosts_lab_dir()) if os.environ.get("GB10DASH_TEST_LAB") == "hosts" else Lab(lab_test_dir())
     try:
         the_lab.start()
         the_lab.wait_ready(timeout=120)
         yield the_lab
     finally:
         the_lab.stop()
+
+
+def hosts_lab_dir() -> Path:
+    return lab_test_dir().with_name("hosts")
+
+
+@pytest.fixture(scope="session")
+def hosts_lab() -> Iterator[object]:
+    """The real-hosts lab: both hosts booted (systemd as PID 1) and their llama-servers healthy; powered
+    off at the end. A test module moved onto it overrides the `lab` fixture with this one."""
+    from gb10dash.lab.hosts_lab import HostsLab, can_boot
+
+    _require_lab_parts()
+    why = can_boot()
+    if why:
+        pytest.fail(why, pytrace=False)
+    the_lab = HostsLab(hosts_lab_dir())
+    try:
+        the_lab.start()
+        the_lab.wait_ready(timeout=120)
+        yield the_lab
+    finally:
+        the_lab.stop()
+

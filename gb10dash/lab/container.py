@@ -35,6 +35,7 @@ SERVER_USER = "llama"
 TARGET = "gb10lab.target"
 SHARE = "/mnt/models"
 HOME = f"/home/{LOGIN_USER}"
+SERVER_HOME = "/var/lib/llama"
 LLAMA_CPP_DIR = f"{HOME}/llama.cpp"
 BUILD_DIR = f"{LLAMA_CPP_DIR}/build"
 LLAMA_BIN_DIR = "/opt/llama-cpp-bin"  # the real binary's directory, bind-mounted read-only
@@ -97,7 +98,7 @@ def unit_text(spec: HostSpec, api_port: int) -> str:
         "Type=simple",
         f"User={SERVER_USER}",
         f"Group={SERVER_USER}",
-        "WorkingDirectory=/var/lib/llama",
+        f"WorkingDirectory={SERVER_HOME}",
         *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
         "ExecStart=" + " ".join(unit_arg(a) for a in exec_start(spec, api_port)),
         "Restart=on-failure",
@@ -195,7 +196,7 @@ class HostContainer:
     def _users(self, setup: HostSetup) -> None:
         groups = ["-G", "systemd-journal"] if setup.journal_group else []
         _run(["chroot", str(self.root), "useradd", "--create-home", "--shell", "/bin/bash", *groups, LOGIN_USER])
-        _run(["chroot", str(self.root), "useradd", "--system", "--home-dir", "/var/lib/llama", "--create-home",
+        _run(["chroot", str(self.root), "useradd", "--system", "--home-dir", SERVER_HOME, "--create-home",
               "--shell", "/usr/sbin/nologin", SERVER_USER])
 
     def _home(self, setup: HostSetup) -> None:
@@ -233,8 +234,10 @@ class HostContainer:
                 (group / "cgroup.procs").write_text(str(os.getpid()))
 
         with open(self.dir / "console.log", "wb") as log:
+            # /proc/sys writable, as on a real host: root there may `sysctl vm.drop_caches=3`
+            env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="1")
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=own_cgroup)
+                                    start_new_session=True, preexec_fn=own_cgroup, env=env)
         (self.dir / "nspawn.pid").write_text(f"{proc.pid}\n")
         return proc.pid
 

@@ -23,9 +23,11 @@ from gb10dash.lab.container import (
     APT_HINT,
     BUILD_DIR,
     DROPIN_DIR,
+    HOME,
     LLAMA_CPP_DIR,
     LOGIN_USER,
     NSPAWN,
+    SERVER_HOME,
     SHARE,
     SMI_ROOT,
     UNIT_DIR,
@@ -49,6 +51,14 @@ class ContainerHostPaths:
 
     def _at(self, path: str) -> Path:
         return self.root / path.lstrip("/")
+
+    @property
+    def home(self) -> Path:  # llm-agent's
+        return self._at(HOME)
+
+    @property
+    def server_home(self) -> Path:  # the server user's working directory
+        return self._at(SERVER_HOME)
 
     @property
     def unit_dir(self) -> Path:

@@ -59,6 +59,14 @@ class HostPaths:
         return self.root / "bin"
 
     @property
+    def home(self) -> Path:  # the login's home (sshd's SetEnv HOME) and the server's working directory
+        return self.root
+
+    @property
+    def server_home(self) -> Path:
+        return self.root
+
+    @property
     def unit_dir(self) -> Path:
         return self.root / "etc" / "systemd" / "system"
 

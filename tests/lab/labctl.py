@@ -9,6 +9,8 @@ import asyncio
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
@@ -16,7 +18,7 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
-from gb10dash.lab.container import SMI_ROOT, HostContainer
+from gb10dash.lab.container import SMI_ROOT, SUDOERS, HostContainer
 from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
@@ -66,6 +68,34 @@ def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
 
     subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", "llama-server.service",
                     *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
+
+
+def host_pid(lab: Lab | HostsLab, host: str, pid: int) -> int | None:
+    """The pid this machine sees for a pid the host reported (a container host has its own pid space)."""
+    box = container(lab, host)
+    return box.host_pid(pid) if box is not None else pid
+
+
+@contextmanager
+def sudo_password_required(lab: Lab | HostsLab, host: str) -> Iterator[None]:
+    """While inside: sudo on the host asks for a password for everything (a real host: its sudoers file
+    for gb10dash is moved away; the shim lab: its flag file)."""
+    box = container(lab, host)
+    if box is not None:
+        rules = box.root / SUDOERS.lstrip("/")
+        away = rules.with_name(".gb10dash.away")  # sudo skips names with a dot
+        rules.rename(away)
+        try:
+            yield
+        finally:
+            away.rename(rules)
+        return
+    flag = lab.layout.host(host).state / "sudo-password-required"
+    flag.write_text("")
+    try:
+        yield
+    finally:
+        flag.unlink()
 
 
 def sshd_pid(lab: Lab | HostsLab, host: str) -> int | None:

@@ -15,10 +15,18 @@ from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, host_lock, run_plan
 from gb10dash.lab import Lab
+from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.procs import alive
+from gb10dash.lab.sshd import free_port
 from gb10dash.monitor import HostMonitor
 
 from . import labctl
+
+
+@pytest.fixture
+def lab(hosts_lab: HostsLab) -> HostsLab:
+    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
+    return hosts_lab
 
 
 @pytest.fixture(autouse=True)
@@ -40,13 +48,15 @@ def restart_cli(lab: Lab, host: str, *extra: str) -> subprocess.CompletedProcess
 
 def test_restart_replaces_the_process_and_comes_back_healthy(lab: Lab, private_state: Path) -> None:
     before = main_pid(lab, "stella")
+    before_here = labctl.host_pid(lab, "stella", before)
+    assert before_here, f"pid {before} of stella not found here"
     proc = restart_cli(lab, "stella", "--yes")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1. restart the service: sudo -n systemctl restart llama-server.service" in proc.stdout
     assert "healthy after" in proc.stdout
     after = main_pid(lab, "stella")
-    assert after != before and not alive(before)
-    assert "llama-server" in psutil.Process(after).name()
+    assert after != before and not alive(before_here)
+    assert "llama-server" in psutil.Process(labctl.host_pid(lab, "stella", after)).name()
     (record,) = AuditLog(private_state / "audit.jsonl").read()
     assert (record["host"], record["action"], record["result"]) == ("stella", "restart", "ok")
     assert [s["command"] for s in record["steps"]][0] == "sudo -n systemctl restart llama-server.service"
@@ -61,13 +71,9 @@ def test_without_a_terminal_and_without_yes_nothing_runs(lab: Lab) -> None:
 
 
 def test_sudo_needing_a_password_names_the_sudoers_line(lab: Lab) -> None:
-    flag = lab.layout.host("pegasus").state / "sudo-password-required"
     before = main_pid(lab, "pegasus")
-    flag.write_text("")
-    try:
+    with labctl.sudo_password_required(lab, "pegasus"):
         proc = restart_cli(lab, "pegasus", "--yes")
-    finally:
-        flag.unlink()
     assert proc.returncode == 1
     assert "sudo: a password is required" in proc.stderr
     assert "NOPASSWD: /usr/bin/systemctl restart llama-server.service" in proc.stderr
@@ -80,7 +86,10 @@ def test_a_failing_service_shows_its_journal(lab: Lab) -> None:
     broken = dropin_dir / "zz-test-broken.conf"
     unit = labctl.shim(lab, "stella", "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
     binary = unit.split("path=")[1].split(" ;")[0].strip()
-    broken.write_text(f"[Service]\nExecStart=\nExecStart={binary} -m /nonexistent/missing.gguf --port 1\n"
+    # a free unprivileged port: on a real host the server runs as its own user and cannot bind port 1
+    # (it then fails on the port before the model: the lab as root hid that)
+    broken.write_text(f"[Service]\nExecStart=\nExecStart={binary} -m /nonexistent/missing.gguf "
+                      f"--port {free_port()}\n"
                       "Restart=no\n")
     try:
         assert labctl.shim(lab, "stella", "systemctl", "daemon-reload").returncode == 0

@@ -14,9 +14,16 @@ from pathlib import Path
 import pytest
 
 from gb10dash.lab import Lab
+from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.models import ModelSpec, write_model
 
 from . import labctl
+
+
+@pytest.fixture
+def lab(hosts_lab: HostsLab) -> HostsLab:
+    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
+    return hosts_lab
 
 HOST = "stella"
 ORIGINAL = "Qwen_Qwen3-8B-Q8_0.gguf"
@@ -105,7 +112,8 @@ def test_hostile_file_names_are_swapped_in_or_refused_never_executed(lab: Lab, r
         proc = swap(lab, name)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert served(lab) == name
-        assert not canary.exists() and not (lab.layout.host(HOST).root / "PWNED").exists()
+        paths = lab.layout.host(HOST)
+        assert not any((d / "PWNED").exists() for d in (canary.parent, paths.root, paths.home, paths.server_home))
     finally:
         target.unlink()
         hostile_dir.rmdir()
