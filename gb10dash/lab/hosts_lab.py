@@ -53,6 +53,10 @@ class ContainerHostPaths:
         return self.root / path.lstrip("/")
 
     @property
+    def nvidia_smi(self) -> Path:
+        return self._at("/usr/bin/nvidia-smi")
+
+    @property
     def home(self) -> Path:  # llm-agent's
         return self._at(HOME)
 

@@ -59,6 +59,10 @@ class HostPaths:
         return self.root / "bin"
 
     @property
+    def nvidia_smi(self) -> Path:  # the stand-in a session finds on its PATH
+        return self.bin / "nvidia-smi"
+
+    @property
     def home(self) -> Path:  # the login's home (sshd's SetEnv HOME) and the server's working directory
         return self.root
 

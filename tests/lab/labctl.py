@@ -70,6 +70,12 @@ def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
                     *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
 
 
+def remote_path(lab: Lab | HostsLab, host: str, local: Path) -> str:
+    """The path the host itself uses for a file of its that this machine sees at `local`."""
+    box = container(lab, host)
+    return "/" + str(local.relative_to(box.root)) if box is not None else str(local)
+
+
 def host_pid(lab: Lab | HostsLab, host: str, pid: int) -> int | None:
     """The pid this machine sees for a pid the host reported (a container host has its own pid space)."""
     box = container(lab, host)

@@ -10,13 +10,21 @@ import signal
 import time
 
 import psutil
+import pytest
 
 from gb10dash.lab import Lab
+from gb10dash.lab.hosts_lab import HostsLab
 
 from .faultctl import FAST, monitor_for, running, signal_all, sshd_tree
 from .labctl import until
 
 CADENCE = dataclasses.replace(FAST, slow_s=0.5)
+
+
+@pytest.fixture
+def lab(hosts_lab: HostsLab) -> HostsLab:
+    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
+    return hosts_lab
 
 
 def last_error(monitor, source: str) -> str:
@@ -30,10 +38,10 @@ class Faults:
 
     def __init__(self, lab: Lab, host: str):
         self.lab, self.host = lab, host
-        self.root = lab.layout.host(host).root
-        self.flag = self.root / "state" / "nvidia-smi-fail"
-        self.binary = self.root / "bin" / "nvidia-smi"
-        self.hidden = self.root / "bin" / ".nvidia-smi.hidden"
+        paths = lab.layout.host(host)
+        self.flag = paths.state / "nvidia-smi-fail"
+        self.binary = paths.nvidia_smi
+        self.hidden = self.binary.with_name(".nvidia-smi.hidden")
 
     def set(self, mode: str) -> None:
         self.clear()
@@ -47,7 +55,7 @@ class Faults:
         found = []
         for proc in sshd_tree(self.lab, self.host):
             with contextlib.suppress(psutil.Error):
-                if "gb10dash.lab.shims.nvidia_smi" in " ".join(argv := proc.cmdline()) and "-lms" in argv:
+                if "shims.nvidia_smi" in " ".join(argv := proc.cmdline()) and "-lms" in argv:  # either lab's
                     found.append(proc)
         return found
 

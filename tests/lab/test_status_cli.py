@@ -1,4 +1,4 @@
-"""`gb10dash status` end to end against the lab: real sshd, real llama-server, shims for systemd/nvidia-smi."""
+"""`gb10dash status` end to end against the real-hosts lab: real systemd, sshd and llama-server; nvidia-smi stand-in."""
 
 from __future__ import annotations
 
@@ -8,10 +8,19 @@ import subprocess
 import sys
 
 import psutil
+import pytest
 
 from gb10dash.lab import Lab
+from gb10dash.lab.hosts_lab import HostsLab
 
 from . import labctl
+
+
+@pytest.fixture
+def lab(hosts_lab: HostsLab) -> HostsLab:
+    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
+    return hosts_lab
+
 
 IS_ROOT = os.geteuid() == 0
 
@@ -41,7 +50,7 @@ def test_status_json_shows_both_hosts_healthy(lab: Lab) -> None:
         assert (unit["active_state"], unit["sub_state"]) == ("active", "running")
         pid = unit["main_pid"]
         assert pid == unit_pid(lab, name)
-        assert "llama-server" in psutil.Process(pid).name()  # the real process
+        assert "llama-server" in psutil.Process(labctl.host_pid(lab, name, pid)).name()  # the real process
         assert host["model"]["id"] == lab_host.model_path.name
         assert host["health"] == {"state": "ok", "status_code": 200, "message": None}
         assert host["ctx"] == {"in_use": 4096, "configured": 4096}  # in_use from /props
@@ -49,7 +58,7 @@ def test_status_json_shows_both_hosts_healthy(lab: Lab) -> None:
         assert host["memory"]["total_kib"] == psutil.virtual_memory().total // 1024
         assert host["memory"]["server_pid"] == pid and host["memory"]["server_rss_kib"] > 0
         assert host["gpu_processes"][0]["pid"] == pid
-        assert host["mount"]["path"] == str(lab_host.root / "models")
+        assert host["mount"]["path"] == labctl.config(lab).host(name).model_share  # the share as the host sees it
         if IS_ROOT:
             assert host["mount"]["state"] == "mounted" and host["mount"]["stat_seconds"] < 3
         assert host["throughput"]["baseline_gen_tps"] > 0

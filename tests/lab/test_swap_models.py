@@ -89,8 +89,9 @@ async def test_swap_plan_from_the_lab_unit(lab: Lab) -> None:
     finally:
         await transport.close()
     assert argv == unit.exec_start and "-m" in argv
-    assert path == str(lab.layout.host("stella").dropin_dir / "gb10dash-model.conf")
-    on_disk = Path(path).read_text() if Path(path).exists() else None
+    local = lab.layout.host("stella").dropin_dir / "gb10dash-model.conf"
+    assert path == labctl.remote_path(lab, "stella", local)
+    on_disk = local.read_text() if local.exists() else None
     assert previous == on_disk
     q14 = next(m for m in models if m.display_name.startswith("Qwen3-14B"))
     plan = plan_swap(host, unit, q14, ctx=2048, previous_dropin=previous, timeout_s=60)
