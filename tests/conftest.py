@@ -41,15 +41,21 @@ def _require_lab_parts() -> None:
             pytest.fail(f"{tool} missing: apt-get install -y openssh-server openssh-client", pytrace=False)
 
 
+@pytest.fixture(scope="module")
+def lab(request: pytest.FixtureRequest) -> object:
+    """The lab a test module runs against: the real-hosts lab when the module says
+    `ON_REAL_HOSTS = True` (or GB10DASH_TEST_LAB=hosts asks for it everywhere), else the shim lab."""
+    real = getattr(request.module, "ON_REAL_HOSTS", False) or os.environ.get("GB10DASH_TEST_LAB") == "hosts"
+    return request.getfixturevalue("hosts_lab" if real else "shim_lab")
+
+
 @pytest.fixture(scope="session")
-def lab() -> Iterator[object]:
-    """A running lab (both llama-servers healthy); stopped at the end of the session."""
+def shim_lab() -> Iterator[object]:
+    """The shim lab (both llama-servers healthy); stopped at the end of the session."""
     from gb10dash.lab import Lab
-    from gb10dash.lab.hosts_lab import HostsLab
 
     _require_lab_parts()
-    # GB10DASH_TEST_LAB=hosts runs the suite against the real-hosts lab (a container per host)
-    the_lab = HostsLab(hosts_lab_dir()) if os.environ.get("GB10DASH_TEST_LAB") == "hosts" else Lab(lab_test_dir())
+    the_lab = Lab(lab_test_dir())
     try:
         the_lab.start()
         the_lab.wait_ready(timeout=120)
@@ -65,7 +71,7 @@ def hosts_lab_dir() -> Path:
 @pytest.fixture(scope="session")
 def hosts_lab() -> Iterator[object]:
     """The real-hosts lab: both hosts booted (systemd as PID 1) and their llama-servers healthy; powered
-    off at the end. A test module moved onto it overrides the `lab` fixture with this one."""
+    off at the end."""
     from gb10dash.lab.hosts_lab import HostsLab, can_boot
 
     _require_lab_parts()

@@ -13,13 +13,10 @@ from pathlib import Path
 import pytest
 
 from gb10dash.lab import Lab
-from gb10dash.lab.hosts_lab import HostsLab
 
 
-@pytest.fixture
-def lab(hosts_lab: HostsLab) -> HostsLab:
-    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
-    return hosts_lab
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 
 def resident_bytes(path: Path) -> int:

@@ -15,7 +15,6 @@ from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, host_lock, run_plan
 from gb10dash.lab import Lab
-from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.procs import alive
 from gb10dash.lab.sshd import free_port
 from gb10dash.monitor import HostMonitor
@@ -23,10 +22,8 @@ from gb10dash.monitor import HostMonitor
 from . import labctl
 
 
-@pytest.fixture
-def lab(hosts_lab: HostsLab) -> HostsLab:
-    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
-    return hosts_lab
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 
 @pytest.fixture(autouse=True)

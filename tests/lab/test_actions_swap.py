@@ -14,16 +14,13 @@ from pathlib import Path
 import pytest
 
 from gb10dash.lab import Lab
-from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.models import ModelSpec, write_model
 
 from . import labctl
 
 
-@pytest.fixture
-def lab(hosts_lab: HostsLab) -> HostsLab:
-    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
-    return hosts_lab
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 HOST = "stella"
 ORIGINAL = "Qwen_Qwen3-8B-Q8_0.gguf"

@@ -10,10 +10,8 @@ import signal
 import time
 
 import psutil
-import pytest
 
 from gb10dash.lab import Lab
-from gb10dash.lab.hosts_lab import HostsLab
 
 from .faultctl import FAST, monitor_for, running, signal_all, sshd_tree
 from .labctl import until
@@ -21,10 +19,8 @@ from .labctl import until
 CADENCE = dataclasses.replace(FAST, slow_s=0.5)
 
 
-@pytest.fixture
-def lab(hosts_lab: HostsLab) -> HostsLab:
-    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
-    return hosts_lab
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 
 def last_error(monitor, source: str) -> str:

@@ -8,18 +8,14 @@ import subprocess
 import sys
 
 import psutil
-import pytest
 
 from gb10dash.lab import Lab
-from gb10dash.lab.hosts_lab import HostsLab
 
 from . import labctl
 
 
-@pytest.fixture
-def lab(hosts_lab: HostsLab) -> HostsLab:
-    """This module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)."""
-    return hosts_lab
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 
 IS_ROOT = os.geteuid() == 0
