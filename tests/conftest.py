@@ -54,8 +54,11 @@ def shim_lab() -> Iterator[object]:
     """The shim lab (both llama-servers healthy); stopped at the end of the session."""
     from gb10dash.lab import Lab
 
+    yield from _running(Lab(lab_test_dir()))
+
+
+def _running(the_lab) -> Iterator[object]:
     _require_lab_parts()
-    the_lab = Lab(lab_test_dir())
     try:
         the_lab.start()
         the_lab.wait_ready(timeout=120)
@@ -74,15 +77,7 @@ def hosts_lab() -> Iterator[object]:
     off at the end."""
     from gb10dash.lab.hosts_lab import HostsLab, can_boot
 
-    _require_lab_parts()
     why = can_boot()
     if why:
         pytest.fail(why, pytrace=False)
-    the_lab = HostsLab(hosts_lab_dir())
-    try:
-        the_lab.start()
-        the_lab.wait_ready(timeout=120)
-        yield the_lab
-    finally:
-        the_lab.stop()
-
+    yield from _running(HostsLab(hosts_lab_dir()))

@@ -27,8 +27,8 @@ from pathlib import Path
 import psutil
 
 from gb10dash.lab import procs
-from gb10dash.lab.hostfiles import unit_arg
-from gb10dash.lab.layout import SERVER_ENV, UNIT, HostSpec
+from gb10dash.lab.hostfiles import unit_text
+from gb10dash.lab.layout import UNIT, HostSpec
 
 LOGIN_USER = "llm-agent"
 SERVER_USER = "llama"
@@ -85,29 +85,6 @@ def exec_start(spec: HostSpec, api_port: int) -> list[str]:
     return [f"{BUILD_DIR}/bin/llama-server", "-m", f"{SHARE}/{spec.model}", "-c", str(spec.ctx),
             "--host", "127.0.0.1", "--port", str(api_port), "--metrics", "--slots",
             "-ngl", "999", "--load-mode", "none", "-fa", "on", *spec.extra_args]
-
-
-def unit_text(spec: HostSpec, api_port: int) -> str:
-    return "\n".join([
-        "[Unit]",
-        f"Description=llama.cpp server ({spec.name}, gb10dash lab)",
-        "After=network-online.target mnt-models.mount",
-        "Wants=network-online.target",
-        "",
-        "[Service]",
-        "Type=simple",
-        f"User={SERVER_USER}",
-        f"Group={SERVER_USER}",
-        f"WorkingDirectory={SERVER_HOME}",
-        *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
-        "ExecStart=" + " ".join(unit_arg(a) for a in exec_start(spec, api_port)),
-        "Restart=on-failure",
-        "RestartSec=1",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "",
-    ])
 
 
 def target_text() -> str:
@@ -173,7 +150,8 @@ class HostContainer:
         for unit in MASKED:
             _relink(r / UNIT_DIR.lstrip("/") / unit, "/dev/null")
         shutil.rmtree(r / DROPIN_DIR.lstrip("/"), ignore_errors=True)
-        self._write(f"{UNIT_DIR}/{UNIT}", unit_text(setup.spec, setup.api_port))
+        self._write(f"{UNIT_DIR}/{UNIT}", unit_text(setup.spec, exec_start(setup.spec, setup.api_port),
+                                                    working_dir=SERVER_HOME, user=SERVER_USER))
         self._write("/etc/ssh/sshd_config.d/gb10lab.conf", sshd_text(setup.ssh_port))
         self._write("/etc/ssh/gb10lab_host_ed25519_key", setup.host_key.read_text(), mode=0o600)
         self._write("/etc/ssh/gb10lab_host_ed25519_key.pub", setup.host_key.with_name(

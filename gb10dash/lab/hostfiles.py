@@ -39,7 +39,12 @@ def write_host_files(layout: Layout, spec: HostSpec, api_port: int, llama_server
     if hp.llama_server.is_symlink() or hp.llama_server.exists():
         hp.llama_server.unlink()
     hp.llama_server.symlink_to(llama_server)
-    hp.unit_file.write_text("\n".join([
+    hp.unit_file.write_text(unit_text(spec, exec_start(layout, spec, api_port), working_dir=str(hp.root)))
+
+
+def unit_text(spec: HostSpec, argv: list[str], *, working_dir: str, user: str | None = None) -> str:
+    """llama-server.service as a lab host has it: Restart=on-failure, the lab's server environment."""
+    return "\n".join([
         "[Unit]",
         f"Description=llama.cpp server ({spec.name}, gb10dash lab)",
         "After=network-online.target mnt-models.mount",
@@ -47,16 +52,17 @@ def write_host_files(layout: Layout, spec: HostSpec, api_port: int, llama_server
         "",
         "[Service]",
         "Type=simple",
-        f"WorkingDirectory={unit_arg(str(hp.root))}",
+        *([f"User={user}", f"Group={user}"] if user else []),
+        f"WorkingDirectory={unit_arg(working_dir)}",
         *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
-        "ExecStart=" + " ".join(unit_arg(a) for a in exec_start(layout, spec, api_port)),
+        "ExecStart=" + " ".join(unit_arg(a) for a in argv),
         "Restart=on-failure",
         "RestartSec=1",
         "",
         "[Install]",
         "WantedBy=multi-user.target",
         "",
-    ]))
+    ])
 
 
 def _toml(value: str | int | float) -> str:

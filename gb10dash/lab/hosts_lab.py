@@ -8,17 +8,14 @@ surface as the shim lab (`Lab`): hosts, host(), config_path, is_running, wait_re
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gb10dash.lab import models, sshd
+from gb10dash.lab import sshd
 from gb10dash.lab.container import (
     APT_HINT,
     BUILD_DIR,
@@ -36,9 +33,8 @@ from gb10dash.lab.container import (
     HostSetup,
 )
 from gb10dash.lab.hostfiles import write_hosts_toml
-from gb10dash.lab.lab import LabHost, Progress, _health_ok
+from gb10dash.lab.base import LabBase, Progress
 from gb10dash.lab.layout import HOST_SPECS, UNIT, HostSpec, Layout, default_root
-from gb10dash.lab.llama_bin import find_llama_server
 
 
 @dataclass(frozen=True)
@@ -126,114 +122,34 @@ def can_boot() -> str | None:
     return None
 
 
-class HostsLab:
+class HostsLab(LabBase):
     def __init__(self, root: Path | str | None = None, hosts: Sequence[str] = ("pegasus", "stella"),
                  progress: Progress | None = None, journal_group: bool = True) -> None:
-        unknown = [h for h in hosts if h not in HOST_SPECS]
-        if unknown:
-            raise ValueError(f"unknown lab hosts {unknown}; known: {sorted(HOST_SPECS)}")
-        self.layout = ContainerLayout(Path(root).expanduser().absolute() if root
-                                      else default_root().with_name("lab-hosts"))
-        self.specs = [HOST_SPECS[h] for h in hosts]
-        self.progress: Progress = progress or (lambda _msg: None)
+        super().__init__(ContainerLayout(Path(root).expanduser().absolute() if root
+                                         else default_root().with_name("lab-hosts")), hosts, progress)
         self.journal_group = journal_group
         self.boot_s: float | None = None  # how long the last start waited for the containers to boot
-
-    @property
-    def root(self) -> Path:
-        return self.layout.root
-
-    @property
-    def config_path(self) -> Path:
-        return self.layout.hosts_toml
-
-    @property
-    def ssh_config_path(self) -> Path:
-        return self.layout.ssh_config
-
-    @property
-    def known_hosts_path(self) -> Path:
-        return self.layout.known_hosts
 
     def container(self, name: str) -> HostContainer:
         return HostContainer(self.root / "machines", name)
 
-    def _state(self) -> dict:
-        try:
-            return json.loads(self.layout.lab_json.read_text())
-        except (OSError, ValueError):
-            return {}
+    def _host_root(self, name: str) -> Path:
+        return self.container(name).root
 
-    def _save(self, state: dict) -> None:
-        tmp = self.layout.lab_json.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self.layout.lab_json)
-
-    @property
-    def hosts(self) -> list[LabHost]:
-        saved = self._state().get("hosts", {})
-        if not all(s.name in saved for s in self.specs):
-            raise RuntimeError(f"the real-hosts lab in {self.root} has not been started")
-        return [LabHost(s.name, s.alias, saved[s.name]["ssh_port"], saved[s.name]["api_port"],
-                        self.container(s.name).root, Path(SHARE) / s.model) for s in self.specs]
-
-    def host(self, name: str) -> LabHost:
-        return next(h for h in self.hosts if h.name == name)
+    def _model_path(self, name: str) -> Path:
+        return Path(SHARE) / HOST_SPECS[name].model
 
     def is_running(self) -> bool:
         return bool(self._state().get("running")) and all(self.container(s.name).is_running() for s in self.specs)
 
-    @contextmanager
-    def _locked(self, timeout: float = 120.0) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "w") as fh:
-            deadline = time.monotonic() + timeout
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"another process holds {self.root / '.lock'}") from None
-                    time.sleep(0.1)
-            yield
-
-    # -- start ---------------------------------------------------------------------------
-    def start(self) -> bool:
-        """Boot the lab; a running lab is left alone. True if it was started now."""
+    def _preflight(self) -> None:
         why = can_boot()
         if why:
             raise ContainerError(why)
-        with self._locked():
-            if self.is_running():
-                self.progress(f"real-hosts lab already running in {self.root}")
-                return False
-            self._stop_locked(quiet=True)
-            try:
-                self._start_locked()
-            except BaseException:
-                self._stop_locked(quiet=True)
-                raise
-            return True
 
+    # -- start ---------------------------------------------------------------------------
     def _start_locked(self) -> None:
-        llama = find_llama_server()
-        t0 = time.monotonic()
-        if models.ensure_share(self.layout.share_src, self.progress):
-            self.progress(f"model share generated in {time.monotonic() - t0:.1f}s")
-        sshd.ensure_keys(self.layout, [s.name for s in self.specs])
-        old = self._state().get("hosts", {})
-        taken: set[int] = set()
-
-        def port(preferred: int | None) -> int:
-            p = sshd.free_port(preferred if preferred not in taken else None)
-            while p in taken:
-                p = sshd.free_port()
-            taken.add(p)
-            return p
-
-        ports = {s.name: {"ssh_port": port(old.get(s.name, {}).get("ssh_port")),
-                          "api_port": port(old.get(s.name, {}).get("api_port"))} for s in self.specs}
+        llama, ports = self._share_keys_ports()
         state = {"running": False, "root": str(self.root), "hosts": ports}
         self._save(state)
         authorized = self.layout.authorized_keys.read_text()
@@ -258,21 +174,6 @@ class HostsLab:
         self._save(state)
 
     # -- readiness -----------------------------------------------------------------------
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Wait until every host's llama-server answers /health with 200."""
-        deadline = time.monotonic() + timeout
-        pending = {h.name: h for h in self.hosts}
-        while pending:
-            for name, h in list(pending.items()):
-                if _health_ok(h.api_url):
-                    del pending[name]
-                    self.progress(f"{name}: llama-server ready at {h.api_url}")
-            if pending and time.monotonic() > deadline:
-                detail = "\n".join(f"--- {n} journal ---\n{self.journal_tail(n)}" for n in pending)
-                raise TimeoutError(f"llama-server not healthy after {timeout:.0f}s on {sorted(pending)}\n{detail}")
-            if pending:
-                time.sleep(0.1)
-
     def journal_tail(self, host: str, lines: int = 20) -> str:
         try:
             done = self.container(host).run(["journalctl", "-u", UNIT, "-n", str(lines), "--no-pager"])
@@ -280,14 +181,7 @@ class HostsLab:
         except (OSError, subprocess.SubprocessError, ContainerError) as e:
             return f"(no journal: {e})"
 
-    # -- stop ------------------------------------------------------------------------------
-    def stop(self) -> bool:
-        """Power every container off and unmount its overlay; True if anything was running."""
-        if not self.root.is_dir():
-            return False
-        with self._locked():
-            return self._stop_locked(quiet=False)
-
+    # -- stop ----------------------------------------------------------------------------
     def _stop_locked(self, quiet: bool) -> bool:
         say = (lambda _m: None) if quiet else self.progress
         did = False

@@ -76,6 +76,30 @@ def remote_path(lab: Lab | HostsLab, host: str, local: Path) -> str:
     return "/" + str(local.relative_to(box.root)) if box is not None else str(local)
 
 
+def identity(lab: Lab | HostsLab, host: str) -> tuple[list[str], str]:
+    """A command that tells which lab host a session landed on, and what it prints there."""
+    if container(lab, host) is not None:
+        return ["hostname"], host
+    return ["printenv", "GB10LAB_ROOT"], str(lab.layout.host(host).root)
+
+
+def spawn_on(lab: Lab | HostsLab, host: str, argv: list[str]) -> tuple[psutil.Process, int]:
+    """Start argv on the host; returns the process (as this machine sees it) and its pid as the host
+    sees it (inside a container host's own pid namespace)."""
+    box = container(lab, host)
+    if box is None:
+        proc = psutil.Popen(argv, stdin=subprocess.DEVNULL)
+        return proc, proc.pid
+    leader = box.leader()
+    assert leader, f"{host} is not running"
+    enter = psutil.Popen(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *argv],
+                         stdin=subprocess.DEVNULL)
+    child = wait_for(lambda: enter.children(), 10, f"{argv[0]} started in {host}")[0]
+    with open(f"/proc/{child.pid}/status") as fh:
+        inner = int(next(line for line in fh if line.startswith("NSpid:")).split()[-1])
+    return child, inner
+
+
 def host_pid(lab: Lab | HostsLab, host: str, pid: int) -> int | None:
     """The pid this machine sees for a pid the host reported (a container host has its own pid space)."""
     box = container(lab, host)

@@ -220,7 +220,7 @@ def test_check_exits_0_when_all_is_fine_and_1_with_the_alert_printed_when_a_serv
         assert now.returncode == 1, now.stdout + now.stderr
         lines = now.stdout.splitlines()
         assert lines[0].startswith("CRITICAL stella unit: unit inactive/dead (since ")
-        assert lines[-1] == "1 alert active on 2 hosts checked" and len(lines) == 2
+        assert lines[-1] == "1 alert active on 2 hosts checked" and len(lines) == 2, now.stdout
         watched = check(lab, "--window", "2", "--json", "stella")
         assert watched.returncode == 1, watched.stdout + watched.stderr
         doc = json.loads(watched.stdout)

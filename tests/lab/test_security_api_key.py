@@ -23,9 +23,14 @@ from gb10dash.chat.session import ChatHistory, stream_turn
 from gb10dash.collectors.llama import HealthState
 from gb10dash.config import ConfigError, read_api_key
 from gb10dash.lab import Lab, find_llama_server
+from gb10dash.lab.layout import HOST_SPECS
 from gb10dash.lab.sshd import free_port
 
 from .faultctl import monitor_for
+
+
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 
 KEY = "sk-gb10-" + os.urandom(12).hex()
 ENV = "GB10DASH_TEST_LLAMA_KEY"
@@ -48,7 +53,8 @@ def keyed_url(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     log = tmp_path_factory.mktemp("keyed") / "llama-server.log"
     with open(log, "wb") as sink:
         server = subprocess.Popen(
-            [str(find_llama_server()), "-m", str(lab.host("stella").model_path), "-c", "1024", "--host", "127.0.0.1",
+            [str(find_llama_server()), "-m", str(lab.layout.share_src / HOST_SPECS["stella"].model), "-c", "1024",
+             "--host", "127.0.0.1",
              "--port", str(port), "--metrics", "--slots"],
             env=dict(os.environ, LLAMA_API_KEY=KEY), stdout=sink, stderr=sink, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
