@@ -9,6 +9,7 @@ import asyncio
 import os
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
-from gb10dash.lab.container import SMI_ROOT, SUDOERS, HostContainer
+from gb10dash.lab.container import SHARE, SMI_ROOT, SUDOERS, HostContainer
 from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
@@ -68,6 +69,31 @@ def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
 
     subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", "llama-server.service",
                     *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
+
+
+def local_path(lab: Lab | HostsLab, host: str, remote: str) -> Path:
+    """Where this machine sees a path of the host (the share through its source, the rest through the
+    container's root)."""
+    box = container(lab, host)
+    if box is None:
+        return Path(remote)
+    if remote == SHARE or remote.startswith(SHARE + "/"):
+        return lab.layout.share_src / remote[len(SHARE):].lstrip("/")
+    return box.root / remote.lstrip("/")
+
+
+def host_dir(lab: Lab | HostsLab, host: str, local: Path) -> tuple[Path, str]:
+    """A fresh directory on the host for a test's files: where this machine writes them, and the path
+    the host knows them by (a shim host shares this machine's files: `local` itself)."""
+    box = container(lab, host)
+    if box is None:
+        local.mkdir(parents=True, exist_ok=True)
+        return local, str(local)
+    remote = f"/var/tmp/gb10dash-test-{uuid.uuid4().hex[:12]}"  # its /tmp is a tmpfs of its own
+    where = box.root / remote.lstrip("/")
+    where.mkdir(parents=True)
+    where.chmod(0o1777)  # the login may write there too (a marker an injected command would touch)
+    return where, remote
 
 
 def remote_path(lab: Lab | HostsLab, host: str, local: Path) -> str:

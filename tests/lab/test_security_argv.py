@@ -17,6 +17,10 @@ from gb10dash.config import SshSettings
 from gb10dash.lab import Lab
 from gb10dash.transport.ssh import SshTransport
 
+from . import labctl
+
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
 MARKER_DIR = Path("/tmp")
 
 
@@ -38,7 +42,7 @@ def file_names(marker: Path) -> st.SearchStrategy[str]:
         lambda s: s not in (".", "..") and len(s.encode()) <= 200)
 
 
-async def round_trip(lab: Lab, args: list[str], names: list[str], share: Path) -> None:
+async def round_trip(lab: Lab, args: list[str], names: list[str], share: Path, remote_share: str) -> None:
     base = SshSettings(config_file=lab.ssh_config_path, connect_timeout_s=10)
     transport = SshTransport("pegasus", "pegasus-llm", dataclasses.replace(base))
     await transport.connect()
@@ -54,8 +58,8 @@ async def round_trip(lab: Lab, args: list[str], names: list[str], share: Path) -
         for name in names:
             path = share / name
             path.write_bytes(name.encode())
-            assert await transport.read_file(str(path)) == name.encode()
-            listed = await transport.run(["find", str(share), "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"])
+            assert await transport.read_file(f"{remote_share}/{name}") == name.encode()
+            listed = await transport.run(["find", remote_share, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"])
             assert listed.stdout.split("\0")[:-1] == [name], (name, listed)
             path.unlink()
     finally:
@@ -63,18 +67,20 @@ async def round_trip(lab: Lab, args: list[str], names: list[str], share: Path) -
 
 
 def test_hostile_arguments_are_never_interpreted(lab: Lab, tmp_path: Path) -> None:
-    marker = tmp_path / "INJECTED"
-    share = tmp_path / "share"
-    share.mkdir()
+    marks, remote_marks = labctl.host_dir(lab, "pegasus", tmp_path / "marks")
+    marker = marks / "INJECTED"  # where this machine looks; the payloads touch the host's own path
+    share, remote_share = labctl.host_dir(lab, "pegasus", tmp_path / "share")
+    remote_marker = Path(remote_marks) / "INJECTED"
     examples = 0
 
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(hostile(marker), min_size=1, max_size=25), st.lists(file_names(marker), max_size=4, unique=True))
+    @given(st.lists(hostile(remote_marker), min_size=1, max_size=25),
+           st.lists(file_names(remote_marker), max_size=4, unique=True))
     def check(args: list[str], names: list[str]) -> None:
         nonlocal examples
         examples += 1
         with concurrent.futures.ThreadPoolExecutor(1) as pool:  # its own loop: hypothesis drives a sync test
-            pool.submit(asyncio.run, round_trip(lab, args, names, share)).result(timeout=120)
+            pool.submit(asyncio.run, round_trip(lab, args, names, share, remote_share)).result(timeout=120)
         assert not marker.exists(), f"injection: {args!r} {names!r}"
 
     check()

@@ -17,6 +17,11 @@ from gb10dash.transport.ssh import SshTransport
 
 from . import labctl
 
+
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
+
+
 SPLIT = "gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4 (3 parts)"
 SINGLES = ("Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf", "Qwen3-32B-GGUF/Qwen_Qwen3-32B-Q4_K_M.gguf",
            "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf")
@@ -43,7 +48,7 @@ async def test_the_lab_share_is_listed_grouped_with_headers_read_remotely(lab: L
     split = by_name[SPLIT]
     assert split.path == f"{share}/gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4-00001-of-00003.gguf"
     assert [Path(p).name for p in split.parts] == [f"gpt-oss-120b-mxfp4-0000{i}-of-00003.gguf" for i in (1, 2, 3)]
-    assert split.total_bytes == sum(os.path.getsize(p) for p in split.parts)
+    assert split.total_bytes == sum(os.path.getsize(labctl.local_path(lab, "pegasus", p)) for p in split.parts)
     h = split.header
     assert (h.architecture, h.quant, h.context_length, h.block_count, h.split_count) == ("llama", "MXFP4", 4096, 8, 3)
     assert h.name == "gpt-oss-120b (gb10dash lab)" and split.parameter_count and split.parameter_count > 1_000_000
@@ -59,21 +64,23 @@ async def test_the_lab_share_is_listed_grouped_with_headers_read_remotely(lab: L
 
 
 async def test_hostile_names_survive_the_remote_listing_and_sftp(lab: Lab, tmp_path: Path) -> None:
-    """The lab hosts are this machine's sshd: a share in tmp_path is the host's share."""
-    share = tmp_path / "share"
+    """A share in a directory of the host's, written from here."""
+    share, remote = labctl.host_dir(lab, "stella", tmp_path / "share")
     names = ["it's \"q\" $(touch pwned); x", "new\nline", "Modèle 模型", "semi;colon"]
     for name in names:
         write_model(ModelSpec(f"{name}/{name}-Q8_0.gguf", 64, 2, "Q8_0"), share)
     write_model(ModelSpec("split $(x)/s-00001-of-00002.gguf", 64, 2, "Q8_0", splits=2), share)
     transport = await connected(lab, "stella")
     try:
-        models = await asyncio.wait_for(list_models(transport, str(share)), 60)
+        models = await asyncio.wait_for(list_models(transport, remote), 60)
     finally:
         await transport.close()
     assert sorted(m.path for m in models) == sorted(
-        [str(share / n / f"{n}-Q8_0.gguf") for n in names] + [str(share / "split $(x)" / "s-00001-of-00002.gguf")])
+        [f"{remote}/{n}/{n}-Q8_0.gguf" for n in names] + [f"{remote}/split $(x)/s-00001-of-00002.gguf"])
     assert all(m.enabled and m.header.quant == "Q8_0" for m in models), [m.reason for m in models]
-    assert not any(p.name == "pwned" for p in [*tmp_path.rglob("pwned"), *Path.home().glob("pwned")])
+    homes = [Path.home(), labctl.local_path(lab, "stella", "/home/llm-agent")]
+    assert not any(p.name == "pwned" for p in [*tmp_path.rglob("pwned"), *share.rglob("pwned"),
+                                               *(f for h in homes for f in h.glob("pwned"))])
 
 
 async def test_swap_plan_from_the_lab_unit(lab: Lab) -> None:
