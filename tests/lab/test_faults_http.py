@@ -1,6 +1,6 @@
 """llama-server HTTP faults through HostMonitor: garbage, truncated JSON, HTML, a 10 MB body, a hanging
 server, a long 503 "Loading model" (gb10dash.lab.faults.FaultServer on 127.0.0.1), and the real
-llama-server SIGKILLed under systemd (the lab's shim restarts it). Figures are printed (-s)."""
+llama-server SIGKILLed under systemd (the host's own systemd restarts it). Figures are printed (-s)."""
 
 from __future__ import annotations
 
@@ -18,8 +18,13 @@ from gb10dash.lab import Lab
 from gb10dash.lab.faults import FaultServer
 from gb10dash.monitor import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, Cadence
 
+from . import labctl
 from .faultctl import FAST, CountingProxy, Recorder, monitor_for, running
 from .labctl import until
+
+#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
+ON_REAL_HOSTS = True
+
 
 TIMEOUT_S = 3.0  # LlamaClient's default request timeout
 # mode → (health state, words in its message)
@@ -89,9 +94,11 @@ async def test_sigkilled_llama_server_is_reported_and_comes_back(lab: Lab) -> No
     async with running(monitor):
         await until(lambda: main_pid(monitor) and monitor.state.health and monitor.state.healthy, 20, "healthy")
         first = main_pid(monitor)
+        first_here = labctl.host_pid(lab, "stella", first)  # the host's pid, as this machine numbers it
+        assert first_here, f"stella's pid {first} not found here"
         restarts = monitor.state.unit.n_restarts or 0
         t0 = time.monotonic()
-        os.kill(first, signal.SIGKILL)
+        os.kill(first_here, signal.SIGKILL)
         await until(lambda: monitor.state.health.state is not HealthState.OK, 10, "health down")
         down = time.monotonic() - t0
         await until(lambda: (p := main_pid(monitor)) and p != first and monitor.state.healthy, 30, "back healthy")
@@ -105,7 +112,7 @@ async def test_sigkilled_llama_server_is_reported_and_comes_back(lab: Lab) -> No
           f"unit states seen {sorted(units)}; health states seen {sorted(h.value for h in healths)}")
     assert monitor.state.unit.n_restarts == restarts + 1
     assert units - {("active", "running")}, "the dead unit was never shown (failed / auto-restart / activating)"
-    assert not psutil.pid_exists(first)
+    assert not psutil.pid_exists(first_here)
 
 
 async def test_steady_polls_ask_metrics_alone_and_a_hung_server_is_still_down_in_bound(lab: Lab) -> None:
@@ -127,7 +134,7 @@ async def test_steady_polls_ask_metrics_alone_and_a_hung_server_is_still_down_in
             assert counts.get("/metrics", 0) >= 12, counts
             assert counts.get("/health", 0) == 0, counts
             assert 1 <= counts.get("/slots", 0) <= counts["/metrics"] // IDLE_SLOTS_EVERY + 1, counts
-            server_pid = main_pid(monitor)
+            server_pid = labctl.host_pid(lab, "stella", main_pid(monitor) or 0)
             assert server_pid
             os.kill(server_pid, signal.SIGSTOP)
             try:
