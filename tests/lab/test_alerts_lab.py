@@ -183,7 +183,8 @@ async def test_throttled_llama_server_raises_the_throughput_alert_and_it_clears_
             baseline.append(await gen_baseline(monitor))
             t1 = time.monotonic()
             async with driving(Driver(monitor, e, with_baseline)) as d:
-                pid = monitor.state.unit.main_pid
+                pid = labctl.host_pid(lab, "pegasus", monitor.state.unit.main_pid or 0)  # numbered here
+                assert pid
                 throttle = asyncio.create_task(_throttle(pid, stop_throttle))
                 raised = (await labctl.until(lambda: d.event("raised", "throughput"), 60, "throughput alert")).alert
                 assert raised.severity == "warning" and "below the baseline" in raised.message
