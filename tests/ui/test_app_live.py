@@ -388,7 +388,9 @@ async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_a
         async with app.run_test(size=(160, 48)):
             await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen  # (over HTTP, and
                         and app.shown["pegasus"].unit, 60, "tok/s and the unit shown")  # the unit over SSH)
-            throttle = asyncio.create_task(_throttle(app.shown["pegasus"].unit.main_pid, stop_throttle))
+            pid = labctl.host_pid(lab, "pegasus", app.shown["pegasus"].unit.main_pid or 0)  # numbered here
+            assert pid
+            throttle = asyncio.create_task(_throttle(pid, stop_throttle))
             (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 90, "the throughput alert")
             assert alert.rule == "throughput" and "below the baseline" in alert.message
             stop_throttle.set()
