@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
-    lab.add_argument("--lab-dir", metavar="DIR")
+    lab.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: $GB10DASH_LAB_DIR, else "
+                                                       "~/.local/state/gb10dash/lab, or lab-hosts with --real)")
     lab.add_argument("--real", action="store_true",
                      help="the real-hosts lab: each host a Debian container booted by systemd-nspawn (real "
                           "systemd, journald, sshd, sudo; login llm-agent); needs root, systemd-container, sudo")
