@@ -145,6 +145,9 @@ def throughput(state: HostState, s: RuleSettings, now: float, recent: Recent) ->
         return None  # no baseline, nothing to compare with
     if not state.connected:
         return UNKNOWN
+    u = state.unit
+    if u is not None and not u.is_running:
+        return None  # the unit rule says it (a stopped server's last slow figure is not a second alert)
     figures = [tps for at, tps in recent.gen_rates if now - at <= s.max_age_s]
     if not figures:
         return None  # not under load lately
