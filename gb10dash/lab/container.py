@@ -52,6 +52,15 @@ MASKED = ("nvmefc-boot-connections.service", "nvmf-autoconnect.service", "system
           "systemd-remount-fs.service")
 
 
+CGROUP_FS = Path("/sys/fs/cgroup")
+
+
+def cgroup_hierarchies() -> tuple[str, ...]:
+    """The cgroup hierarchies systemd keeps its units in here, under /sys/fs/cgroup: its own and the
+    unified one on a hybrid (cgroup v1) machine, the one tree ("") on cgroup v2."""
+    return ("systemd", "unified") if (CGROUP_FS / "unified").is_dir() else ("",)
+
+
 class ContainerError(RuntimeError):
     """The container host could not be set up, booted or reached."""
 
@@ -224,11 +233,8 @@ class HostContainer:
         puts the container under `payload/` of its own cgroup; two containers started from the same
         cgroup (this machine's PID 1 is not systemd, so nothing moves them) would share one tree, and
         each host's systemd would kill the other's services."""
-        base = Path("/sys/fs/cgroup")
         name = f"gb10lab-{hashlib.sha1(str(self.dir).encode()).hexdigest()[:8]}-{self.name}"
-        if (base / "unified").is_dir():  # hybrid (cgroup v1 with systemd's own hierarchy)
-            return [base / "systemd" / name, base / "unified" / name]
-        return [base / name]
+        return [CGROUP_FS / hierarchy / name for hierarchy in cgroup_hierarchies()]
 
     def _remove_cgroups(self) -> None:
         for group in self._cgroups():

@@ -102,8 +102,12 @@ class ContainerLayout(Layout):
     """The real-hosts lab's files: the shim lab's Layout (ssh files, share, hosts.toml), with each
     host's own files inside its container."""
 
+    @property
+    def machines(self) -> Path:
+        return self.root / "machines"
+
     def host(self, host: str) -> ContainerHostPaths:  # type: ignore[override]
-        return ContainerHostPaths(self.root / "machines" / host / "root", self.share_src)
+        return ContainerHostPaths(HostContainer(self.machines, host).root, self.share_src)
 
 
 def container_paths(_layout: Layout, spec: HostSpec) -> dict[str, str]:
@@ -128,10 +132,9 @@ class HostsLab(LabBase):
         super().__init__(ContainerLayout(Path(root).expanduser().absolute() if root
                                          else default_root().with_name("lab-hosts")), hosts, progress)
         self.journal_group = journal_group
-        self.boot_s: float | None = None  # how long the last start waited for the containers to boot
 
     def container(self, name: str) -> HostContainer:
-        return HostContainer(self.root / "machines", name)
+        return HostContainer(self.layout.machines, name)
 
     def _host_root(self, name: str) -> Path:
         return self.container(name).root
@@ -165,12 +168,11 @@ class HostsLab(LabBase):
             said = self.container(s.name).wait_booted(timeout=90)
             self.progress(f"{s.name}: booted ({said}) in {time.monotonic() - t_boot:.1f}s — systemd as PID 1, "
                           f"sshd on 127.0.0.1:{ports[s.name]['ssh_port']} (alias {s.alias}, login {LOGIN_USER})")
-        self.boot_s = time.monotonic() - t_boot
         sshd.write_client_files(self.layout, {s.name: ports[s.name]["ssh_port"] for s in self.specs},
                                 user=LOGIN_USER)
         write_hosts_toml(self.layout, self.specs, {s.name: ports[s.name]["api_port"] for s in self.specs},
                          paths=container_paths)
-        state.update(running=True, started_at=time.time(), boot_s=round(self.boot_s, 2))
+        state.update(running=True, started_at=time.time(), boot_s=round(time.monotonic() - t_boot, 2))
         self._save(state)
 
     # -- readiness -----------------------------------------------------------------------

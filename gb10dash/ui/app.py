@@ -451,7 +451,7 @@ class Gb10DashApp(App[None]):
         self._confirm_and_run(plan, name, host.unit)
 
     def _confirm_and_run(self, plan: Plan, host: str, unit: str, title: str | None = None) -> None:
-        if self._refused_read_only(plan.action):  # the one door to the executor: shut when read-only
+        if self._refused_read_only(plan.action):  # before a plan is even shown (_run_action checks again)
             return
         if host in self.actions_running:
             self.notify(f"{host}: {self.actions_running[host]} is still running; wait for it to finish",
@@ -470,6 +470,7 @@ class Gb10DashApp(App[None]):
 
     @work(exit_on_error=False, group="actions")
     async def _run_action(self, plan: Plan, host: str, unit: str) -> None:
+        # the one door to the executor (a confirmed plan, the wedge canary's auto-restart): shut when read-only
         if self._refused_read_only(plan.action):
             return
         monitor = self.monitors[host]

@@ -19,7 +19,7 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
-from gb10dash.lab.container import SHARE, SMI_ROOT, SUDOERS, HostContainer
+from gb10dash.lab.container import CGROUP_FS, SHARE, SMI_ROOT, SUDOERS, HostContainer, cgroup_hierarchies
 from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
@@ -61,8 +61,8 @@ def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
 
     box = container(lab, host)
     if box is not None:  # written from inside the unit's cgroup: journald files them under the unit
-        join = "".join(f"echo $$ > /sys/fs/cgroup/{h}/system.slice/llama-server.service/cgroup.procs && "
-                       for h in (("unified", "systemd") if Path("/sys/fs/cgroup/unified").is_dir() else ("",)))
+        join = "".join(f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
+                       for h in cgroup_hierarchies())
         done = box.run(["sh", "-c", join + "exec systemd-cat -t llama-server"], input="\n".join(messages) + "\n")
         assert done.returncode == 0, done.stderr
         return
