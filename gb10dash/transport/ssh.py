@@ -99,13 +99,16 @@ def known_hosts_files(alias: str, config: Sequence[str]) -> list[str]:
     return [os.path.expanduser(f) for f in files]
 
 
-async def _read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int) -> bytes:
-    """Everything from offset 0 up to max_bytes, a chunk a request, until a short read."""
+async def _read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int, *, generated: bool = False) -> bytes:
+    """Everything from offset 0 up to max_bytes, a chunk a request: a file's until a short read; a
+    generated (/proc) file's until an empty one — the kernel hands out such a file about a page per
+    read whatever was asked, so a short read is not its end (a mountinfo of more than 4 KiB would lose
+    its last mounts)."""
     data = b""
     while len(data) < max_bytes:
         chunk = await handle.read(min(_READ_CHUNK, max_bytes - len(data)), len(data))
         data += chunk
-        if len(chunk) < _READ_CHUNK:
+        if not chunk or (len(chunk) < _READ_CHUNK and not generated):
             break
     return data
 
@@ -289,14 +292,14 @@ class SshTransport(Transport):
         handle = self._proc_handles.pop(path, None)
         if handle is not None:
             try:
-                data = await _read_from_start(handle, max_bytes)
+                data = await _read_from_start(handle, max_bytes, generated=True)
                 self._proc_handles[path] = handle  # most recently used last
                 return data
             except asyncssh.SFTPError:
                 await _close_quietly(handle)
         handle = await sftp.open(path, "rb", block_size=0)
         try:
-            data = await _read_from_start(handle, max_bytes)
+            data = await _read_from_start(handle, max_bytes, generated=True)
         except BaseException:
             await _close_quietly(handle)
             raise
