@@ -9,7 +9,8 @@ llama-server that is still loading, a healthy /health, nothing at all, or — "w
 ``HungMount`` mounts a FUSE filesystem whose daemon never answers (the kernel's INIT request is
 never read): every `stat` of the mount point blocks in D state, exactly like a hard NFS mount
 whose server is gone. Closing the /dev/fuse descriptor aborts the connection (pending calls fail
-with ENOTCONN) and the mount is detached. Needs root and /dev/fuse.
+with ENOTCONN) and the mount is detached. Needs root and /dev/fuse. Given a process's pid, it mounts in
+that process's mount namespace (a real-hosts lab container: the share as its sshd sees it).
 """
 
 from __future__ import annotations
@@ -132,33 +133,60 @@ def hung_mount_unavailable() -> str | None:
 
 class HungMount:
     """A FUSE mount at ``path`` whose daemon never answers; ``release()`` (or leaving the ``with``)
-    aborts it: blocked callers get ENOTCONN and the mount point is detached."""
+    aborts it: blocked callers get ENOTCONN and the mount point is detached. With ``namespace_of``
+    (a pid), ``path`` is a path in that process's mount namespace and the mount is made there."""
 
-    def __init__(self, path: Path | str):
+    # allow_other: the stat comes from the login user (llm-agent on a real host), not the mount's owner
+    _OPTIONS = "rootmode=40000,user_id=0,group_id=0,allow_other"
+
+    def __init__(self, path: Path | str, namespace_of: int | None = None):
         self.path = Path(path)
+        self.namespace_of = namespace_of
         self._fd: int | None = None
+
+    def _in_namespace(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["nsenter", "-t", str(self.namespace_of), "-m", "-p", "--", *argv], capture_output=True,
+                              text=True, timeout=20, check=False, **kwargs)
 
     def __enter__(self) -> Self:
         reason = hung_mount_unavailable()
         if reason:
             raise RuntimeError(f"cannot make a hung mount: {reason}")
-        self.path.mkdir(parents=True, exist_ok=True)
         self._fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
-        options = f"fd={self._fd},rootmode=40000,user_id=0,group_id=0".encode()
+        options = f"fd={self._fd},{self._OPTIONS}"
+        if self.namespace_of is not None:  # mount(8) there, handed the descriptor (-i: no mount.fuse helper)
+            made = self._in_namespace(["mkdir", "-p", str(self.path)])
+            if made.returncode == 0:
+                made = self._in_namespace(["mount", "-i", "-t", "fuse.gb10lab", "-o", options, "gb10lab-hung",
+                                           str(self.path)], pass_fds=(self._fd,))
+            if made.returncode != 0:
+                self._close()
+                raise OSError(f"mount fuse on {self.path} in the namespace of pid {self.namespace_of}: "
+                              f"{made.stderr.strip()}")
+            return self
+        self.path.mkdir(parents=True, exist_ok=True)
         libc = ctypes.CDLL(None, use_errno=True)
-        if libc.mount(b"gb10lab-hung", str(self.path).encode(), b"fuse.gb10lab", 0, options) != 0:
+        if libc.mount(b"gb10lab-hung", str(self.path).encode(), b"fuse.gb10lab", 0, options.encode()) != 0:
             errno = ctypes.get_errno()
-            os.close(self._fd)
-            self._fd = None
+            self._close()
             raise OSError(errno, f"mount fuse on {self.path}: {os.strerror(errno)}")
         return self
 
-    def release(self) -> None:
-        """Abort the filesystem (pending stats fail with ENOTCONN) and detach it."""
+    def _close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=20, check=False)
+
+    def release(self) -> None:
+        """Abort the filesystem (pending stats fail with ENOTCONN) and detach it."""
+        if self._fd is None:
+            return
+        self._close()
+        umount = ["umount", "-l", str(self.path)]
+        if self.namespace_of is not None:
+            self._in_namespace(umount)
+        else:
+            subprocess.run(umount, capture_output=True, timeout=20, check=False)
 
     def __exit__(self, *exc: object) -> None:
         self.release()

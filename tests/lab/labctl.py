@@ -19,8 +19,10 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
+from gb10dash.lab.faults import HungMount
 from gb10dash.lab.container import CGROUP_FS, SHARE, SMI_ROOT, SUDOERS, HostContainer, cgroup_hierarchies
 from gb10dash.lab.hosts_lab import HostsLab
+from gb10dash.lab.mounts import mount_share, unmount_share
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
 
 
@@ -56,19 +58,58 @@ def gpu_controls(lab: Lab, host: str, *, reasons: int | None = None, power_w: fl
     write_controls(root, GpuControls(reasons=reasons, power_w=power_w, load=load))
 
 
+class JournalWriter:
+    """Writes lines into a host's journal as llama-server.service's own output: on a real host one
+    long-lived `systemd-cat` inside the unit's cgroup (journald files its lines under the unit, and
+    applies its real rate limit); on the shim lab, the lab journal's appender."""
+
+    def __init__(self, lab: Lab | HostsLab, host: str):
+        self._box = container(lab, host)
+        self._root = None if self._box else lab.layout.host(host).root
+        self._cat: subprocess.Popen | None = None
+        if self._box is not None:
+            join = "".join(f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
+                           for h in cgroup_hierarchies())
+            self._cat = subprocess.Popen(self._box.enter_argv(["sh", "-c", join + "exec systemd-cat -t llama-server"]),
+                                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, messages: list[str]) -> None:
+        if self._cat is None:
+            from gb10dash.lab.shims.journal_append import append_unit_lines
+
+            append_unit_lines("llama-server.service", list(messages), self._root)
+            return
+        assert self._cat.stdin is not None
+        self._cat.stdin.write(("\n".join(messages) + "\n").encode())
+        self._cat.stdin.flush()
+
+    def close(self) -> None:
+        if self._cat is not None:
+            assert self._cat.stdin is not None and self._cat.stderr is not None
+            self._cat.stdin.close()
+            self._cat.wait(timeout=30)
+            err = self._cat.stderr.read().decode()
+            self._cat.stderr.close()
+            assert self._cat.returncode == 0, err
+            self._cat = None
+
+    def __enter__(self) -> "JournalWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def journal_append(lab: Lab | HostsLab, host: str, *messages: str) -> None:
-    import sys
+    """Journal `messages` as llama-server.service's output lines, and return once they were handed over."""
+    with JournalWriter(lab, host) as writer:
+        writer.write(list(messages))
 
-    box = container(lab, host)
-    if box is not None:  # written from inside the unit's cgroup: journald files them under the unit
-        join = "".join(f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
-                       for h in cgroup_hierarchies())
-        done = box.run(["sh", "-c", join + "exec systemd-cat -t llama-server"], input="\n".join(messages) + "\n")
-        assert done.returncode == 0, done.stderr
-        return
 
-    subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", "llama-server.service",
-                    *messages], env=host_env(lab, host), check=True, capture_output=True, timeout=30)
+def journal_messages(lab: Lab | HostsLab, host: str, containing: str) -> list[str]:
+    """What the host's journal holds of llama-server.service whose text contains `containing` (as root)."""
+    done = shim(lab, host, "journalctl", "-u", "llama-server.service", "-o", "cat", "--no-pager", timeout=120)
+    return [line for line in done.stdout.splitlines() if containing in line]
 
 
 def local_path(lab: Lab | HostsLab, host: str, remote: str) -> Path:
@@ -116,10 +157,7 @@ def spawn_on(lab: Lab | HostsLab, host: str, argv: list[str]) -> tuple[psutil.Pr
     if box is None:
         proc = psutil.Popen(argv, stdin=subprocess.DEVNULL)
         return proc, proc.pid
-    leader = box.leader()
-    assert leader, f"{host} is not running"
-    enter = psutil.Popen(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *argv],
-                         stdin=subprocess.DEVNULL)
+    enter = psutil.Popen(box.enter_argv(argv), stdin=subprocess.DEVNULL)
     child = wait_for(lambda: enter.children(), 10, f"{argv[0]} started in {host}")[0]
     with open(f"/proc/{child.pid}/status") as fh:
         inner = int(next(line for line in fh if line.startswith("NSpid:")).split()[-1])
@@ -152,6 +190,46 @@ def sudo_password_required(lab: Lab | HostsLab, host: str) -> Iterator[None]:
         yield
     finally:
         flag.unlink()
+
+
+class HungShare:
+    """A model share on a lab host that hangs: a FUSE mount at ``remote`` whose daemon never answers
+    (made in the host's own mount namespace on a real-hosts lab). ``release()`` aborts it (the blocked
+    stat fails); ``answer_again()`` then binds a fresh directory there, as NFS coming back would."""
+
+    def __init__(self, lab: Lab | HostsLab, host: str, scratch: Path):
+        self.box = container(lab, host)
+        local, base = host_dir(lab, host, scratch)
+        self._local_src = local / "share-src"
+        self.remote = f"{base}/models"
+        self._source = f"{base}/share-src"
+        self._mount = HungMount(self.remote, namespace_of=self.box.leader() if self.box else None)
+        self._bound = False
+
+    def __enter__(self) -> "HungShare":
+        self._mount.__enter__()
+        return self
+
+    def release(self) -> None:
+        self._mount.release()
+
+    def answer_again(self) -> None:
+        self._local_src.mkdir()
+        if self.box is None:
+            assert mount_share(self._local_src, Path(self.remote))
+        else:
+            done = self.box.run(["mount", "--bind", "-o", "ro", self._source, self.remote])
+            assert done.returncode == 0, done.stderr
+        self._bound = True
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+        if not self._bound:
+            return
+        if self.box is None:
+            unmount_share(Path(self.remote))
+        else:
+            self.box.run(["umount", "-l", self.remote])
 
 
 def sshd_pid(lab: Lab | HostsLab, host: str) -> int | None:

@@ -23,8 +23,7 @@ import pytest
 from gb10dash.alerts import AlertEngine, AlertEvent, AlertSettings
 from gb10dash.alerts.settings import DEFAULT_RULES
 from gb10dash.lab import Lab
-from gb10dash.lab.faults import HungMount, hung_mount_unavailable
-from gb10dash.lab.mounts import mount_share, unmount_share
+from gb10dash.lab.faults import hung_mount_unavailable
 from gb10dash.monitor import HostMonitor
 from gb10dash.state import HostState
 
@@ -106,21 +105,15 @@ async def test_stopped_service_raises_the_unit_alert_after_its_duration_and_clea
 
 @pytest.mark.skipif(bool(hung_mount_unavailable()), reason=f"hung share: {hung_mount_unavailable()}")
 async def test_hung_share_raises_the_share_alert_and_it_clears_once_the_share_answers(lab: Lab, tmp_path: Path) -> None:
-    share = tmp_path / "models"
     e = engine(share={"for_s": 2.0, "clear_s": 2.0})
-    with HungMount(share) as hung:
-        monitor = monitor_for(lab, "pegasus", model_share=str(share))
+    with labctl.HungShare(lab, "pegasus", tmp_path) as hung:
+        monitor = monitor_for(lab, "pegasus", model_share=hung.remote)
         async with running(monitor), driving(Driver(monitor, e)) as d:
             raised = (await labctl.until(lambda: d.event("raised", "share"), 30, "share alert raised")).alert
             assert "hung" in raised.message and raised.raised_at - raised.since >= 2.0
             hung.release()
-            src = tmp_path / "share-src"
-            src.mkdir()
-            assert mount_share(src, share)  # the share is back (a bind mount stands in for NFS)
-            try:
-                cleared = (await labctl.until(lambda: d.event("cleared", "share"), 30, "share alert cleared")).alert
-            finally:
-                unmount_share(share)
+            hung.answer_again()  # the share is back (a bind mount stands in for NFS)
+            cleared = (await labctl.until(lambda: d.event("cleared", "share"), 30, "share alert cleared")).alert
             assert cleared.id == raised.id and cleared.cleared_at - raised.raised_at >= 2.0
             assert e.active == []
 

@@ -15,10 +15,10 @@ import pytest
 
 from gb10dash.collectors.mounts import MountState
 from gb10dash.lab import Lab
-from gb10dash.lab.faults import HungMount, hung_mount_unavailable
+from gb10dash.lab.faults import hung_mount_unavailable
 
 from .faultctl import FAST, monitor_for, running, sshd_tree
-from .labctl import until
+from .labctl import HungShare, until
 
 pytestmark = pytest.mark.skipif(bool(hung_mount_unavailable()), reason=f"{hung_mount_unavailable()}")
 
@@ -36,10 +36,9 @@ def blocked(lab: Lab, host: str = "pegasus") -> list[psutil.Process]:
 
 
 async def test_hung_share_is_reported_within_the_stat_timeout(lab: Lab, tmp_path: Path) -> None:
-    share = tmp_path / "models"
     tasks_before = len(asyncio.all_tasks())
-    with HungMount(share) as mount:
-        monitor = monitor_for(lab, "pegasus", model_share=str(share))
+    with HungShare(lab, "pegasus", tmp_path) as mount:
+        monitor = monitor_for(lab, "pegasus", model_share=mount.remote)
         async with running(monitor):
             await until(lambda: monitor.state.connected, 20, "connected")
             t0 = time.monotonic()
@@ -66,10 +65,9 @@ async def test_hung_share_is_reported_within_the_stat_timeout(lab: Lab, tmp_path
 
 
 async def test_monitor_stopped_while_the_stat_hangs_leaves_nothing_behind(lab: Lab, tmp_path: Path) -> None:
-    share = tmp_path / "models"
     tasks_before = len(asyncio.all_tasks())
-    with HungMount(share):
-        monitor = monitor_for(lab, "pegasus", model_share=str(share))
+    with HungShare(lab, "pegasus", tmp_path) as hung:
+        monitor = monitor_for(lab, "pegasus", model_share=hung.remote)
         async with running(monitor):
             await until(lambda: (m := monitor.state.mount) and m.state is MountState.HUNG, 20, "hung")
         stopped = time.monotonic()

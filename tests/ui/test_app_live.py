@@ -342,15 +342,13 @@ async def test_a_hung_share_raises_its_alert_in_the_dashboard_and_it_clears(lab:
     (a bind mount stands in for NFS coming back) it clears."""
     import pytest
 
-    from gb10dash.lab.faults import HungMount, hung_mount_unavailable
-    from gb10dash.lab.mounts import mount_share, unmount_share
+    from gb10dash.lab.faults import hung_mount_unavailable
     from gb10dash.ui.widgets.alert_banner import AlertBanner
 
     if hung_mount_unavailable():
         pytest.skip(f"hung share: {hung_mount_unavailable()}")
-    share = tmp_path / "models"
-    with HungMount(share) as hung:
-        app = _alerting_app(lab, {"share": {"for_s": 2.0, "clear_s": 2.0}}, model_share=str(share))
+    with labctl.HungShare(lab, "pegasus", tmp_path) as hung:
+        app = _alerting_app(lab, {"share": {"for_s": 2.0, "clear_s": 2.0}}, model_share=hung.remote)
         async with app.run_test(size=(160, 48)) as pilot:
             (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 40, "the share alert")
             assert alert.rule == "share" and "hung" in alert.message
@@ -358,13 +356,8 @@ async def test_a_hung_share_raises_its_alert_in_the_dashboard_and_it_clears(lab:
             assert "pegasus share:" in str(app.query_one(AlertBanner).render())
             assert not app.alert_engine.active_for("stella")
             hung.release()
-            src = tmp_path / "share-src"
-            src.mkdir()
-            assert mount_share(src, share)
-            try:
-                await until(lambda: not app.alert_engine.active_for("pegasus"), 40, "the share alert to clear")
-            finally:
-                unmount_share(share)
+            hung.answer_again()
+            await until(lambda: not app.alert_engine.active_for("pegasus"), 40, "the share alert to clear")
             assert [a.rule for a in app.alert_engine.history] == ["share"]
 
 
