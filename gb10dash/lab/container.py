@@ -270,15 +270,20 @@ class HostContainer:
     def is_running(self) -> bool:
         return self.leader() is not None
 
-    def run(self, argv: list[str], *, user: str | None = None, input: str | None = None,
-            timeout: float = 30.0) -> subprocess.CompletedProcess:
-        """argv inside the container (its namespaces), as root or as `user` (login groups, clean env)."""
+    def enter_argv(self, argv: list[str], user: str | None = None) -> list[str]:
+        """The command line that runs argv inside the container (its namespaces), as root or as `user`
+        (login groups, clean env)."""
         leader = self.leader()
         if leader is None:
             raise ContainerError(f"{self.name}: the container is not running")
         inner = argv if user is None else ["runuser", "-u", user, "--", *argv]
-        return subprocess.run(["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *inner],
-                              input=input, capture_output=True, text=True, timeout=timeout)
+        return ["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *inner]
+
+    def run(self, argv: list[str], *, user: str | None = None, input: str | None = None,
+            timeout: float = 30.0) -> subprocess.CompletedProcess:
+        """argv inside the container, as root or as `user`, to its end."""
+        return subprocess.run(self.enter_argv(argv, user), input=input, capture_output=True, text=True,
+                              timeout=timeout)
 
     def host_pid(self, pid: int) -> int | None:
         """The pid this machine gives the container's process `pid` (its own pid namespace differs)."""
