@@ -81,7 +81,9 @@ class Gpu:
 
     def __init__(self, root: Path) -> None:
         self.root, self.profile = root, load_profile(root)
-        self.sample_path = state_dir(root) / "nvidia-smi-sample.json"
+        # one per user: in a container host's sticky state dir, a file root's run left could not be
+        # replaced by llm-agent's (the stand-in then failed for every later caller)
+        self.sample_path = state_dir(root) / f"nvidia-smi-sample-{os.getuid()}.json"
         saved = read_json(self.sample_path) or {}
         if saved.get("profile") != self.profile["profile"]:
             saved = {}
