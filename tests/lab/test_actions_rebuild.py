@@ -35,7 +35,7 @@ def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="module")
 def source(lab: Lab) -> Path:
     try:
-        return llama_src.ensure_host_source(lab.layout, HOST)
+        return labctl.llama_source(lab, HOST)
     except llama_src.SourceNotFound as exc:
         pytest.skip(str(exc))
 
@@ -117,8 +117,13 @@ def _pretend_an_old_build(lab: Lab, hp) -> str:
     return text
 
 
-def _cmdline(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+def _cmdline(lab: Lab, pid: int) -> list[str]:
+    return Path(f"/proc/{labctl.host_pid(lab, HOST, pid)}/cmdline").read_bytes().decode().split("\0")
+
+
+def _exe(lab: Lab, pid: int) -> str:
+    """The binary the host's process `pid` runs, as the host names it."""
+    return os.readlink(f"/proc/{labctl.host_pid(lab, HOST, pid)}/exe")
 
 
 @pytest.mark.timeout(3600)  # the one real build of the suite: ~6 min on 2 cores
@@ -157,9 +162,9 @@ async def test_a_cpu_rebuild_compiles_rewrites_renamed_flags_switches_restarts_a
         assert "version: " in version_of(build.parent / new_target / "bin" / "llama-server")
         after_pid = main_pid(lab)
         assert after_pid != before_pid
-        exe = Path(f"/proc/{after_pid}/exe").resolve()
-        assert exe == (build.parent / new_target / "bin" / "llama-server").resolve()
-        args = _cmdline(after_pid)
+        new_binary = (build.parent / new_target / "bin" / "llama-server").resolve()
+        assert _exe(lab, after_pid) == labctl.remote_path(lab, HOST, new_binary)
+        args = _cmdline(lab, after_pid)
         assert "--no-mmap" not in args and args[args.index("--load-mode") + 1] == "none"
         assert (build.parent / "build.previous-dropin.conf").read_text() == old_dropin
         lab.wait_ready(10)
