@@ -164,6 +164,19 @@ def spawn_on(lab: Lab | HostsLab, host: str, argv: list[str]) -> tuple[psutil.Pr
     return child, inner
 
 
+def llama_source(lab: Lab | HostsLab, host: str) -> Path:
+    """The host's llama_cpp_dir as a git checkout of the lab's upstream (the login's own, on a real
+    host); where this machine sees it."""
+    from gb10dash.lab import llama_src
+    from gb10dash.lab.container import LLAMA_CPP_DIR, LOGIN_USER, UPSTREAM
+
+    box = container(lab, host)
+    if box is None:
+        return llama_src.ensure_host_source(lab.layout, host)
+    llama_src.ensure_container_source(lab.layout, box, UPSTREAM, LLAMA_CPP_DIR, LOGIN_USER)
+    return local_path(lab, host, LLAMA_CPP_DIR)
+
+
 def host_pid(lab: Lab | HostsLab, host: str, pid: int) -> int | None:
     """The pid this machine sees for a pid the host reported (a container host has its own pid space)."""
     box = container(lab, host)
