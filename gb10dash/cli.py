@@ -71,10 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     watch.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between refreshes")
     watch.add_argument("hosts", nargs="*", metavar="HOST")
 
-    demo = commands.add_parser("demo", help="start the local lab (real sshd + llama-server, shims for "
-                                            "systemd and nvidia-smi) and open the dashboard on it; "
-                                            "stops the lab on exit")
+    demo = commands.add_parser("demo", help="start the local lab (as root: two Debian containers with real "
+                                            "systemd, journald, sshd, sudo and llama-server; else the light lab) "
+                                            "and open the dashboard on it; stops the lab on exit")
     demo.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: XDG state dir)")
+    _lab_kind(demo)
     demo.add_argument("--keep", action="store_true", help="leave the lab running on exit")
     demo.add_argument("--refresh", type=float, default=1.0, metavar="S", help="refresh interval (default 1)")
     demo.add_argument("--text", action="store_true", help="the plain-text view instead of the dashboard")
@@ -136,12 +137,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
-    lab.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: $GB10DASH_LAB_DIR, else "
-                                                       "~/.local/state/gb10dash/lab, or lab-hosts with --real)")
-    lab.add_argument("--real", action="store_true",
-                     help="the real-hosts lab: each host a Debian container booted by systemd-nspawn (real "
-                          "systemd, journald, sshd, sudo; login llm-agent); needs root, systemd-container, sudo")
+    lab.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: ~/.local/state/gb10dash/"
+                                                       "lab-hosts for the real-hosts lab, .../lab for the light one; "
+                                                       "$GB10DASH_LAB_DIR moves both)")
+    _lab_kind(lab)
     return parser
+
+
+def _lab_kind(command: argparse.ArgumentParser) -> None:
+    kind = command.add_mutually_exclusive_group()
+    kind.add_argument("--real", dest="kind", action="store_const", const="real",
+                      help="the real-hosts lab: each host a Debian container booted by systemd-nspawn (real systemd, "
+                           "journald, sshd, sudo; login llm-agent); needs root, systemd-container, sudo. The default "
+                           "where it can boot")
+    kind.add_argument("--light", dest="kind", action="store_const", const="light",
+                      help="the light lab: real sshd and llama-server, stand-ins for systemctl, journalctl, sudo and "
+                           "nvidia-smi (no root needed; the fallback without root)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -152,11 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "lab":
             from gb10dash.lab_cli import run_lab_command
 
-            return run_lab_command(args.action, args.lab_dir, real=args.real)
+            return run_lab_command(args.action, args.lab_dir, args.kind)
         if command == "demo":
             from gb10dash.lab_cli import run_demo
 
-            return run_demo(args.lab_dir, keep=args.keep, refresh=args.refresh, text=args.text)
+            return run_demo(args.lab_dir, keep=args.keep, refresh=args.refresh, text=args.text, kind=args.kind)
         config = _load(args.config)
         hosts = getattr(args, "hosts", None) or ([args.host] if getattr(args, "host", None) else [])
         for name in hosts:

@@ -13,25 +13,27 @@ def _say(message: str) -> None:
     print(f"lab: {message}", file=sys.stderr, flush=True)
 
 
-def run_lab_command(action: str, lab_dir: str | None, real: bool = False) -> int:
+def run_lab_command(action: str, lab_dir: str | None, kind: str | None = None) -> int:
     from gb10dash.lab.__main__ import main as lab_main
 
-    return lab_main([action] + (["--dir", lab_dir] if lab_dir else []) + (["--real"] if real else []))
+    return lab_main([action] + (["--dir", lab_dir] if lab_dir else []) + ([f"--{kind}"] if kind else []))
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool) -> int:
-    from gb10dash.lab import Lab, LlamaServerNotFound
+def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kind: str | None = None) -> int:
+    from gb10dash.lab import LlamaServerNotFound
+    from gb10dash.lab.__main__ import choose_lab
+    from gb10dash.lab.container import ContainerError
     from gb10dash.status import run_watch
 
     # a closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the lab: finally below runs
     for signum in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(signum, _interrupt)
 
-    lab = Lab(lab_dir, progress=_say)
+    lab = choose_lab(kind, lab_dir, _say)
     started_at = time.monotonic()
     try:
         started_now = lab.start()
@@ -40,7 +42,7 @@ def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool) -> 
     except LlamaServerNotFound as exc:
         print(exc, file=sys.stderr)
         return 2
-    except (RuntimeError, TimeoutError, OSError) as exc:
+    except (RuntimeError, TimeoutError, OSError, ContainerError) as exc:
         print(f"lab: could not start: {exc}", file=sys.stderr)
         lab.stop()
         return 1

@@ -1,8 +1,9 @@
-"""python -m gb10dash.lab start|stop|status [--dir DIR] [--timeout S] [--real]
+"""python -m gb10dash.lab start|stop|status [--dir DIR] [--timeout S] [--real | --light]
 
---real: the real-hosts lab, each host a Debian container booted by systemd-nspawn (real systemd,
-journald, sshd and sudo; login llm-agent); without it, the shim lab (sshd and llama-server real,
-systemctl/journalctl/sudo stand-ins)."""
+The real-hosts lab (the default where it can boot: root, systemd-container and sudo): each host a
+Debian container booted by systemd-nspawn (real systemd, journald, sshd and sudo; login llm-agent).
+The light lab (--light, and the fallback without root): sshd and llama-server real, stand-ins for
+systemctl, journalctl and sudo, the login the user running it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 import time
 
 from gb10dash.lab.container import ContainerError
-from gb10dash.lab.hosts_lab import HostsLab
+from gb10dash.lab.hosts_lab import HostsLab, can_boot
 from gb10dash.lab.lab import Lab
 from gb10dash.lab.llama_bin import LlamaServerNotFound
 
@@ -31,17 +32,38 @@ def _status(lab: Lab | HostsLab) -> int:
     return 0 if running else 3
 
 
+def choose_lab(kind: str | None, lab_dir: str | None, say=_say) -> Lab | HostsLab:
+    """The lab asked for: "real", "light", or None (real where it can boot, else light, saying why)."""
+    if kind is None:
+        why = can_boot()
+        if why:
+            say(f"the light lab ({why}; the real-hosts lab needs it)")
+        kind = "light" if why else "real"
+    return HostsLab(lab_dir, progress=say) if kind == "real" else Lab(lab_dir, progress=say)
+
+
+def running_lab(kind: str | None, lab_dir: str | None) -> Lab | HostsLab:
+    """For stop and status without a kind: the one that is running (the real-hosts lab if neither)."""
+    if kind is not None:
+        return choose_lab(kind, lab_dir)
+    real, light = HostsLab(lab_dir, progress=_say), Lab(lab_dir, progress=_say)
+    return light if light.is_running() and not real.is_running() else real
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gb10dash.lab", description=__doc__)
     parser.add_argument("action", choices=("start", "stop", "status"))
     parser.add_argument("--dir", metavar="DIR", help="lab directory (default: $GB10DASH_LAB_DIR or "
                                                      "$XDG_STATE_HOME/gb10dash/lab)")
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for llama-server")
-    parser.add_argument("--real", action="store_true",
-                        help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, "
-                             "sudo; default dir $XDG_STATE_HOME/gb10dash/lab-hosts)")
+    kind = parser.add_mutually_exclusive_group()
+    kind.add_argument("--real", dest="kind", action="store_const", const="real",
+                      help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, sudo; "
+                           "default dir $XDG_STATE_HOME/gb10dash/lab-hosts); the default where it can boot")
+    kind.add_argument("--light", dest="kind", action="store_const", const="light",
+                      help="the light lab: stand-ins for systemctl, journalctl and sudo (no root needed)")
     args = parser.parse_args(argv)
-    lab: Lab | HostsLab = HostsLab(args.dir, progress=_say) if args.real else Lab(args.dir, progress=_say)
+    lab = choose_lab(args.kind, args.dir) if args.action == "start" else running_lab(args.kind, args.dir)
     t0 = time.monotonic()
     try:
         if args.action == "start":
