@@ -43,15 +43,15 @@ def _require_lab_parts() -> None:
 
 @pytest.fixture(scope="module")
 def lab(request: pytest.FixtureRequest) -> object:
-    """The lab a test module runs against: the real-hosts lab when the module says
-    `ON_REAL_HOSTS = True` (or GB10DASH_TEST_LAB=hosts asks for it everywhere), else the shim lab."""
-    real = getattr(request.module, "ON_REAL_HOSTS", False) or os.environ.get("GB10DASH_TEST_LAB") == "hosts"
-    return request.getfixturevalue("hosts_lab" if real else "shim_lab")
+    """The lab a test module runs against: the real-hosts lab (a Debian container per host), unless the
+    module tests the demo's light lab itself (`ON_SHIM_LAB = True`)."""
+    return request.getfixturevalue("shim_lab" if getattr(request.module, "ON_SHIM_LAB", False) else "hosts_lab")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def shim_lab() -> Iterator[object]:
-    """The shim lab (both llama-servers healthy); stopped at the end of the session."""
+    """The demo's light lab (stand-ins for systemctl, journalctl and sudo; both llama-servers healthy),
+    for the tests of that lab itself; stopped after their module (it would only load the machine)."""
     from gb10dash.lab import Lab
 
     yield from _running(Lab(lab_test_dir()))

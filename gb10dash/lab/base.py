@@ -61,6 +61,11 @@ class LabBase:
     def known_hosts_path(self) -> Path:
         return self.layout.known_hosts
 
+    @property
+    def login_user(self) -> str:
+        """The user the lab's ssh aliases log in as."""
+        return sshd.user_name()
+
     def _state(self) -> dict:
         try:
             return json.loads(self.layout.lab_json.read_text())

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from gb10dash.config import load_config
 from gb10dash.lab import sshd
-from gb10dash.lab.lab import Lab
+from gb10dash.lab.base import LabBase
 
 
 def fleet_name(index: int) -> str:
@@ -27,7 +27,7 @@ def _toml(value: object) -> str:
     return json.dumps(value) if isinstance(value, str) else repr(value)  # a TOML basic string / number
 
 
-def write_fleet(lab: Lab, n: int, root: Path) -> Path:
+def write_fleet(lab: LabBase, n: int, root: Path) -> Path:
     """Write the fleet's ssh_config and hosts.toml under `root`; returns the hosts.toml path."""
     if n < 1:
         raise ValueError("a fleet has at least one host")
@@ -43,7 +43,7 @@ def write_fleet(lab: Lab, n: int, root: Path) -> Path:
         base, name = real[index % len(real)], fleet_name(index)
         alias = f"{name}-llm"
         blocks += [f"Host {alias}", "    HostName 127.0.0.1", f"    Port {ports[base.name]}",
-                   f"    User {sshd.user_name()}", f"    IdentityFile {sshd.quote(str(lab.layout.client_key))}",
+                   f"    User {lab.login_user}", f"    IdentityFile {sshd.quote(str(lab.layout.client_key))}",
                    f"    UserKnownHostsFile {sshd.quote(str(lab.known_hosts_path))}",
                    "    StrictHostKeyChecking yes", "    IdentitiesOnly yes", "    PasswordAuthentication no", ""]
         keys = {k: v for k, v in asdict(base).items() if v is not None}

@@ -15,10 +15,6 @@ import pytest
 from gb10dash.lab import Lab
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 def resident_bytes(path: Path) -> int:
     done = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
                           capture_output=True, text=True, check=True, timeout=30)

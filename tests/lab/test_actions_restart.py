@@ -22,10 +22,6 @@ from gb10dash.monitor import HostMonitor
 from . import labctl
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 @pytest.fixture(autouse=True)
 def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

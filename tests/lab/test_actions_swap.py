@@ -19,9 +19,6 @@ from gb10dash.lab.models import ModelSpec, write_model
 from . import labctl
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
 HOST = "stella"
 ORIGINAL = "Qwen_Qwen3-8B-Q8_0.gguf"
 

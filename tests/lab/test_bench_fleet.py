@@ -11,6 +11,8 @@ from gb10dash.lab import Lab
 from gb10dash.lab.fleet import write_fleet
 from gb10dash.transport.ssh import SshTransport
 
+from . import labctl
+
 
 async def test_fleet_aliases_reach_the_real_hosts(lab: Lab, tmp_path: Path) -> None:
     config = load_config(write_fleet(lab, 5, tmp_path / "fleet"))
@@ -18,13 +20,15 @@ async def test_fleet_aliases_reach_the_real_hosts(lab: Lab, tmp_path: Path) -> N
     assert [h.name for h in config.hosts] == ["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]
     assert [h.api_url for h in config.hosts] == [real[n].api_url for n in ("pegasus", "stella") * 2 + ("pegasus",)]
     # OpenSSH and asyncssh both take the alias, with the host key checked against the lab's known_hosts
+    ask, answer = labctl.identity(lab, "stella")
     done = await asyncio.to_thread(
-        subprocess.run, ["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", "printenv", "GB10LAB_ROOT"],
+        subprocess.run, ["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", *ask],
         check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
-    assert done.returncode == 0 and done.stdout.strip() == str(real["stella"].root), done.stderr
+    assert done.returncode == 0 and done.stdout.strip() == answer, done.stderr
     transport = SshTransport("fleet-05", "fleet-05-llm", config.ssh)
     await transport.connect()
     try:
-        assert (await transport.run(["printenv", "GB10LAB_ROOT"])).stdout.strip() == str(real["pegasus"].root)
+        ask, answer = labctl.identity(lab, "pegasus")
+        assert (await transport.run(ask)).stdout.strip() == answer
     finally:
         await transport.close()

@@ -19,10 +19,6 @@ from .labctl import until
 CADENCE = dataclasses.replace(FAST, slow_s=0.5)
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 def last_error(monitor, source: str) -> str:
     status = monitor.state.sources.get(source)
     return (status.last_error or "") if status and status.failing else ""

@@ -22,9 +22,6 @@ from . import labctl
 from .faultctl import FAST, CountingProxy, Recorder, monitor_for, running
 from .labctl import until
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
 
 TIMEOUT_S = 3.0  # LlamaClient's default request timeout
 # mode → (health state, words in its message)

@@ -14,9 +14,6 @@ from . import faultctl, labctl
 from .faultctl import KEEPALIVE_COUNT, KEEPALIVE_S, Recorder, monitor_for, running
 from .labctl import until
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
 
 def collecting(monitor) -> bool:
     state = monitor.state

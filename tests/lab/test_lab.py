@@ -21,6 +21,9 @@ from gb10dash.lab.procs import alive
 
 IS_ROOT = os.geteuid() == 0
 
+#: the tests of the demo's light lab itself (the rest of the suite runs on the real-hosts lab)
+ON_SHIM_LAB = True
+
 
 def ssh(lab: Lab, alias: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run(["ssh", "-F", str(lab.ssh_config_path), "-o", "BatchMode=yes", alias, command],

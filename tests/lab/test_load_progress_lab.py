@@ -29,8 +29,6 @@ from . import labctl
 from .labctl import until
 from .test_monitor import monitor_for
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
 
 HOST = "stella"
 DROPIN = "zz-load-progress-test.conf"

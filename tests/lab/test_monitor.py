@@ -105,8 +105,38 @@ async def test_api_through_an_ssh_port_forward(lab: Lab) -> None:
     assert state.healthy, state.problems()
 
 
+_ON_THE_HOST = """
+import asyncio, dataclasses, json, sys
+from gb10dash.config import load_config
+from gb10dash.monitor import Cadence, HostMonitor
+from gb10dash.transport.local import LocalTransport
+
+config = load_config(sys.argv[1])
+host = dataclasses.replace(config.host("pegasus"), transport="local", ssh_alias=None)
+monitor = HostMonitor(host, config.ssh, cadence=Cadence(fast_s=0.3, slow_s=1.0, gpu_ms=200, stat_timeout_s=3.0),
+                      transport=LocalTransport("pegasus"))
+state = asyncio.run(monitor.snapshot())
+print(json.dumps({"healthy": state.healthy, "problems": state.problems(), "main_pid": state.unit.main_pid,
+                  "gpu": state.gpu.name, "gpu_total": state.gpu.memory_total_mib,
+                  "rss_kib": state.process_memory.vm_rss_kib, "log": [e.message for e in state.recent_log]}))
+"""
+
+
 async def test_local_transport_collects_the_same(lab: Lab) -> None:
-    """The dashboard running on the host itself: same collectors over asyncio subprocesses."""
+    """The dashboard running on the host itself: same collectors over asyncio subprocesses (on a real
+    host: inside it, as root, this repository's Python through the container's view of this machine)."""
+    import sys
+
+    box = labctl.container(lab, "pegasus")
+    if box is not None:
+        done = await asyncio.to_thread(box.run, [sys.executable, "-c", _ON_THE_HOST, str(lab.config_path)],
+                                       timeout=60)
+        assert done.returncode == 0, done.stderr[-2000:]
+        state = json.loads(done.stdout)
+        assert state["healthy"], state["problems"]
+        assert state["main_pid"] and state["gpu"] == "NVIDIA GB10" and state["gpu_total"] is None
+        assert state["rss_kib"] > 0 and any(state["log"])
+        return
     env = labctl.host_env(lab, "pegasus")
     monitor = monitor_for(lab, "pegasus", transport="local", ssh_alias=None)
     monitor = HostMonitor(monitor.host, monitor.ssh, cadence=FAST,

@@ -15,10 +15,6 @@ from .faultctl import monitor_for, running
 from .labctl import until
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 # the dashboard's cadence at a 1 s refresh; the backstops far beyond the test's waits
 CADENCE = Cadence(fast_s=1.0, slow_s=5.0, unit_backstop_s=30.0, apps_backstop_s=60.0, gpu_ms=1000)
 SHOWN_WITHIN_S = 1.5

@@ -29,9 +29,6 @@ from gb10dash.lab.sshd import free_port
 from .faultctl import monitor_for
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
 KEY = "sk-gb10-" + os.urandom(12).hex()
 ENV = "GB10DASH_TEST_LLAMA_KEY"
 

@@ -19,8 +19,6 @@ from gb10dash.transport.ssh import SshTransport
 
 from . import labctl
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
 MARKER_DIR = Path("/tmp")
 
 

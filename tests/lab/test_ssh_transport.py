@@ -21,10 +21,6 @@ from gb10dash.transport.ssh import SshTransport
 from . import labctl
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 def settings(lab: Lab, **overrides) -> SshSettings:
     base = SshSettings(config_file=lab.ssh_config_path, connect_timeout_s=5, keepalive_interval_s=1,
                        keepalive_count_max=3)

@@ -14,10 +14,6 @@ from gb10dash.lab import Lab
 from . import labctl
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 IS_ROOT = os.geteuid() == 0
 
 

@@ -56,12 +56,19 @@ async def _wait_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
     return [p for p in pids if alive(p)]
 
 
-async def _pids(tmp_path: Path) -> list[int]:
+async def _pids(tmp_path: Path, lab: Lab | None = None, host: str = HOST) -> list[int]:
+    """The pids SPAWNS_CHILDREN wrote into tmp_path, as this machine numbers them (a lab host may number
+    its processes in a pid namespace of its own)."""
     deadline = time.monotonic() + 20
     files = [tmp_path / "child.pid", tmp_path / "grandchild.pid"]
     while time.monotonic() < deadline:
         if all(f.exists() and f.read_text().strip() for f in files):
-            return [int(f.read_text()) for f in files]
+            pids = [int(f.read_text()) for f in files]
+            if lab is None:
+                return pids
+            mine = [labctl.host_pid(lab, host, pid) for pid in pids]
+            assert all(mine), f"the children {pids} are not running on {host}"
+            return mine
         await asyncio.sleep(0.05)
     raise AssertionError("the build-like script did not start its children")
 
@@ -112,12 +119,13 @@ async def test_cancel_over_ssh_ends_the_remote_build_and_all_its_processes(lab: 
     monitor = HostMonitor(config.host(HOST), config.ssh)
     await monitor.transport.connect()
     seen = []
+    local, remote = labctl.host_dir(lab, HOST, tmp_path / "host")
     try:
-        plan = Plan("rebuild", HOST, (Step("build llama-server", argv=("sh", "-c", SPAWNS_CHILDREN, "b",
-                                                                       str(tmp_path)), streamed=True),))
+        plan = Plan("rebuild", HOST, (Step("build llama-server", argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote),
+                                           streamed=True),))
         task = asyncio.ensure_future(Executor(monitor.transport, monitor.api_client, unit="llama-server.service",
                                               on_progress=seen.append).execute(plan))
-        pids = await _pids(tmp_path)
+        pids = await _pids(local, lab)
         await labctl.until(lambda: any(p.percent == 1 for p in seen), 20, "the [  1%] line")
         task.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -18,10 +18,6 @@ from gb10dash.transport.ssh import SshTransport
 from . import labctl
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 SPLIT = "gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4 (3 parts)"
 SINGLES = ("Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf", "Qwen3-32B-GGUF/Qwen_Qwen3-32B-Q4_K_M.gguf",
            "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf")

@@ -205,10 +205,11 @@ async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(l
     async with app.run_test(size=(160, 48)) as pilot:
         await until(lambda: "stella" in app.shown and app.shown["stella"].connected, 30, "stella connected")
         await pilot.press("n")
+        local, remote = labctl.host_dir(lab, "stella", tmp_path / "host")
         plan = Plan("rebuild", "stella", (Step("build llama-server", streamed=True,
-                                               argv=("sh", "-c", SPAWNS_CHILDREN, "b", str(tmp_path))),))
+                                               argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote)),))
         app._run_action(plan, "stella", "llama-server.service")
-        pids = await _pids(tmp_path)
+        pids = await _pids(local, lab, "stella")
         await until(lambda: "stella" in app.action_views and app.action_views["stella"].percent == 1, 20,
                     "the build's [  1%] line")
         await pilot.pause(0.1)

@@ -31,10 +31,6 @@ from gb10dash.ui.screens.chat import ChatScreen, TurnView
 from lab.labctl import until
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "chat"
 SIZE = (120, 36)
 

@@ -18,10 +18,6 @@ from gb10dash.ui.app import Gb10DashApp
 from gb10dash.ui.screens.confirm import ConfirmScreen
 
 
-#: this module runs against the real-hosts lab (a container per host: real systemd, sudo, journald)
-ON_REAL_HOSTS = True
-
-
 def messages(app: Gb10DashApp) -> list[str]:
     return [str(n.message) for n in app._notifications]
 
