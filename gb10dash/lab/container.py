@@ -128,6 +128,16 @@ def sshd_text(port: int) -> str:
     ])
 
 
+def _ns_pid(pid: int) -> int | None:
+    """The pid the innermost pid namespace of process `pid` gives it (NSpid's last field)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            nspid = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
+    except OSError:
+        return None
+    return int(nspid[-1]) if nspid else None
+
+
 def smi_wrapper() -> str:
     return ("#!/bin/sh\n# gb10dash lab: nvidia-smi stand-in (no GPU here); the real formats, from the lab's shim\n"
             f"GB10LAB_ROOT={SMI_ROOT} GB10LAB_MAINPID=systemd PYTHONPATH=/usr/lib/gb10lab "
@@ -261,7 +271,8 @@ class HostContainer:
         return pid if ok else None
 
     def leader(self) -> int | None:
-        """The container's PID 1 as this machine sees it."""
+        """The container's PID 1 as this machine sees it (None while nspawn's intermediate child, which
+        forks it, is still the only one)."""
         pid = self.nspawn_pid()
         if pid is None:
             return None
@@ -269,7 +280,7 @@ class HostContainer:
             children = psutil.Process(pid).children()
         except psutil.Error:
             return None
-        return children[0].pid if children else None
+        return next((c.pid for c in children if _ns_pid(c.pid) == 1), None)
 
     def is_running(self) -> bool:
         return self.leader() is not None
@@ -298,15 +309,7 @@ class HostContainer:
             tree = [psutil.Process(leader), *psutil.Process(leader).children(recursive=True)]
         except psutil.Error:
             return None
-        for proc in tree:
-            try:
-                with open(f"/proc/{proc.pid}/status") as fh:
-                    nspid = next((line.split()[1:] for line in fh if line.startswith("NSpid:")), [])
-            except OSError:
-                continue
-            if nspid and int(nspid[-1]) == pid:
-                return proc.pid
-        return None
+        return next((proc.pid for proc in tree if _ns_pid(proc.pid) == pid), None)
 
     def main_pid(self, unit: str = UNIT) -> int:
         """A unit's MainPID as its systemd says (the container's pid; 0 when none)."""
@@ -330,6 +333,8 @@ class HostContainer:
                         return said
                 except subprocess.TimeoutExpired:
                     break
+                except ContainerError:  # gone between the look and the call: the next look says why
+                    pass
             time.sleep(0.1)
         raise ContainerError(f"{self.name}: systemd did not finish booting in {timeout:.0f}s (said {said!r})")
 
