@@ -60,18 +60,28 @@ def gpu_controls(lab: Lab, host: str, *, reasons: int | None = None, power_w: fl
 
 class JournalWriter:
     """Writes lines into a host's journal as llama-server.service's own output: on a real host one
-    long-lived `systemd-cat` inside the unit's cgroup (journald files its lines under the unit, and
-    applies its real rate limit); on the shim lab, the lab journal's appender."""
+    long-lived process inside the unit's cgroup with its stdout on journald's stream (journald files
+    its lines under the unit, and applies its real rate limit); on the shim lab, the lab journal's
+    appender.
+
+    journald looks up a stream's unit from the writer's pid when it handles each line: a writer that
+    exits before journald caught up has its last lines filed under no unit (seen under load: a batch
+    of 50 lines missing from `journalctl -u`). So the writer is `cat` exec'd by `systemd-cat` (the
+    stream's pid is the one that stays), and close() waits until the unit's journal shows the last
+    line before letting it go."""
 
     def __init__(self, lab: Lab | HostsLab, host: str):
+        self._lab, self._host = lab, host
         self._box = container(lab, host)
         self._root = None if self._box else lab.layout.host(host).root
         self._cat: subprocess.Popen | None = None
+        self._last: str | None = None
         if self._box is not None:
             join = "".join(f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
                            for h in cgroup_hierarchies())
-            self._cat = subprocess.Popen(self._box.enter_argv(["sh", "-c", join + "exec systemd-cat -t llama-server"]),
-                                         stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            self._cat = subprocess.Popen(
+                self._box.enter_argv(["sh", "-c", join + "exec systemd-cat -t llama-server cat"]),
+                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, messages: list[str]) -> None:
         if self._cat is None:
@@ -82,10 +92,24 @@ class JournalWriter:
         assert self._cat.stdin is not None
         self._cat.stdin.write(("\n".join(messages) + "\n").encode())
         self._cat.stdin.flush()
+        if messages:
+            self._last = messages[-1]
+
+    def _caught_up(self, within_s: float = 10.0) -> None:
+        """Until the unit's journal shows the last line written (bounded: journald may have dropped it
+        past its rate limit)."""
+        deadline = time.monotonic() + within_s
+        while self._last is not None and time.monotonic() < deadline:
+            tail = shim(self._lab, self._host, "journalctl", "-u", "llama-server.service", "-o", "cat", "-n", "50",
+                        "--no-pager").stdout
+            if self._last in tail.splitlines():
+                return
+            time.sleep(0.05)
 
     def close(self) -> None:
         if self._cat is not None:
             assert self._cat.stdin is not None and self._cat.stderr is not None
+            self._caught_up()
             self._cat.stdin.close()
             self._cat.wait(timeout=30)
             err = self._cat.stderr.read().decode()
