@@ -68,12 +68,17 @@ async def test_a_broken_commit_leaves_the_service_untouched(lab: Lab, source: Pa
     build = lab.layout.host(HOST).build_dir
     before_pid, before_link = main_pid(lab), os.readlink(build) if build.is_symlink() else None
     work = llama_src.upstream_paths(lab.layout)[1]
-    text = (work / BROKEN_FILE).read_text()
-    llama_src.push_change(lab.layout, BROKEN_FILE, text + '\n#error "gb10dash lab: a broken commit"\n', "break it")
+    broken = '#error "gb10dash lab: a broken commit"'
+    # the file as upstream has it, less any break an interrupted run left there (the upstream is kept)
+    current = (work / BROKEN_FILE).read_text()
+    text = "".join(line for line in current.splitlines(keepends=True) if line.strip() != broken).rstrip("\n") + "\n"
+    if text != current:
+        llama_src.push_change(lab.layout, BROKEN_FILE, text, "unbreak what an interrupted run left")
+    llama_src.push_change(lab.layout, BROKEN_FILE, text + "\n" + broken + "\n", "break it")
     try:
         plan, result = await rebuild(lab)
     finally:
-        llama_src.push_change(lab.layout, BROKEN_FILE, None, "unbreak")
+        llama_src.push_change(lab.layout, BROKEN_FILE, text, "unbreak")
     assert "CPU build (-DGGML_CUDA=OFF)" in plan.summary
     assert not result.ok and "cmake --build" in (result.error or "")
     assert "gb10dash lab: a broken commit" in (result.error or "")
