@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the new model to load before rolling back (default 300)")
     swap.add_argument("--force", action="store_true", help="try a model the picker would not offer")
 
+    sudoers = commands.add_parser("sudoers", help="print each host's /etc/sudoers.d/gb10dash: exactly the commands "
+                                                  "gb10dash's plans run with sudo (and their undo), asked of the "
+                                                  "host (its login, its unit's drop-in path, where sudo finds "
+                                                  "each command); install it with visudo")
+    sudoers.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
+
     lab = commands.add_parser("lab", help="start, stop or inspect the local lab")
     lab.add_argument("action", choices=("start", "stop", "status"))
     lab.add_argument("--lab-dir", metavar="DIR", help="where the lab lives (default: ~/.local/state/gb10dash/"
@@ -177,6 +183,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return serve_command(config.path, host=args.bind, port=args.port, read_only=args.read_only,
                                  token_file=args.token_file, refresh_s=args.refresh, max_sessions=args.max_sessions)
+        if command == "sudoers":
+            from gb10dash.actions.sudoers_cli import sudoers_command
+
+            return asyncio.run(sudoers_command(config, hosts))
         if command == "restart":
             from gb10dash.actions.cli import restart_command
 

@@ -81,15 +81,19 @@ class HostSetup:
     journal_group: bool = True  # llm-agent in systemd-journal (False: as a host set up without it)
 
 
-def sudoers_text(unit: str = UNIT, dropin_dir: str = DROPIN_DIR, user: str = LOGIN_USER) -> str:
-    """The narrowest rules the product's current plans run with sudo -n (restart, swap and its
-    rollback, the build switch's drop-in, drop caches): exact argv, no wildcards."""
-    dropin = f"{dropin_dir}/gb10dash-model.conf"
-    commands = [f"/usr/bin/systemctl restart {unit}", "/usr/bin/systemctl daemon-reload",
-                f"/usr/bin/systemctl reset-failed {unit}", f"/usr/bin/mkdir -p {dropin_dir}",
-                f"/usr/bin/tee {dropin}", f"/usr/bin/rm -f {dropin}", "/usr/sbin/sysctl vm.drop_caches=3"]
-    return (f"# gb10dash lab: what {user} may run as root — generated at each lab start\n"
-            f"{user} ALL=(root) NOPASSWD: " + ", ".join(commands) + "\n")
+def sudoers_text(name: str) -> str:
+    """Exactly what `gb10dash sudoers` prints for this host: the commands the product's plans run with
+    sudo -n (forward and undo), derived from the plans, at Debian's paths; no hand-kept list."""
+    from gb10dash.actions.sudoers import DEBIAN_PATHS, needed_commands
+    from gb10dash.actions.sudoers import sudoers_text as generated
+    from gb10dash.collectors.systemd import UnitStatus
+    from gb10dash.config import HostConfig
+
+    host = HostConfig(name=name, api_url="http://127.0.0.1", model_path="", ctx=0, unit=UNIT)
+    unit = UnitStatus(active_state="active", sub_state="running", main_pid=None, started_at=None, n_restarts=0,
+                      result=None, exec_main_status=None, exec_start=(), fragment_path=f"{UNIT_DIR}/{UNIT}",
+                      drop_in_paths=())
+    return generated(LOGIN_USER, needed_commands(host, unit), DEBIAN_PATHS, host=name)
 
 
 def exec_start(spec: HostSpec, api_port: int) -> list[str]:
@@ -180,7 +184,7 @@ class HostContainer:
         for other in (r / "etc/sudoers.d").glob("*"):  # this machine's own rules are not the host's
             if other.name != "README":
                 other.unlink()
-        self._write(SUDOERS, sudoers_text(), mode=0o440)
+        self._write(SUDOERS, sudoers_text(setup.spec.name), mode=0o440)
         self._write("/usr/bin/nvidia-smi", smi_wrapper(), mode=0o755)
         shims = Path(__file__).resolve().parent / "shims"
         shutil.rmtree(r / "usr/lib/gb10lab", ignore_errors=True)

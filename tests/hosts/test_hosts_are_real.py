@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from gb10dash.lab.container import LOGIN_USER, SERVER_USER, sudoers_text
+from gb10dash.lab.container import LOGIN_USER, SERVER_USER, SUDOERS
 from gb10dash.lab.hosts_lab import HostsLab
 
 UNIT = "llama-server.service"
@@ -48,6 +48,28 @@ def test_systemctl_journalctl_and_sudo_are_debians(hosts_lab: HostsLab) -> None:
     assert owners == {"systemctl": "systemd", "journalctl": "systemd", "sudo": "sudo"}, lines  # Debian's packages
 
 
+def test_the_sudoers_file_is_what_gb10dash_sudoers_prints(hosts_lab: HostsLab, tmp_path) -> None:
+    """Asked of the hosts themselves (login, FragmentPath, where sudo finds each command) and derived
+    from the plans: the lab installs exactly that, and visudo accepts it."""
+    printed = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers",
+                              "stella"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert printed.returncode == 0, printed.stderr
+    installed = (hosts_lab.container("stella").root / SUDOERS.lstrip("/")).read_text()
+    assert printed.stdout == installed
+    (tmp_path / "gb10dash").write_text(printed.stdout)
+    checked = subprocess.run(["visudo", "-cf", str(tmp_path / "gb10dash")], capture_output=True, text=True, timeout=30)
+    assert checked.returncode == 0 and "parsed OK" in checked.stdout, checked.stdout + checked.stderr
+    both = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers"],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert both.returncode == 0 and both.stdout.count("NOPASSWD:") == 2 and "# ---- pegasus: install as" in both.stdout
+
+
+def rules(sudoers: str) -> list[str]:
+    """The commands of a sudoers file's one NOPASSWD rule, unescaped as `sudo -l` lists them."""
+    body = sudoers.split("NOPASSWD: ", 1)[1].replace("\\\n", " ")
+    return [" ".join(rule.split()).replace("\\", "") for rule in body.split(", ")]
+
+
 def test_sudo_grants_exactly_the_sudoers_file(hosts_lab: HostsLab) -> None:
     denied = ssh(hosts_lab, "stella", f"systemctl start {UNIT}")
     assert denied.returncode != 0 and "Interactive authentication required" in denied.stderr
@@ -55,8 +77,8 @@ def test_sudo_grants_exactly_the_sudoers_file(hosts_lab: HostsLab) -> None:
     assert outside.returncode == 1 and "a password is required" in outside.stderr
     assert ssh(hosts_lab, "stella", "sudo -n cat /etc/shadow").returncode == 1
     listed = ssh(hosts_lab, "stella", "sudo -n -l")
-    allowed = sudoers_text().split("NOPASSWD: ", 1)[1].strip().split(", ")
-    assert all(command in listed.stdout.replace("\\=", "=") for command in allowed), listed.stdout
+    allowed = rules((hosts_lab.container("stella").root / SUDOERS.lstrip("/")).read_text())
+    assert len(allowed) == 7 and all(command in listed.stdout.replace("\\", "") for command in allowed), listed.stdout
     before = main_pid(hosts_lab, "stella")
     restarted = ssh(hosts_lab, "stella", f"sudo -n systemctl restart {UNIT}", timeout=60)
     assert restarted.returncode == 0, restarted.stderr
