@@ -17,21 +17,19 @@ from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.streamed import StreamedOutput, streamed_argv
+from gb10dash.actions.startup import journal_reason, startup_failure
+from gb10dash.actions.sudoers import sudoers_rule
 from gb10dash.collectors import systemd
 from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.transport.base import Transport, TransportError
 
-SUDOERS_HINT = ("sudo needs a password here. To allow it without one, add with `visudo -f "
-                "/etc/sudoers.d/gb10dash`: {user} ALL=(root) NOPASSWD: /usr/bin/systemctl restart {unit}, "
-                "/usr/bin/systemctl daemon-reload, /usr/bin/systemctl reset-failed {unit}, "
-                "/usr/bin/tee /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
-                "/usr/bin/mkdir -p /etc/systemd/system/{unit}.d, "
-                "/usr/bin/rm -f /etc/systemd/system/{unit}.d/gb10dash-model.conf, "
-                "/usr/sbin/sysctl vm.drop_caches=3")
+SUDOERS_HINT = ("sudo needs a password here. The rule this step needs: `{rule}`; `gb10dash sudoers` prints "
+                "every rule gb10dash's plans need on each host (install them with `visudo -f /etc/sudoers.d/gb10dash`)")
 SHOWN_LINES = 6         # a streamed step's last lines in each progress report
 PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
+UNIT_CHECK_S = 1.0       # how often a wait for the model asks systemd whether the server is still there
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,26 +187,29 @@ class Executor:
         joined = " / ".join(last) if step.tail_lines <= 3 else "\n" + "\n".join(last)
         message = f"`{step.command_line()}` exited {status}" + (": " + joined if last else "")
         if "a password is required" in output or "a terminal is required" in output:
-            message += ". " + SUDOERS_HINT.format(user=self.user, unit=self.unit)
+            message += ". " + SUDOERS_HINT.format(rule=sudoers_rule(self.user, step.argv))
         return message
 
     async def _wait_healthy(self, index: int, total: int, step: Step, began: float) -> str:
         deadline = began + step.timeout_s
         client = await self.client()
-        last_unit_check = 0.0
+        last_unit_check = -1e9
+        started_pid: int | None = None
         while time.monotonic() < deadline:
+            if time.monotonic() - last_unit_check >= UNIT_CHECK_S:  # first at once: a start may fail at once
+                last_unit_check = time.monotonic()
+                unit = await systemd.collect_unit(self.transport, self.unit)
+                started_pid = started_pid or (unit.main_pid if unit.active_state == "active" else None)
+                failure = startup_failure(unit, started_pid)
+                if failure is not None:
+                    reason = journal_reason(await self._journal_tail(40))
+                    raise StepFailed(failure + (f"; its log says: {reason}" if reason else ""))
             health = await client.health()
             elapsed = time.monotonic() - began
             if health.state is HealthState.OK:
                 return f"healthy after {elapsed:.1f} s"
             word = "loading (503)" if health.state is HealthState.LOADING else "starting"
             self.on_progress(Progress(index, total, step.title, "progress", f"{word} {elapsed:.0f} s", elapsed))
-            if time.monotonic() - last_unit_check > 2.0:
-                last_unit_check = time.monotonic()
-                unit = await systemd.collect_unit(self.transport, self.unit)
-                if unit.is_failed:
-                    raise StepFailed(f"the service failed while starting ({unit.result}, status "
-                                     f"{unit.exec_main_status})")
             await asyncio.sleep(self.poll_s)
         raise StepFailed(f"not healthy after {step.timeout_s:g} s")
 

@@ -82,6 +82,41 @@ def test_corrupt_gguf_rolls_back_byte_identical(lab: Lab, restored: Path, privat
     assert records[-1]["action"] == "swap" and records[-1]["result"] == "rolled back"
 
 
+POLICIES = {
+    # RestartSec=3 keeps a model that fails at once under systemd's start limit (5 starts in 10 s):
+    # the unit loops in auto-restart and never goes failed by itself
+    "auto-restart loop": "[Service]\nRestartSec=3\n",
+    # restarted at once with a start limit of 2, it is failed (start limit hit) within milliseconds
+    "start limit": "[Unit]\nStartLimitBurst=2\n[Service]\nRestartSec=0\n",
+}
+
+
+@pytest.mark.parametrize("policy", list(POLICIES))
+def test_a_model_that_fails_to_load_is_rolled_back_within_seconds(lab: Lab, restored: Path, private_state: Path,
+                                                                   policy: str) -> None:
+    """The wait step fails as soon as the process the swap started is gone (auto-restart, a restart by
+    systemd, failed), with the server's own reason, instead of at the load timeout (60 s here)."""
+    policy_dropin = restored / "zz-test-restart-policy.conf"
+    restored.mkdir(parents=True, exist_ok=True)
+    policy_dropin.write_text(POLICIES[policy])
+    try:
+        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
+        proc = swap(lab, "broken-GGUF/corrupt.gguf", "--force")
+    finally:
+        policy_dropin.unlink()
+    assert proc.returncode == 1 and "rolled back" in proc.stderr, proc.stdout + proc.stderr
+    assert "failed to load model" in proc.stderr  # the journal's reason, in the failure itself
+    record = [json.loads(line) for line in (private_state / "audit.jsonl").read_text().splitlines()][-1]
+    assert record["result"] == "rolled back"
+    wait = next(s for s in record["steps"] if s["title"] == "wait for the model to load")
+    assert wait["status"] == "failed"
+    print(f"\n{policy}: the wait failed {wait['duration_s']:.1f} s after the restart (the corrupt model fails "
+          f"at once; load timeout 60 s): {wait.get('detail') or ''}")
+    assert wait["duration_s"] < 10
+    assert ("failed while starting" if policy == "start limit" else "systemd is restarting it") in wait["detail"]
+    assert served(lab) == ORIGINAL
+
+
 def test_corrupt_gguf_is_not_offered_without_force(lab: Lab) -> None:
     before = served(lab)
     proc = swap(lab, "broken-GGUF/corrupt.gguf")
