@@ -132,6 +132,19 @@ def sshd_text(port: int) -> str:
     ])
 
 
+def _this_python() -> list[str]:
+    """This checkout of gb10dash and its Python environment, read-only at the same paths in each host,
+    so that a test can run the dashboard on a host itself (its local transport). A checkout under /tmp
+    would otherwise be hidden by the container's own /tmp."""
+    import sys
+
+    paths = []
+    for path in (Path(__file__).resolve().parents[2], Path(sys.prefix).resolve()):
+        if not any(path == p or path.is_relative_to(p) for p in paths):
+            paths.append(path)
+    return [str(p) for p in paths if p != Path("/")]
+
+
 def _ns_pid(pid: int) -> int | None:
     """The pid the innermost pid namespace of process `pid` gives it (NSpid's last field)."""
     try:
@@ -228,7 +241,8 @@ class HostContainer:
                 "--console=passive", f"--hostname={setup.spec.name}", "--resolv-conf=off", "--timezone=off",
                 f"--bind-ro={setup.share_src}:{SHARE}",
                 f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}",
-                f"--bind-ro={setup.llama_src}:{UPSTREAM}"]
+                f"--bind-ro={setup.llama_src}:{UPSTREAM}",
+                *(f"--bind-ro={path}:{path}" for path in _this_python())]
         setup.llama_src.mkdir(parents=True, exist_ok=True)
         groups = self._cgroups()
         for group in groups:
