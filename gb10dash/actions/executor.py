@@ -18,7 +18,7 @@ from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.streamed import StreamedOutput, streamed_argv
 from gb10dash.actions.startup import journal_reason, startup_failure
-from gb10dash.actions.sudoers import sudoers_rule
+from gb10dash.actions.sudoers import allows, parse_sudo_list, sudo_commands, sudoers_rule
 from gb10dash.collectors import systemd
 from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
 from gb10dash.collectors.llama import HealthState, model_file_name
@@ -80,6 +80,7 @@ class Executor:
         done: list[Step] = []
         started = time.monotonic()
         try:
+            await self._preflight(plan)
             for index, step in enumerate(plan.steps, 1):
                 result.failed_step = index
                 await self._step(index, len(plan.steps), step, record, result)
@@ -240,6 +241,31 @@ class Executor:
                     ok, entry.status, entry.detail = False, "undo-failed", str(exc)
                 entry.duration_s = round(time.monotonic() - began, 3)
         return ok
+
+    async def _preflight(self, plan: Plan) -> None:
+        """Before anything changes: every command the plan (and its undo) runs with `sudo -n` must be in
+        what `sudo -n -l` lists for the login, or the plan stops here, naming the missing rules."""
+        needed = sudo_commands([plan])
+        if not needed:
+            return
+        listed = await self.transport.run(["sudo", "-n", "-l"], timeout=30)
+        if not listed.ok:
+            why = _last_line(listed.stderr or listed.stdout) or f"exit {listed.exit_status}"
+            raise StepFailed(f"sudo on the host allows nothing without a password ({why}), so nothing was "
+                             f"changed. This plan needs: {self._rules(needed)}. `gb10dash sudoers` prints every "
+                             f"rule the plans need")
+        try:
+            allowed = parse_sudo_list(listed.stdout)
+        except ValueError as exc:
+            raise StepFailed(f"`sudo -n -l` on the host: {exc}") from None
+        missing = [argv for argv in needed if not allows(allowed, argv)]
+        if missing:
+            raise StepFailed(f"sudo on the host would refuse {len(missing)} of this plan's commands (forward or "
+                             f"undo), so nothing was changed. Missing: {self._rules(missing)}. `gb10dash sudoers` "
+                             f"prints every rule the plans need")
+
+    def _rules(self, commands: list[tuple[str, ...]]) -> str:
+        return "; ".join(f"`{sudoers_rule(self.user, argv)}`" for argv in commands)
 
     async def _journal_tail(self, lines: int = 20) -> list[str]:
         try:

@@ -107,3 +107,71 @@ def parse_resolved(names: Sequence[str], text: str) -> dict[str, str]:
     if len(lines) != len(names):
         raise ValueError(f"expected {len(names)} path(s) from command -v, got {text.strip()[:200]!r}")
     return {name: line.strip() for name, line in zip(names, lines) if line.strip()}
+
+
+# -- preflight: what `sudo -n -l` says the login may run without a password --------------------------
+def _split_commands(text: str) -> list[str]:
+    """A rule's commands: split at commas that are not escaped, then unescaped."""
+    parts, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == ",":
+            parts.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current).strip())
+    return [p for p in parts if p]
+
+
+def parse_sudo_list(text: str) -> list[str]:
+    """`sudo -n -l` → the commands the user may run as root without a password (`ALL` for any)."""
+    lines = text.splitlines()
+    start = next((i + 1 for i, line in enumerate(lines) if "may run the following commands" in line), None)
+    if start is None:
+        raise ValueError("no `may run the following commands` section (expected `sudo -n -l` output)")
+    if lines[start - 1].startswith("User root may run"):
+        return ["ALL"]  # sudo never asks root for a password, whatever its rules' tags say
+    specs: list[str] = []
+    for line in lines[start:]:
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("(") or not specs:
+            specs.append(line.strip())
+        else:
+            specs[-1] += " " + line.strip()  # a long rule wrapped onto the next line
+    allowed = []
+    for spec in specs:
+        runas, _, rest = spec.partition(")")
+        if not ("root" in runas or "ALL" in runas.split(":")[0]):
+            continue
+        nopasswd = False
+        for word_or_list in rest.replace("NOPASSWD:", "\0NOPASSWD\0").replace(" PASSWD:", "\0PASSWD\0").split("\0"):
+            if word_or_list in ("NOPASSWD", "PASSWD"):
+                nopasswd = word_or_list == "NOPASSWD"
+            elif nopasswd:
+                allowed += _split_commands(word_or_list)
+    return allowed
+
+
+def allows(allowed: Sequence[str], argv: Sequence[str]) -> bool:
+    """Whether one of the listed commands permits argv (its name bare, as the plans run it): the same
+    command with exactly these arguments, or with none listed (any arguments), or ALL."""
+    import fnmatch
+
+    for entry in allowed:
+        if entry == "ALL":
+            return True
+        path, _, args = entry.partition(" ")
+        if posixpath.basename(path) != argv[0] and path != argv[0]:
+            continue
+        wanted = " ".join(argv[1:])
+        if not args or args == wanted or (args == '""' and not wanted):
+            return True
+        if any(c in args for c in "*?[") and fnmatch.fnmatchcase(wanted, args):
+            return True
+    return False

@@ -269,6 +269,21 @@ class HungShare:
             self.box.run(["umount", "-l", self.remote])
 
 
+@contextmanager
+def sudoers_without(lab: HostsLab, host: str, rule: str) -> Iterator[str]:
+    """While inside: the host's sudoers file without the one rule that contains `rule` (yielded whole)."""
+    path = container(lab, host).root / SUDOERS.lstrip("/")
+    text = path.read_text()
+    head, body = text.split("NOPASSWD: ", 1)
+    rules = body.rstrip("\n").split(", \\\n    ")
+    (dropped,) = [r for r in rules if rule in r]
+    path.write_text(head + "NOPASSWD: " + ", \\\n    ".join(r for r in rules if r != dropped) + "\n")
+    try:
+        yield dropped
+    finally:
+        path.write_text(text)
+
+
 def sshd_pid(lab: Lab | HostsLab, host: str) -> int | None:
     """The host's sshd listener, as this machine's pid."""
     box = container(lab, host)

@@ -1,4 +1,4 @@
-"""sudo shim: `sudo [-n] [-E] [-H] [-u USER] [--] CMD ARGS...`.
+"""sudo shim: `sudo [-n] [-E] [-H] [-u USER] [--] CMD ARGS...`, and `sudo [-n] -l`.
 
 If $GB10LAB_ROOT/state/sudo-password-required exists, behaves like sudo without a NOPASSWD rule (exact
 messages, exit 1). Otherwise execs CMD with the caller's PATH followed by Debian's sudo secure_path (so
@@ -23,8 +23,20 @@ SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # 
 WITH_VALUE = {"-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U"}
 
 
+def _listing() -> str:
+    """What `sudo -l` prints for a user whose one rule is `ALL=(ALL : ALL) NOPASSWD: ALL` (the light lab
+    lets every command through), in sudo's layout."""
+    import getpass
+    import socket
+
+    user, host = getpass.getuser(), socket.gethostname()
+    return (f"Matching Defaults entries for {user} on {host}:\n    env_reset, mail_badpass,\n"
+            f"    secure_path={SECURE_PATH.replace(':', chr(92) + ':')}, use_pty\n\n"
+            f"User {user} may run the following commands on {host}:\n    (ALL : ALL) NOPASSWD: ALL\n")
+
+
 def main(argv: list[str]) -> int:
-    non_interactive, i = False, 0
+    non_interactive, listing, i = False, False, 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
         i += 1
@@ -36,7 +48,14 @@ def main(argv: list[str]) -> int:
             non_interactive = non_interactive or arg == "--non-interactive"
         else:
             non_interactive = non_interactive or "n" in arg[1:]
+            listing = listing or "l" in arg[1:]
     command = argv[i:]
+    if listing and not command:
+        if (lab_root() / "state" / "sudo-password-required").exists():
+            print("sudo: a password is required", file=sys.stderr)
+            return 1
+        print(_listing(), end="")
+        return 0
     if not command:
         print(USAGE, file=sys.stderr)
         return 1
