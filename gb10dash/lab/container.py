@@ -181,6 +181,9 @@ class HostContainer:
         r = self.root
         (r / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
         (r / "etc/hostname").write_text(setup.spec.name + "\n")
+        # as a Debian install writes it: the host's own name resolves (sudo warns on every call otherwise)
+        (r / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{setup.spec.name}\n"
+                                     "::1\tlocalhost ip6-localhost ip6-loopback\n")
         (r / "etc/fstab").write_text("# gb10dash lab host: no mounts of its own (the share is bound by nspawn)\n")
         self._users(setup)
         self._write(f"{UNIT_DIR}/{TARGET}", target_text())
