@@ -23,7 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch GB10 hosts serving LLMs with llama-server: unit, log, GPU, memory, "
                     "model share and the llama-server API, over one SSH connection per host.",
         epilog="Config lookup: --config PATH, $GB10DASH_CONFIG, $XDG_CONFIG_HOME/gb10dash/hosts.toml, "
-               "./hosts.toml. Exit codes: 0 healthy, 1 degraded, 2 config or usage error.",
+               "./hosts.toml. Exit codes: 0 healthy, 1 degraded, 2 config or usage error; an action (restart, "
+               "swap, rebuild, drop-caches, recover) stopped by SIGTERM, SIGHUP or SIGINT: 3 when what it had "
+               "changed was undone, 4 when the undo failed (then `gb10dash recover HOST`).",
     )
     parser.add_argument("--version", action="version", version=f"gb10dash {__version__}")
     parser.add_argument("--config", metavar="PATH", help="hosts.toml to use")
@@ -135,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the new model to load before rolling back (default 300)")
     swap.add_argument("--force", action="store_true", help="try a model the picker would not offer")
 
+    recover = commands.add_parser("recover", help="undo a plan that started and never ended (the dashboard running "
+                                                  "it was killed): its undo steps, kept on the host, run as an "
+                                                  "audited plan; exit 0 when nothing is left to recover")
+    recover.add_argument("host", metavar="HOST")
+    recover.add_argument("--yes", action="store_true", help="run without asking")
+
     sudoers = commands.add_parser("sudoers", help="print each host's /etc/sudoers.d/gb10dash: exactly the commands "
                                                   "gb10dash's plans run with sudo (and their undo), asked of the "
                                                   "host (its login, its unit's drop-in path, where sudo finds "
@@ -187,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.actions.sudoers_cli import sudoers_command
 
             return asyncio.run(sudoers_command(config, hosts))
+        if command == "recover":
+            from gb10dash.actions.recover_cli import recover_command
+
+            return asyncio.run(recover_command(config, args.host, yes=args.yes))
         if command == "restart":
             from gb10dash.actions.cli import restart_command
 

@@ -31,13 +31,16 @@ def make_private_dir(path: Path) -> Path:
     return path
 
 
-def append_private_line(path: Path, line: str) -> None:
+def append_private_line(path: Path, line: str, *, durable: bool = False) -> None:
     """Append one line in one write with O_APPEND (concurrent writers — the TUI and a CLI — never
-    interleave); the file is created 0600 in a 0700 directory."""
+    interleave); the file is created 0600 in a 0700 directory. durable: fsync before returning (a
+    write-ahead record must survive the process being killed the next instant)."""
     make_private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         os.write(fd, line.encode())
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
 

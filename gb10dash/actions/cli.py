@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
 from gb10dash.actions.drop_caches import plan_drop_caches
-from gb10dash.actions.executor import PlanResult, Progress
+from gb10dash.actions.executor import PlanResult, Progress, cancelled_result
+from gb10dash.actions.interrupt import PlanInterrupter
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
@@ -18,6 +20,16 @@ from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 3   # a signal stopped the plan; what it had changed was undone
+EXIT_NOT_UNDONE = 4    # a signal stopped the plan and the undo failed: `gb10dash recover HOST`
+
+
+def say(text: str, *, error: bool = False) -> None:
+    """Print, but never fail: after SIGHUP the terminal is gone, and an undo must not stop for that."""
+    try:
+        print(text, file=sys.stderr if error else sys.stdout, flush=True)
+    except OSError:
+        pass
 
 
 class ProgressPrinter:
@@ -31,7 +43,7 @@ class ProgressPrinter:
         if progress.status == "progress" and progress.percent is not None:
             if progress.percent != self.percent:
                 self.percent = progress.percent
-                print(f"      [{progress.percent:3d}%] {progress.detail}", flush=True)
+                say(f"      [{progress.percent:3d}%] {progress.detail}")
             return
         if progress.status == "started":
             self.percent = None
@@ -40,14 +52,14 @@ class ProgressPrinter:
 
 def print_progress(progress: Progress) -> None:
     if progress.status == "started":
-        print(f"[{progress.step}/{progress.total}] {progress.title}: {progress.detail}", flush=True)
+        say(f"[{progress.step}/{progress.total}] {progress.title}: {progress.detail}")
     elif progress.status == "progress":
-        print(f"      … {progress.detail}", flush=True)
+        say(f"      … {progress.detail}")
     elif progress.status == "undo":
-        print(f"  undo: {progress.title}: {progress.detail}", flush=True)
+        say(f"  undo: {progress.title}: {progress.detail}")
     else:
         detail = f" — {progress.detail}" if progress.detail else ""
-        print(f"      {progress.status} in {progress.elapsed_s:.1f} s{detail}", flush=True)
+        say(f"      {progress.status} in {progress.elapsed_s:.1f} s{detail}")
 
 
 def confirm(plan: Plan, yes: bool, *, question: str = "Run this plan?",
@@ -75,6 +87,37 @@ def report(result: PlanResult) -> int:
         for line in result.journal:
             print(f"  {line}", file=sys.stderr)
     return EXIT_FAILED
+
+
+def on_signal(name: str, first: bool) -> None:
+    if first:
+        say(f"gb10dash: {name}: stopping the plan and undoing what it changed (a second signal does not "
+            f"cut the undo short)", error=True)
+    else:
+        say(f"gb10dash: {name}: already undoing; it ends when the undo does", error=True)
+
+
+async def run_interruptible(plan: Plan, monitor: HostMonitor) -> PlanResult | int:
+    """Run the plan; a signal (SIGTERM, SIGHUP, SIGINT) undoes it and gives the exit code instead."""
+    with PlanInterrupter(on_signal) as interrupter:
+        try:
+            return await run_plan(plan, monitor.transport, monitor.api_client, unit=monitor.host.unit,
+                                  on_progress=ProgressPrinter())
+        except asyncio.CancelledError as exc:
+            if interrupter.signal is None:
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()
+            result = cancelled_result(exc)
+            if result is None or result.rolled_back or not any(s.undo for s in plan.steps):
+                say(f"interrupted by {interrupter.signal}: {plan.action} on {plan.host} stopped"
+                    + ("; what it had changed was undone" if result is not None and result.rolled_back else ""),
+                    error=True)
+                return EXIT_INTERRUPTED
+            say(f"interrupted by {interrupter.signal}, and the undo failed: run `gb10dash recover {plan.host}`",
+                error=True)
+            return EXIT_NOT_UNDONE
 
 
 PlanMaker = Callable[[HostMonitor], Awaitable[Plan]]
@@ -110,8 +153,9 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
         if refused is not None:
             return refused
         await hooks.before_run(monitor, plan)
-        result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
-                                on_progress=ProgressPrinter())
+        result = await run_interruptible(plan, monitor)
+        if isinstance(result, int):
+            return result
         offer = await hooks.follow_up(monitor, plan, result) if not result.ok else None
         if offer is not None:
             report(result)
@@ -120,8 +164,9 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
                               refuse_hint="rerun with --yes --accept-flag-rewrite to apply it")
             if refused is not None:
                 return refused
-            result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit,
-                                    on_progress=ProgressPrinter())
+            result = await run_interruptible(plan, monitor)
+            if isinstance(result, int):
+                return result
         code = report(result)
         override = await hooks.after_run(monitor, plan, result)
     except (TransportError, ActionBusy, ValueError) as exc:

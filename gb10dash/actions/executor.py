@@ -7,14 +7,15 @@ result says what failed and carries the unit's last journal lines when the servi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
 from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
+from gb10dash.actions.pending import PendingPlan, PlanMarker, undo_steps
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.streamed import StreamedOutput, streamed_argv
 from gb10dash.actions.startup import journal_reason, startup_failure
@@ -27,6 +28,7 @@ from gb10dash.transport.base import Transport, TransportError
 
 SUDOERS_HINT = ("sudo needs a password here. The rule this step needs: `{rule}`; `gb10dash sudoers` prints "
                 "every rule gb10dash's plans need on each host (install them with `visudo -f /etc/sudoers.d/gb10dash`)")
+T = TypeVar("T")
 SHOWN_LINES = 6         # a streamed step's last lines in each progress report
 PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
 UNIT_CHECK_S = 1.0       # how often a wait for the model asks systemd whether the server is still there
@@ -65,6 +67,10 @@ class StepFailed(Exception):
         self.rewritten_exec_start = rewritten_exec_start
 
 
+class Refused(StepFailed):
+    """The plan was refused before it changed anything (preflight, an unrecovered earlier plan)."""
+
+
 class Executor:
     def __init__(self, transport: Transport, client: Callable[[], Awaitable[LlamaClient]], *, unit: str,
                  audit: AuditLog | None = None, on_progress: Callable[[Progress], None] | None = None,
@@ -75,12 +81,19 @@ class Executor:
         self.poll_s, self.user = poll_s, user
 
     async def execute(self, plan: Plan) -> PlanResult:
-        record = PlanRecord(plan.host, plan.action, plan.summary)
+        record = PlanRecord(plan.host, plan.action, plan.summary, recovers=plan.recovers)
         result = PlanResult(ok=False, record=record)
         done: list[Step] = []
         started = time.monotonic()
+        marker = PlanMarker(self.transport, self.unit)
+        marked = False
+        self.audit.started(record, plan)  # write-ahead: on disk before anything is asked of the host
         try:
             await self._preflight(plan)
+            await self._refuse_if_pending(plan, marker)
+            if undo_steps(plan):  # what the undo needs, on the host too: any workstation can recover it
+                await marker.write(PendingPlan.of(plan, record.plan_id, self.unit, record.started_at))
+                marked = True
             for index, step in enumerate(plan.steps, 1):
                 result.failed_step = index
                 await self._step(index, len(plan.steps), step, record, result)
@@ -89,26 +102,47 @@ class Executor:
         except (StepFailed, TransportError) as exc:
             result.error = str(exc)
             result.rewritten_exec_start = getattr(exc, "rewritten_exec_start", None)
-            record.result, record.error = "failed", str(exc)
-            result.journal = await self._journal_tail()
+            record.result, record.error = ("refused" if isinstance(exc, Refused) else "failed"), str(exc)
+            result.journal = [] if isinstance(exc, Refused) else await self._journal_tail()
             if any(step.undo for step in done):
                 result.rolled_back = await self._undo(done, len(plan.steps), record)
                 record.result = "rolled back" if result.rolled_back else "failed (rollback failed)"
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             # the running step's command is already gone (its stream or run was cancelled with it);
-            # undo what the completed steps changed, even if a second cancel comes, then stop
-            result.cancelled, result.error = True, "cancelled by the operator"
-            record.result, record.error = "cancelled", "cancelled by the operator"
+            # undo what the completed steps changed — a second cancel (signal) does not cut it short —
+            # then stop. The reason is the cancel's message (the CLI passes the signal's name).
+            why = str(exc.args[0]) if exc.args and exc.args[0] else "cancelled by the operator"
+            result.cancelled, result.error = True, why
+            record.result, record.error = "cancelled", why
             if any(step.undo for step in done):
-                undo = asyncio.ensure_future(self._undo(done, len(plan.steps), record))
-                with contextlib.suppress(asyncio.CancelledError):
-                    result.rolled_back = await asyncio.shield(undo)
+                result.rolled_back = await finish_despite_cancel(self._undo(done, len(plan.steps), record))
                 record.result = "cancelled, rolled back" if result.rolled_back else "cancelled (rollback failed)"
+            exc.plan_result = result  # type: ignore[attr-defined]  # what the canceller reports (cancelled_result)
             raise
         finally:
             record.duration_s = round(time.monotonic() - started, 3)
+            if marked and (result.ok or result.rolled_back or not any(step.undo for step in done)):
+                await finish_despite_cancel(self._remove_marker(marker, record))
             self.audit.append(record)
         return result
+
+    async def _refuse_if_pending(self, plan: Plan, marker: PlanMarker) -> None:
+        """An earlier plan that never ended left its marker: nothing runs until it is recovered
+        (except the recovery of that very plan)."""
+        try:
+            pending = await marker.read()
+        except ValueError as exc:
+            raise Refused(f"the plan marker on the host is unreadable ({exc}); nothing was changed. Look at "
+                             f"it, then remove it by hand") from None
+        if pending is not None and pending.plan_id != plan.recovers:
+            raise Refused(f"{plan.host}: the {pending.describe()}; nothing was changed. Undo it first: "
+                          f"`gb10dash recover {plan.host}`")
+
+    async def _remove_marker(self, marker: PlanMarker, record: PlanRecord) -> None:
+        try:
+            await marker.remove()
+        except TransportError as exc:
+            record.error = f"{record.error}; {exc}" if record.error else str(exc)
 
     async def _step(self, index: int, total: int, step: Step, record: PlanRecord, result: PlanResult) -> None:
         size, digest = stdin_fingerprint(step.stdin)
@@ -126,6 +160,7 @@ class Executor:
         finally:
             entry.duration_s = round(time.monotonic() - began, 3)
             result.durations[step.title] = entry.duration_s
+            self.audit.step_ended(record, entry)
             self.on_progress(Progress(index, total, step.title, entry.status, entry.detail, entry.duration_s))
 
     async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
@@ -240,6 +275,7 @@ class Executor:
                 except (StepFailed, TransportError) as exc:
                     ok, entry.status, entry.detail = False, "undo-failed", str(exc)
                 entry.duration_s = round(time.monotonic() - began, 3)
+                self.audit.step_ended(record, entry)
         return ok
 
     async def _preflight(self, plan: Plan) -> None:
@@ -251,16 +287,16 @@ class Executor:
         listed = await self.transport.run(["sudo", "-n", "-l"], timeout=30)
         if not listed.ok:
             why = _last_line(listed.stderr or listed.stdout) or f"exit {listed.exit_status}"
-            raise StepFailed(f"sudo on the host allows nothing without a password ({why}), so nothing was "
+            raise Refused(f"sudo on the host allows nothing without a password ({why}), so nothing was "
                              f"changed. This plan needs: {self._rules(needed)}. `gb10dash sudoers` prints every "
                              f"rule the plans need")
         try:
             allowed = parse_sudo_list(listed.stdout)
         except ValueError as exc:
-            raise StepFailed(f"`sudo -n -l` on the host: {exc}") from None
+            raise Refused(f"`sudo -n -l` on the host: {exc}") from None
         missing = [argv for argv in needed if not allows(allowed, argv)]
         if missing:
-            raise StepFailed(f"sudo on the host would refuse {len(missing)} of this plan's commands (forward or "
+            raise Refused(f"sudo on the host would refuse {len(missing)} of this plan's commands (forward or "
                              f"undo), so nothing was changed. Missing: {self._rules(missing)}. `gb10dash sudoers` "
                              f"prints every rule the plans need")
 
@@ -275,6 +311,26 @@ class Executor:
             return []
         entries = (parse_journal_line(line) for line in done.stdout.splitlines())
         return [entry.message for entry in entries if entry is not None]
+
+
+def cancelled_result(error: asyncio.CancelledError) -> PlanResult | None:
+    """The result of the plan a CancelledError cut short (undone or not), None when no plan ran."""
+    return getattr(error, "plan_result", None)
+
+
+async def finish_despite_cancel(work: Awaitable[T]) -> T:
+    """Await work to its end even when the awaiting task is cancelled again meanwhile (a second
+    signal during an undo). Each step of the work has its own timeout, so this is bounded."""
+    task = asyncio.ensure_future(work)
+    while True:
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            current = asyncio.current_task()
+            if current is not None:
+                current.uncancel()  # the first cancel is still the one being handled
 
 
 def _joined(lines: list[str]) -> str:

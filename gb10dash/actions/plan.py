@@ -58,6 +58,46 @@ class Step:
                     StepKind.ROUTER_UNLOAD: f"POST /models/unload {body}"}.get(self.kind, f"GET /models shows {body} loaded")
         return f"check /v1/models serves {self.expect}"
 
+    def to_dict(self) -> dict[str, object]:
+        """Everything needed to run the step again elsewhere (a recovery), stdin included."""
+        data: dict[str, object] = {"title": self.title, "kind": self.kind.value, "argv": list(self.argv),
+                                   "timeout_s": self.timeout_s}
+        for name in ("why", "stdin", "expect"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        if self.undo:
+            data["undo"] = [undo.to_dict() for undo in self.undo]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object) -> Step:
+        """The step to_dict described; ValueError naming what is wrong with it."""
+        if not isinstance(data, dict):
+            raise ValueError(f"a step must be an object, not {type(data).__name__}")
+        title, argv = data.get("title"), data.get("argv", [])
+        if not isinstance(title, str) or not title:
+            raise ValueError("a step has no title")
+        if not isinstance(argv, list) or not all(isinstance(word, str) for word in argv):
+            raise ValueError(f"step {title!r}: argv must be a list of strings")
+        try:
+            kind = StepKind(data.get("kind", "run"))
+        except ValueError:
+            raise ValueError(f"step {title!r}: unknown kind {data.get('kind')!r}") from None
+        if kind is StepKind.RUN and not argv:
+            raise ValueError(f"step {title!r}: a command step needs an argv")
+        timeout = data.get("timeout_s", 60.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 86400:
+            raise ValueError(f"step {title!r}: timeout_s must be a number of seconds, not {timeout!r}")
+        texts = {name: data.get(name) for name in ("why", "stdin", "expect")}
+        for name, value in texts.items():
+            if value is not None and not isinstance(value, str):
+                raise ValueError(f"step {title!r}: {name} must be text")
+        undo = data.get("undo", [])
+        if not isinstance(undo, list):
+            raise ValueError(f"step {title!r}: undo must be a list")
+        return cls(title, kind, tuple(argv), why=texts["why"] or "", timeout_s=float(timeout),
+                   stdin=texts["stdin"], expect=texts["expect"], undo=tuple(cls.from_dict(u) for u in undo))
+
 
 @dataclass(frozen=True, slots=True)
 class Plan:
@@ -66,6 +106,7 @@ class Plan:
     steps: tuple[Step, ...]
     summary: str = ""
     notes: tuple[str, ...] = field(default=())  # warnings worth reading before confirming
+    recovers: str | None = None                 # a recovery: the id of the interrupted plan it undoes
 
     def describe(self) -> list[str]:
         lines = [f"{self.action} on {self.host}: {self.summary}".rstrip(": ")]

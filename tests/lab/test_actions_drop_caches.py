@@ -3,7 +3,6 @@ seen in the page cache itself (fincore: how much of a file is resident), audited
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gb10dash.actions.audit import AuditLog
 from gb10dash.lab import Lab
 
 
@@ -33,6 +33,6 @@ def test_drop_caches_empties_the_page_cache_and_is_audited(lab: Lab, tmp_path: P
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sudo -n sysctl vm.drop_caches=3" in proc.stdout and "free the reclaimable page cache" in proc.stdout
     assert resident_bytes(warm) < 8 * 1024 * 1024
-    (record,) = [json.loads(line) for line in (tmp_path / "state" / "gb10dash" / "audit.jsonl").read_text().splitlines()]
+    (record,) = AuditLog(tmp_path / "state" / "gb10dash" / "audit.jsonl").read()
     assert record["action"] == "drop-caches" and record["result"] == "ok"
     assert [s["command"] for s in record["steps"]] == ["sync", "sudo -n sysctl vm.drop_caches=3"]
