@@ -17,9 +17,14 @@ from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.pending import PendingPlan, PlanMarker, undo_steps
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
-from gb10dash.actions.streamed import StreamedOutput, streamed_argv
 from gb10dash.actions.startup import journal_reason, startup_failure
-from gb10dash.actions.sudoers import allows, parse_sudo_list, sudo_commands, sudoers_rule
+from gb10dash.actions.streamed import StreamedOutput, streamed_argv
+from gb10dash.actions.sudoers import (
+    allows,
+    parse_sudo_list,
+    sudo_commands,
+    sudoers_rule,
+)
 from gb10dash.collectors import systemd
 from gb10dash.collectors.journal import journalctl_argv, parse_journal_line
 from gb10dash.collectors.llama import HealthState, model_file_name

@@ -61,8 +61,8 @@ def plan_recovery(pending: PendingPlan, host: str) -> Plan:
         raise ValueError(f"the marker of {pending.plan_id} holds no undo steps")
     return Plan(action="recover", host=host, steps=pending.undo, recovers=pending.plan_id,
                 summary=f"undo the interrupted {pending.what}",
-                notes=(f"the {pending.describe()}; if that dashboard is in fact still running it, do not "
-                       f"recover: wait for it",))
+                notes=(f"the {pending.describe()}; if that dashboard is in fact still running it, do not recover: "
+                       "wait for it",))
 
 
 def close_unfinished(found: Interrupted, audit: AuditLog) -> list[str]:

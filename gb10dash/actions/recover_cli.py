@@ -5,7 +5,13 @@ from __future__ import annotations
 import sys
 
 from gb10dash.actions.audit import AuditLog
-from gb10dash.actions.cli import EXIT_FAILED, EXIT_OK, confirm, report, run_interruptible
+from gb10dash.actions.cli import (
+    EXIT_FAILED,
+    EXIT_OK,
+    confirm,
+    report,
+    run_interruptible,
+)
 from gb10dash.actions.pending import PlanMarker
 from gb10dash.actions.recover import close_unfinished, find_interrupted, plan_recovery
 from gb10dash.actions.runner import ActionBusy, host_lock

@@ -9,7 +9,6 @@ second signal does not cut the undo short, and the audit record is complete."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
