@@ -59,10 +59,11 @@ def plan_recovery(pending: PendingPlan, host: str) -> Plan:
     """The interrupted plan's undo steps as a plan of their own (host: this workstation's name for it)."""
     if not pending.undo:
         raise ValueError(f"the marker of {pending.plan_id} holds no undo steps")
+    warning = (f"the {pending.describe()}; if that dashboard is in fact still running it, do not recover: "
+               "wait for it")
     return Plan(action="recover", host=host, steps=pending.undo, recovers=pending.plan_id,
                 summary=f"undo the interrupted {pending.what}",
-                notes=(f"the {pending.describe()}; if that dashboard is in fact still running it, do not recover: "
-                       "wait for it",))
+                notes=(warning,))
 
 
 def close_unfinished(found: Interrupted, audit: AuditLog) -> list[str]:
