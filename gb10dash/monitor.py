@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from gb10dash.actions.audit import AuditLog
+from gb10dash.actions.recover import find_interrupted
 from gb10dash.collectors import gpu, journal, memory, mounts, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
@@ -50,6 +52,7 @@ class Cadence:
 
     fast_s: float = 1.0      # /proc/meminfo, VmRSS (SFTP), HTTP /health /slots /metrics
     slow_s: float = 5.0      # mount probe (SFTP stat); pause before a failed stream is restarted
+    plans_s: float = 15.0    # a look for interrupted plans (the host's plan marker, the local audit log)
     unit_backstop_s: float = 30.0   # `systemctl show` when no event asked for it sooner
     apps_backstop_s: float = 60.0   # `nvidia-smi --query-compute-apps` likewise
     gpu_ms: int = 1000       # nvidia-smi -lms interval
@@ -93,6 +96,7 @@ class HostMonitor:
         self._unreachable_since: float | None = None
         self._unreachable_reason: str | None = None
         self._llama: LlamaClient | None = None
+        self._audit = AuditLog()
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
         self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
@@ -163,7 +167,8 @@ class HostMonitor:
         try:
             await self._poll_unit()
             await asyncio.gather(self._poll_gpu_once(), self._poll_gpu_apps(), self._poll_memory(),
-                                 self._poll_mount(), self._poll_http(), self._poll_journal_tail())
+                                 self._poll_mount(), self._poll_http(), self._poll_journal_tail(),
+                                 self.poll_plans())
             await self._poll_load()  # one reading: how far a load has come (no rate from one)
         finally:
             await self.close()
@@ -203,7 +208,7 @@ class HostMonitor:
     async def _run_connected(self) -> str:
         self._journal_live = False
         loops = [self._gpu_loop(), self._gpu_apps_loop(), self._journal_loop(), self._unit_loop(), self._slow_loop(),
-                 self._fast_loop(), self._watch_connection()]
+                 self._fast_loop(), self._plans_loop(), self._watch_connection()]
         if self.host.api_via_ssh:
             loops.append(self._http_loop())
         reason = "connection closed"
@@ -236,6 +241,9 @@ class HostMonitor:
 
     async def _slow_loop(self) -> None:
         await self._every(self.cadence.slow_s, self._poll_mount)
+
+    async def _plans_loop(self) -> None:
+        await self._every(self.cadence.plans_s, self.poll_plans)
 
     async def _when_wanted(self, wanted: asyncio.Event, poll: Callable[[], Any],
                            next_wait: Callable[[], float]) -> None:
@@ -418,6 +426,19 @@ class HostMonitor:
         status = self._sources.get("unit")
         if status is not None and status.last_ok is not None and not status.failing:
             self._sources["unit"] = status.ok(time.time())
+
+    async def poll_plans(self) -> None:
+        """A plan that started and never ended (the host's plan marker, this workstation's audit log):
+        a warning naming the way out. Not a source of its own: failing to read it degrades nothing."""
+        try:
+            found = await find_interrupted(self.host, self.transport, self._audit)
+        except TransportError as exc:
+            self._check_connection(exc)
+            return
+        except (ValueError, OSError) as exc:
+            self._fields["interrupted"] = f"could not look for interrupted plans: {exc}"
+            return
+        self._fields["interrupted"] = found.problem()
 
     async def _poll_mount(self) -> None:
         async def poll() -> None:

@@ -81,6 +81,7 @@ class HostState:
     sources: dict[str, SourceStatus] = field(default_factory=dict)
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
     load_progress: LoadProgress | None = None  # while /health says loading
+    interrupted: str | None = None  # a plan that started and never ended (actions/recover.py), and the way out
 
     @property
     def name(self) -> str:
@@ -128,6 +129,8 @@ class HostState:
         """Things worth showing that do not make the host degraded."""
         found = [f"{name}: {status.last_error}" for name, status in sorted(self.sources.items())
                  if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")]
+        if self.interrupted:
+            found.insert(0, self.interrupted)
         wanted = model_file_name(self.config.model_path)
         if self.model_id and self.model_id != wanted:
             found.append(f"serving {self.model_id}, config says {wanted}")

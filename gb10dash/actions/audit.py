@@ -90,6 +90,7 @@ def stdin_fingerprint(text: str | None) -> tuple[int | None, str | None]:
 class AuditLog:
     def __init__(self, path: Path | None = None):
         self.path = path or locations.state_dir() / "audit.jsonl"
+        self._parsed: tuple[tuple[int, int], list[dict[str, Any]]] | None = None  # (mtime, size) → events
 
     def _write(self, data: dict[str, Any]) -> None:
         locations.append_private_line(self.path, json.dumps(data, ensure_ascii=False) + "\n", durable=True)
@@ -114,7 +115,11 @@ class AuditLog:
                      "detail": detail, **extra})
 
     def events(self) -> list[dict[str, Any]]:
+        """Every line, oldest first (parsed again only when the file changed: a monitor asks often)."""
         try:
+            info = self.path.stat()
+            if self._parsed is not None and self._parsed[0] == (info.st_mtime_ns, info.st_size):
+                return list(self._parsed[1])
             lines = self.path.read_text(encoding="utf-8").splitlines()
         except FileNotFoundError:
             return []
@@ -124,7 +129,8 @@ class AuditLog:
                 data = json.loads(line)
                 data.setdefault("event", "ended")
                 events.append(data)
-        return events
+        self._parsed = ((info.st_mtime_ns, info.st_size), events)
+        return list(events)
 
     def read(self) -> list[dict[str, Any]]:
         """The ended plans' records, oldest first."""

@@ -110,10 +110,10 @@ async def run_interruptible(plan: Plan, monitor: HostMonitor) -> PlanResult | in
             if current is not None:
                 current.uncancel()
             result = cancelled_result(exc)
-            if result is None or result.rolled_back or not any(s.undo for s in plan.steps):
+            if result is None or not result.undo_failed:
                 say(f"interrupted by {interrupter.signal}: {plan.action} on {plan.host} stopped"
-                    + ("; what it had changed was undone" if result is not None and result.rolled_back else ""),
-                    error=True)
+                    + ("; what it had changed was undone" if result is not None and result.rolled_back else
+                       "; there was nothing to undo"), error=True)
                 return EXIT_INTERRUPTED
             say(f"interrupted by {interrupter.signal}, and the undo failed: run `gb10dash recover {plan.host}`",
                 error=True)

@@ -63,6 +63,11 @@ class PlanResult:
     failed_step: int | None = None                     # 1-based index of the step that failed
     rewritten_exec_start: tuple[str, ...] | None = None  # CHECK_FLAGS: an ExecStart the new binary takes
 
+    @property
+    def undo_failed(self) -> bool:
+        """An undo ran and did not finish: the host may be half-changed (`gb10dash recover` finishes it)."""
+        return self.record.result.endswith("(rollback failed)")
+
 
 class StepFailed(Exception):
     def __init__(self, message: str, exit_status: int | None = None,
@@ -129,6 +134,10 @@ class Executor:
             if marked and (result.ok or result.rolled_back or not any(step.undo for step in done)):
                 await finish_despite_cancel(self._remove_marker(marker, record))
             self.audit.append(record)
+            if plan.recovers and result.ok:  # the interrupted plan is undone: its marker goes, its record closes
+                if await finish_despite_cancel(self._remove_marker(marker, record)):
+                    self.audit.note("recovered", plan.recovers, plan.host,
+                                    f"undone by the recovery {record.plan_id}", by=record.plan_id)
         return result
 
     async def _refuse_if_pending(self, plan: Plan, marker: PlanMarker) -> None:
@@ -143,11 +152,13 @@ class Executor:
             raise Refused(f"{plan.host}: the {pending.describe()}; nothing was changed. Undo it first: "
                           f"`gb10dash recover {plan.host}`")
 
-    async def _remove_marker(self, marker: PlanMarker, record: PlanRecord) -> None:
+    async def _remove_marker(self, marker: PlanMarker, record: PlanRecord) -> bool:
         try:
             await marker.remove()
         except TransportError as exc:
             record.error = f"{record.error}; {exc}" if record.error else str(exc)
+            return False
+        return True
 
     async def _step(self, index: int, total: int, step: Step, record: PlanRecord, result: PlanResult) -> None:
         size, digest = stdin_fingerprint(step.stdin)

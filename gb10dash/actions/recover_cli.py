@@ -12,7 +12,6 @@ from gb10dash.actions.cli import (
     report,
     run_interruptible,
 )
-from gb10dash.actions.pending import PlanMarker
 from gb10dash.actions.recover import close_unfinished, find_interrupted, plan_recovery
 from gb10dash.actions.runner import ActionBusy, host_lock
 from gb10dash.config import Config
@@ -43,14 +42,8 @@ async def recover_command(config: Config, host_name: str, *, yes: bool) -> int:
         refused = confirm(plan, yes, question="Undo it?", refuse_hint="add --yes to run the recovery")
         if refused is not None:
             return refused
-        result = await run_interruptible(plan, monitor)
-        if isinstance(result, int):
-            return result
-        if result.ok:
-            await PlanMarker(monitor.transport, host.unit).remove()
-            audit.note("recovered", found.pending.plan_id, host.name,
-                       f"undone by the recovery {result.record.plan_id}", by=result.record.plan_id)
-        return report(result)
+        result = await run_interruptible(plan, monitor)  # on success it removes the marker, notes `recovered`
+        return result if isinstance(result, int) else report(result)
     except (TransportError, ActionBusy, ValueError) as exc:
         print(f"gb10dash: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -18,7 +18,7 @@ from textual.binding import Binding
 
 from gb10dash.actions.build_switch import prepare_revert
 from gb10dash.actions.drop_caches import plan_drop_caches
-from gb10dash.actions.executor import PlanResult, Progress
+from gb10dash.actions.executor import PlanResult, Progress, cancelled_result
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.rebuild import (
     commits_of,
@@ -53,6 +53,7 @@ from gb10dash.transport.base import TransportError
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.messages import HostChanged
+from gb10dash.ui.plan_safety import PlanSafety
 from gb10dash.ui.screens.alert_history import AlertHistoryScreen
 from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.confirm import ConfirmScreen
@@ -60,6 +61,7 @@ from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.alert_banner import AlertBanner
+from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.fleet_table import FleetTable
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
@@ -74,7 +76,7 @@ SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summa
 LOG_LINES = 2000
 
 
-class Gb10DashApp(App[None]):
+class Gb10DashApp(PlanSafety, App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "gb10dash"
     COMMANDS = App.COMMANDS | {DashboardCommands}
@@ -136,6 +138,7 @@ class Gb10DashApp(App[None]):
     def compose(self) -> ComposeResult:
         yield StatusLine(id="status")
         yield AlertBanner(id="alert-banner")
+        yield RecoveryBanner(id="recovery-banner")
         yield HostGrid(self.config.hosts, id="hosts")
         yield FleetTable(id="fleet")
         yield LogPane(id="log", max_lines=LOG_LINES)
@@ -150,6 +153,7 @@ class Gb10DashApp(App[None]):
         if self._fixed_states is not None:
             self._show_fixed()
             return
+        self.install_signal_handlers()
         for monitor in self.monitors.values():
             self._run_monitor(monitor)
             if self.config.canary.enabled:
@@ -241,6 +245,7 @@ class Gb10DashApp(App[None]):
         # the states just shown; a host not drawn yet is asked once (no second build of drawn ones)
         states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]
         self.query_one(StatusLine).show(states, now)
+        self.query_one(RecoveryBanner).show({s.name: s.interrupted for s in states if s.interrupted})
 
     def _bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:
         """The bench history of the served model: read when the model changes or after a bench."""
@@ -497,15 +502,15 @@ class Gb10DashApp(App[None]):
         except (ActionBusy, TransportError) as exc:
             self.notify(str(exc), title=f"{plan.action} not started", severity="error", timeout=8)
             return
-        except asyncio.CancelledError:
-            self.notify(f"{host}: {plan.action} cancelled; what it had changed was undone", title="cancelled",
-                        severity="warning", timeout=8)
+        except asyncio.CancelledError as exc:
+            self.plan_cancelled(host, plan, cancelled_result(exc))
             raise
         finally:
             self.actions_running.pop(host, None)
             self.action_views.pop(host, None)
             self._action_tasks.pop(host, None)
             self._show_action()
+            self.call_later(monitor.poll_plans)  # a plan that ended (or a recovery) clears the banner at once
         self._report(plan, host, result)
         if not result.ok and plan.action == "rebuild":
             await self._offer_flag_rewrite(monitor, plan, result)
@@ -684,5 +689,6 @@ class Gb10DashApp(App[None]):
                          answered)
 
     async def on_unmount(self) -> None:
+        self.remove_signal_handlers()
         for monitor in self.monitors.values():
             await monitor.close()

@@ -9,6 +9,7 @@ second signal does not cut the undo short, and the audit record is complete."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -109,6 +110,11 @@ def test_sigkill_mid_swap_then_recover_puts_the_host_back(lab: Lab, slow_start: 
     assert oct(marker(lab).stat().st_mode & 0o777) == "0o600"
     (unended,) = AuditLog().unfinished(HOST)
     assert unended["action"] == "swap" and unended["steps"][0]["undo"][0]["stdin_bytes"] > 0
+
+    # status warns, naming the way out
+    status = gb10dash(lab, "status", "--json", HOST)
+    (warning,) = [w for w in json.loads(status.stdout)["hosts"][0]["warnings"] if "never ended" in w]
+    assert warning.startswith(f"the swap: serve {SECOND} started ") and warning.endswith(f"gb10dash recover {HOST}`")
 
     # every other action is refused, naming the way out, with nothing changed
     pid = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "MainPID", "--value").stdout
