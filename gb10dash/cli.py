@@ -247,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_watch(config, hosts, interval=args.interval)
         from gb10dash.ui.app import Gb10DashApp
 
-        Gb10DashApp(config, refresh_s=getattr(args, "refresh", 1.0), read_only=getattr(args, "read_only", False)).run()
-        return EXIT_OK
+        app = Gb10DashApp(config, refresh_s=getattr(args, "refresh", 1.0), read_only=getattr(args, "read_only", False))
+        app.run()
+        return app.return_code or EXIT_OK  # 3 or 4: a signal stopped its actions (undone, or not)
     except ConfigError as exc:
         print(f"gb10dash: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -7,6 +7,7 @@ result says what failed and carries the unit's last journal lines when the servi
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from gb10dash.transport.base import Transport, TransportError
 SUDOERS_HINT = ("sudo needs a password here. The rule this step needs: `{rule}`; `gb10dash sudoers` prints "
                 "every rule gb10dash's plans need on each host (install them with `visudo -f /etc/sudoers.d/gb10dash`)")
 T = TypeVar("T")
+_SUDO_USER = re.compile(r"^User (\S+) may run ", re.M)
 SHOWN_LINES = 6         # a streamed step's last lines in each progress report
 PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
 UNIT_CHECK_S = 1.0       # how often a wait for the model asks systemd whether the server is still there
@@ -301,7 +303,12 @@ class Executor:
         if not needed:
             return
         listed = await self.transport.run(["sudo", "-n", "-l"], timeout=30)
+        login = _SUDO_USER.search(listed.stdout)
+        if login:  # the rules named in messages are for the login sudo saw, not a default
+            self.user = login.group(1)
         if not listed.ok:
+            who = await self.transport.run(["id", "-un"], timeout=10)
+            self.user = who.stdout.strip() if who.ok and who.stdout.strip() else self.user
             why = _last_line(listed.stderr or listed.stdout) or f"exit {listed.exit_status}"
             raise Refused(f"sudo on the host allows nothing without a password ({why}), so nothing was "
                              f"changed. This plan needs: {self._rules(needed)}. `gb10dash sudoers` prints every "

@@ -12,6 +12,28 @@ from types import TracebackType
 SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 
 
+Saved = dict[signal.Signals, object]
+
+
+def install_handlers(callback: Callable[[signal.Signals], None]) -> Saved:
+    """callback(signum) on the running loop for each of SIGNALS; returns what was there before."""
+    loop = asyncio.get_running_loop()
+    saved: Saved = {}
+    for signum in SIGNALS:
+        saved[signum] = signal.getsignal(signum)
+        loop.add_signal_handler(signum, callback, signum)
+    return saved
+
+
+def restore_handlers(saved: Saved) -> None:
+    """Put back the handlers install_handlers found (e.g. the demo's, which stops the lab on SIGHUP)."""
+    loop = asyncio.get_running_loop()
+    for signum, previous in saved.items():
+        loop.remove_signal_handler(signum)
+        if previous is not None:
+            signal.signal(signum, previous)  # type: ignore[arg-type]
+
+
 class PlanInterrupter:
     """Installs the handlers on the running loop for as long as the `with` lasts; `task` (default:
     the current task) is what the first signal cancels, with the signal's name as the message."""
@@ -21,22 +43,17 @@ class PlanInterrupter:
         self.on_signal = on_signal or (lambda _name, _first: None)
         self.task = task
         self.signal: str | None = None  # the first signal's name once one came
-        self._installed: list[signal.Signals] = []
+        self._saved: Saved = {}
 
     def __enter__(self) -> PlanInterrupter:
-        loop = asyncio.get_running_loop()
         self.task = self.task or asyncio.current_task()
-        for signum in SIGNALS:
-            loop.add_signal_handler(signum, self._received, signum)
-            self._installed.append(signum)
+        self._saved = install_handlers(self._received)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in self._installed:
-            loop.remove_signal_handler(signum)  # SIGINT gets Python's KeyboardInterrupt handler back
-        self._installed.clear()
+        restore_handlers(self._saved)
+        self._saved = {}
 
     def _received(self, signum: signal.Signals) -> None:
         name = signal.Signals(signum).name

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING
 
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.executor import PlanResult
-from gb10dash.actions.interrupt import SIGNALS
+from gb10dash.actions.interrupt import Saved, install_handlers, restore_handlers
 from gb10dash.actions.plan import Plan
 from gb10dash.actions.recover import close_unfinished, find_interrupted, plan_recovery
 from gb10dash.transport.base import TransportError
-from gb10dash.ui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from gb10dash.ui.app import Gb10DashApp
@@ -30,7 +29,7 @@ class PlanSafety:
     """Mixed into the app (it uses its monitors, running actions, notify and workers)."""
 
     _signal_seen: str | None = None
-    _signals_installed: bool = False
+    _saved_handlers: Saved | None = None
     _undo_failed_on: tuple[str, ...] = ()  # hosts whose cancelled plan's undo failed
 
     def plan_cancelled(self: Gb10DashApp, host: str, plan: Plan, result: PlanResult | None) -> None:
@@ -44,17 +43,12 @@ class PlanSafety:
                         and result.rolled_back else ""), title="cancelled", severity="warning", timeout=8)
 
     def install_signal_handlers(self: Gb10DashApp) -> None:
-        loop = asyncio.get_running_loop()
-        for signum in SIGNALS:
-            loop.add_signal_handler(signum, self._signal_received, signum)
-        self._signals_installed = True
+        self._saved_handlers = install_handlers(self._signal_received)
 
     def remove_signal_handlers(self: Gb10DashApp) -> None:
-        if self._signals_installed:
-            loop = asyncio.get_running_loop()
-            for signum in SIGNALS:
-                loop.remove_signal_handler(signum)
-            self._signals_installed = False
+        if self._saved_handlers is not None:
+            restore_handlers(self._saved_handlers)
+            self._saved_handlers = None
 
     def _signal_received(self: Gb10DashApp, signum: int) -> None:
         name = signal.Signals(signum).name

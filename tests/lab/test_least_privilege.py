@@ -42,12 +42,30 @@ def host_files(lab: HostsLab) -> dict[str, bytes]:
     return found
 
 
-@pytest.mark.parametrize(("rule", "argv"), [
-    ("systemctl restart", ["restart", HOST, "--yes"]),
-    # needed only by the rollback of a swap when there was no drop-in before: still refused up front
-    ("rm -f", ["swap", HOST, "Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf", "--yes"]),
-    ("sysctl", ["drop-caches", HOST, "--yes"]),
-])
+SWAP = ["swap", HOST, "Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf", "--yes"]
+#: every rule of `gb10dash sudoers` (a part of it that names it) and an action whose plan needs it
+NEEDED_BY = {
+    "systemctl restart": ["restart", HOST, "--yes"],
+    "mkdir -p": SWAP,  # the lab's unit has no drop-in directory yet
+    "tee /etc": SWAP,
+    "daemon-reload": SWAP,
+    # needed only by a swap's rollback (after a start-limit hit; when there was no drop-in before):
+    # still refused up front
+    "reset-failed": SWAP,
+    "rm -f": SWAP,
+    "sysctl": ["drop-caches", HOST, "--yes"],
+}
+
+
+def test_every_rule_of_the_hosts_sudoers_file_is_tried_below(lab: HostsLab) -> None:
+    if not isinstance(lab, HostsLab):
+        pytest.skip("needs the real-hosts lab's sudo")
+    text = (labctl.container(lab, HOST).root / labctl.SUDOERS.lstrip("/")).read_text()
+    rules = text.split("NOPASSWD: ", 1)[1].rstrip("\n").split(", \\\n    ")
+    assert sorted(next(part for part in NEEDED_BY if part in rule) for rule in rules) == sorted(NEEDED_BY)
+
+
+@pytest.mark.parametrize(("rule", "argv"), list(NEEDED_BY.items()))
 def test_a_plan_whose_rule_is_missing_is_refused_before_anything_changes(lab: HostsLab, rule: str,
                                                                         argv: list[str]) -> None:
     if not isinstance(lab, HostsLab):
