@@ -40,6 +40,7 @@ from gb10dash.transport.backoff import Backoff
 
 #: while a server is idle (no request processing), /slots is read on one fast poll in this many
 IDLE_SLOTS_EVERY = 5
+JOURNAL_ACCESS_RETRY_S = 30.0  # a login that may not read the journal: look again this often (a group added)
 #: /health asked after /metrics failed on a healthy server: a live server answers it in milliseconds
 HEALTH_RECHECK_TIMEOUT_S = 1.0
 #: the health a poll records when /metrics answered with its counters (llama-server: 503 to all while loading)
@@ -97,6 +98,8 @@ class HostMonitor:
         self._unreachable_reason: str | None = None
         self._llama: LlamaClient | None = None
         self._audit = AuditLog()
+        #: why the unit's journal cannot be read by the login (and the fix), None when it can
+        self.journal_problem: str | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
         self._refresh_identity = True
         self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
@@ -318,6 +321,12 @@ class HostMonitor:
         while True:
             resumed_from, received = self.cursor, 0
             try:
+                self.journal_problem = await journal.check_journal_access(self.transport, self.host.unit)
+                if self.journal_problem is not None:  # a stream would follow nothing, silently
+                    self._failed("journal", self.journal_problem)
+                    self._notify()
+                    await asyncio.sleep(JOURNAL_ACCESS_RETRY_S)
+                    continue
                 self._journal_live = True
                 async for entry in journal.stream_journal(self.transport, self.host.unit,
                                                           after_cursor=self.cursor, initial_lines=100):
@@ -447,6 +456,7 @@ class HostMonitor:
 
     async def _poll_journal_tail(self) -> None:
         async def poll() -> None:
+            self.journal_problem = None
             for entry in await journal.collect_journal_tail(self.transport, self.host.unit, lines=200):
                 self._add_log(entry)
             self._ok("journal")

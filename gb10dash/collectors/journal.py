@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-from gb10dash.collectors.commands import run_checked
 from gb10dash.transport.base import Transport
 
 JOURNAL_FIELDS_NEEDED = (
@@ -62,10 +61,13 @@ class JournalEntry:
 def journalctl_argv(
     unit: str, *, follow: bool, after_cursor: str | None, lines: int | None, user: bool = False
 ) -> list[str]:
-    """argv for `journalctl -u UNIT -o json --no-pager [-f] [--after-cursor=C] [-n N]`."""
+    """argv for `journalctl -u UNIT -o json --all --no-pager [-f] [--after-cursor=C] [-n N]`.
+
+    `--all`: without it journalctl prints a field over 4096 bytes as null — a long line would arrive
+    as an empty message (parse_journal_line caps what is kept instead, saying how much was cut)."""
     if not unit or unit.startswith("-") or any(c.isspace() for c in unit):
         raise ValueError(f"invalid systemd unit name: {unit!r}")
-    argv = ["journalctl", "--user-unit" if user else "-u", unit, "-o", "json", "--no-pager"]
+    argv = ["journalctl", "--user-unit" if user else "-u", unit, "-o", "json", "--all", "--no-pager"]
     if follow:
         argv.append("-f")
     if after_cursor:
@@ -197,6 +199,16 @@ def _interned(text: str | None) -> str | None:
     return sys.intern(text) if text is not None else None
 
 
+MESSAGE_CAP = 4000  # characters of a line kept (journald splits a longer line at LineMax, 48K by default)
+
+
+def cap_message(message: str, cap: int = MESSAGE_CAP) -> str:
+    """The message, or its first `cap` characters and how many more were cut."""
+    if len(message) <= cap:
+        return message
+    return f"{message[:cap]} … [{len(message) - cap:,} more characters cut]"
+
+
 def parse_journal_line(line: str) -> JournalEntry | None:
     """One `journalctl -o json` line; None for blank, notice (`-- … --`) or malformed lines."""
     line = line.strip()
@@ -208,7 +220,7 @@ def parse_journal_line(line: str) -> JournalEntry | None:
         return None
     if not isinstance(obj, dict):
         return None
-    message = strip_ansi(decode_message(obj.get("MESSAGE"))).rstrip("\r\n")
+    message = cap_message(strip_ansi(decode_message(obj.get("MESSAGE"))).rstrip("\r\n"))
     priority = _int(obj.get("PRIORITY"))
     kind = classify(message, priority)
     timing = parse_print_timing(message) if kind in (LineKind.TIMING_PROMPT, LineKind.TIMING_EVAL) else None
@@ -236,6 +248,55 @@ async def stream_journal(transport: Transport, unit: str, *, after_cursor: str |
             yield entry
 
 
+#: the groups whose members may read the whole system journal (Debian: systemd-journal, adm; Fedora: wheel too)
+JOURNAL_GROUPS = frozenset({"systemd-journal", "adm", "wheel"})
+_ID_PART = re.compile(r"(uid|groups)=([^ ]*)")
+_ID_NAME = re.compile(r"\d+\(([^)]*)\)")
+
+
+def parse_id(output: str) -> tuple[str | None, bool, frozenset[str]]:
+    """`id`'s line → (user name, is root, group names)."""
+    parts = dict(_ID_PART.findall(output))
+    user = _ID_NAME.findall(parts.get("uid", ""))
+    return (user[0] if user else None, parts.get("uid", "").startswith("0("),
+            frozenset(_ID_NAME.findall(parts.get("groups", ""))))
+
+
+def journal_access_problem(journal_stdout: str, journal_stderr: str, id_output: str) -> str | None:
+    """The problem and its fix when the login may not read the unit's journal, else None.
+
+    journalctl shows such a user only the user's own entries — none of a system unit — with a hint on
+    stderr only when it met a journal file it may not open (systemd 252 with a journal directory the
+    user cannot list prints nothing at all, exit 0). So: no entries, and the login is neither root nor
+    in a group that may read the journal."""
+    if journal_stdout.strip():
+        return None
+    user, root, groups = parse_id(id_output)
+    hinted = "not seeing messages from other users" in journal_stderr
+    if root or (groups & JOURNAL_GROUPS and not hinted):
+        return None
+    login = user or "the login user"
+    return (f"{login} may not read the system journal, so the unit's log stays empty: add {login} to the group "
+            f"systemd-journal (sudo usermod -aG systemd-journal {login}; it counts from its next login)")
+
+
+async def check_journal_access(transport: Transport, unit: str) -> str | None:
+    """None when the login may read the unit's journal (or it has lines), else the problem and its fix."""
+    done = await transport.run(journalctl_argv(unit, follow=False, after_cursor=None, lines=1), timeout=10)
+    if done.stdout.strip():
+        return None
+    who = await transport.run(["id"], timeout=10)
+    return journal_access_problem(done.stdout, done.stderr, who.stdout)
+
+
 async def collect_journal_tail(transport: Transport, unit: str, *, lines: int = 200) -> list[JournalEntry]:
-    text = await run_checked(transport, journalctl_argv(unit, follow=False, after_cursor=None, lines=lines))
-    return [entry for entry in map(parse_journal_line, text.splitlines()) if entry is not None]
+    """The unit's last lines; ValueError naming the fix when the login may not read the journal."""
+    done = await transport.run(journalctl_argv(unit, follow=False, after_cursor=None, lines=lines), timeout=10)
+    if not done.ok:
+        detail = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise ValueError(f"journalctl exited {done.exit_status}: {detail}")
+    if not done.stdout.strip():
+        problem = journal_access_problem(done.stdout, done.stderr, (await transport.run(["id"], timeout=10)).stdout)
+        if problem is not None:
+            raise ValueError(problem)
+    return [entry for entry in map(parse_journal_line, done.stdout.splitlines()) if entry is not None]

@@ -317,9 +317,10 @@ class HostContainer:
 
     def run(self, argv: list[str], *, user: str | None = None, input: str | None = None,
             timeout: float = 30.0) -> subprocess.CompletedProcess:
-        """argv inside the container, as root or as `user`, to its end."""
+        """argv inside the container, as root or as `user`, to its end (output that is not UTF-8, such as a
+        journal line a server wrote, is decoded with replacement characters)."""
         return subprocess.run(self.enter_argv(argv, user), input=input, capture_output=True, text=True,
-                              timeout=timeout)
+                              errors="replace", timeout=timeout)
 
     def host_pid(self, pid: int) -> int | None:
         """The pid this machine gives the container's process `pid` (its own pid namespace differs)."""

@@ -14,6 +14,11 @@ from gb10dash.transport.base import CommandResult, CommandTimeout, Transport, Tr
 _REAP_GRACE_S = 1.0
 
 
+#: the longest output line a stream reads (asyncio's default, 64 KiB, is less than one journal entry of
+#: journald's LineMax, 48K, as JSON with escapes)
+STREAM_LINE_LIMIT = 8 * 1024 * 1024
+
+
 class LocalTransport(Transport):
     def __init__(self, name: str = "local", env: Mapping[str, str] | None = None):
         self.name = name
@@ -43,6 +48,7 @@ class LocalTransport(Transport):
                 *argv, stdin=stdin, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
                 env=self._env, start_new_session=True,
+                limit=STREAM_LINE_LIMIT,
             )
         except FileNotFoundError:
             raise TransportError(f"{self.name}: command not found: {argv[0]}") from None

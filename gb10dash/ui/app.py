@@ -61,6 +61,7 @@ from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.alert_banner import AlertBanner
+from gb10dash.ui.widgets.out_of_view import OutOfView
 from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.fleet_table import FleetTable
 from gb10dash.ui.widgets.host_grid import HostGrid
@@ -140,6 +141,7 @@ class Gb10DashApp(PlanSafety, App[None]):
         yield AlertBanner(id="alert-banner")
         yield RecoveryBanner(id="recovery-banner")
         yield HostGrid(self.config.hosts, id="hosts")
+        yield OutOfView(id="out-of-view")
         yield FleetTable(id="fleet")
         yield LogPane(id="log", max_lines=LOG_LINES)
         yield ActionProgress(id="action")
@@ -246,6 +248,14 @@ class Gb10DashApp(PlanSafety, App[None]):
         states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]
         self.query_one(StatusLine).show(states, now)
         self.query_one(RecoveryBanner).show({s.name: s.interrupted for s in states if s.interrupted})
+        self._show_out_of_view()
+
+    def _show_out_of_view(self) -> None:
+        """A line for each host whose panel the grid cannot show now (none in the summary table)."""
+        grid = self.query_one(HostGrid)
+        hidden = [] if self.summary else [self.shown[panel.host.name] for panel in grid.panels
+                                          if panel.host.name in self.shown and not grid.in_view(panel)]
+        self.query_one(OutOfView).show(hidden)
 
     def _bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:
         """The bench history of the served model: read when the model changes or after a bench."""
@@ -257,6 +267,7 @@ class Gb10DashApp(PlanSafety, App[None]):
 
     def _feed_log(self, name: str) -> None:
         monitor = self.monitors[name]
+        self.query_one(LogPane).set_problem(monitor.journal_problem)
         entries = monitor.entries_since(self._log_seq.get(name, 0))
         self._log_seq[name] = monitor.log_seq
         if entries:
@@ -277,11 +288,13 @@ class Gb10DashApp(PlanSafety, App[None]):
         if focused is not None:
             grid.panel(self.focused_host).focus()
             self.query_one(LogPane).show_host(self.focused_host, focused.recent_log)
+        self.call_after_refresh(self._show_out_of_view)  # which panels show is known after the layout
 
     # -- focus -----------------------------------------------------------------------
     def focus_host(self, name: str) -> None:
         self.query_one(HostGrid).panel(name).focus()
         self._switch_log(name)
+        self.call_after_refresh(self._show_out_of_view)  # the focus scrolled the grid
 
     def _switch_log(self, name: str) -> None:
         if name == self.focused_host and name in self._log_seq:
@@ -291,6 +304,7 @@ class Gb10DashApp(PlanSafety, App[None]):
         if monitor is not None:
             self._log_seq[name] = monitor.log_seq
             self.query_one(LogPane).show_host(name, list(monitor.log))
+            self.query_one(LogPane).set_problem(monitor.journal_problem)
         if self.action_views:
             self._show_action()
 

@@ -95,6 +95,14 @@ class JournalWriter:
         if messages:
             self._last = messages[-1]
 
+    def write_bytes(self, data: bytes, last: str) -> None:
+        """Raw output (not UTF-8, one huge line, …) as the server would print it, then the line `last`,
+        which close() waits for."""
+        assert self._cat is not None and self._cat.stdin is not None, "raw bytes need a real host's journal"
+        self._cat.stdin.write(data + b"\n" + last.encode() + b"\n")
+        self._cat.stdin.flush()
+        self._last = last
+
     def _caught_up(self, within_s: float = 10.0) -> None:
         """Until the unit's journal shows the last line written (bounded: journald may have dropped it
         past its rate limit)."""

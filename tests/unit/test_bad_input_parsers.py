@@ -52,14 +52,18 @@ def test_non_utf8_journal_message_is_decoded_with_replacement() -> None:
     assert entry is not None and entry.message.startswith("bad \ufffd\ufffd utf-8 \ufffd(")
 
 
-def test_a_1_mb_journal_line_is_kept_whole_and_parsed_once() -> None:
+def test_a_1_mb_journal_line_is_capped_saying_how_much_was_cut() -> None:
     message = "x" * (1024 * 1024)
     line = json.dumps({"__CURSOR": "s=1;i=2", "MESSAGE": message, "PRIORITY": "6"})
     entry = journal.parse_journal_line(line)
-    assert entry is not None and entry.message == message and entry.cursor == "s=1;i=2"
+    cut = 1024 * 1024 - journal.MESSAGE_CAP
+    assert entry is not None and entry.cursor == "s=1;i=2"
+    assert entry.message == "x" * journal.MESSAGE_CAP + f" … [{cut:,} more characters cut]"
     as_bytes = json.dumps({"__CURSOR": "s=1;i=3", "MESSAGE": list(b"\xff" * 1024 * 1024)})
     entry = journal.parse_journal_line(as_bytes)
-    assert entry is not None and len(entry.message) == 1024 * 1024 and set(entry.message) == {"\ufffd"}
+    assert entry is not None and entry.message.startswith("\ufffd" * journal.MESSAGE_CAP + " … [")
+    assert journal.parse_journal_line(json.dumps({"MESSAGE": "y" * journal.MESSAGE_CAP})).message == \
+        "y" * journal.MESSAGE_CAP  # at the cap: whole
 
 
 @pytest.mark.parametrize("line", ['{"PRIORITY": Infinity}', '{"_PID": -Infinity, "MESSAGE": "x"}',

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 
 from gb10dash.collectors.journal import (
+    MESSAGE_CAP,
     JournalEntry,
     LineKind,
     classify,
     decode_message,
+    journal_access_problem,
     journalctl_argv,
+    parse_id,
     parse_journal_line,
     parse_listen_url,
     parse_print_timing,
@@ -30,10 +33,10 @@ def kinds(name: str) -> list[LineKind]:
 
 def test_argv() -> None:
     assert journalctl_argv("llama-server", follow=False, after_cursor=None, lines=None) == [
-        "journalctl", "-u", "llama-server", "-o", "json", "--no-pager"]
+        "journalctl", "-u", "llama-server", "-o", "json", "--all", "--no-pager"]
     cursor = "s=3f2e;i=4ed36;b=6c7c;m=9ea6;t=65a3;x=9865"
     argv = journalctl_argv("llama-server", follow=True, after_cursor=cursor, lines=200)
-    assert argv == ["journalctl", "-u", "llama-server", "-o", "json", "--no-pager", "-f",
+    assert argv == ["journalctl", "-u", "llama-server", "-o", "json", "--all", "--no-pager", "-f",
                     "--after-cursor=" + cursor, "-n", "200"]
     assert journalctl_argv("x", follow=False, after_cursor=None, lines=None, user=True)[1] == "--user-unit"
     with pytest.raises(ValueError):
@@ -190,3 +193,43 @@ def test_every_recorded_timing_line_parses() -> None:
     timings = [parse_print_timing(line) for line in text.splitlines() if "eval time" in line]
     assert len(timings) == 8 and all(t is not None for t in timings)
     assert [t.tokens for t in timings if t and t.phase == "eval"] == [256, 256, 256, 3000]
+
+
+def test_a_long_line_is_null_without_all_and_capped_with_it() -> None:
+    """Recorded: without --all journalctl prints a field over 4096 bytes as null (an empty line in the
+    pane): journalctl_argv passes --all, and the parser caps what it keeps, saying how much was cut."""
+    without = entries("long-line-without-all.jsonl")
+    assert [e.message for e in without if e is not None][:2] == ["", ""]
+    first, second, binary = (e for e in entries("long-line-with-all.jsonl") if e is not None)
+    assert first.message.startswith("LONG xxxx") and first.message.endswith(
+        f" … [{49152 - MESSAGE_CAP:,} more characters cut]")
+    assert second.message == "x" * MESSAGE_CAP + f" … [{10853 - MESSAGE_CAP:,} more characters cut]"
+    assert binary.message == "bin caf\ufffd \ufffd end"
+    assert "--all" in journalctl_argv("llama-server", follow=True, after_cursor=None, lines=10)
+
+
+# recorded: `id` of the real-hosts lab's login, in and out of systemd-journal; Debian root
+ID_IN = "uid=1001(llm-agent) gid=1001(llm-agent) groups=1001(llm-agent),999(systemd-journal)\n"
+ID_OUT = "uid=1001(llm-agent) gid=1001(llm-agent) groups=1001(llm-agent)\n"
+ID_ROOT = "uid=0(root) gid=0(root) groups=0(root)\n"
+HINT = ("Hint: You are currently not seeing messages from other users and the system.\n"
+        "      Users in groups 'adm', 'systemd-journal' can see all messages.\n")
+
+
+def test_parse_id() -> None:
+    assert parse_id(ID_IN) == ("llm-agent", False, frozenset({"llm-agent", "systemd-journal"}))
+    assert parse_id(ID_ROOT) == ("root", True, frozenset({"root"}))
+    assert parse_id("") == (None, False, frozenset())
+
+
+def test_a_login_outside_the_journal_groups_gets_the_fix() -> None:
+    """systemd 252 (the real-hosts lab) prints nothing at all to such a user: no entries, no hint, exit 0."""
+    problem = journal_access_problem("", "", ID_OUT)
+    assert problem is not None and problem.startswith("llm-agent may not read the system journal")
+    assert "add llm-agent to the group systemd-journal (sudo usermod -aG systemd-journal llm-agent" in problem
+    assert journal_access_problem("", HINT, ID_OUT) == problem
+    assert journal_access_problem("", HINT, ID_IN) == problem  # in the group, but not yet in this login
+    assert journal_access_problem("", "", ID_IN) is None       # may read it: the unit has no lines yet
+    assert journal_access_problem("", "", ID_ROOT) is None
+    assert journal_access_problem('{"MESSAGE": "x"}\n', "", ID_OUT) is None  # lines arrive (an ACL, say)
+    assert journal_access_problem("", "", "uid=5(x) gid=5(x) groups=5(x),4(adm)") is None

@@ -252,6 +252,7 @@ class LogPane(Widget, can_focus=True):
         layout: vertical;
         & > #log-status { height: 1; padding: 0 1; background: $panel; color: $foreground; }
         & > #log-status.-paused { background: $warning-muted; text-style: bold; }
+        & > #log-status.-problem { height: auto; background: $error 30%; text-style: bold; }
         & > #log-search { display: none; }
         & > #log-search.-open { display: block; }
         &:focus > LogLines { background-tint: $foreground 4%; }
@@ -278,6 +279,7 @@ class LogPane(Widget, can_focus=True):
         self._previous: tuple[str | None, deque[LogLine]] = (None, deque())
         self._pending: deque[JournalEntry] = deque(maxlen=max_lines)
         self._pending_total = 0
+        self._problem: str | None = None  # why this host's log cannot be followed (and the fix)
         self._status = Static(id="log-status", markup=False)
         self._input = Input(placeholder="filter text — Enter keeps it, Esc clears it", id="log-search",
                             compact=True)
@@ -366,10 +368,22 @@ class LogPane(Widget, can_focus=True):
     def _filtered(self) -> bool:
         return bool(self.search) or self.level_filter is not LevelFilter.ALL
 
+    def set_problem(self, problem: str | None) -> None:
+        """Why the shown host's log stays empty (e.g. the journal is not readable by the login), or None."""
+        if problem != self._problem:
+            self._problem = problem
+            self._update_status()
+
     def _update_status(self) -> None:
         if not self.is_mounted:
             return
         parts = [self._host or "no host"]
+        if self._problem:
+            parts.append(f"✗ {self._problem}")
+            self._status.set_class(True, "-problem")
+            self._status.update(Content("  ·  ".join(parts)), layout=True)  # wraps: the fix must be readable
+            return
+        self._status.set_class(False, "-problem")
         if self.paused:
             parts.append(f"‖ paused — {self._pending_total:,} new line{'s' if self._pending_total != 1 else ''}")
         else:
