@@ -7,8 +7,8 @@ import json
 import math
 import re
 import sys
-from dataclasses import dataclass
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from gb10dash.transport.base import Transport
