@@ -50,6 +50,19 @@ class ModelCandidate:
         """What llama-server reports as the model id once it serves this file."""
         return posixpath.basename(self.path)
 
+    @property
+    def names(self) -> frozenset[str]:
+        """Every name an operator may call it by: the display name (and a split model's without its
+        part count), and for each part its path, share-relative path and file name — the host docs'
+        `-m …-00001-of-00003.gguf` and the id llama-server reports name the whole split model."""
+        shown = self.display_name.rsplit(" (", 1)[0] if len(self.parts) > 1 else self.display_name
+        rel_dir = posixpath.dirname(shown)
+        found = {self.path, self.display_name, shown, self.file_name}
+        for part in self.parts:
+            name = posixpath.basename(part)
+            found |= {part, name, posixpath.join(rel_dir, name)}
+        return frozenset(found)
+
     def describe(self) -> str:
         """`59.0 GiB · gpt-oss · MXFP4 · 116.8B params · ctx 131072` (what is known)."""
         bits = [fmt.bytes_count(self.total_bytes)]

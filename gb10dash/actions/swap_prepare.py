@@ -28,8 +28,10 @@ from gb10dash.transport.base import Transport
 
 
 def find_candidate(candidates: Sequence[ModelCandidate], wanted: str) -> ModelCandidate:
-    """The candidate named by a path, a share-relative name or a file name; ValueError if none/many."""
-    exact = [c for c in candidates if wanted in (c.path, c.display_name, c.file_name)]
+    """The candidate named by a path, a share-relative name, a file name or the id llama-server reports
+    (any part of a split model names all of it; see ModelCandidate.names); ValueError if none/many."""
+    wanted = wanted.strip()
+    exact = [c for c in candidates if wanted in c.names]
     if len(exact) == 1:
         return exact[0]
     if not exact:

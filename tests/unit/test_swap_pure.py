@@ -29,6 +29,7 @@ from gb10dash.actions.models import (
     parse_listing,
 )
 from gb10dash.actions.plan import StepKind
+from gb10dash.actions.swap_prepare import find_candidate
 from gb10dash.actions.swap import (
     DROPIN_NAME,
     dropin_path,
@@ -157,6 +158,26 @@ def test_split_parts_are_one_model_with_total_size() -> None:
     assert model.total_bytes == 60 * GIB + 6
     assert model.display_name == "gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4 (3 parts)"
     assert model.file_name == "gpt-oss-120b-mxfp4-00001-of-00003.gguf"
+
+
+def test_a_split_model_is_found_by_any_part_and_by_the_served_id() -> None:
+    stem = "gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4"
+    listed = entries_for(("d", "gpt-oss-120b-GGUF", 4096), ("f", "Qwen3-8B-GGUF/q-00001-of-00002.gguf", 5),
+                         ("f", "Qwen3-8B-GGUF/q-00002-of-00002.gguf", 5), ("f", "solo.gguf", 9),
+                         *[("f", f"{stem}-0000{i}-of-00003.gguf", GIB) for i in (1, 2, 3)])
+    models = group_models(listed)
+    split = next(m for m in models if m.display_name.startswith("gpt-oss"))
+    for name in (f"{stem}-00001-of-00003.gguf",              # the host docs' -m, share-relative
+                 f"/mnt/models/{stem}-00002-of-00003.gguf",  # any part's path
+                 "gpt-oss-120b-mxfp4-00003-of-00003.gguf",   # any part's file name
+                 "gpt-oss-120b-mxfp4-00001-of-00003.gguf",   # the id llama-server reports
+                 stem, f"{stem} (3 parts)", f" {stem} "):
+        assert find_candidate(models, name) is split, name
+    assert find_candidate(models, "solo.gguf").path == "/mnt/models/solo.gguf"
+    with pytest.raises(ValueError, match=r"no model 'gpt-oss-120b-mxfp4-00004-of-00003.gguf' on the share"):
+        find_candidate(models, "gpt-oss-120b-mxfp4-00004-of-00003.gguf")
+    with pytest.raises(ValueError, match="no model 'gpt-oss-120b-mxfp4' on the share"):
+        find_candidate(models, "gpt-oss-120b-mxfp4")  # a bare stem is not a name of it
 
 
 def test_a_split_with_a_missing_part_is_disabled_with_the_reason() -> None:
