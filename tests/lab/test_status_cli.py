@@ -109,3 +109,17 @@ def test_unreachable_host_is_degraded_not_a_crash(lab: Lab, tmp_path) -> None:
     assert stella["reachable"] is False and "connection refused" in stella["unreachable_reason"]
     assert stella["problems"][0].startswith("unreachable since")
     assert doc["hosts"][0]["healthy"] is True
+
+
+def test_the_installed_command_prints_no_warnings(lab: Lab) -> None:
+    """The console script scripts/setup installed (with scripts/constraints.txt), as an operator runs it:
+    the known CryptographyDeprecationWarning of asyncssh's DSA import does not reach stderr, with Python's
+    default warning filters and with every warning shown (PYTHONWARNINGS=default)."""
+    script = os.path.join(os.path.dirname(sys.executable), "gb10dash")
+    assert os.access(script, os.X_OK), f"{script}: not installed (scripts/setup installs it)"
+    base = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    for extra in ({}, {"PYTHONWARNINGS": "default"}):
+        env = dict(base, GB10DASH_CONFIG=str(lab.config_path), **extra)
+        proc = subprocess.run([script, "status", "--json"], env=env, capture_output=True, text=True, timeout=90)
+        assert proc.returncode == 0 and json.loads(proc.stdout)["healthy"], proc.stdout + proc.stderr
+        assert proc.stderr == "", f"stderr with {extra or 'default filters'}: {proc.stderr}"
