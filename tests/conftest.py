@@ -21,6 +21,60 @@ def _lab_server_env() -> None:
 
 _lab_server_env()
 
+#: the XDG base directories gb10dash writes under, and where they are when not set
+XDG = {"XDG_STATE_HOME": ".local/state", "XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share",
+       "XDG_CACHE_HOME": ".cache"}
+
+
+def _real_gb10dash_dirs() -> list[Path]:
+    """The operator's own gb10dash directories (as the environment pytest started in names them)."""
+    return [Path(os.environ.get(var) or Path.home() / fallback) / "gb10dash" for var, fallback in XDG.items()]
+
+
+def _listing(dirs: list[Path]) -> dict[str, tuple[int, int]]:
+    found = {}
+    for top in dirs:
+        for root, _subdirs, files in os.walk(top):
+            for name in files:
+                path = os.path.join(root, name)
+                try:
+                    info = os.lstat(path)
+                except FileNotFoundError:
+                    continue
+                found[path] = (info.st_size, info.st_mtime_ns)
+    return found
+
+
+_REAL_DIRS = _real_gb10dash_dirs()
+_REAL_BEFORE = _listing(_REAL_DIRS)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Nothing the suite runs — fixtures of any scope, subprocesses — writes into the operator's own
+    XDG directories: the session gets its own, each test its own below them (own_xdg_dirs)."""
+    import tempfile
+
+    session = Path(tempfile.mkdtemp(prefix="gb10dash-test-xdg-"))
+    for var in XDG:
+        os.environ[var] = str(session / var.lower())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The check that the operator's own gb10dash directories are as they were: a run that touched them fails."""
+    changed = sorted(set(_listing(_REAL_DIRS).items()) ^ set(_REAL_BEFORE.items()))
+    if changed:
+        paths = sorted({path for path, _ in changed})
+        print(f"\nFAILED: the test suite changed the operator's own gb10dash files: {', '.join(paths[:10])}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def own_xdg_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's own XDG directories (audit log, locks, load history, config, themes)."""
+    for var in XDG:
+        monkeypatch.setenv(var, str(tmp_path / "xdg" / var.lower()))
+    return tmp_path / "xdg"
+
 
 def lab_test_dir() -> Path:
     """A fixed place (git-ignored) so that a crashed session's leftovers are swept by the next start."""
