@@ -21,9 +21,9 @@ def _lab_server_env() -> None:
 
 _lab_server_env()
 
-#: the XDG base directories gb10dash writes under, and where they are when not set
-XDG = {"XDG_STATE_HOME": ".local/state", "XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share",
-       "XDG_CACHE_HOME": ".cache"}
+#: the XDG base directories gb10dash keeps the operator's files under, and where they are when not set
+#: (not the cache: the llama.cpp source archive scripts/setup downloads there is shared on purpose)
+XDG = {"XDG_STATE_HOME": ".local/state", "XDG_CONFIG_HOME": ".config", "XDG_DATA_HOME": ".local/share"}
 
 
 def _real_gb10dash_dirs() -> list[Path]:

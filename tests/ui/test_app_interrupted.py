@@ -46,7 +46,7 @@ async def swap_from_the_picker(app: Gb10DashApp, pilot, model: str) -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(lab: Lab, slow_start: Path,
+async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(lab: Lab, slow_start: Path,  # noqa: F811
                                                                       signum: signal.Signals) -> None:
     before = unit_files(lab, slow_start)
     app = Gb10DashApp(labctl.config(lab), refresh_s=0.5)
@@ -65,7 +65,7 @@ async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(lab: Lab, 
     assert AuditLog().unfinished() == []
 
 
-async def test_a_killed_swap_shows_a_banner_and_r_recovers_it(lab: Lab, slow_start: Path) -> None:
+async def test_a_killed_swap_shows_a_banner_and_r_recovers_it(lab: Lab, slow_start: Path) -> None:  # noqa: F811
     before = unit_files(lab, slow_start)
     killed = start_swap(lab)
     killed.kill()
