@@ -60,6 +60,7 @@ class HostConfig:
     llama_cpp_dir: str = "~/llama.cpp"
     build_dir: str = "~/llama.cpp/build"
     model_share: str = "/mnt/models"
+    model_share_mounted: bool = True  # false: the models sit in a plain directory (not "not mounted")
     cuda_arch: str | None = None
     baseline_gen_tps: float | None = None
     baseline_prompt_tps: float | None = None
@@ -110,6 +111,8 @@ _HOST_KEYS: dict[str, tuple[type, bool, str]] = {
     "llama_cpp_dir": (str, False, "the llama.cpp source directory on the host"),
     "build_dir": (str, False, "the llama.cpp build directory on the host"),
     "model_share": (str, False, "the path where the model share is mounted"),
+    "model_share_mounted": (bool, False, ("true or false (false: model_share is a plain directory, not a mount "
+                                          "point; its stat is still timed)")),
     "cuda_arch": (str, False, "a CMake CUDA arch such as \"121\" or \"121a-real\""),
     "baseline_gen_tps": (float, False, "a positive number (tokens per second)"),
     "baseline_prompt_tps": (float, False, "a positive number (tokens per second)"),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.recover import find_interrupted
-from gb10dash.collectors import gpu, journal, memory, mounts, systemd
+from gb10dash.collectors import gpu, journal, memory, mounts, server_process, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import ConfigError, HostConfig, SshSettings, read_api_key
@@ -40,6 +40,7 @@ from gb10dash.transport.backoff import Backoff
 
 #: while a server is idle (no request processing), /slots is read on one fast poll in this many
 IDLE_SLOTS_EVERY = 5
+WATCH_ONLY_JOURNAL = "watch-only host (unit = \"\" in the config): no systemd unit, so no journal to follow"
 JOURNAL_ACCESS_RETRY_S = 30.0  # a login that may not read the journal: look again this often (a group added)
 #: /health asked after /metrics failed on a healthy server: a live server answers it in milliseconds
 HEALTH_RECHECK_TIMEOUT_S = 1.0
@@ -100,7 +101,8 @@ class HostMonitor:
         self._audit = AuditLog()
         #: why the unit's journal cannot be read by the login (and the fix), None when it can
         self.journal_problem: str | None = None
-        self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s)
+        self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s,
+                                          mounted=host.model_share_mounted)
         self._refresh_identity = True
         self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
         self._log_snapshot: tuple[int, tuple[journal.JournalEntry, ...]] = (-1, ())  # (log_seq, tuple(log))
@@ -318,6 +320,10 @@ class HostMonitor:
             await asyncio.sleep(self.cadence.slow_s)
 
     async def _journal_loop(self) -> None:
+        if not self.host.unit:  # watch-only: nothing to follow
+            self.journal_problem = WATCH_ONLY_JOURNAL
+            self._failed("journal", WATCH_ONLY_JOURNAL)
+            await asyncio.Event().wait()
         while True:
             resumed_from, received = self.cursor, 0
             try:
@@ -387,7 +393,8 @@ class HostMonitor:
 
     async def _poll_unit(self) -> None:
         async def poll() -> None:
-            unit = await systemd.collect_unit(self.transport, self.host.unit)
+            unit = (await systemd.collect_unit(self.transport, self.host.unit) if self.host.unit else
+                    await server_process.collect_server_process(self.transport, self.host.api_url))
             previous = self._fields.get("unit")
             if previous is not None and previous.main_pid != unit.main_pid:
                 self._refresh_identity = True  # a new process may serve another model (a fast restart
@@ -456,6 +463,8 @@ class HostMonitor:
 
     async def _poll_journal_tail(self) -> None:
         async def poll() -> None:
+            if not self.host.unit:
+                raise ValueError(WATCH_ONLY_JOURNAL)
             self.journal_problem = None
             for entry in await journal.collect_journal_tail(self.transport, self.host.unit, lines=200):
                 self._add_log(entry)

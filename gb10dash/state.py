@@ -21,7 +21,7 @@ from gb10dash.collectors.llama import (
     model_file_name,
 )
 from gb10dash.collectors.memory import MemInfo, ProcessMemory
-from gb10dash.collectors.mounts import MountState, MountStatus
+from gb10dash.collectors.mounts import MountStatus
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
 from gb10dash.format import clock
@@ -109,6 +109,8 @@ class HostState:
         found: list[str] = []
         if self.unit is None:
             found.append("unit state unknown" + _why(self.sources.get("unit")))
+        elif self.unit.watch_only and not self.unit.is_running:
+            found.append(f"no llama-server process serving {self.config.api_url} (watch-only host)")
         elif not self.unit.is_running:
             found.append(f"unit {self.unit.active_state}/{self.unit.sub_state}"
                          + (f" (result {self.unit.result})" if self.unit.result not in (None, "success") else ""))
@@ -120,7 +122,7 @@ class HostState:
             found.append(self.canary.describe())  # health says ok, but it does not answer
         if self.mount is None:
             found.append("model share state unknown" + _why(self.sources.get("mount")))
-        elif self.mount.state is not MountState.MOUNTED:
+        elif not self.mount.ok:
             found.append(f"model share {self.mount.path} {self.mount.state.value}"
                          + (f" ({self.mount.error})" if self.mount.error else ""))
         return found

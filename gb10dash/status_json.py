@@ -48,6 +48,7 @@ def host_document(s: HostState) -> dict[str, Any]:
             "exec_start": list(unit.exec_start),
             "fragment_path": unit.fragment_path,
             "drop_in_paths": list(unit.drop_in_paths),
+            "watch_only": unit.watch_only,
         },
         "health": None if health is None else {
             "state": health.state.value, "status_code": health.status_code, "message": health.message},

@@ -22,6 +22,7 @@ from gb10dash.actions.swap import (
     read_dropin,
     restore_dropin_step,
 )
+from gb10dash.actions.watch_only import require_unit
 from gb10dash.collectors import systemd
 from gb10dash.config import HostConfig
 from gb10dash.transport.base import Transport, TransportError
@@ -175,6 +176,7 @@ async def prepare_flag_rewrite(transport: Transport, host: HostConfig, rebuild: 
 
 async def prepare_revert(transport: Transport, host: HostConfig, build_dir: str) -> Plan:
     """The revert plan from what the host has: B.previous, B's target, the saved drop-in."""
+    require_unit(host, "reverting the build")
     previous = await _readlink(transport, previous_link(build_dir))
     if previous is None:
         raise ValueError(f"no previous build to go back to ({previous_link(build_dir)} does not exist: "

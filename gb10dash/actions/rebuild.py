@@ -16,6 +16,7 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable
 
+from gb10dash.actions.build_checks import cache_grep_argv
 from gb10dash.actions.build_switch import (
     link_target,
     point,
@@ -25,9 +26,9 @@ from gb10dash.actions.build_switch import (
     sibling,
 )
 from gb10dash.actions.executor import PlanResult
-from gb10dash.actions.build_checks import cache_grep_argv
 from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.actions.swap import current_exec_start
+from gb10dash.actions.watch_only import require_unit
 from gb10dash.collectors import systemd
 from gb10dash.collectors.gpu import cuda_arch_for
 from gb10dash.collectors.llama_client import LlamaClient
@@ -155,6 +156,7 @@ async def prepare_rebuild(host: HostConfig, transport: Transport,
                           extra_cmake: tuple[str, ...] = (), nvcc: str | None = DEFAULT_NVCC) -> Plan:
     """Ask the host what the plan needs (compute_cap, served model's ftype, nproc, the unit's
     ExecStart, what build_dir is now) and build the plan. Changes nothing on the host."""
+    require_unit(host, "the rebuild")
     local = host.transport == "local"
     src, build = remote_path(host.llama_cpp_dir, local=local), remote_path(host.build_dir, local=local)
     unit = await systemd.collect_unit(transport, host.unit)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from gb10dash.actions.plan import Plan, Step, StepKind
+from gb10dash.actions.watch_only import require_unit
 from gb10dash.config import HostConfig
 
 DEFAULT_LOAD_TIMEOUT_S = 300.0  # loading a big GGUF from NFS takes 1-2 min on a GB10
 
 
 def plan_restart(host: HostConfig, *, load_timeout_s: float = DEFAULT_LOAD_TIMEOUT_S) -> Plan:
+    require_unit(host, "restart")
     return Plan(
         action="restart",
         host=host.name,

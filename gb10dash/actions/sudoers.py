@@ -47,8 +47,11 @@ def sudo_commands(plans: Iterable[Plan]) -> list[tuple[str, ...]]:
     return list(found)
 
 
-def plans_needing_sudo(host: HostConfig, unit: UnitStatus) -> list[Plan]:
-    """One of each plan that runs sudo, for this host's unit: what its sudoers file must allow."""
+def plans_needing_sudo(host: HostConfig, unit: UnitStatus | None) -> list[Plan]:
+    """One of each plan that runs sudo, for this host's unit: what its sudoers file must allow (a watch-only
+    host, unit None: only drop caches, the one such plan that needs no unit)."""
+    if unit is None:
+        return [plan_drop_caches(host)]
     directory, path = dropin_dir(unit), dropin_path(unit)
     fresh = UnitStatus(active_state="active", sub_state="running", main_pid=1, started_at=None, n_restarts=0,
                        result="success", exec_main_status=None, exec_start=("llama-server", "-m", "/m.gguf"),
@@ -61,7 +64,7 @@ def plans_needing_sudo(host: HostConfig, unit: UnitStatus) -> list[Plan]:
     return [plan_restart(host), *swaps, *reverts, plan_drop_caches(host)]
 
 
-def needed_commands(host: HostConfig, unit: UnitStatus) -> list[tuple[str, ...]]:
+def needed_commands(host: HostConfig, unit: UnitStatus | None) -> list[tuple[str, ...]]:
     return sudo_commands(plans_needing_sudo(host, unit))
 
 

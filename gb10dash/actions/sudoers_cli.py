@@ -29,7 +29,7 @@ async def host_sudoers(host: HostConfig, config: Config) -> str:
     try:
         await transport.connect()
         user = (await run_checked(transport, ["id", "-un"])).strip()
-        unit = await collect_unit(transport, host.unit)
+        unit = await collect_unit(transport, host.unit) if host.unit else None  # none: watch-only
         commands = needed_commands(host, unit)
         names = sorted({argv[0] for argv in commands})
         paths = parse_resolved(names, await run_checked(transport, resolve_argv(names)))

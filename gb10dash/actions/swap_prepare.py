@@ -21,6 +21,7 @@ from gb10dash.actions.swap import (
     plan_swap,
     read_dropin,
 )
+from gb10dash.actions.watch_only import require_unit
 from gb10dash.collectors.memory import collect_meminfo
 from gb10dash.collectors.systemd import UnitStatus, collect_unit
 from gb10dash.config import HostConfig
@@ -55,6 +56,7 @@ async def prepare_swap(transport: Transport, host: HostConfig, candidate: ModelC
     """The swap plan: through the router's API when the host runs one (see router_swap), else
     through a drop-in of the unit. client: the host's API client (HostMonitor.api_client); made
     from host.api_url when not given."""
+    require_unit(host, "the model swap")
     unit, argv = await _unit_argv(transport, host)
     site = await detect_router(transport, host, argv, client)
     if site is not None:

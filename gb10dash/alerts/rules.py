@@ -19,7 +19,6 @@ from typing import Final
 from gb10dash.alerts.settings import GIB_KIB, AlertSettings, RuleSettings
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.collectors.llama import HealthState
-from gb10dash.collectors.mounts import MountState
 from gb10dash.format import duration
 from gb10dash.state import HostState
 
@@ -133,7 +132,7 @@ def share(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Resu
     m = state.mount
     if not state.connected or m is None:
         return UNKNOWN
-    if m.state is MountState.MOUNTED:
+    if m.ok:
         return None
     return Condition(f"model share {m.path} {m.state.value}" + (f" ({m.error})" if m.error else ""))
 

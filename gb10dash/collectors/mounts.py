@@ -142,6 +142,7 @@ def parse_findmnt_json(text: str) -> tuple[MountEntry, ...]:
 # -- collector: is the share mounted, and does it answer? -------------------------------------
 class MountState(StrEnum):
     MOUNTED = "mounted"
+    DIRECTORY = "directory"  # a plain directory (model_share_mounted = false) that answered its stat
     NOT_MOUNTED = "not mounted"
     HUNG = "hung"
     ERROR = "error"
@@ -155,6 +156,11 @@ class MountStatus:
     stat_seconds: float | None = None
     error: str | None = None
 
+    @property
+    def ok(self) -> bool:
+        """The models are there: a mount that answered its stat, or the plain directory configured."""
+        return self.state in (MountState.MOUNTED, MountState.DIRECTORY)
+
 
 class MountProber:
     """Probes one mount point: /proc/self/mountinfo, then a stat with a deadline.
@@ -166,8 +172,9 @@ class MountProber:
     late is replaced before the next one, and one blocked for `STAT_ABANDON_S` is killed.
     """
 
-    def __init__(self, transport: Transport, path: str, *, timeout: float = 3.0):
-        self.transport, self.path, self.timeout = transport, path, timeout
+    def __init__(self, transport: Transport, path: str, *, timeout: float = 3.0, mounted: bool = True):
+        """mounted=False: the models sit in a plain directory (no mount expected; its stat is still timed)."""
+        self.transport, self.path, self.timeout, self.mounted = transport, path, timeout, mounted
         self._pending: asyncio.Task[None] | None = None
         self._started = 0.0
         self._late = False  # the pending (or last) stat passed its deadline
@@ -175,8 +182,9 @@ class MountProber:
     async def probe(self) -> MountStatus:
         text = (await self.transport.read_file("/proc/self/mountinfo")).decode("utf-8", errors="replace")
         entry = find_mount(parse_mountinfo(text), self.path)
-        if entry is None:
+        if entry is None and self.mounted:
             return MountStatus(self.path, MountState.NOT_MOUNTED)
+        answered = MountState.MOUNTED if entry is not None else MountState.DIRECTORY
         if self._pending is not None and not self._pending.done():
             waited = time.monotonic() - self._started
             if waited > STAT_ABANDON_S:
@@ -197,7 +205,7 @@ class MountProber:
         error = self._pending.exception()
         if error is not None:
             return MountStatus(self.path, MountState.ERROR, entry, elapsed, str(error) or type(error).__name__)
-        return MountStatus(self.path, MountState.MOUNTED, entry, elapsed)
+        return MountStatus(self.path, answered, entry, elapsed)
 
     async def close(self) -> None:
         """Stop a stat still blocked on the host (its server is killed) and its task."""

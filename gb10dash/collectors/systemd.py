@@ -64,6 +64,7 @@ class UnitStatus:
     drop_in_paths: tuple[str, ...]
     raw: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     exec_starts: tuple[tuple[str, ...], ...] = ()  # every ExecStart entry, in order
+    watch_only: bool = False  # no unit: the state of the server process itself (collectors/server_process.py)
 
     @property
     def is_running(self) -> bool:

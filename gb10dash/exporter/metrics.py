@@ -105,7 +105,7 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
                 throttled.add_metric([h], 1.0 if g.throttle_reasons else 0.0)
         if s.mount is not None:
             path = s.mount.path
-            mount_ok.add_metric([h, path], 1.0 if s.mount.state is MountState.MOUNTED else 0.0)
+            mount_ok.add_metric([h, path], 1.0 if s.mount.ok else 0.0)
             for value in MOUNT_STATES:
                 mount_state.add_metric([h, path, value], 1.0 if value == s.mount.state.value else 0.0)
             if s.mount.stat_seconds is not None:

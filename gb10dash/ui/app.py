@@ -31,6 +31,7 @@ from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
+from gb10dash.actions.watch_only import require_unit
 from gb10dash.alerts import CRITICAL, AlertEngine, AlertEvent
 from gb10dash.alerts.notify import Notifier
 from gb10dash.bench import history as bench_history
@@ -380,8 +381,14 @@ class Gb10DashApp(PlanSafety, App[None]):
 
     def action_restart(self) -> None:
         monitor = self._live_monitor()
-        if monitor is not None:
-            self._confirm_and_run(plan_restart(monitor.host), monitor.host.name, monitor.host.unit)
+        if monitor is None:
+            return
+        try:
+            plan = plan_restart(monitor.host)
+        except ValueError as exc:  # a watch-only host
+            self.notify(str(exc), title=f"{monitor.host.name}: cannot restart", severity="error", timeout=8)
+            return
+        self._confirm_and_run(plan, monitor.host.name, monitor.host.unit)
 
     def action_chat(self) -> None:
         name = self.focused_host
@@ -449,11 +456,12 @@ class Gb10DashApp(PlanSafety, App[None]):
     async def _pick_model(self, name: str) -> None:
         monitor = self.monitors[name]
         host = monitor.host
-        self.notify(f"{name}: listing the models on {host.model_share} …", timeout=3)
         try:
+            require_unit(host, "the model swap")
+            self.notify(f"{name}: listing the models on {host.model_share} …", timeout=3)
             candidates = await share_models(monitor.transport, host, client=monitor.api_client)
         except (TransportError, ValueError) as exc:
-            self.notify(str(exc), title=f"{name}: cannot list models", severity="error", timeout=8)
+            self.notify(str(exc), title=f"{name}: cannot swap", severity="error", timeout=8)
             return
         if not candidates:
             self.notify(f"no GGUF models found on {host.model_share}", title=name, severity="warning")

@@ -182,14 +182,14 @@ def identity(lab: Lab | HostsLab, host: str) -> tuple[list[str], str]:
     return ["printenv", "GB10LAB_ROOT"], str(lab.layout.host(host).root)
 
 
-def spawn_on(lab: Lab | HostsLab, host: str, argv: list[str]) -> tuple[psutil.Process, int]:
-    """Start argv on the host; returns the process (as this machine sees it) and its pid as the host
-    sees it (inside a container host's own pid namespace)."""
+def spawn_on(lab: Lab | HostsLab, host: str, argv: list[str], user: str | None = None) -> tuple[psutil.Process, int]:
+    """Start argv on the host (as `user` on a container host, root when None); returns the process (as this
+    machine sees it) and its pid as the host sees it (inside a container host's own pid namespace)."""
     box = container(lab, host)
     if box is None:
         proc = psutil.Popen(argv, stdin=subprocess.DEVNULL)
         return proc, proc.pid
-    enter = psutil.Popen(box.enter_argv(argv), stdin=subprocess.DEVNULL)
+    enter = psutil.Popen(box.enter_argv(argv, user), stdin=subprocess.DEVNULL)
     child = wait_for(lambda: enter.children(), 10, f"{argv[0]} started in {host}")[0]
     with open(f"/proc/{child.pid}/status") as fh:
         inner = int(next(line for line in fh if line.startswith("NSpid:")).split()[-1])

@@ -123,3 +123,21 @@ def test_the_installed_command_prints_no_warnings(lab: Lab) -> None:
         proc = subprocess.run([script, "status", "--json"], env=env, capture_output=True, text=True, timeout=90)
         assert proc.returncode == 0 and json.loads(proc.stdout)["healthy"], proc.stdout + proc.stderr
         assert proc.stderr == "", f"stderr with {extra or 'default filters'}: {proc.stderr}"
+
+
+def test_a_plain_model_directory_is_healthy_only_when_configured_so(lab: Lab, tmp_path) -> None:
+    """stella's models in a plain directory of the host (not a mount point): with model_share_mounted =
+    false it is healthy (state `directory`, its stat timed); without, "not mounted" makes it degraded."""
+    head, tail = lab.config_path.read_text().rsplit('model_share = "/mnt/models"', 1)  # stella's (the last)
+    for flag, healthy in (("\nmodel_share_mounted = false", True), ("", False)):
+        config = tmp_path / f"hosts-{healthy}.toml"
+        config.write_text(head + f'model_share = "/var/lib"{flag}' + tail)
+        env = dict(os.environ, GB10DASH_CONFIG=str(config))
+        proc = subprocess.run([sys.executable, "-m", "gb10dash", "status", "--json", "stella"], env=env,
+                              capture_output=True, text=True, timeout=90)
+        (host,) = json.loads(proc.stdout)["hosts"]
+        assert host["healthy"] is healthy and proc.returncode == (0 if healthy else 1), proc.stdout
+        if healthy:
+            assert host["mount"]["state"] == "directory" and host["mount"]["stat_seconds"] < 3
+        else:
+            assert host["problems"] == ["model share /var/lib not mounted"]

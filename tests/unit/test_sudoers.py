@@ -93,3 +93,11 @@ def test_where_sudo_finds_each_command_is_asked_of_the_host() -> None:
 def test_the_password_hint_names_the_rule_the_refused_step_needs() -> None:
     rule = sudoers_rule("llm-agent", ("sudo", "-n", "systemctl", "restart", "llama-server.service"))
     assert rule == "llm-agent ALL=(root) NOPASSWD: /usr/bin/systemctl restart llama-server.service"
+
+
+def test_a_watch_only_host_needs_only_drop_caches() -> None:
+    import dataclasses
+
+    watch_only = dataclasses.replace(HOST, unit="")
+    assert [p.action for p in plans_needing_sudo(watch_only, None)] == ["drop-caches"]
+    assert needed_commands(watch_only, None) == [("sysctl", "vm.drop_caches=3")]

@@ -30,6 +30,14 @@ def service_content(unit: UnitStatus | None, now: float) -> Content:
     if unit is None:
         return Content.assemble((glyph + " ", style), ("unit state unknown", MUTED))
     running = unit.is_running
+    if unit.watch_only:  # no systemd behind it: the process itself
+        return joined([
+            Content.assemble((glyph + " ", style), ("llama-server process" if running else "no llama-server process",
+                                                    f"bold {style}")),
+            field("up", coarse_duration(now - unit.started_at) if running and unit.started_at else DASH),
+            field("pid", str(unit.main_pid) if unit.main_pid else DASH),
+            Content.assemble(("watch-only: no unit", MUTED)),
+        ])
     uptime = coarse_duration(now - unit.started_at) if running and unit.started_at else DASH
     result_style = "" if unit.result in (None, "success") else BAD
     restarts_style = WARN if unit.n_restarts else ""

@@ -19,8 +19,8 @@ def share_content(mount: MountStatus | None, path: str) -> Content:
     head = Content.assemble(("share ", MUTED), (path + " ", ""))
     if mount is None:
         return Content.assemble(head, ("? unknown", MUTED))
-    if mount.state is MountState.MOUNTED:
-        state = Content.assemble(("● ", OK), ("mounted", f"bold {OK}"))
+    if mount.ok:
+        state = Content.assemble(("● ", OK), (mount.state.value, f"bold {OK}"))
         slow = mount.stat_seconds is not None and mount.stat_seconds >= 1
         details = [(mount.entry.fstype, MUTED)] if mount.entry else []
         details.append((stat_time(mount.stat_seconds), WARN if slow else MUTED))
