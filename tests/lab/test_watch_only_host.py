@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from gb10dash.lab import Lab
+from gb10dash.lab.procs import terminate
 
 from . import labctl
 from .test_exporter_prometheus import free_port
@@ -46,11 +47,7 @@ def hand_started(lab: Lab) -> Iterator[tuple[int, int]]:
             time.sleep(0.2)
         yield port, server_pid(proc, pid)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except psutil.TimeoutExpired:
-            proc.kill()
+        assert terminate([proc, *proc.children(recursive=True)], timeout=10) == []
 
 
 def server_pid(started: psutil.Process, pid: int) -> int:
