@@ -137,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="seconds to wait for the new model to load before rolling back (default 300)")
     swap.add_argument("--force", action="store_true", help="try a model the picker would not offer")
 
+    doctor = commands.add_parser("doctor", help="check each host as gb10dash needs it (read-only): ssh and host key, "
+                                                "unit and its flags, journal, sudo rules, nvidia-smi, /proc, the "
+                                                "API with /metrics and /slots, the model share, the build tools; "
+                                                "one line per check with the fix; exit 1 on any ✗")
+    doctor.add_argument("--json", action="store_true", help="JSON output (schema gb10dash.doctor/1)")
+    doctor.add_argument("hosts", nargs="*", metavar="HOST", help="only these hosts (default: all)")
+
     recover = commands.add_parser("recover", help="undo a plan that started and never ended (the dashboard running "
                                                   "it was killed): its undo steps, kept on the host, run as an "
                                                   "audited plan; exit 0 when nothing is left to recover")
@@ -195,6 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from gb10dash.actions.sudoers_cli import sudoers_command
 
             return asyncio.run(sudoers_command(config, hosts))
+        if command == "doctor":
+            from gb10dash.doctor.cli import doctor_command
+
+            return asyncio.run(doctor_command(config, hosts, as_json=args.json))
         if command == "recover":
             from gb10dash.actions.recover_cli import recover_command
 

@@ -1,0 +1,1 @@
+"""`gb10dash doctor`: the read-only checks an operator runs first against real hosts."""
