@@ -99,6 +99,7 @@ class HostMonitor:
         self._unreachable_reason: str | None = None
         self._llama: LlamaClient | None = None
         self._audit = AuditLog()
+        self._io_checked_pid: int | None = None
         #: why the unit's journal cannot be read by the login (and the fix), None when it can
         self.journal_problem: str | None = None
         self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s,
@@ -420,6 +421,9 @@ class HostMonitor:
             unit = self._fields.get("unit")
             pid = unit.main_pid if unit else None
             process = await memory.collect_process_memory(self.transport, pid) if pid else None
+            if pid and pid != self._io_checked_pid:  # once per server process: may its /proc/PID/io be read?
+                self._io_checked_pid = pid
+                self._fields["unreadable"] = await self._io_unreadable(pid)
             self._ok("memory", meminfo=meminfo, process_memory=process)
             if pid and process is None:
                 if self._gone_pid != pid:  # the main process is gone: systemd has news
@@ -428,6 +432,17 @@ class HostMonitor:
             elif self._journal_live and not self._unit_wanted.is_set():
                 self._confirm_unit()
         await self._guard("memory", poll)
+
+    async def _io_unreadable(self, pid: int) -> str | None:
+        """Why the server's /proc/PID/io cannot be read (it runs as another user), None when it can."""
+        try:
+            await self.transport.read_file(f"/proc/{pid}/io", timeout=5)
+        except PermissionError:
+            return (f"the server's /proc/{pid}/io is not readable by the login (the server runs as another "
+                    f"user): a model load's progress is estimated from past loads")
+        except FileNotFoundError:
+            return None
+        return None
 
     async def _poll_load(self) -> None:
         """While /health says loading: /proc/MainPID/io against the model's size (nothing otherwise)."""

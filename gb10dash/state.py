@@ -82,6 +82,7 @@ class HostState:
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
     load_progress: LoadProgress | None = None  # while /health says loading
     interrupted: str | None = None  # a plan that started and never ended (actions/recover.py), and the way out
+    unreadable: str | None = None   # what of the server's /proc cannot be read by the login, and what that costs
 
     @property
     def name(self) -> str:
@@ -133,6 +134,8 @@ class HostState:
                  if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")]
         if self.interrupted:
             found.insert(0, self.interrupted)
+        if self.unreadable:
+            found.append(self.unreadable)
         wanted = model_file_name(self.config.model_path)
         if self.model_id and self.model_id != wanted:
             found.append(f"serving {self.model_id}, config says {wanted}")

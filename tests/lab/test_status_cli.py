@@ -141,3 +141,14 @@ def test_a_plain_model_directory_is_healthy_only_when_configured_so(lab: Lab, tm
             assert host["mount"]["state"] == "directory" and host["mount"]["stat_seconds"] < 3
         else:
             assert host["problems"] == ["model share /var/lib not mounted"]
+
+
+def test_what_the_login_may_not_read_of_the_server_is_said(lab: Lab) -> None:
+    """The lab's servers run as the host's `llama` user (as on the real hosts): llm-agent may not read their
+    /proc/PID/io, and status says so and what it costs, instead of a bare "–" somewhere."""
+    proc = status(lab, "--json", "stella")
+    (host,) = json.loads(proc.stdout)["hosts"]
+    pid = host["unit"]["main_pid"]
+    assert (f"the server's /proc/{pid}/io is not readable by the login (the server runs as another user): a "
+            f"model load's progress is estimated from past loads") in host["warnings"]
+    assert host["healthy"] and host["memory"]["server_rss_kib"] > 0  # /proc/PID/status is readable: RSS is shown
