@@ -85,6 +85,7 @@ def test_a_server_without_a_unit_is_watched_through_its_process(lab: Lab, tmp_pa
     assert host["healthy"], host["problems"]
     assert host["unit"]["watch_only"] and host["unit"]["main_pid"] == pid and host["unit"]["started_at"]
     assert host["memory"]["server_pid"] == pid and host["memory"]["server_rss_kib"] > 0  # found by its port
+    assert host["memory"]["server_gpu_mib"] is not None  # its line among nvidia-smi's compute apps
     assert any("watch-only host" in w for w in host["warnings"])  # no journal to follow, said so
     text = gb10dash(config, "status", HOST).stdout
     assert f"llama-server process  pid {pid}" in text and "(watch-only: no unit)" in text

@@ -128,12 +128,18 @@ class Gpu:
         return load
 
     def apps(self) -> list[dict]:
-        pid = self.main_pid()
-        if not pid:
-            return []
-        argv = proc_cmdline(pid)
-        return [{"pid": str(pid), "process_name": argv[0] if argv else proc_exe(pid),
-                 "used_gpu_memory": str((proc_status_kib(pid, "VmRSS") or 0) // 1024)}]
+        """Every llama-server on this host as a compute process, the unit's first — a real GPU lists each
+        process that holds it, whoever started it (a server outside the unit, a watch-only host's)."""
+        main = self.main_pid()
+        # only a container host's /proc is the host's own: the light lab's hosts share this machine's
+        others = _named_pids("llama-server") if os.environ.get("GB10LAB_MAINPID") == "systemd" else []
+        pids = ([main] if main else []) + sorted(p for p in others if p != main)
+        apps = []
+        for pid in pids:
+            argv = proc_cmdline(pid)
+            apps.append({"pid": str(pid), "process_name": argv[0] if argv else proc_exe(pid),
+                         "used_gpu_memory": str((proc_status_kib(pid, "VmRSS") or 0) // 1024)})
+        return apps
 
     def sample(self) -> dict[str, str]:
         """Canonical field → value without unit (or [N/A]); fields not listed here read [N/A]."""
@@ -194,3 +200,17 @@ class Gpu:
             "mig.mode.current": p["mig"] if p["mig"] != "N/A" else NA,
         })
         return values
+
+
+def _named_pids(name: str) -> list[int]:
+    """The pids of the processes whose name (comm) is `name`, as /proc shows them here."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as fh:
+                    if fh.read().strip() == name:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
