@@ -22,7 +22,9 @@ from typing import Any
 import httpx
 
 from gb10dash.collectors.llama_client import LlamaClient, read_capped
-from gb10dash.config import ConfigError, _Locator, _unknown
+from gb10dash.config_errors import ConfigError
+from gb10dash.config_errors import Locator as _Locator
+from gb10dash.config_errors import unknown_key as _unknown
 
 PROMPT = "Reply with the single word OK."
 MAX_BODY = 256 * 1024

@@ -6,7 +6,6 @@ found, the key, and what was expected; the CLI prints it and exits 2.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import tomllib
@@ -15,6 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gb10dash import locations
+from gb10dash.config_errors import ConfigError, Locator, unknown_key
+
+_Locator, _unknown = Locator, unknown_key  # the names the section parsers used before config_errors
 
 if TYPE_CHECKING:
     from gb10dash.alerts.settings import AlertSettings
@@ -24,18 +26,6 @@ CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _ARCH_RE = re.compile(r"^[0-9]{2,3}[a-z]?(-real|-virtual)?$")
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
-_HEADER_RE = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"-]+)\s*\]\]?\s*(#.*)?$")
-
-
-class ConfigError(Exception):
-    """A config problem, already worded for the operator."""
-
-    def __init__(self, path: Path | None, message: str, line: int | None = None):
-        self.path, self.line, self.message = path, line, message
-        where = str(path) if path else "<config>"
-        if line is not None:
-            where += f":{line}"
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,52 +290,3 @@ def read_api_key(host: HostConfig) -> str | None:
     return value
 
 
-def _unknown(key: str, known: Any, where: str) -> str:
-    message = f"unknown key {key!r} in {where}"
-    close = difflib.get_close_matches(key, list(known), n=1)
-    if close:
-        message += f" (did you mean {close[0]!r}?)"
-    return message + "; valid keys: " + ", ".join(sorted(known))
-
-
-_KEY_TOKEN_RE = re.compile(r"""^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]""")
-
-
-def _key_of(line: str) -> str | None:
-    """The (first part of the) key a `key = value` line sets, quoted keys decoded as TOML does."""
-    token = _KEY_TOKEN_RE.match(line)
-    if token is None:
-        return None
-    try:
-        return next(iter(tomllib.loads(token.group(1) + " = 0")))
-    except (tomllib.TOMLDecodeError, StopIteration):
-        return None
-
-
-class _Locator:
-    """Finds the line (1-based) of a key inside the n-th [[table]] of a TOML text."""
-
-    def __init__(self, text: str):
-        self.lines = text.split("\n")  # TOML lines: splitlines() would also split at \x85, \u2028, ...
-
-    def find(self, table: str | None, index: int | None, key: str | None) -> int | None:
-        start, count, current = 0, -1, None
-        for number, line in enumerate(self.lines):
-            header = _HEADER_RE.match(line)
-            if header:
-                name = header.group(1).strip('"')
-                if table is None and key is not None and name == key:
-                    return number + 1
-                current = name
-                if name == table:
-                    count += 1
-                    if index is None or count == index:
-                        start = number
-                        if key is None:
-                            return number + 1
-                continue
-            in_scope = (current is None) if table is None else (
-                current == table and (index is None or count == index))
-            if in_scope and key is not None and _key_of(line) == key:
-                return number + 1
-        return start + 1 if table is not None and count >= (index or 0) else None

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from gb10dash.actions.models import SPLIT_RE
+from gb10dash.collectors.gguf_names import SPLIT_RE
 from gb10dash.collectors.router import flag_value
 from gb10dash.format import bytes_count, duration
 from gb10dash.locations import state_dir, write_private_file

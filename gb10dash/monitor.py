@@ -20,12 +20,10 @@ import collections
 import dataclasses
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from gb10dash.actions.audit import AuditLog
-from gb10dash.actions.recover import find_interrupted
 from gb10dash.collectors import gpu, journal, memory, mounts, server_process, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
@@ -62,6 +60,11 @@ class Cadence:
     log_lines: int = 500     # journal entries kept in memory
 
 
+#: what a front end gives the monitor to look for plans that never ended (actions/recover.py: PlanWatch):
+#: the problem line with the way out, or None
+PlanWatch = Callable[[HostConfig, Transport], Awaitable["str | None"]]
+
+
 class ConnectionLost(Exception):
     pass
 
@@ -82,7 +85,7 @@ def _raise_if_cancelled() -> None:
 class HostMonitor:
     def __init__(self, host: HostConfig, ssh: SshSettings | None = None, *,
                  transport: Transport | None = None, cadence: Cadence | None = None,
-                 on_update: Callable[[HostMonitor], Any] | None = None):
+                 on_update: Callable[[HostMonitor], Any] | None = None, plan_watch: PlanWatch | None = None):
         self.host = host
         self.ssh = ssh or SshSettings()
         self.transport = transport or make_transport(host, self.ssh)
@@ -98,7 +101,7 @@ class HostMonitor:
         self._unreachable_since: float | None = None
         self._unreachable_reason: str | None = None
         self._llama: LlamaClient | None = None
-        self._audit = AuditLog()
+        self.plan_watch = plan_watch
         self._io_checked_pid: int | None = None
         #: why the unit's journal cannot be read by the login (and the fix), None when it can
         self.journal_problem: str | None = None
@@ -459,17 +462,17 @@ class HostMonitor:
             self._sources["unit"] = status.ok(time.time())
 
     async def poll_plans(self) -> None:
-        """A plan that started and never ended (the host's plan marker, this workstation's audit log):
-        a warning naming the way out. Not a source of its own: failing to read it degrades nothing."""
+        """A plan that started and never ended, as the front end's plan watch sees it (actions/recover.py:
+        the host's plan marker, this workstation's audit log): a warning naming the way out. Not a source of
+        its own: failing to read it degrades nothing. No watch given: nothing is looked for."""
+        if self.plan_watch is None:
+            return
         try:
-            found = await find_interrupted(self.host, self.transport, self._audit)
+            self._fields["interrupted"] = await self.plan_watch(self.host, self.transport)
         except TransportError as exc:
             self._check_connection(exc)
-            return
         except (ValueError, OSError) as exc:
             self._fields["interrupted"] = f"could not look for interrupted plans: {exc}"
-            return
-        self._fields["interrupted"] = found.problem()
 
     async def _poll_mount(self) -> None:
         async def poll() -> None:
@@ -578,10 +581,11 @@ class HostMonitor:
         await self.transport.close()
 
 
-async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings) -> list[HostState]:
+async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings,
+                       plan_watch: PlanWatch | None = None) -> list[HostState]:
     """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout."""
-    monitors = [HostMonitor(host, ssh) for host in hosts]
+    monitors = [HostMonitor(host, ssh, plan_watch=plan_watch) for host in hosts]
     return list(await asyncio.gather(*(m.snapshot() for m in monitors)))
 
 
-__all__ = ["Cadence", "HostMonitor", "RateSource", "snapshot_all"]
+__all__ = ["Cadence", "HostMonitor", "PlanWatch", "RateSource", "snapshot_all"]

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from gb10dash.config import Config
 from gb10dash.format import bytes_kib, duration, number
+from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.monitor import HostMonitor, snapshot_all
 from gb10dash.rates import Rate
 from gb10dash.state import HostState
@@ -20,7 +21,7 @@ EXIT_OK, EXIT_DEGRADED = 0, 1
 
 async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    return await snapshot_all(hosts, config.ssh)
+    return await snapshot_all(hosts, config.ssh, plan_watch=InterruptedPlans())
 
 
 async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:
@@ -46,7 +47,8 @@ def run_watch(config: Config, names: Sequence[str], *, interval: float,
 async def _watch(config: Config, names: Sequence[str], interval: float,
                  while_watching: Callable[[], Awaitable[None]] | None) -> None:
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    monitors = [HostMonitor(host, config.ssh) for host in hosts]
+    watch = InterruptedPlans()
+    monitors = [HostMonitor(host, config.ssh, plan_watch=watch) for host in hosts]
     tasks = [asyncio.create_task(m.run()) for m in monitors]
     if while_watching is not None:
         tasks.append(asyncio.create_task(while_watching()))

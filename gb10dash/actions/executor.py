@@ -16,6 +16,7 @@ from typing import TypeVar
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
 from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
+from gb10dash.actions.outcome import Progress, StepFailed
 from gb10dash.actions.pending import PendingPlan, PlanMarker, undo_steps
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.startup import journal_reason, startup_failure
@@ -41,18 +42,6 @@ PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
 UNIT_CHECK_S = 1.0       # how often a wait for the model asks systemd whether the server is still there
 
 
-@dataclass(frozen=True, slots=True)
-class Progress:
-    step: int           # 1-based index into plan.steps
-    total: int
-    title: str
-    status: str         # started / progress / ok / failed / undo
-    detail: str = ""
-    elapsed_s: float = 0.0
-    percent: int | None = None      # a streamed step's `[ NN%]`
-    lines: tuple[str, ...] = ()     # a streamed step's last output lines
-
-
 @dataclass(slots=True)
 class PlanResult:
     ok: bool
@@ -69,14 +58,6 @@ class PlanResult:
     def undo_failed(self) -> bool:
         """An undo ran and did not finish: the host may be half-changed (`gb10dash recover` finishes it)."""
         return self.record.result.endswith("(rollback failed)")
-
-
-class StepFailed(Exception):
-    def __init__(self, message: str, exit_status: int | None = None,
-                 rewritten_exec_start: tuple[str, ...] | None = None):
-        super().__init__(message)
-        self.exit_status = exit_status
-        self.rewritten_exec_start = rewritten_exec_start
 
 
 class Refused(StepFailed):

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from gb10dash import format as fmt
 from gb10dash.actions.gguf_header import GgufHeader, read_header
+from gb10dash.collectors.gguf_names import SPLIT_RE
 from gb10dash.transport.base import CommandTimeout, Transport
 
 MAX_DEPTH = 3
-SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 _SKIPPED_DIRS = {"@eaDir", "#recycle", "#snapshot", "lost+found"}  # NAS bookkeeping
 
 

@@ -6,10 +6,23 @@ from __future__ import annotations
 import sys
 
 from gb10dash.actions.build_switch import prepare_revert
-from gb10dash.actions.cli import EXIT_FAILED, ActionHooks, ProgressPrinter, confirm, report, run_action
+from gb10dash.actions.cli import (
+    EXIT_FAILED,
+    ActionHooks,
+    ProgressPrinter,
+    confirm,
+    report,
+    run_action,
+)
 from gb10dash.actions.executor import PlanResult
 from gb10dash.actions.plan import Plan
-from gb10dash.actions.rebuild import commits_of, prepare_rebuild, remote_path, rewrite_follow_up, switches_build
+from gb10dash.actions.rebuild import (
+    commits_of,
+    prepare_rebuild,
+    remote_path,
+    rewrite_follow_up,
+    switches_build,
+)
 from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.runner import run_plan
 from gb10dash.bench.runner import BenchError, BenchResult

@@ -55,6 +55,17 @@ async def find_interrupted(host: HostConfig, transport: Transport, audit: AuditL
     return Interrupted(host.name, pending, unfinished)
 
 
+class InterruptedPlans:
+    """The monitor's plan watch (monitor.PlanWatch): the problem line of a host's interrupted plan, or None.
+    One audit log read per call at most (it is parsed again only when it changed)."""
+
+    def __init__(self, audit: AuditLog | None = None):
+        self.audit = audit or AuditLog()
+
+    async def __call__(self, host: HostConfig, transport: Transport) -> str | None:
+        return (await find_interrupted(host, transport, self.audit)).problem()
+
+
 def plan_recovery(pending: PendingPlan, host: str) -> Plan:
     """The interrupted plan's undo steps as a plan of their own (host: this workstation's name for it)."""
     if not pending.undo:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gb10dash.actions.models import ModelCandidate, list_models
+from gb10dash.actions.outcome import Progress, StepFailed
 from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.collectors.router import (
@@ -200,7 +201,6 @@ def plan_router_swap(host: HostConfig, site: RouterSite, candidate: ModelCandida
 
 
 async def run_router_step(executor: Executor, index: int, total: int, step: Step, began: float) -> tuple[None, str]:
-    from gb10dash.actions.executor import StepFailed
 
     llama = await executor.client()
     model_id = step.expect or ""
@@ -219,7 +219,6 @@ async def run_router_step(executor: Executor, index: int, total: int, step: Step
 
 
 def _find(models: Sequence[RouterModel], model_id: str) -> RouterModel:
-    from gb10dash.actions.executor import StepFailed
 
     for model in models:
         if model.id == model_id:
@@ -228,7 +227,6 @@ def _find(models: Sequence[RouterModel], model_id: str) -> RouterModel:
 
 
 def _report(executor: Executor, index: int, total: int, step: Step, began: float, detail: str) -> None:
-    from gb10dash.actions.executor import Progress
 
     elapsed = time.monotonic() - began
     executor.on_progress(Progress(index, total, step.title, "progress", f"{detail}, {elapsed:.0f} s", elapsed))
@@ -236,7 +234,6 @@ def _report(executor: Executor, index: int, total: int, step: Step, began: float
 
 async def _unload(executor: Executor, router: RouterClient, index: int, total: int, step: Step,
                   began: float) -> str:
-    from gb10dash.actions.executor import StepFailed
 
     model_id = step.expect or ""
     try:
@@ -259,7 +256,6 @@ async def _load(executor: Executor, router: RouterClient, index: int, total: int
                 began: float) -> str:
     """POST /models/load, then follow /models/sse (progress) and poll /models (the verdict, in case
     an event is missed) until loaded, failed or the step's timeout; a timed-out load is stopped."""
-    from gb10dash.actions.executor import StepFailed
 
     model_id, deadline = step.expect or "", began + step.timeout_s
     events: asyncio.Queue[RouterEvent] = asyncio.Queue(maxsize=1000)
@@ -300,7 +296,6 @@ async def _load(executor: Executor, router: RouterClient, index: int, total: int
 
 def _verdict(model_id: str, status: str | None, exit_code: int | None) -> str | None:
     """'…loaded' when done; StepFailed when the load ended without it; None while it goes on."""
-    from gb10dash.actions.executor import StepFailed
 
     if status in (LOADED, SLEEPING):
         return f"{model_id} loaded"

@@ -27,6 +27,7 @@ from gb10dash.actions.rebuild import (
     rewrite_follow_up,
     switches_build,
 )
+from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.actions.regression import BeforeAfter, quick_bench
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
@@ -108,8 +109,10 @@ class Gb10DashApp(PlanSafety, App[None]):
         self._fixed_bench = dict(bench or {})
         self._background = background
         cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=LOG_LINES)
+        plan_watch = InterruptedPlans()  # plans that never ended: the banner, R
         self.monitors = {} if states is not None else {
-            host.name: HostMonitor(host, config.ssh, cadence=cadence, on_update=self._monitor_changed)
+            host.name: HostMonitor(host, config.ssh, cadence=cadence, on_update=self._monitor_changed,
+                                   plan_watch=plan_watch)
             for host in config.hosts}
         self.histories = {host.name: RateHistory() for host in config.hosts}
         self._dirty: set[str] = set()
