@@ -24,6 +24,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from gb10dash.canary import CanarySettings
+from gb10dash.canary import probe as probe_canary
 from gb10dash.collectors import gpu, journal, memory, mounts, server_process, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
@@ -165,7 +167,9 @@ class HostMonitor:
             self._failed("ssh", reason or "not connected")
 
     # -- one snapshot --------------------------------------------------------------------
-    async def snapshot(self) -> HostState:
+    async def snapshot(self, canary: CanarySettings | None = None) -> HostState:
+        """Everything once (status, check). canary: also one wedge-canary request when /health says ok
+        (a server can answer /health and nothing else: then the host is "wedged")."""
         try:
             await self.transport.connect()
         except TransportError as exc:
@@ -179,6 +183,9 @@ class HostMonitor:
                                  self._poll_mount(), self._poll_http(), self._poll_journal_tail(),
                                  self.poll_plans())
             await self._poll_load()  # one reading: how far a load has come (no rate from one)
+            health = self._fields.get("health")
+            if canary is not None and health is not None and health.state is HealthState.OK:
+                self._fields["canary"] = await probe_canary(await self._client(), canary)
         finally:
             await self.close()
         return self.state
@@ -581,11 +588,12 @@ class HostMonitor:
         await self.transport.close()
 
 
-async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings,
-                       plan_watch: PlanWatch | None = None) -> list[HostState]:
-    """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout."""
+async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings, plan_watch: PlanWatch | None = None,
+                       canary: CanarySettings | None = None) -> list[HostState]:
+    """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout
+    (canary: with one wedge-canary request each, see snapshot)."""
     monitors = [HostMonitor(host, ssh, plan_watch=plan_watch) for host in hosts]
-    return list(await asyncio.gather(*(m.snapshot() for m in monitors)))
+    return list(await asyncio.gather(*(m.snapshot(canary) for m in monitors)))
 
 
 __all__ = ["Cadence", "HostMonitor", "PlanWatch", "RateSource", "snapshot_all"]

@@ -21,7 +21,8 @@ EXIT_OK, EXIT_DEGRADED = 0, 1
 
 async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    return await snapshot_all(hosts, config.ssh, plan_watch=InterruptedPlans())
+    return await snapshot_all(hosts, config.ssh, plan_watch=InterruptedPlans(),
+                              canary=config.canary if config.canary.enabled else None)
 
 
 async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:

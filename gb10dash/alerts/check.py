@@ -41,7 +41,8 @@ async def run_check(config: Config, names: Sequence[str], *, window_s: float = 0
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
     engine = AlertEngine(shortened(config.alerts, max(0.0, window_s)))
     if window_s <= 0:
-        engine.evaluate_all(await snapshot_all(hosts, config.ssh))
+        engine.evaluate_all(await snapshot_all(hosts, config.ssh,
+                                               canary=config.canary if config.canary.enabled else None))
     else:
         await _watch(engine, [HostMonitor(h, config.ssh) for h in hosts], window_s,
                      settle_s=config.ssh.connect_timeout_s + 15)

@@ -207,10 +207,21 @@ def power_low(state: HostState, s: RuleSettings, now: float, recent: Recent) -> 
                      f"{s.max_power_w:g} W under load (power negotiation?)", WARNING)
 
 
+def wedged(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """/health says ok but the wedge canary got no (good) answer: the server holds its port and does nothing."""
+    c = state.canary
+    if not state.connected or c is None or c.ok:
+        return None
+    if state.health is None or state.health.state is not HealthState.OK:
+        return None  # the health rule speaks for a server that is down or loading
+    return Condition(c.describe())
+
+
 Rule = Callable[[HostState, RuleSettings, float, Recent], Result]
 
 #: every rule by name (the names of the [alerts.NAME] tables), in display order
 RULES: dict[str, Rule] = {
     "unreachable": unreachable, "unit": unit, "health": health, "share": share,
     "throughput": throughput, "gpu_temp": gpu_temp, "throttle": throttle, "power_low": power_low, "memory": memory,
+    "wedged": wedged,
 }

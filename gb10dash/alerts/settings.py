@@ -55,6 +55,7 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
     "throttle": RuleSettings(for_s=60.0, clear_s=30.0),
     "power_low": RuleSettings(for_s=60.0, clear_s=30.0),
     "memory": RuleSettings(for_s=30.0, clear_s=30.0),
+    "wedged": RuleSettings(for_s=0.0),  # a canary verdict is already one request's timeout long
 }
 
 #: which threshold keys each rule accepts (besides for_s, clear_s, enabled)
@@ -68,6 +69,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "throttle": (),
     "power_low": ("max_power_w", "min_util_pct"),
     "memory": ("reserve_gib",),
+    "wedged": (),
 }
 
 _KEY_WORDS = {
