@@ -45,11 +45,12 @@ class Interrupted:
         return None
 
 
-async def find_interrupted(host: HostConfig, transport: Transport, audit: AuditLog | None = None) -> Interrupted:
+async def find_interrupted(host: HostConfig, transport: Transport, audit: AuditLog | None = None,
+                           marker: PlanMarker | None = None) -> Interrupted:
     audit = audit or AuditLog()
     unfinished = tuple(audit.unfinished(host.name))
     try:
-        pending = await PlanMarker(transport, host.unit).read()
+        pending = await (marker or PlanMarker(transport, host.unit)).read()
     except ValueError as exc:
         return Interrupted(host.name, None, unfinished, str(exc))
     return Interrupted(host.name, pending, unfinished)
@@ -57,13 +58,18 @@ async def find_interrupted(host: HostConfig, transport: Transport, audit: AuditL
 
 class InterruptedPlans:
     """The monitor's plan watch (monitor.PlanWatch): the problem line of a host's interrupted plan, or None.
-    One audit log read per call at most (it is parsed again only when it changed)."""
+    Each call: one read of the host's marker, and of the audit log only when it changed (the marker's path,
+    which needs the login's home, is asked once per host, not every poll)."""
 
     def __init__(self, audit: AuditLog | None = None):
         self.audit = audit or AuditLog()
+        self._markers: dict[str, PlanMarker] = {}
 
     async def __call__(self, host: HostConfig, transport: Transport) -> str | None:
-        return (await find_interrupted(host, transport, self.audit)).problem()
+        marker = self._markers.get(host.name)
+        if marker is None or marker.transport is not transport or marker.unit != host.unit:
+            marker = self._markers[host.name] = PlanMarker(transport, host.unit)
+        return (await find_interrupted(host, transport, self.audit, marker)).problem()
 
 
 def plan_recovery(pending: PendingPlan, host: str) -> Plan:
