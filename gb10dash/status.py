@@ -85,12 +85,11 @@ def render_host(s: HostState) -> list[str]:
             out.append(f"    health {s.health.state.value} (direct HTTP)")
         return out
     unit = s.unit
+    up = duration(s.at - unit.started_at) if unit is not None and unit.started_at and unit.is_running else "–"
     if unit is not None and unit.watch_only:
-        up = duration(s.at - unit.started_at) if unit.started_at and unit.is_running else "–"
         out.append(f"    server  {'llama-server process' if unit.is_running else 'no llama-server process'}  "
                    f"pid {unit.main_pid or '–'}  up {up}  (watch-only: no unit)")
     elif unit is not None:
-        up = duration(s.at - unit.started_at) if unit.started_at and unit.is_running else "–"
         out.append(f"    unit    {unit.active_state}/{unit.sub_state}  pid {unit.main_pid or '–'}  "
                    f"up {up}  restarts {number(unit.n_restarts)}  result {unit.result or '–'}")
     health = s.health.state.value if s.health else "–"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from gb10dash.actions.llama_help import check_flags_step
 from gb10dash.actions.rebuild import DEFAULT_NVCC, arch_for_host, remote_path
@@ -31,6 +32,14 @@ SUDOERS_FIX = "gb10dash sudoers {host} > gb10dash.sudoers, then on the host: sud
               "sudo install -m 0440 gb10dash.sudoers /etc/sudoers.d/gb10dash"
 
 
+@dataclass
+class Found:
+    """What an earlier check learned that a later one needs (asked of the host once)."""
+    login: str = "?"
+    unit: UnitStatus | None = None
+    compute_cap: str | None = None
+
+
 async def diagnose(config: Config, host: HostConfig) -> list[Check]:
     monitor = HostMonitor(host, config.ssh)
     try:
@@ -38,45 +47,30 @@ async def diagnose(config: Config, host: HostConfig) -> list[Check]:
             await monitor.transport.connect()
         except TransportError as exc:
             return [fail("ssh", str(exc), _ssh_fix(host, str(exc)))]
-        who = await monitor.transport.run(["id", "-un"], timeout=10)
-        login = who.stdout.strip() or "?"
-        checks = [ok("ssh", f"{host.ssh_alias or host.name}: logged in as {login}" if host.transport == "ssh"
-                     else f"local transport, as {login}")]
-        unit: UnitStatus | None = None
-        if host.unit:
-            unit_check, unit = await _guarded("unit", lambda: _unit(monitor, host))
-            checks.append(unit_check)
-        else:
-            checks.append(warn("unit", 'watch-only host (unit = ""): restart, swap and rebuild are refused',
-                               'set unit = "NAME.service" in the config if llama-server runs under systemd'))
-        probes: list[tuple[str, Callable[[], Awaitable[Check]]]] = [
-            ("flags", lambda: _flags(monitor, unit)),
+        found = Found((await monitor.transport.run(["id", "-un"], timeout=10)).stdout.strip() or "?")
+        checks = [ok("ssh", f"{host.ssh_alias or host.name}: logged in as {found.login}" if host.transport == "ssh"
+                     else f"local transport, as {found.login}")]
+        probes: list[tuple[str, Callable[[], Awaitable[Check | None]]]] = [
+            ("unit", lambda: _unit(monitor, host, found)),
+            ("flags", lambda: _flags(monitor, found.unit)),
             ("journal", lambda: _journal(monitor, host)),
-            ("sudo", lambda: _sudo(monitor, host, unit)),
-            ("gpu", lambda: _gpu(monitor)),
-            ("process files", lambda: _process_files(monitor, unit)),
+            ("sudo", lambda: _sudo(monitor, host, found)),
+            ("gpu", lambda: _gpu(monitor, found)),
+            ("process files", lambda: _process_files(monitor, found.unit)),
             ("api", lambda: _api(monitor, host)),
             ("share", lambda: _share(monitor, host)),
-            ("build", lambda: _build(monitor, host)),
+            ("build", lambda: _build(monitor, host, found.compute_cap)),
         ]
-        for name, probe in probes:
-            check, _ = await _guarded(name, lambda probe=probe: _with_none(probe))
+        for name, probe in probes:  # in order: a later check uses what an earlier one found
+            try:
+                check = await asyncio.wait_for(probe(), 60)
+            except (TransportError, ValueError, OSError, TimeoutError) as exc:
+                check = fail(name, f"could not check: {exc or type(exc).__name__}")
             if check is not None:
                 checks.append(check)
         return checks
     finally:
         await monitor.close()
-
-
-async def _with_none(probe: Callable[[], Awaitable[Check | None]]) -> tuple[Check | None, None]:
-    return await probe(), None
-
-
-async def _guarded(name: str, probe: Callable[[], Awaitable[tuple[Check | None, object]]]) -> tuple[Check | None, object]:
-    try:
-        return await asyncio.wait_for(probe(), 60)
-    except (TransportError, ValueError, OSError, TimeoutError) as exc:
-        return fail(name, f"could not check: {exc or type(exc).__name__}"), None
 
 
 def _ssh_fix(host: HostConfig, message: str) -> str:
@@ -89,15 +83,19 @@ def _ssh_fix(host: HostConfig, message: str) -> str:
     return f"`ssh {alias} true` must work without a prompt (Host {alias} in ~/.ssh/config)"
 
 
-async def _unit(monitor: HostMonitor, host: HostConfig) -> tuple[Check, UnitStatus | None]:
+async def _unit(monitor: HostMonitor, host: HostConfig, found: Found) -> Check:
+    if not host.unit:
+        return warn("unit", 'watch-only host (unit = ""): restart, swap and rebuild are refused',
+                    'set unit = "NAME.service" in the config if llama-server runs under systemd')
     unit = await systemd.collect_unit(monitor.transport, host.unit)
     if not unit.fragment_path or unit.raw.get("LoadState") == "not-found":
         return fail("unit", f"{host.unit} is not loaded on the host (no unit file)",
-                    "set `unit` in the config to the llama-server's unit (systemctl list-units 'llama*')"), None
+                    "set `unit` in the config to the llama-server's unit (systemctl list-units 'llama*')")
+    found.unit = unit
     if not unit.exec_start:
-        return fail("unit", f"{host.unit} ({unit.fragment_path}) has no ExecStart gb10dash can read"), unit
+        return fail("unit", f"{host.unit} ({unit.fragment_path}) has no ExecStart gb10dash can read")
     state = f"{unit.active_state}/{unit.sub_state}"
-    return ok("unit", f"{host.unit} {state}, {unit.fragment_path}, ExecStart {unit.exec_start[0]}"), unit
+    return ok("unit", f"{host.unit} {state}, {unit.fragment_path}, ExecStart {unit.exec_start[0]}")
 
 
 async def _flags(monitor: HostMonitor, unit: UnitStatus | None) -> Check | None:
@@ -122,10 +120,10 @@ async def _journal(monitor: HostMonitor, host: HostConfig) -> Check | None:
     return ok("journal", f"{host.unit}'s journal is readable")
 
 
-async def _sudo(monitor: HostMonitor, host: HostConfig, unit: UnitStatus | None) -> Check:
-    if host.unit and unit is None:
+async def _sudo(monitor: HostMonitor, host: HostConfig, found: Found) -> Check:
+    if host.unit and found.unit is None:
         return warn("sudo", "not checked: the unit is not known")
-    needed = needed_commands(host, unit)
+    needed = needed_commands(host, found.unit)
     listed = await monitor.transport.run(["sudo", "-n", "-l"], timeout=30)
     fix = SUDOERS_FIX.format(host=host.name)
     if not listed.ok:
@@ -133,14 +131,13 @@ async def _sudo(monitor: HostMonitor, host: HostConfig, unit: UnitStatus | None)
         return fail("sudo", f"sudo allows nothing without a password ({why})", fix)
     missing = [argv for argv in needed if not allows(parse_sudo_list(listed.stdout), argv)]
     if missing:
-        user = (await monitor.transport.run(["id", "-un"], timeout=10)).stdout.strip() or "llm-agent"
-        rules = "; ".join(f"`{sudoers_rule(user, argv)}`" for argv in missing)
+        rules = "; ".join(f"`{sudoers_rule(found.login, argv)}`" for argv in missing)
         return fail("sudo", f"{len(missing)} of the {len(needed)} commands the plans run with sudo are not "
                             f"allowed: {rules}", fix)
     return ok("sudo", f"all {len(needed)} commands the plans run with sudo are allowed (sudo -n -l)")
 
 
-async def _gpu(monitor: HostMonitor) -> Check:
+async def _gpu(monitor: HostMonitor, found: Found) -> Check:
     try:
         samples = await gpu.collect_gpu(monitor.transport)
     except ValueError as exc:
@@ -151,6 +148,7 @@ async def _gpu(monitor: HostMonitor) -> Check:
     if not samples:
         return fail("gpu", "nvidia-smi lists no GPU", "check the driver: nvidia-smi on the host")
     first = samples[0]
+    found.compute_cap = first.compute_cap
     memory = "memory [N/A]: unified, read from /proc/meminfo" if not first.memory_supported else \
         "memory reported"
     return ok("gpu", f"{first.name}, compute_cap {first.compute_cap or '?'}; {memory}")
@@ -205,7 +203,7 @@ async def _share(monitor: HostMonitor, host: HostConfig) -> Check:
                 "check the NFS server and the host's mount (a hung hard mount blocks model loads)")
 
 
-async def _build(monitor: HostMonitor, host: HostConfig) -> Check:
+async def _build(monitor: HostMonitor, host: HostConfig, compute_cap: str | None) -> Check:
     local = host.transport == "local"
     src, build = remote_path(host.llama_cpp_dir, local=local), remote_path(host.build_dir, local=local)
     missing = []
@@ -220,8 +218,6 @@ async def _build(monitor: HostMonitor, host: HostConfig) -> Check:
     if missing:
         return fail("build", "missing: " + ", ".join(missing),
                     "clone llama.cpp into llama_cpp_dir and install cmake (apt-get install cmake build-essential)")
-    caps = await monitor.transport.run(["nvidia-smi", "--query-gpu=compute_cap", "--format=csv,noheader"], timeout=20)
-    compute_cap = caps.stdout.splitlines()[0].strip() if caps.ok and caps.stdout.strip() else None
     arch, why = arch_for_host(compute_cap, None, host.cuda_arch)
     if arch is None:
         return ok("build", f"source, build dir and cmake there; a rebuild is {why}")
