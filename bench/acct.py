@@ -23,7 +23,7 @@ class AcctRecord:
     pid: int
     ppid: int
     comm: str
-    cpu_s: float    # user + system
+    cpu_s: float  # user + system
     elapsed_s: float
     forked_only: bool  # forked but never exec'd
 
@@ -36,12 +36,21 @@ def comp_t(value: int) -> int:
 def parse_acct(data: bytes) -> list[AcctRecord]:
     records = []
     for offset in range(0, len(data) - _RECORD.size + 1, _RECORD.size):
-        flag, version, _tty, _exit, _uid, _gid, pid, ppid, _btime, etime, utime, stime, *_rest, comm = \
+        flag, version, _tty, _exit, _uid, _gid, pid, ppid, _btime, etime, utime, stime, *_rest, comm = (
             _RECORD.unpack_from(data, offset)
+        )
         if version != 3:
             raise ValueError(f"acct record at byte {offset}: version {version}, only 3 is known")
-        records.append(AcctRecord(pid, ppid, comm.split(b"\0", 1)[0].decode(errors="replace"),
-                                  (comp_t(utime) + comp_t(stime)) / AHZ, etime / AHZ, bool(flag & 0x1)))
+        records.append(
+            AcctRecord(
+                pid,
+                ppid,
+                comm.split(b"\0", 1)[0].decode(errors="replace"),
+                (comp_t(utime) + comp_t(stime)) / AHZ,
+                etime / AHZ,
+                bool(flag & 0x1),
+            )
+        )
     return records
 
 

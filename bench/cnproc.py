@@ -19,17 +19,17 @@ NETLINK_CONNECTOR = 11
 CN_IDX_PROC = CN_VAL_PROC = 1
 PROC_CN_MCAST_LISTEN, PROC_CN_MCAST_IGNORE = 1, 2
 FORK, EXEC, EXIT = 0x1, 0x2, 0x80000000
-_HEADER = struct.Struct("=IHHII")      # nlmsghdr
-_CN_MSG = struct.Struct("=IIIIHH")     # cb_id idx, val, seq, ack, len, flags
-_EVENT = struct.Struct("=IIQ")         # what, cpu, timestamp_ns
+_HEADER = struct.Struct("=IHHII")  # nlmsghdr
+_CN_MSG = struct.Struct("=IIIIHH")  # cb_id idx, val, seq, ack, len, flags
+_EVENT = struct.Struct("=IIQ")  # what, cpu, timestamp_ns
 _DATA = _HEADER.size + _CN_MSG.size + _EVENT.size
 
 
 @dataclass(frozen=True)
 class ProcEvent:
     what: int
-    pid: int        # the thread (fork: the child's)
-    tgid: int       # the process (fork: the child's)
+    pid: int  # the thread (fork: the child's)
+    tgid: int  # the process (fork: the child's)
     parent_tgid: int = 0  # fork only
 
 
@@ -126,8 +126,10 @@ class ProcWatch:
 
     def snapshot(self) -> dict[str, Tally]:
         with self._lock:
-            return {name: Tally(t.forks, t.execs, set(t.pids), Counter(t.programs))
-                    for name, t in self.attribution.tallies.items()}
+            return {
+                name: Tally(t.forks, t.execs, set(t.pids), Counter(t.programs))
+                for name, t in self.attribution.tallies.items()
+            }
 
     def close(self) -> None:
         self._stop.set()

@@ -44,8 +44,10 @@ def main() -> int:
         if started:
             lab.stop()
     print("| measure | value |\n|---|---|")
-    print(f"| window | {window.seconds:.0f} s after {args.settle:.0f} s settle, {args.size}, "
-          f"{len(lab.hosts)} lab hosts, {args.refresh:g} s refresh |")
+    print(
+        f"| window | {window.seconds:.0f} s after {args.settle:.0f} s settle, {args.size}, "
+        f"{len(lab.hosts)} lab hosts, {args.refresh:g} s refresh |"
+    )
     print(f"| dashboard CPU | {window.percent:.2f} % of one core |")
     print(f"| dashboard RSS | {window.rss_max:.1f} MiB max, {window.rss[-1]:.1f} MiB at end |")
     return 0

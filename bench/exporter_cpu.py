@@ -37,9 +37,13 @@ def measure(config: Path, seconds: float, settle: float, scrape_s: float) -> str
     port = free_port()
     log = config.parent / "exporter-bench.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gb10dash", "--config", str(config), "exporter", "--listen",
-                                 f"127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, cwd=REPO)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gb10dash", "--config", str(config), "exporter", "--listen", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=REPO,
+        )
     try:
         p = psutil.Process(proc.pid)
         time.sleep(settle)
@@ -57,9 +61,12 @@ def measure(config: Path, seconds: float, settle: float, scrape_s: float) -> str
         after, elapsed = p.cpu_times(), time.monotonic() - t0
         cpu = (after.user + after.system - before.user - before.system) / elapsed * 100
         up = body.count("gb10dash_host_up{") and sum(
-            1 for line in body.splitlines() if line.startswith("gb10dash_host_up{") and line.endswith(" 1.0"))
-        return (f"CPU {cpu:.2f} % of one core over {elapsed:.0f} s, RSS max {rss / 2**20:.0f} MiB, "
-                f"scrape median {statistics.median(took) * 1000:.1f} ms, {lines} series, {up} hosts up")
+            1 for line in body.splitlines() if line.startswith("gb10dash_host_up{") and line.endswith(" 1.0")
+        )
+        return (
+            f"CPU {cpu:.2f} % of one core over {elapsed:.0f} s, RSS max {rss / 2**20:.0f} MiB, "
+            f"scrape median {statistics.median(took) * 1000:.1f} ms, {lines} series, {up} hosts up"
+        )
     finally:
         t_stop = time.monotonic()
         proc.terminate()

@@ -46,8 +46,9 @@ async def measure(args: argparse.Namespace) -> None:
             monitor = app.monitors["pegasus"]
             quiet = [await key_latency(app, pilot, k) for k in "nN" * 10]
             seq0, before, tag = monitor.log_seq, Figures.now(), f"flood-{time.time_ns()}"
-            writer = asyncio.create_task(asyncio.to_thread(flood, lab.layout.host("pegasus").root, tag,
-                                                           args.rate, args.seconds))
+            writer = asyncio.create_task(
+                asyncio.to_thread(flood, lab.layout.host("pegasus").root, tag, args.rate, args.seconds)
+            )
             loaded: list[float] = []
             while not writer.done():
                 for key in "nN":
@@ -64,14 +65,18 @@ async def measure(args: argparse.Namespace) -> None:
         if started:
             lab.stop()
     print(f"flood: {written} lines in {args.seconds:g} s ({written / args.seconds:.0f}/s) into pegasus's journal")
-    print(f"monitor took in {took_in} entries (written {written}; other lines of the unit count too), "
-          f"kept {kept} (bounded by Cadence.log_lines)")
+    print(
+        f"monitor took in {took_in} entries (written {written}; other lines of the unit count too), "
+        f"kept {kept} (bounded by Cadence.log_lines)"
+    )
     print(f"key-to-screen latency, quiet:      {describe(quiet)}")
     print(f"key-to-screen latency, under flood: {describe(loaded)}")
     print(before.line("before"))
     print(after.line("after"))
-    print(f"CPU during the flood: {after.cpu_s - before.cpu_s:.1f} s "
-          f"({100 * (after.cpu_s - before.cpu_s) / (after.at - before.at):.0f} % of one core)")
+    print(
+        f"CPU during the flood: {after.cpu_s - before.cpu_s:.1f} s "
+        f"({100 * (after.cpu_s - before.cpu_s) / (after.at - before.at):.0f} % of one core)"
+    )
 
 
 def main() -> int:

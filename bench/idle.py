@@ -57,12 +57,14 @@ def observe(windows: dict[str, CpuWindow], seconds: float, tick: Callable[[], No
         w.stop()
 
 
-def dashboard_and_llamastat(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float,
-                            size: str) -> Window:
+def dashboard_and_llamastat(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float, size: str) -> Window:
     llamastat = BIN / "llamastat"
     with Tmux("bench-dash", dashboard_argv(lab.config_path, refresh_s), size, DASHBOARD_ENV) as dash:
-        stat_tmux = Tmux("bench-llamastat", [str(llamastat), "-u", lab.hosts[0].api_url, "-i", str(refresh_s)],
-                         size) if llamastat.exists() else None
+        stat_tmux = (
+            Tmux("bench-llamastat", [str(llamastat), "-u", lab.hosts[0].api_url, "-i", str(refresh_s)], size)
+            if llamastat.exists()
+            else None
+        )
         try:
             pids = {"dashboard": dash.pid()}
             if stat_tmux is not None:
@@ -74,20 +76,45 @@ def dashboard_and_llamastat(lab: Lab, work: Path, seconds: float, settle: float,
         finally:
             if stat_tmux is not None:
                 stat_tmux.kill()
-    clients = [ClientCost("dashboard", windows["dashboard"].percent, windows["dashboard"].rss_max,
-                          f"{len(lab.hosts)} hosts, {refresh_s:g} s refresh, tmux {size}")]
+    clients = [
+        ClientCost(
+            "dashboard",
+            windows["dashboard"].percent,
+            windows["dashboard"].rss_max,
+            f"{len(lab.hosts)} hosts, {refresh_s:g} s refresh, tmux {size}",
+        )
+    ]
     if "llamastat" in windows:
-        clients.append(ClientCost("llamastat", windows["llamastat"].percent, windows["llamastat"].rss_max,
-                                  f"1 host ({lab.hosts[0].name}), -i {refresh_s:g}"))
+        clients.append(
+            ClientCost(
+                "llamastat",
+                windows["llamastat"].percent,
+                windows["llamastat"].rss_max,
+                f"1 host ({lab.hosts[0].name}), -i {refresh_s:g}",
+            )
+        )
     else:
-        clients.append(ClientCost("llamastat", float("nan"), float("nan"), "not installed: pip install -r bench/requirements.txt"))
+        clients.append(
+            ClientCost("llamastat", float("nan"), float("nan"), "not installed: pip install -r bench/requirements.txt")
+        )
     return Window(clients, remote.results)
 
 
 def naive(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float) -> Window:
-    proc = subprocess.Popen([sys.executable, str(REPO / "bench" / "naive_collector.py"), "--config",
-                             str(lab.config_path), "--seconds", str(seconds + settle + 5), "--fast", str(refresh_s)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(REPO / "bench" / "naive_collector.py"),
+            "--config",
+            str(lab.config_path),
+            "--seconds",
+            str(seconds + settle + 5),
+            "--fast",
+            str(refresh_s),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(settle)
         window = CpuWindow(proc.pid, children=True)
@@ -96,9 +123,17 @@ def naive(lab: Lab, work: Path, seconds: float, settle: float, refresh_s: float)
     finally:
         proc.terminate()
         proc.wait(10)
-    return Window([ClientCost("naive collector", window.percent, window.rss_max,
-                              f"{len(lab.hosts)} hosts, ssh per source per poll (CPU incl. its ssh children)")],
-                  remote.results)
+    return Window(
+        [
+            ClientCost(
+                "naive collector",
+                window.percent,
+                window.rss_max,
+                f"{len(lab.hosts)} hosts, ssh per source per poll (CPU incl. its ssh children)",
+            )
+        ],
+        remote.results,
+    )
 
 
 def fleet_cpu(config: Path, seconds: float, settle: float, refresh_s: float, size: str) -> ClientCost:

@@ -20,7 +20,7 @@ class ProcStat:
     pid: int
     ppid: int
     start_ticks: int  # since boot: with the pid, names one process even when pids are reused
-    cpu_s: float      # utime + stime of the process itself
+    cpu_s: float  # utime + stime of the process itself
     children_cpu_s: float  # cutime + cstime: children it has reaped
 
 
@@ -29,8 +29,13 @@ def parse_proc_stat(text: str) -> ProcStat:
     head, rest = text.rsplit(")", 1)
     fields = rest.split()
     pid = int(head.split("(", 1)[0])
-    return ProcStat(pid, int(fields[1]), int(fields[19]),
-                    (int(fields[11]) + int(fields[12])) / TICK, (int(fields[13]) + int(fields[14])) / TICK)
+    return ProcStat(
+        pid,
+        int(fields[1]),
+        int(fields[19]),
+        (int(fields[11]) + int(fields[12])) / TICK,
+        (int(fields[13]) + int(fields[14])) / TICK,
+    )
 
 
 def proc_stat(pid: int) -> ProcStat | None:
@@ -124,24 +129,42 @@ class Tmux:
         self.name = f"{name}-{os.getpid()}"
         cols, rows = size.split("x")
         assigns = [f"{k}={shlex.quote(v)}" for k, v in {"TERM": "xterm-256color", **(env or {})}.items()]
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", cols, "-y", rows,
-                        " ".join(["exec", "env", *assigns, shlex.join(argv)])], check=True)
+        subprocess.run(
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                cols,
+                "-y",
+                rows,
+                " ".join(["exec", "env", *assigns, shlex.join(argv)]),
+            ],
+            check=True,
+        )
         self.started = time.monotonic()
 
     def pid(self, timeout: float = 30) -> int:
         """The pid of the command (the pane's process: `exec` replaced the shell by it)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            out = subprocess.run(["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
-                                 capture_output=True, text=True, check=False).stdout.split()
+            out = subprocess.run(
+                ["tmux", "list-panes", "-t", self.name, "-F", "#{pane_pid}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout.split()
             if out:
                 return int(out[0])
             time.sleep(0.05)
         raise RuntimeError(f"tmux session {self.name} did not start")
 
     def capture(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                              capture_output=True, text=True, check=False).stdout
+        return subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True, check=False
+        ).stdout
 
     def kill(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True, check=False)
@@ -164,8 +187,10 @@ def machine() -> str:
         mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         mem_kib = 0
-    return (f"{len(os.sched_getaffinity(0))} CPUs ({model}), {mem_kib / 1024 / 1024:.1f} GiB RAM, "
-            f"load average {load_average()}")
+    return (
+        f"{len(os.sched_getaffinity(0))} CPUs ({model}), {mem_kib / 1024 / 1024:.1f} GiB RAM, "
+        f"load average {load_average()}"
+    )
 
 
 def load_average() -> str:

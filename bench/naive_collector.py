@@ -65,8 +65,7 @@ class NaiveHost:
     async def fast(self) -> None:
         """Each second: GPU, memory, journal, HTTP — each remote source its own ssh process."""
         self.polls += 1
-        await asyncio.gather(self._try(self.gpu), self._try(self.memory), self._try(self.journal),
-                             self._try(self.http))
+        await asyncio.gather(self._try(self.gpu), self._try(self.memory), self._try(self.journal), self._try(self.http))
 
     async def slow(self) -> None:
         await asyncio.gather(self._try(self.unit), self._try(self.apps), self._try(self.prober.probe))
@@ -86,8 +85,9 @@ class NaiveHost:
             await memory.collect_process_memory(self.transport, self.main_pid)
 
     async def journal(self) -> None:
-        argv = journalctl_argv(self.host.unit, follow=False, after_cursor=self.cursor,
-                               lines=None if self.cursor else 100)
+        argv = journalctl_argv(
+            self.host.unit, follow=False, after_cursor=self.cursor, lines=None if self.cursor else 100
+        )
         for line in (await run_checked(self.transport, argv)).splitlines():
             entry = parse_journal_line(line)
             if entry is not None and entry.cursor:
@@ -110,8 +110,7 @@ async def collect(config_path: Path, seconds: float, fast_s: float, slow_s: floa
     config = load_config(config_path)
     hosts = [NaiveHost(h, config.ssh.config_file) for h in config.hosts]
     until = time.monotonic() + seconds
-    await asyncio.gather(*(every(fast_s, until, h.fast) for h in hosts),
-                         *(every(slow_s, until, h.slow) for h in hosts))
+    await asyncio.gather(*(every(fast_s, until, h.fast) for h in hosts), *(every(slow_s, until, h.slow) for h in hosts))
     for h in hosts:
         await h.api.aclose()
     return hosts

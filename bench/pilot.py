@@ -35,8 +35,13 @@ class Figures:
         with open("/proc/self/status") as status:
             rss = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
         usage = resource.getrusage(resource.RUSAGE_SELF)
-        return cls(time.monotonic(), rss, len(asyncio.all_tasks()), len(os.listdir("/proc/self/fd")),
-                   usage.ru_utime + usage.ru_stime)
+        return cls(
+            time.monotonic(),
+            rss,
+            len(asyncio.all_tasks()),
+            len(os.listdir("/proc/self/fd")),
+            usage.ru_utime + usage.ru_stime,
+        )
 
     def line(self, label: str) -> str:
         return f"{label:>8}: RSS {self.rss_kib / 1024:7.1f} MiB, tasks {self.tasks:3d}, fds {self.fds:3d}, CPU {self.cpu_s:7.1f} s"
@@ -80,5 +85,7 @@ def describe(values: list[float], unit: str = "ms", scale: float = 1000.0) -> st
         return "no samples"
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return (f"n={len(values)} min {ordered[0] * scale:.0f} / median {statistics.median(ordered) * scale:.0f} / "
-            f"p95 {p95 * scale:.0f} / max {ordered[-1] * scale:.0f} {unit}")
+    return (
+        f"n={len(values)} min {ordered[0] * scale:.0f} / median {statistics.median(ordered) * scale:.0f} / "
+        f"p95 {p95 * scale:.0f} / max {ordered[-1] * scale:.0f} {unit}"
+    )

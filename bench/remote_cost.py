@@ -53,6 +53,7 @@ def window_cpu(before: dict[int, ProcStat], after: dict[int, ProcStat], ended: d
     `before` / `after`: the set's live processes at the window's ends; `ended`: pid -> total CPU
     of those that ended inside it (from acct). A process alive at the start is counted from there.
     """
+
     def base(pid: int, start_ticks: int | None = None) -> float:
         old = before.get(pid)
         if old is None or (start_ticks is not None and old.start_ticks != start_ticks):
@@ -101,5 +102,12 @@ class RemoteCost:
             after = {pid: p for pid, p in procs.items() if pid in mine}
             after.update(descendants(procs, self.roots[name] or 0))
             ended = {r.pid: r.cpu_s for r in records if r.pid in mine}
-            self.results[name] = HostCost(name, seconds, counts[name], tally.forks, tally.execs,
-                                          window_cpu(before, after, ended), dict(tally.programs.most_common(8)))
+            self.results[name] = HostCost(
+                name,
+                seconds,
+                counts[name],
+                tally.forks,
+                tally.execs,
+                window_cpu(before, after, ended),
+                dict(tally.programs.most_common(8)),
+            )

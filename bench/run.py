@@ -25,8 +25,16 @@ from gb10dash.config import load_config
 from gb10dash.lab import Lab
 from gb10dash.lab.fleet import write_fleet
 
-QUICK = {"seconds": 15, "settle": 4, "trials": 5, "requests": 4, "scale_seconds": 15, "presses": 15,
-         "populate_trials": 1, "first_frame_trials": 1}
+QUICK = {
+    "seconds": 15,
+    "settle": 4,
+    "trials": 5,
+    "requests": 4,
+    "scale_seconds": 15,
+    "presses": 15,
+    "populate_trials": 1,
+    "first_frame_trials": 1,
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -57,13 +65,15 @@ def ensure_requirements() -> None:
     if (Path(sys.executable).parent / "llamastat").exists():
         return
     print("bench: installing bench/requirements.txt (llamastat) ...", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REPO / "bench" / "requirements.txt")],
-                   check=False)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "-r", str(REPO / "bench" / "requirements.txt")], check=False
+    )
 
 
 def commit() -> str:
-    head = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
-                          text=True, check=False).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return head or "unknown"
 
 
@@ -94,47 +104,102 @@ def main() -> int:
         loads.append(load_average())
         d, ls = dash.clients
         nv = naive.clients[0]
-        rows.append(("idle CPU, % of one core", f"{d.cpu_percent:.2f} % ({d.note})",
-                     f"naive {nv.cpu_percent:.1f} %; llamastat {ls.cpu_percent:.2f} % ({ls.note})",
-                     "≤ llamastat's"))
-        rows.append(("idle RSS (max)", f"{d.rss_max_mib:.0f} MiB",
-                     f"naive {nv.rss_max_mib:.0f} MiB (python only); llamastat {ls.rss_max_mib:.0f} MiB", "≤ 90 MB"))
+        rows.append(
+            (
+                "idle CPU, % of one core",
+                f"{d.cpu_percent:.2f} % ({d.note})",
+                f"naive {nv.cpu_percent:.1f} %; llamastat {ls.cpu_percent:.2f} % ({ls.note})",
+                "≤ llamastat's",
+            )
+        )
+        rows.append(
+            (
+                "idle RSS (max)",
+                f"{d.rss_max_mib:.0f} MiB",
+                f"naive {nv.rss_max_mib:.0f} MiB (python only); llamastat {ls.rss_max_mib:.0f} MiB",
+                "≤ 90 MB",
+            )
+        )
         for name in dash.remote:
             a, b = dash.remote[name], naive.remote[name]
-            rows.append((f"remote {name}: new SSH connections/min", f"{a.connections_per_min:.1f}",
-                         f"naive {b.connections_per_min:.1f}", "0"))
-            rows.append((f"remote {name}: processes spawned/s (commands/min)",
-                         f"{a.spawns_per_s:.2f} ({60 * a.log.commands / a.seconds:.0f})",
-                         f"naive {b.spawns_per_s:.2f} ({60 * b.log.commands / b.seconds:.0f})", "≤ 0.2"))
-            rows.append((f"remote {name}: CPU of its sshd tree, % of one core", f"{a.cpu_percent:.2f} %",
-                         f"naive {b.cpu_percent:.2f} %", "—"))
+            rows.append(
+                (
+                    f"remote {name}: new SSH connections/min",
+                    f"{a.connections_per_min:.1f}",
+                    f"naive {b.connections_per_min:.1f}",
+                    "0",
+                )
+            )
+            rows.append(
+                (
+                    f"remote {name}: processes spawned/s (commands/min)",
+                    f"{a.spawns_per_s:.2f} ({60 * a.log.commands / a.seconds:.0f})",
+                    f"naive {b.spawns_per_s:.2f} ({60 * b.log.commands / b.seconds:.0f})",
+                    "≤ 0.2",
+                )
+            )
+            rows.append(
+                (
+                    f"remote {name}: CPU of its sshd tree, % of one core",
+                    f"{a.cpu_percent:.2f} %",
+                    f"naive {b.cpu_percent:.2f} %",
+                    "—",
+                )
+            )
             say(f"{name}: dashboard programs {a.programs}; naive {b.programs}")
 
         say(f"freshness: {args.trials} trials")
         host = lab.hosts[-1].name
         fresh = ui_rows.run_row(ui_rows.freshness(config, lab, host, args.trials, args.refresh))
         loads.append(load_average())
-        rows.append((f"freshness: stop → panel degraded, p95 of {len(fresh.degraded_s)}",
-                     f"{percentile(fresh.degraded_s, 95):.2f} s (median {statistics.median(fresh.degraded_s):.2f})",
-                     f"refresh {args.refresh:g} s", "≤ 1.5 s"))
-        rows.append(("freshness: stop → service line shows it, p95",
-                     f"{percentile(fresh.unit_s, 95):.2f} s (median {statistics.median(fresh.unit_s):.2f})",
-                     "slow poll 5 s", "—"))
+        rows.append(
+            (
+                f"freshness: stop → panel degraded, p95 of {len(fresh.degraded_s)}",
+                f"{percentile(fresh.degraded_s, 95):.2f} s (median {statistics.median(fresh.degraded_s):.2f})",
+                f"refresh {args.refresh:g} s",
+                "≤ 1.5 s",
+            )
+        )
+        rows.append(
+            (
+                "freshness: stop → service line shows it, p95",
+                f"{percentile(fresh.unit_s, 95):.2f} s (median {statistics.median(fresh.unit_s):.2f})",
+                "slow poll 5 s",
+                "—",
+            )
+        )
 
         say("first frame / populated")
         frames = idle.first_frame(lab.config_path, args.first_frame_trials, args.size)
         pops = ui_rows.run_row(ui_rows.populate(config, args.populate_trials, args.refresh))
-        rows.append(("first frame (process start → text on the terminal), max",
-                     f"{max(frames):.2f} s over {len(frames)}", "—", "≤ 1 s"))
-        rows.append(("all panels populated (App start → every source shown), max",
-                     f"{max(pops):.2f} s over {len(pops)}", "—", "≤ 3 s"))
+        rows.append(
+            (
+                "first frame (process start → text on the terminal), max",
+                f"{max(frames):.2f} s over {len(frames)}",
+                "—",
+                "≤ 1 s",
+            )
+        )
+        rows.append(
+            (
+                "all panels populated (App start → every source shown), max",
+                f"{max(pops):.2f} s over {len(pops)}",
+                "—",
+                "≤ 3 s",
+            )
+        )
 
         say(f"tok/s accuracy: {args.requests} requests")
         acc = ui_rows.run_row(ui_rows.tokps_accuracy(config, host, args.requests, args.refresh))
         errs = acc.errors
-        rows.append((f"gen tok/s shown vs server timings ({acc.source}), {len(errs)} requests",
-                     f"mean abs error {100 * statistics.mean(errs):.2f} %, max {100 * max(errs):.2f} %",
-                     f"e.g. server {acc.pairs[-1][0]:.0f} / shown {acc.pairs[-1][1]:.0f}", "within 2 %"))
+        rows.append(
+            (
+                f"gen tok/s shown vs server timings ({acc.source}), {len(errs)} requests",
+                f"mean abs error {100 * statistics.mean(errs):.2f} %, max {100 * max(errs):.2f} %",
+                f"e.g. server {acc.pairs[-1][0]:.0f} / shown {acc.pairs[-1][1]:.0f}",
+                "within 2 %",
+            )
+        )
 
         say("key-to-screen, 2 hosts")
         keys2 = ui_rows.run_row(ui_rows.key_to_screen(config, args.presses, args.refresh, args.settle))
@@ -142,13 +207,25 @@ def main() -> int:
         fleet_toml = write_fleet(lab, args.scale_hosts, Path(args.lab_dir) / "fleet")
         fleet = idle.fleet_cpu(fleet_toml, args.scale_seconds, args.settle, args.refresh, args.size)
         loads.append(load_average())
-        keys16 = ui_rows.run_row(ui_rows.key_to_screen(load_config(fleet_toml), args.presses, args.refresh, args.settle))
-        rows.append((f"scale: {args.scale_hosts} hosts, CPU % of one core ({args.scale_seconds:g} s)",
-                     f"{fleet.cpu_percent:.2f} %, RSS {fleet.rss_max_mib:.0f} MiB", f"2 hosts {d.cpu_percent:.2f} %",
-                     "≤ 10 %"))
-        rows.append((f"key-to-screen p95 (`n`, pilot, {args.presses} presses)",
-                     f"{args.scale_hosts} hosts {ms(percentile(keys16, 95))} (median {ms(statistics.median(keys16))})",
-                     f"2 hosts {ms(percentile(keys2, 95))} (median {ms(statistics.median(keys2))})", "≤ 50 ms"))
+        keys16 = ui_rows.run_row(
+            ui_rows.key_to_screen(load_config(fleet_toml), args.presses, args.refresh, args.settle)
+        )
+        rows.append(
+            (
+                f"scale: {args.scale_hosts} hosts, CPU % of one core ({args.scale_seconds:g} s)",
+                f"{fleet.cpu_percent:.2f} %, RSS {fleet.rss_max_mib:.0f} MiB",
+                f"2 hosts {d.cpu_percent:.2f} %",
+                "≤ 10 %",
+            )
+        )
+        rows.append(
+            (
+                f"key-to-screen p95 (`n`, pilot, {args.presses} presses)",
+                f"{args.scale_hosts} hosts {ms(percentile(keys16, 95))} (median {ms(statistics.median(keys16))})",
+                f"2 hosts {ms(percentile(keys2, 95))} (median {ms(statistics.median(keys2))})",
+                "≤ 50 ms",
+            )
+        )
     finally:
         if started:
             lab.stop()

@@ -80,8 +80,9 @@ def store_fill(app: Gb10DashApp) -> dict[str, tuple[int, int]]:
 
 
 def tasks_by_coroutine() -> collections.Counter[str]:
-    return collections.Counter(getattr(task.get_coro(), "__qualname__", repr(task.get_coro()))
-                               for task in asyncio.all_tasks())
+    return collections.Counter(
+        getattr(task.get_coro(), "__qualname__", repr(task.get_coro())) for task in asyncio.all_tasks()
+    )
 
 
 async def soak(args: argparse.Namespace) -> None:
@@ -97,14 +98,19 @@ async def soak(args: argparse.Namespace) -> None:
             cold_tasks = tasks_by_coroutine()
             print(cold.line("cold"), flush=True)
             stop = asyncio.Event()
-            loops = [asyncio.create_task(request_loop(lab, stop, counts)),
-                     asyncio.create_task(restart_loop(lab, stop, counts))]
+            loops = [
+                asyncio.create_task(request_loop(lab, stop, counts)),
+                asyncio.create_task(restart_loop(lab, stop, counts)),
+            ]
             warm_until = time.monotonic() + args.warmup_max * 60
             while not all(kept >= cap for kept, cap in store_fill(app).values()) and time.monotonic() < warm_until:
                 await asyncio.sleep(5)
             fill = store_fill(app)
-            print(f"warm-up: {(time.monotonic() - cold.at) / 60:.1f} min, stores (kept/cap) "
-                  + ", ".join(f"{name} {kept}/{cap}" for name, (kept, cap) in fill.items()), flush=True)
+            print(
+                f"warm-up: {(time.monotonic() - cold.at) / 60:.1f} min, stores (kept/cap) "
+                + ", ".join(f"{name} {kept}/{cap}" for name, (kept, cap) in fill.items()),
+                flush=True,
+            )
             await asyncio.sleep(args.settle)
             gc.collect()
             first = Figures.now()
@@ -129,39 +135,57 @@ async def soak(args: argparse.Namespace) -> None:
             lab.stop()
     span = last.at - first.at
     print(last.line("end"))
-    print(f"over {span / 60:.1f} min at {args.refresh:g} s refresh: RSS {last.rss_kib - first.rss_kib:+d} KiB "
-          f"(max {max(s.rss_kib for s in samples) / 1024:.1f} MiB), tasks {last.tasks - first.tasks:+d}, "
-          f"fds {last.fds - first.fds:+d}, CPU {100 * (last.cpu_s - first.cpu_s) / span:.1f} % of one core "
-          f"(requests and restarts driven from this process included); {counts}")
-    print(f"from cold (before the warm-up filled the stores): RSS {last.rss_kib - cold.rss_kib:+d} KiB, "
-          f"tasks {last.tasks - cold.tasks:+d}, fds {last.fds - cold.fds:+d}")
+    print(
+        f"over {span / 60:.1f} min at {args.refresh:g} s refresh: RSS {last.rss_kib - first.rss_kib:+d} KiB "
+        f"(max {max(s.rss_kib for s in samples) / 1024:.1f} MiB), tasks {last.tasks - first.tasks:+d}, "
+        f"fds {last.fds - first.fds:+d}, CPU {100 * (last.cpu_s - first.cpu_s) / span:.1f} % of one core "
+        f"(requests and restarts driven from this process included); {counts}"
+    )
+    print(
+        f"from cold (before the warm-up filled the stores): RSS {last.rss_kib - cold.rss_kib:+d} KiB, "
+        f"tasks {last.tasks - cold.tasks:+d}, fds {last.fds - cold.fds:+d}"
+    )
     print(task_change("start", first_tasks, last_tasks))
     print(task_change("cold", cold_tasks, last_tasks))
 
 
 def task_change(since: str, before: collections.Counter[str], after: collections.Counter[str]) -> str:
     more, fewer = after - before, before - after
-    return (f"tasks at the end vs {since}: "
-            + (", ".join(f"+{n} {name}" for name, n in more.items()) if more else "none new") + "; "
-            + (", ".join(f"-{n} {name}" for name, n in fewer.items()) if fewer else "none gone"))
+    return (
+        f"tasks at the end vs {since}: "
+        + (", ".join(f"+{n} {name}" for name, n in more.items()) if more else "none new")
+        + "; "
+        + (", ".join(f"-{n} {name}" for name, n in fewer.items()) if fewer else "none gone")
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description="Soak the dashboard against the lab: RSS, tasks, fds and CPU over a long run with traffic "
-                    "and restarts, measured from the moment its bounded stores are full (bench/SOAK.md).")
-    parser.add_argument("--minutes", type=float, default=30.0,
-                        help="length of the soak after the warm-up (default 30)")
+        "and restarts, measured from the moment its bounded stores are full (bench/SOAK.md)."
+    )
+    parser.add_argument("--minutes", type=float, default=30.0, help="length of the soak after the warm-up (default 30)")
     parser.add_argument("--refresh", type=float, default=0.1, help="the dashboard's refresh in s (default 0.1)")
-    parser.add_argument("--settle", type=float, default=10.0,
-                        help="seconds to wait before each figure is taken (default 10)")
-    parser.add_argument("--warmup-max", type=float, default=15.0,
-                        help="minutes of traffic at most before the start figure, waiting for the stores to fill "
-                             "(default 15)")
-    parser.add_argument("--report-every", type=float, default=60.0,
-                        help="seconds between the figures printed during the soak (default 60)")
-    parser.add_argument("--lab-dir", default=str(REPO / ".lab" / "bench-soak"),
-                        help="the lab's directory (started if not running, stopped at the end if started here)")
+    parser.add_argument(
+        "--settle", type=float, default=10.0, help="seconds to wait before each figure is taken (default 10)"
+    )
+    parser.add_argument(
+        "--warmup-max",
+        type=float,
+        default=15.0,
+        help="minutes of traffic at most before the start figure, waiting for the stores to fill (default 15)",
+    )
+    parser.add_argument(
+        "--report-every",
+        type=float,
+        default=60.0,
+        help="seconds between the figures printed during the soak (default 60)",
+    )
+    parser.add_argument(
+        "--lab-dir",
+        default=str(REPO / ".lab" / "bench-soak"),
+        help="the lab's directory (started if not running, stopped at the end if started here)",
+    )
     asyncio.run(soak(parser.parse_args()))
     return 0
 

@@ -16,10 +16,10 @@ _ACCEPTED = re.compile(r"^Accepted \S+ for \S+ from ")
 
 @dataclass(frozen=True)
 class SshdCounts:
-    connections: int = 0    # TCP connections accepted ("Connection from …")
-    logins: int = 0         # authenticated ("Accepted publickey for …")
-    commands: int = 0       # exec sessions ("Starting session: command …")
-    subsystems: int = 0     # sftp and other subsystem sessions
+    connections: int = 0  # TCP connections accepted ("Connection from …")
+    logins: int = 0  # authenticated ("Accepted publickey for …")
+    commands: int = 0  # exec sessions ("Starting session: command …")
+    subsystems: int = 0  # sftp and other subsystem sessions
 
 
 def count_log(text: str) -> SshdCounts:

@@ -61,8 +61,10 @@ def run_row(coro, grace_s: float = 5.0):
         if left:
             _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=grace_s))
             for task in stuck:
-                print(f"bench: a task ignored cancellation for {grace_s:g} s after the app exited: {task.get_coro()}",
-                      file=sys.stderr)
+                print(
+                    f"bench: a task ignored cancellation for {grace_s:g} s after the app exited: {task.get_coro()}",
+                    file=sys.stderr,
+                )
         return result
     finally:
         asyncio.set_event_loop(None)  # the loop is left open: closing it would need the stuck tasks
@@ -79,8 +81,10 @@ async def until(predicate, timeout: float, what: str, interval: float = 0.01):
 
 
 def populated(app: Gb10DashApp) -> bool:
-    return all(name in app.shown and all((s := app.shown[name].sources.get(src)) and s.last_ok
-                                         for src in SOURCES) for name in app.host_names)
+    return all(
+        name in app.shown and all((s := app.shown[name].sources.get(src)) and s.last_ok for src in SOURCES)
+        for name in app.host_names
+    )
 
 
 def healthy_shown(app: Gb10DashApp, host: str) -> bool:
@@ -91,9 +95,15 @@ def healthy_shown(app: Gb10DashApp, host: str) -> bool:
 async def systemctl(lab: Lab, host: str, action: str) -> None:
     paths = lab.layout.host(host)
     env = dict(os.environ, GB10LAB_ROOT=str(paths.root), PATH=f"{paths.bin}{os.pathsep}{os.environ['PATH']}")
-    proc = await asyncio.create_subprocess_exec(str(paths.bin / "systemctl"), action, "llama-server.service",
-                                                env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        str(paths.bin / "systemctl"),
+        action,
+        "llama-server.service",
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 60)
     if proc.returncode:
         raise RuntimeError(f"{host}: systemctl {action} failed: {err.decode().strip()}")
@@ -101,8 +111,8 @@ async def systemctl(lab: Lab, host: str, action: str) -> None:
 
 @dataclass
 class Freshness:
-    degraded_s: list[float] = field(default_factory=list)     # panel turns degraded
-    unit_s: list[float] = field(default_factory=list)         # the service line shows the unit stopped
+    degraded_s: list[float] = field(default_factory=list)  # panel turns degraded
+    unit_s: list[float] = field(default_factory=list)  # the service line shows the unit stopped
 
 
 async def freshness(config: Config, lab: Lab, host: str, trials: int, refresh_s: float) -> Freshness:
@@ -147,8 +157,7 @@ class Accuracy:
         return [abs(shown / server - 1) for server, shown in self.pairs]
 
 
-async def tokps_accuracy(config: Config, host: str, requests: int, refresh_s: float,
-                         max_tokens: int = 96) -> Accuracy:
+async def tokps_accuracy(config: Config, host: str, requests: int, refresh_s: float, max_tokens: int = 96) -> Accuracy:
     """Requests one after another, each given time for one poll to see it alone; compare figures."""
     out = Accuracy()
     url = config.host(host).api_url
@@ -156,13 +165,20 @@ async def tokps_accuracy(config: Config, host: str, requests: int, refresh_s: fl
     async with app.run_test(size=SIZE), httpx.AsyncClient(timeout=60, trust_env=False) as client:
         await until(lambda: healthy_shown(app, host), 60, "healthy panel")
         for number in range(requests):
-            body = {"prompt": f"Request {number}: count slowly from one to one hundred.", "n_predict": max_tokens,
-                    "cache_prompt": False, "ignore_eos": True}
+            body = {
+                "prompt": f"Request {number}: count slowly from one to one hundred.",
+                "n_predict": max_tokens,
+                "cache_prompt": False,
+                "ignore_eos": True,
+            }
             response = await client.post(f"{url}/completion", json=body)
             timings = json.loads(response.text)["timings"]
             done = time.time()
-            rate = await until(lambda done=done: (g := app.monitors[host].state.throughput.gen) and g.at > done and g,
-                               5 + 2 * refresh_s, "a gen tok/s figure after the request")
+            rate = await until(
+                lambda done=done: (g := app.monitors[host].state.throughput.gen) and g.at > done and g,
+                5 + 2 * refresh_s,
+                "a gen tok/s figure after the request",
+            )
             await asyncio.sleep(refresh_s * 1.1)  # the figure reaches the panel at the next refresh
             shown = app.shown[host].throughput.gen
             if shown is not None and shown.at >= rate.at:

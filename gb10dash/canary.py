@@ -36,7 +36,7 @@ class CanarySettings:
     interval_s: float = 300.0
     timeout_s: float = 30.0
     max_tokens: int = 8
-    min_tps: float | None = None     # None: any answer in time counts as alive
+    min_tps: float | None = None  # None: any answer in time counts as alive
     auto_restart: bool = False
     max_restarts_per_hour: int = 2
 
@@ -52,8 +52,11 @@ class CanaryResult:
 
     def describe(self) -> str:
         if self.ok:
-            return f"canary ok: {self.tokens} tokens at {self.tps:,.1f} tok/s in {self.seconds:.1f} s" \
-                if self.tps is not None else f"canary ok in {self.seconds:.1f} s"
+            return (
+                f"canary ok: {self.tokens} tokens at {self.tps:,.1f} tok/s in {self.seconds:.1f} s"
+                if self.tps is not None
+                else f"canary ok in {self.seconds:.1f} s"
+            )
         return f"wedged: {self.error}"
 
 
@@ -72,26 +75,36 @@ def judge(status: int, body: str, seconds: float, settings: CanarySettings, at: 
     if tokens <= 0:
         return CanaryResult(at, False, seconds, tokens=0, error="the canary answer generated no tokens")
     if settings.min_tps is not None and tps is not None and tps < settings.min_tps:
-        return CanaryResult(at, False, seconds, tokens, tps,
-                            error=f"the canary generated {tps:,.1f} tok/s, below {settings.min_tps:g}")
+        return CanaryResult(
+            at, False, seconds, tokens, tps, error=f"the canary generated {tps:,.1f} tok/s, below {settings.min_tps:g}"
+        )
     return CanaryResult(at, True, seconds, tokens, tps)
 
 
 async def probe(client: LlamaClient, settings: CanarySettings) -> CanaryResult:
     """One canary request, bounded by settings.timeout_s (connect included)."""
     at, started = time.time(), time.monotonic()
-    payload = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": settings.max_tokens,
-               "temperature": 0, "stream": False, "cache_prompt": False}
+    payload = {
+        "messages": [{"role": "user", "content": PROMPT}],
+        "max_tokens": settings.max_tokens,
+        "temperature": 0,
+        "stream": False,
+        "cache_prompt": False,
+    }
     timeout = httpx.Timeout(settings.timeout_s, connect=min(5.0, settings.timeout_s))
     try:
-        async with httpx.AsyncClient(base_url=client.base_url, timeout=timeout, trust_env=False,
-                                     headers=client.headers) as http, \
-                http.stream("POST", "/v1/chat/completions", json=payload) as response:
+        async with (
+            httpx.AsyncClient(
+                base_url=client.base_url, timeout=timeout, trust_env=False, headers=client.headers
+            ) as http,
+            http.stream("POST", "/v1/chat/completions", json=payload) as response,
+        ):
             body = await read_capped(response, MAX_BODY)
             status = response.status_code
     except httpx.TimeoutException:
-        return CanaryResult(at, False, time.monotonic() - started,
-                            error=f"no answer to the canary within {settings.timeout_s:g} s")
+        return CanaryResult(
+            at, False, time.monotonic() - started, error=f"no answer to the canary within {settings.timeout_s:g} s"
+        )
     except httpx.HTTPError as exc:
         return CanaryResult(at, False, time.monotonic() - started, error=f"the canary request failed: {exc}")
     except ValueError as exc:  # a body over the cap
@@ -160,9 +173,16 @@ class CanaryRunner:
     """One host's canary loop: probe every interval while the host says it is healthy; report each
     verdict; on a wedge, call `restart` when auto-restart is on and the hourly budget allows."""
 
-    def __init__(self, settings: CanarySettings, client: Callable[[], Awaitable[LlamaClient]], *,
-                 healthy: Callable[[], bool], on_result: Callable[[CanaryResult], None],
-                 restart: Callable[[CanaryResult], Awaitable[None]] | None = None, first_after_s: float = 30.0):
+    def __init__(
+        self,
+        settings: CanarySettings,
+        client: Callable[[], Awaitable[LlamaClient]],
+        *,
+        healthy: Callable[[], bool],
+        on_result: Callable[[CanaryResult], None],
+        restart: Callable[[CanaryResult], Awaitable[None]] | None = None,
+        first_after_s: float = 30.0,
+    ):
         self.settings, self.client, self.healthy = settings, client, healthy
         self.on_result, self.restart = on_result, restart
         self.budget = RestartBudget(settings.max_restarts_per_hour)
@@ -174,7 +194,11 @@ class CanaryRunner:
             if self.healthy():  # a host that is down or loading is not probed: that is not a wedge
                 result = await probe(await self.client(), self.settings)
                 self.on_result(result)
-                if not result.ok and self.settings.auto_restart and self.restart is not None \
-                        and self.budget.take(time.time()):
+                if (
+                    not result.ok
+                    and self.settings.auto_restart
+                    and self.restart is not None
+                    and self.budget.take(time.time())
+                ):
                     await self.restart(result)
             await asyncio.sleep(self.settings.interval_s)

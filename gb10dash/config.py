@@ -54,7 +54,7 @@ class HostConfig:
     cuda_arch: str | None = None
     baseline_gen_tps: float | None = None
     baseline_prompt_tps: float | None = None
-    api_key_env: str | None = None   # the NAME of an environment variable holding llama-server's --api-key
+    api_key_env: str | None = None  # the NAME of an environment variable holding llama-server's --api-key
     api_key_file: str | None = None  # or a file holding it (absolute once loaded; must not be group/world readable)
     accept_new_host_key: bool = False  # trust a host key known_hosts has none for (added there, with a warning)
 
@@ -90,26 +90,35 @@ class Config:
 
 # key -> (python type, required?, description of what is expected)
 _HOST_KEYS: dict[str, tuple[type, bool, str]] = {
-    "name": (str, True, "a host name such as \"pegasus\" (letters, digits, . _ -)"),
-    "transport": (str, False, "\"ssh\" or \"local\""),
-    "ssh_alias": (str, False, "a Host alias from your ssh config, such as \"pegasus-llm\""),
-    "api_url": (str, True, "an http(s) URL such as \"http://127.0.0.1:8000\""),
+    "name": (str, True, 'a host name such as "pegasus" (letters, digits, . _ -)'),
+    "transport": (str, False, '"ssh" or "local"'),
+    "ssh_alias": (str, False, 'a Host alias from your ssh config, such as "pegasus-llm"'),
+    "api_url": (str, True, 'an http(s) URL such as "http://127.0.0.1:8000"'),
     "api_via_ssh": (bool, False, "true or false"),
-    "unit": (str, False, "a systemd unit name such as \"llama-server.service\""),
+    "unit": (str, False, 'a systemd unit name such as "llama-server.service"'),
     "model_path": (str, True, "the path of the served GGUF file on the host"),
     "ctx": (int, True, "a positive integer (context size in tokens)"),
     "llama_cpp_dir": (str, False, "the llama.cpp source directory on the host"),
     "build_dir": (str, False, "the llama.cpp build directory on the host"),
     "model_share": (str, False, "the path where the model share is mounted"),
-    "model_share_mounted": (bool, False, ("true or false (false: model_share is a plain directory, not a mount "
-                                          "point; its stat is still timed)")),
-    "cuda_arch": (str, False, "a CMake CUDA arch such as \"121\" or \"121a-real\""),
+    "model_share_mounted": (
+        bool,
+        False,
+        ("true or false (false: model_share is a plain directory, not a mount point; its stat is still timed)"),
+    ),
+    "cuda_arch": (str, False, 'a CMake CUDA arch such as "121" or "121a-real"'),
     "baseline_gen_tps": (float, False, "a positive number (tokens per second)"),
     "baseline_prompt_tps": (float, False, "a positive number (tokens per second)"),
     "api_key_env": (str, False, "the name of an environment variable holding llama-server's --api-key"),
     "api_key_file": (str, False, "the path of a file (mode 0600) holding llama-server's --api-key"),
-    "accept_new_host_key": (bool, False, ("true or false (trust and record the host key of a host that "
-                                          "known_hosts has no key for; a changed key is always refused)")),
+    "accept_new_host_key": (
+        bool,
+        False,
+        (
+            "true or false (trust and record the host key of a host that "
+            "known_hosts has no key for; a changed key is always refused)"
+        ),
+    ),
 }
 _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "config_file": (str, False, "the path of an ssh_config file"),
@@ -119,8 +128,14 @@ _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "reconnect_max_s": (float, False, "a positive number of seconds"),
 }
 _TOP_KEYS = {"ssh", "host", "alerts", "keys", "canary"}
-_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-               dict: "a table", list: "an array"}
+_TYPE_WORDS = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a table",
+    list: "an array",
+}
 
 
 def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -134,8 +149,7 @@ def find_config_path(explicit: str | os.PathLike[str] | None = None) -> Path:
         if candidate.is_file():
             return candidate
     looked = ", ".join(str(c) for c in candidates)
-    raise ConfigError(None, f"no config file found (looked in {looked}); "
-                            f"pass --config PATH or set ${CONFIG_ENV}")
+    raise ConfigError(None, f"no config file found (looked in {looked}); pass --config PATH or set ${CONFIG_ENV}")
 
 
 def _must_exist(path: Path, origin: str) -> Path:
@@ -175,9 +189,17 @@ def parse_config(text: str, path: Path) -> Config:
         ssh_values["config_file"] = _relative_to(path, ssh_values["config_file"])
     hosts_raw = data.get("host")
     if not isinstance(hosts_raw, list) or not hosts_raw or not all(isinstance(h, dict) for h in hosts_raw):
-        raise ConfigError(path, "expected at least one [[host]] table" + (
-            "" if hosts_raw is None else f", got 'host' as {_TYPE_WORDS.get(type(hosts_raw), 'a value')}"
-            + (" of values" if isinstance(hosts_raw, list) and hosts_raw else "")), loc.find(None, None, "host"))
+        raise ConfigError(
+            path,
+            "expected at least one [[host]] table"
+            + (
+                ""
+                if hosts_raw is None
+                else f", got 'host' as {_TYPE_WORDS.get(type(hosts_raw), 'a value')}"
+                + (" of values" if isinstance(hosts_raw, list) and hosts_raw else "")
+            ),
+            loc.find(None, None, "host"),
+        )
     hosts: list[HostConfig] = []
     seen: dict[str, int | None] = {}
     for index, raw in enumerate(hosts_raw):
@@ -191,18 +213,25 @@ def parse_config(text: str, path: Path) -> Config:
         _check_host(host, path, loc, index, label)
         if host.name in seen:
             first = seen[host.name]
-            raise ConfigError(path, f"duplicate host name {host.name!r}"
-                                    + (f" (first defined at line {first})" if first else ""),
-                              loc.find("host", index, "name"))
+            raise ConfigError(
+                path,
+                f"duplicate host name {host.name!r}" + (f" (first defined at line {first})" if first else ""),
+                loc.find("host", index, "name"),
+            )
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
     from gb10dash.alerts.settings import parse_alerts
     from gb10dash.canary import parse_canary
     from gb10dash.keymap import parse_keys
 
-    return Config(path=path, hosts=tuple(hosts), ssh=SshSettings(**ssh_values),
-                  alerts=parse_alerts(data.get("alerts"), path, loc), keys=parse_keys(data.get("keys"), path, loc),
-                  canary=parse_canary(data.get("canary"), path, loc))
+    return Config(
+        path=path,
+        hosts=tuple(hosts),
+        ssh=SshSettings(**ssh_values),
+        alerts=parse_alerts(data.get("alerts"), path, loc),
+        keys=parse_keys(data.get("keys"), path, loc),
+        canary=parse_canary(data.get("canary"), path, loc),
+    )
 
 
 def _relative_to(config_path: Path, value: str) -> Path:
@@ -211,8 +240,15 @@ def _relative_to(config_path: Path, value: str) -> Path:
     return result if result.is_absolute() else (config_path.parent / result).resolve()
 
 
-def _check_table(raw: dict[str, Any], spec: dict[str, tuple[type, bool, str]], path: Path,
-                 loc: _Locator, table: str, index: int | None, label: str) -> dict[str, Any]:
+def _check_table(
+    raw: dict[str, Any],
+    spec: dict[str, tuple[type, bool, str]],
+    path: Path,
+    loc: _Locator,
+    table: str,
+    index: int | None,
+    label: str,
+) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in spec:
@@ -222,16 +258,17 @@ def _check_table(raw: dict[str, Any], spec: dict[str, tuple[type, bool, str]], p
             value = float(value)
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             got = _TYPE_WORDS.get(type(value), type(value).__name__)
-            raise ConfigError(path, f"{label}: key {key!r}: expected {expected}, got {got} {value!r}",
-                              loc.find(table, index, key))
+            raise ConfigError(
+                path, f"{label}: key {key!r}: expected {expected}, got {got} {value!r}", loc.find(table, index, key)
+            )
         if kind in (int, float) and value <= 0:
-            raise ConfigError(path, f"{label}: key {key!r}: expected {expected}, got {value!r}",
-                              loc.find(table, index, key))
+            raise ConfigError(
+                path, f"{label}: key {key!r}: expected {expected}, got {value!r}", loc.find(table, index, key)
+            )
         values[key] = value
     for key, (_, required, expected) in spec.items():
         if required and key not in values:
-            raise ConfigError(path, f"{label}: missing required key {key!r} ({expected})",
-                              loc.find(table, index, None))
+            raise ConfigError(path, f"{label}: missing required key {key!r} ({expected})", loc.find(table, index, None))
     return values
 
 
@@ -242,16 +279,19 @@ def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: 
     if not _NAME_RE.match(host.name):
         fail("name", f"expected {_HOST_KEYS['name'][2]}, got {host.name!r}")
     if host.transport not in ("ssh", "local"):
-        fail("transport", f"expected \"ssh\" or \"local\", got {host.transport!r}")
+        fail("transport", f'expected "ssh" or "local", got {host.transport!r}')
     if host.transport == "ssh" and not host.ssh_alias:
-        raise ConfigError(path, f"{label}: transport \"ssh\" needs the key 'ssh_alias' "
-                                f"({_HOST_KEYS['ssh_alias'][2]})", loc.find("host", index, "ssh_alias"))
+        raise ConfigError(
+            path,
+            f"{label}: transport \"ssh\" needs the key 'ssh_alias' ({_HOST_KEYS['ssh_alias'][2]})",
+            loc.find("host", index, "ssh_alias"),
+        )
     if not re.match(r"^https?://[^/\s]+", host.api_url):
         fail("api_url", f"expected {_HOST_KEYS['api_url'][2]}, got {host.api_url!r}")
     if host.api_via_ssh and host.transport != "ssh":
-        fail("api_via_ssh", "only possible with transport \"ssh\"")
+        fail("api_via_ssh", 'only possible with transport "ssh"')
     if host.accept_new_host_key and host.transport != "ssh":
-        fail("accept_new_host_key", "only possible with transport \"ssh\"")
+        fail("accept_new_host_key", 'only possible with transport "ssh"')
     if host.cuda_arch is not None and not _ARCH_RE.match(host.cuda_arch):
         fail("cuda_arch", f"expected {_HOST_KEYS['cuda_arch'][2]}, got {host.cuda_arch!r}")
     if host.api_key_env is not None and not _ENV_NAME_RE.match(host.api_key_env):
@@ -269,8 +309,10 @@ def read_api_key(host: HostConfig) -> str | None:
     if host.api_key_env is not None:
         value = os.environ.get(host.api_key_env, "").strip()
         if not value:
-            raise ConfigError(None, f"host {host.name!r}: api_key_env: the environment variable "
-                                    f"${host.api_key_env} is not set or empty")
+            raise ConfigError(
+                None,
+                f"host {host.name!r}: api_key_env: the environment variable ${host.api_key_env} is not set or empty",
+            )
         return value
     if host.api_key_file is None:
         return None
@@ -278,8 +320,11 @@ def read_api_key(host: HostConfig) -> str | None:
     try:
         mode = key_path.stat().st_mode
         if mode & 0o077:
-            raise ConfigError(key_path, f"host {host.name!r}: api_key_file is readable by others "
-                                        f"(mode {mode & 0o777:o}); run chmod 600 {key_path}")
+            raise ConfigError(
+                key_path,
+                f"host {host.name!r}: api_key_file is readable by others "
+                f"(mode {mode & 0o777:o}); run chmod 600 {key_path}",
+            )
         value = key_path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ConfigError(key_path, f"host {host.name!r}: api_key_file: cannot read: {exc.strerror}") from None
@@ -288,5 +333,3 @@ def read_api_key(host: HostConfig) -> str | None:
     if not value or "\n" in value:
         raise ConfigError(key_path, f"host {host.name!r}: api_key_file: expected one line holding the key")
     return value
-
-

@@ -68,8 +68,7 @@ class Locator:
                         if key is None:
                             return number + 1
                 continue
-            in_scope = (current is None) if table is None else (
-                current == table and (index is None or count == index))
+            in_scope = (current is None) if table is None else (current == table and (index is None or count == index))
             if in_scope and key is not None and _key_of(line) == key:
                 return number + 1
         return start + 1 if table is not None and count >= (index or 0) else None

@@ -64,5 +64,7 @@ class RateHistory:
     def points(self, now: float) -> list[RatePoint]:
         self._trim(now)
         first = self._first
-        return [RatePoint(at, None if math.isnan(g) else g, None if math.isnan(p) else p)
-                for at, g, p in zip(self._at[first:], self._gen[first:], self._prompt[first:])]
+        return [
+            RatePoint(at, None if math.isnan(g) else g, None if math.isnan(p) else p)
+            for at, g, p in zip(self._at[first:], self._gen[first:], self._prompt[first:])
+        ]

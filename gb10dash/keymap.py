@@ -31,8 +31,7 @@ def _key_ok(key: str) -> bool:
     *mods, last = parts
     if not last or any(m not in _MODIFIERS for m in mods):
         return False
-    return bool(_NAMED.match(last)) or (len(last) == 1 and last.isprintable() and not last.isspace()
-                                        and last != ",")
+    return bool(_NAMED.match(last)) or (len(last) == 1 and last.isprintable() and not last.isspace() and last != ",")
 
 
 def parse_keys(raw: Any, path: Path, loc: _Locator) -> dict[str, str]:
@@ -48,13 +47,13 @@ def parse_keys(raw: Any, path: Path, loc: _Locator) -> dict[str, str]:
         if action not in ACTIONS:
             raise ConfigError(path, _unknown(action, ACTIONS, "[keys]"), line)
         if not isinstance(value, str) or not value.strip():
-            raise ConfigError(path, f"[keys] {action}: expected a key such as \"ctrl+r\" (several: \"n,right\")",
-                              line)
+            raise ConfigError(path, f'[keys] {action}: expected a key such as "ctrl+r" (several: "n,right")', line)
         keys = [k.strip() for k in value.split(",")]
         for key in keys:
             if not _key_ok(key):
-                raise ConfigError(path, f"[keys] {action}: {key!r} is not a key name (examples: \"r\", "
-                                        "\"ctrl+r\", \"f5\", \"right\")", line)
+                raise ConfigError(
+                    path, f'[keys] {action}: {key!r} is not a key name (examples: "r", "ctrl+r", "f5", "right")', line
+                )
             if key in claimed:
                 raise ConfigError(path, f"[keys] {action}: {key!r} is already the key of {claimed[key]}", line)
             claimed[key] = action

@@ -53,8 +53,7 @@ def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kin
     config = load_config(lab.config_path)
     try:
         if text:
-            return run_watch(config, [], interval=max(refresh, 1.0),
-                             while_watching=lambda: chat_now_and_then(urls))
+            return run_watch(config, [], interval=max(refresh, 1.0), while_watching=lambda: chat_now_and_then(urls))
         from gb10dash.ui.app import Gb10DashApp
 
         Gb10DashApp(config, refresh_s=refresh, background=lambda: chat_now_and_then(urls)).run()
@@ -63,8 +62,9 @@ def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kin
         return 130
     finally:
         if keep or not started_now:
-            _say(f"lab left running (stop it with: gb10dash lab stop"
-                 + (f" --lab-dir {lab_dir}" if lab_dir else "") + ")")
+            _say(
+                "lab left running (stop it with: gb10dash lab stop" + (f" --lab-dir {lab_dir}" if lab_dir else "") + ")"
+            )
         else:
             _say("stopping the lab")
             lab.stop()

@@ -25,9 +25,9 @@ from gb10dash.format import bytes_count, duration
 from gb10dash.locations import state_dir, write_private_file
 
 HISTORY_FILE = "load-times.json"
-HISTORY_KEEP = 20       # loads kept per host and model
-ESTIMATE_FROM = 5       # the last loads an estimate rests on (their median)
-RATE_WINDOW_S = 5.0     # the rate is taken over the samples of the last seconds
+HISTORY_KEEP = 20  # loads kept per host and model
+ESTIMATE_FROM = 5  # the last loads an estimate rests on (their median)
+RATE_WINDOW_S = 5.0  # the rate is taken over the samples of the last seconds
 MODEL_FLAGS = ("-m", "--model")
 _READ_LOAD_MODES = ("none", "dio")  # load modes that read() the model (rchar sees them)
 
@@ -84,13 +84,13 @@ def reads_count_load(exec_start: Sequence[str] | None) -> bool:
 # -- progress ------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class LoadProgress:
-    fraction: float | None          # 0..1; None when nothing is known
-    read_bytes: int | None = None   # measured: rchar
+    fraction: float | None  # 0..1; None when nothing is known
+    read_bytes: int | None = None  # measured: rchar
     total_bytes: int | None = None  # the model's files together
-    rate_bps: float | None = None   # bytes per second over the last samples
+    rate_bps: float | None = None  # bytes per second over the last samples
     eta_s: float | None = None
-    estimated: bool = False         # from past load times, not from reads
-    past_loads: int = 0             # how many past loads the estimate rests on
+    estimated: bool = False  # from past load times, not from reads
+    past_loads: int = 0  # how many past loads the estimate rests on
     why_estimated: str | None = None  # e.g. "/proc/1234/io: permission denied"
 
     def describe(self) -> str:
@@ -111,10 +111,16 @@ class LoadProgress:
         return " · ".join(bits)
 
     def as_json(self) -> dict:
-        return {"fraction": _rounded(self.fraction, 4), "read_bytes": self.read_bytes, "total_bytes": self.total_bytes,
-                "rate_mib_s": _rounded(self.rate_bps / 2**20 if self.rate_bps is not None else None, 1),
-                "eta_s": _rounded(self.eta_s, 1), "estimated": self.estimated, "past_loads": self.past_loads,
-                "why_estimated": self.why_estimated}
+        return {
+            "fraction": _rounded(self.fraction, 4),
+            "read_bytes": self.read_bytes,
+            "total_bytes": self.total_bytes,
+            "rate_mib_s": _rounded(self.rate_bps / 2**20 if self.rate_bps is not None else None, 1),
+            "eta_s": _rounded(self.eta_s, 1),
+            "estimated": self.estimated,
+            "past_loads": self.past_loads,
+            "why_estimated": self.why_estimated,
+        }
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -186,8 +192,11 @@ class LoadHistory:
 
     def past(self, host: str, model: str) -> list[float]:
         entries = self.read().get(host, {}).get(model, [])
-        return [float(e["seconds"]) for e in entries if isinstance(e, dict)
-                and isinstance(e.get("seconds"), (int, float))] if isinstance(entries, list) else []
+        return (
+            [float(e["seconds"]) for e in entries if isinstance(e, dict) and isinstance(e.get("seconds"), (int, float))]
+            if isinstance(entries, list)
+            else []
+        )
 
     def record(self, host: str, model: str, seconds: float, at: float) -> None:
         loads = self.read()

@@ -38,7 +38,7 @@ class LoadWatcher:
         self._model = ""
         self._started: float | None = None
         self._tracker: ReadTracker | None = None
-        self._why: str | None = None       # why this load can only be estimated
+        self._why: str | None = None  # why this load can only be estimated
         self._past: list[float] = []
         self._seen_loading = False
         self.recorded: list[tuple[str, float]] = []  # (model, seconds) recorded by this watcher

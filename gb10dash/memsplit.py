@@ -17,11 +17,11 @@ from gb10dash.collectors.memory import MemInfo
 @dataclass(frozen=True, slots=True)
 class MemorySplit:
     total_kib: int
-    gpu_kib: int       # held by llama-server on the GPU (compute-apps used_memory)
-    other_kib: int     # every other use: MemTotal − MemAvailable − gpu
-    cache_kib: int     # reclaimable page cache
-    free_kib: int      # MemFree
-    gpu_known: bool    # False: nvidia-smi gave no per-process figure (all of "used" is in other)
+    gpu_kib: int  # held by llama-server on the GPU (compute-apps used_memory)
+    other_kib: int  # every other use: MemTotal − MemAvailable − gpu
+    cache_kib: int  # reclaimable page cache
+    free_kib: int  # MemFree
+    gpu_known: bool  # False: nvidia-smi gave no per-process figure (all of "used" is in other)
 
     def fractions(self) -> tuple[float, float, float, float]:
         total = float(self.total_kib)

@@ -40,7 +40,7 @@ from gb10dash.transport.backoff import Backoff
 
 #: while a server is idle (no request processing), /slots is read on one fast poll in this many
 IDLE_SLOTS_EVERY = 5
-WATCH_ONLY_JOURNAL = "watch-only host (unit = \"\" in the config): no systemd unit, so no journal to follow"
+WATCH_ONLY_JOURNAL = 'watch-only host (unit = "" in the config): no systemd unit, so no journal to follow'
 JOURNAL_ACCESS_RETRY_S = 30.0  # a login that may not read the journal: look again this often (a group added)
 #: /health asked after /metrics failed on a healthy server: a live server answers it in milliseconds
 HEALTH_RECHECK_TIMEOUT_S = 1.0
@@ -52,14 +52,14 @@ HEALTHY_BY_METRICS = Health(HealthState.OK, 200, None)
 class Cadence:
     """Seconds between polls of each kind of source."""
 
-    fast_s: float = 1.0      # /proc/meminfo, VmRSS (SFTP), HTTP /health /slots /metrics
-    slow_s: float = 5.0      # mount probe (SFTP stat); pause before a failed stream is restarted
-    plans_s: float = 15.0    # a look for interrupted plans (the host's plan marker, the local audit log)
-    unit_backstop_s: float = 30.0   # `systemctl show` when no event asked for it sooner
-    apps_backstop_s: float = 60.0   # `nvidia-smi --query-compute-apps` likewise
-    gpu_ms: int = 1000       # nvidia-smi -lms interval
+    fast_s: float = 1.0  # /proc/meminfo, VmRSS (SFTP), HTTP /health /slots /metrics
+    slow_s: float = 5.0  # mount probe (SFTP stat); pause before a failed stream is restarted
+    plans_s: float = 15.0  # a look for interrupted plans (the host's plan marker, the local audit log)
+    unit_backstop_s: float = 30.0  # `systemctl show` when no event asked for it sooner
+    apps_backstop_s: float = 60.0  # `nvidia-smi --query-compute-apps` likewise
+    gpu_ms: int = 1000  # nvidia-smi -lms interval
     stat_timeout_s: float = 3.0
-    log_lines: int = 500     # journal entries kept in memory
+    log_lines: int = 500  # journal entries kept in memory
 
 
 #: what a front end gives the monitor to look for plans that never ended (actions/recover.py: PlanWatch):
@@ -85,9 +85,16 @@ def _raise_if_cancelled() -> None:
 
 
 class HostMonitor:
-    def __init__(self, host: HostConfig, ssh: SshSettings | None = None, *,
-                 transport: Transport | None = None, cadence: Cadence | None = None,
-                 on_update: Callable[[HostMonitor], Any] | None = None, plan_watch: PlanWatch | None = None):
+    def __init__(
+        self,
+        host: HostConfig,
+        ssh: SshSettings | None = None,
+        *,
+        transport: Transport | None = None,
+        cadence: Cadence | None = None,
+        on_update: Callable[[HostMonitor], Any] | None = None,
+        plan_watch: PlanWatch | None = None,
+    ):
         self.host = host
         self.ssh = ssh or SshSettings()
         self.transport = transport or make_transport(host, self.ssh)
@@ -107,25 +114,31 @@ class HostMonitor:
         self._io_checked_pid: int | None = None
         #: why the unit's journal cannot be read by the login (and the fix), None when it can
         self.journal_problem: str | None = None
-        self._prober = mounts.MountProber(self.transport, host.model_share, timeout=self.cadence.stat_timeout_s,
-                                          mounted=host.model_share_mounted)
+        self._prober = mounts.MountProber(
+            self.transport, host.model_share, timeout=self.cadence.stat_timeout_s, mounted=host.model_share_mounted
+        )
         self._refresh_identity = True
         self._slots_skipped = 0  # /slots polls left out in a row while the server is idle
         self._log_snapshot: tuple[int, tuple[journal.JournalEntry, ...]] = (-1, ())  # (log_seq, tuple(log))
         self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
-        self._journal_live = False           # the journal stream is following: no unit event unseen
-        self._gone_pid: int | None = None    # a MainPID whose /proc entry was found gone
+        self._journal_live = False  # the journal stream is following: no unit event unseen
+        self._gone_pid: int | None = None  # a MainPID whose /proc entry was found gone
         self.load_watcher = LoadWatcher(self.transport, host.name, host.model_path, default_history())
 
     # -- state ---------------------------------------------------------------------------
     @property
     def state(self) -> HostState:
         return HostState(
-            config=self.host, at=time.time(), connected=self._connected,
-            unreachable_since=self._unreachable_since, unreachable_reason=self._unreachable_reason,
+            config=self.host,
+            at=time.time(),
+            connected=self._connected,
+            unreachable_since=self._unreachable_since,
+            unreachable_reason=self._unreachable_reason,
             throughput=Throughput(self._throughput.gen, self._throughput.prompt),
-            recent_log=self._recent_log(), sources=dict(self._sources), **self._fields,
+            recent_log=self._recent_log(),
+            sources=dict(self._sources),
+            **self._fields,
         )
 
     def _recent_log(self) -> tuple[journal.JournalEntry, ...]:
@@ -139,8 +152,11 @@ class HostMonitor:
         """(connected, unit active/sub state, health state): what makes a host healthy or not,
         cheap to read on every update (the dashboard draws a change of these at once)."""
         unit, health = self._fields.get("unit"), self._fields.get("health")
-        return (self._connected, f"{unit.active_state}/{unit.sub_state}" if unit is not None else None,
-                health.state.value if health is not None else None)
+        return (
+            self._connected,
+            f"{unit.active_state}/{unit.sub_state}" if unit is not None else None,
+            health.state.value if health is not None else None,
+        )
 
     def _ok(self, source: str, **values: Any) -> None:
         self._fields.update(values)
@@ -179,9 +195,15 @@ class HostMonitor:
         self._set_connected(True)
         try:
             await self._poll_unit()
-            await asyncio.gather(self._poll_gpu_once(), self._poll_gpu_apps(), self._poll_memory(),
-                                 self._poll_mount(), self._poll_http(), self._poll_journal_tail(),
-                                 self.poll_plans())
+            await asyncio.gather(
+                self._poll_gpu_once(),
+                self._poll_gpu_apps(),
+                self._poll_memory(),
+                self._poll_mount(),
+                self._poll_http(),
+                self._poll_journal_tail(),
+                self.poll_plans(),
+            )
             await self._poll_load()  # one reading: how far a load has come (no rate from one)
             health = self._fields.get("health")
             if canary is not None and health is not None and health.state is HealthState.OK:
@@ -223,8 +245,16 @@ class HostMonitor:
 
     async def _run_connected(self) -> str:
         self._journal_live = False
-        loops = [self._gpu_loop(), self._gpu_apps_loop(), self._journal_loop(), self._unit_loop(), self._slow_loop(),
-                 self._fast_loop(), self._plans_loop(), self._watch_connection()]
+        loops = [
+            self._gpu_loop(),
+            self._gpu_apps_loop(),
+            self._journal_loop(),
+            self._unit_loop(),
+            self._slow_loop(),
+            self._fast_loop(),
+            self._plans_loop(),
+            self._watch_connection(),
+        ]
         if self.host.api_via_ssh:
             loops.append(self._http_loop())
         reason = "connection closed"
@@ -242,7 +272,7 @@ class HostMonitor:
         return reason
 
     async def _watch_connection(self) -> None:
-        while self.transport.connected:
+        while self.transport.connected:  # noqa: ASYNC110 (a transport has no event for a lost link)
             await asyncio.sleep(0.2)
         raise ConnectionLost(f"{getattr(self.transport, 'alias', self.host.name)}: connection lost")
 
@@ -261,8 +291,9 @@ class HostMonitor:
     async def _plans_loop(self) -> None:
         await self._every(self.cadence.plans_s, self.poll_plans)
 
-    async def _when_wanted(self, wanted: asyncio.Event, poll: Callable[[], Any],
-                           next_wait: Callable[[], float]) -> None:
+    async def _when_wanted(
+        self, wanted: asyncio.Event, poll: Callable[[], Any], next_wait: Callable[[], float]
+    ) -> None:
         """poll now, then whenever `wanted` is set (a burst of events coalesced) or next_wait() passes."""
         while True:
             wanted.clear()
@@ -345,8 +376,9 @@ class HostMonitor:
                     await asyncio.sleep(JOURNAL_ACCESS_RETRY_S)
                     continue
                 self._journal_live = True
-                async for entry in journal.stream_journal(self.transport, self.host.unit,
-                                                          after_cursor=self.cursor, initial_lines=100):
+                async for entry in journal.stream_journal(
+                    self.transport, self.host.unit, after_cursor=self.cursor, initial_lines=100
+                ):
                     _raise_if_cancelled()
                     received += 1
                     self._add_log(entry)
@@ -357,8 +389,11 @@ class HostMonitor:
                 if resumed_from is not None and received == 0 and self.transport.connected:
                     # journalctl refuses a cursor the journal no longer has (rotated, vacuumed)
                     self.cursor = None
-                    self._failed("journal", "cursor no longer in the journal; resumed from the tail "
-                                            "(lines written meanwhile may be missing)")
+                    self._failed(
+                        "journal",
+                        "cursor no longer in the journal; resumed from the tail "
+                        "(lines written meanwhile may be missing)",
+                    )
                 else:
                     self._failed("journal", "journalctl stream ended")
             except TransportError as exc:
@@ -404,25 +439,31 @@ class HostMonitor:
 
     async def _poll_unit(self) -> None:
         async def poll() -> None:
-            unit = (await systemd.collect_unit(self.transport, self.host.unit) if self.host.unit else
-                    await server_process.collect_server_process(self.transport, self.host.api_url))
+            unit = (
+                await systemd.collect_unit(self.transport, self.host.unit)
+                if self.host.unit
+                else await server_process.collect_server_process(self.transport, self.host.api_url)
+            )
             previous = self._fields.get("unit")
             if previous is not None and previous.main_pid != unit.main_pid:
                 self._refresh_identity = True  # a new process may serve another model (a fast restart
                 # can pass between two /health polls without ever answering 503)
                 self._apps_wanted.set()
             self._ok("unit", unit=unit)
+
         await self._guard("unit", poll)
 
     async def _poll_gpu_once(self) -> None:
         async def poll() -> None:
             samples = await gpu.collect_gpu(self.transport)
             self._ok("gpu", gpu=samples[0] if samples else None)
+
         await self._guard("gpu", poll)
 
     async def _poll_gpu_apps(self) -> None:
         async def poll() -> None:
             self._ok("gpu_apps", gpu_processes=await gpu.collect_compute_apps(self.transport))
+
         await self._guard("gpu_apps", poll)
 
     async def _poll_memory(self) -> None:
@@ -441,6 +482,7 @@ class HostMonitor:
                     self._unit_wanted.set()
             elif self._journal_live and not self._unit_wanted.is_set():
                 self._confirm_unit()
+
         await self._guard("memory", poll)
 
     async def _io_unreadable(self, pid: int) -> str | None:
@@ -448,17 +490,22 @@ class HostMonitor:
         try:
             await self.transport.read_file(f"/proc/{pid}/io", timeout=5)
         except PermissionError:
-            return (f"the server's /proc/{pid}/io is not readable by the login (the server runs as another "
-                    f"user): a model load's progress is estimated from past loads")
+            return (
+                f"the server's /proc/{pid}/io is not readable by the login (the server runs as another "
+                f"user): a model load's progress is estimated from past loads"
+            )
         except FileNotFoundError:
             return None
         return None
 
     async def _poll_load(self) -> None:
         """While /health says loading: /proc/MainPID/io against the model's size (nothing otherwise)."""
+
         async def poll() -> None:
             self._fields["load_progress"] = await self.load_watcher.poll(
-                self._fields.get("unit"), self._fields.get("health"), time.time())
+                self._fields.get("unit"), self._fields.get("health"), time.time()
+            )
+
         await self._guard("load", poll)
 
     def _confirm_unit(self) -> None:
@@ -484,6 +531,7 @@ class HostMonitor:
     async def _poll_mount(self) -> None:
         async def poll() -> None:
             self._ok("mount", mount=await self._prober.probe())
+
         await self._guard("mount", poll)
 
     async def _poll_journal_tail(self) -> None:
@@ -494,6 +542,7 @@ class HostMonitor:
             for entry in await journal.collect_journal_tail(self.transport, self.host.unit, lines=200):
                 self._add_log(entry)
             self._ok("journal")
+
         await self._guard("journal", poll)
 
     async def _poll_http(self) -> None:
@@ -549,16 +598,26 @@ class HostMonitor:
     def _api_steady(self) -> bool:
         """Healthy at the last poll, the API read then too, and the server has /metrics counters."""
         health, api = self._fields.get("health"), self._sources.get("api")
-        return (health is not None and health.state is HealthState.OK and not self._refresh_identity
-                and api is not None and not api.failing and self._throughput.metrics_available)
+        return (
+            health is not None
+            and health.state is HealthState.OK
+            and not self._refresh_identity
+            and api is not None
+            and not api.failing
+            and self._throughput.metrics_available
+        )
 
     def _slots_due(self, metrics: Metrics | None) -> bool:
         """/slots on every poll while a request runs (or /metrics cannot say), and every
         IDLE_SLOTS_EVERY-th poll while the server's `requests_processing` gauge and the last slots
         read both say idle."""
         slots = self._fields.get("slots")
-        idle = (metrics is not None and metrics.requests_processing == 0 and slots is not None
-                and not any(slot.is_processing for slot in slots))
+        idle = (
+            metrics is not None
+            and metrics.requests_processing == 0
+            and slots is not None
+            and not any(slot.is_processing for slot in slots)
+        )
         if idle and self._slots_skipped < IDLE_SLOTS_EVERY - 1:
             self._slots_skipped += 1
             return False
@@ -574,8 +633,10 @@ class HostMonitor:
             base = self.host.api_url
             if self.host.api_via_ssh:
                 parts = urlsplit(base)
-                port = await self.transport.forward_port(parts.hostname or "127.0.0.1",  # type: ignore[attr-defined]
-                                                         parts.port or 80)
+                port = await self.transport.forward_port(
+                    parts.hostname or "127.0.0.1",  # type: ignore[attr-defined]
+                    parts.port or 80,
+                )
                 base = f"http://127.0.0.1:{port}"
             self._llama = LlamaClient(base, api_key=read_api_key(self.host))
         return self._llama
@@ -588,8 +649,9 @@ class HostMonitor:
         await self.transport.close()
 
 
-async def snapshot_all(hosts: list[HostConfig], ssh: SshSettings, plan_watch: PlanWatch | None = None,
-                       canary: CanarySettings | None = None) -> list[HostState]:
+async def snapshot_all(
+    hosts: list[HostConfig], ssh: SshSettings, plan_watch: PlanWatch | None = None, canary: CanarySettings | None = None
+) -> list[HostState]:
     """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout
     (canary: with one wedge-canary request each, see snapshot)."""
     monitors = [HostMonitor(host, ssh, plan_watch=plan_watch) for host in hosts]

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from gb10dash.collectors.journal import PrintTiming
 from gb10dash.collectors.llama import Metrics, SlotInfo
@@ -38,8 +38,12 @@ def _finite(*values: float | None) -> bool:
 
 
 def _counter_rate(
-    p_tok: float | None, c_tok: float | None, p_sec: float | None, c_sec: float | None,
-    busy: bool, at: float,
+    p_tok: float | None,
+    c_tok: float | None,
+    p_sec: float | None,
+    c_sec: float | None,
+    busy: bool,
+    at: float,
 ) -> Rate | None:
     if not _finite(p_tok, c_tok, p_sec, c_sec):
         return None
@@ -53,9 +57,7 @@ def _counter_rate(
     return None  # busy but nothing finished yet, or tokens without time: unknown
 
 
-def rates_from_metrics(
-    prev: Metrics, cur: Metrics, prev_at: float, cur_at: float
-) -> tuple[Rate | None, Rate | None]:
+def rates_from_metrics(prev: Metrics, cur: Metrics, prev_at: float, cur_at: float) -> tuple[Rate | None, Rate | None]:
     """(generation, prompt) rates between two /metrics samples.
 
     Rate(0.0) when idle (counters still, no request processing); None when unknown: counters
@@ -65,10 +67,22 @@ def rates_from_metrics(
     if cur_at < prev_at:
         return None, None
     busy = bool(cur.requests_processing)
-    gen = _counter_rate(prev.tokens_predicted_total, cur.tokens_predicted_total,
-                        prev.tokens_predicted_seconds_total, cur.tokens_predicted_seconds_total, busy, cur_at)
-    prompt = _counter_rate(prev.prompt_tokens_total, cur.prompt_tokens_total,
-                           prev.prompt_seconds_total, cur.prompt_seconds_total, busy, cur_at)
+    gen = _counter_rate(
+        prev.tokens_predicted_total,
+        cur.tokens_predicted_total,
+        prev.tokens_predicted_seconds_total,
+        cur.tokens_predicted_seconds_total,
+        busy,
+        cur_at,
+    )
+    prompt = _counter_rate(
+        prev.prompt_tokens_total,
+        cur.prompt_tokens_total,
+        prev.prompt_seconds_total,
+        cur.prompt_seconds_total,
+        busy,
+        cur_at,
+    )
     return gen, prompt
 
 

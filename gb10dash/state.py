@@ -82,7 +82,7 @@ class HostState:
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
     load_progress: LoadProgress | None = None  # while /health says loading
     interrupted: str | None = None  # a plan that started and never ended (actions/recover.py), and the way out
-    unreadable: str | None = None   # what of the server's /proc cannot be read by the login, and what that costs
+    unreadable: str | None = None  # what of the server's /proc cannot be read by the login, and what that costs
 
     @property
     def name(self) -> str:
@@ -105,33 +105,47 @@ class HostState:
         """Why this host is degraded; empty when healthy."""
         if not self.connected:
             since = self.unreachable_since
-            return [f"unreachable ({self.unreachable_reason or 'not connected'})" if since is None
-                    else f"unreachable since {clock(since)} ({self.unreachable_reason})"]
+            return [
+                f"unreachable ({self.unreachable_reason or 'not connected'})"
+                if since is None
+                else f"unreachable since {clock(since)} ({self.unreachable_reason})"
+            ]
         found: list[str] = []
         if self.unit is None:
             found.append("unit state unknown" + _why(self.sources.get("unit")))
         elif self.unit.watch_only and not self.unit.is_running:
             found.append(f"no llama-server process serving {self.config.api_url} (watch-only host)")
         elif not self.unit.is_running:
-            found.append(f"unit {self.unit.active_state}/{self.unit.sub_state}"
-                         + (f" (result {self.unit.result})" if self.unit.result not in (None, "success") else ""))
+            found.append(
+                f"unit {self.unit.active_state}/{self.unit.sub_state}"
+                + (f" (result {self.unit.result})" if self.unit.result not in (None, "success") else "")
+            )
         if self.health is None or self.health.state is not HealthState.OK:
             word = self.health.state.value if self.health else "unknown"
             found.append(f"health {word}" + (f": {self.health.message}" if self.health and self.health.message else ""))
-        if self.canary is not None and not self.canary.ok and self.health is not None \
-                and self.health.state is HealthState.OK:
+        if (
+            self.canary is not None
+            and not self.canary.ok
+            and self.health is not None
+            and self.health.state is HealthState.OK
+        ):
             found.append(self.canary.describe())  # health says ok, but it does not answer
         if self.mount is None:
             found.append("model share state unknown" + _why(self.sources.get("mount")))
         elif not self.mount.ok:
-            found.append(f"model share {self.mount.path} {self.mount.state.value}"
-                         + (f" ({self.mount.error})" if self.mount.error else ""))
+            found.append(
+                f"model share {self.mount.path} {self.mount.state.value}"
+                + (f" ({self.mount.error})" if self.mount.error else "")
+            )
         return found
 
     def warnings(self) -> list[str]:
         """Things worth showing that do not make the host degraded."""
-        found = [f"{name}: {status.last_error}" for name, status in sorted(self.sources.items())
-                 if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")]
+        found = [
+            f"{name}: {status.last_error}"
+            for name, status in sorted(self.sources.items())
+            if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")
+        ]
         if self.interrupted:
             found.insert(0, self.interrupted)
         if self.unreadable:

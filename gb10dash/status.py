@@ -8,9 +8,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.config import Config
 from gb10dash.format import bytes_kib, duration, number
-from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.monitor import HostMonitor, snapshot_all
 from gb10dash.rates import Rate
 from gb10dash.state import HostState
@@ -21,8 +21,9 @@ EXIT_OK, EXIT_DEGRADED = 0, 1
 
 async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    return await snapshot_all(hosts, config.ssh, plan_watch=InterruptedPlans(),
-                              canary=config.canary if config.canary.enabled else None)
+    return await snapshot_all(
+        hosts, config.ssh, plan_watch=InterruptedPlans(), canary=config.canary if config.canary.enabled else None
+    )
 
 
 async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:
@@ -34,8 +35,13 @@ async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> 
     return EXIT_OK if all(s.healthy for s in states) else EXIT_DEGRADED
 
 
-def run_watch(config: Config, names: Sequence[str], *, interval: float,
-              while_watching: Callable[[], Awaitable[None]] | None = None) -> int:
+def run_watch(
+    config: Config,
+    names: Sequence[str],
+    *,
+    interval: float,
+    while_watching: Callable[[], Awaitable[None]] | None = None,
+) -> int:
     """Redraw the text view every interval until Ctrl-C, from monitors that keep one SSH
     connection per host with long-lived streams (the Textual dashboard replaces this view)."""
     try:
@@ -45,8 +51,9 @@ def run_watch(config: Config, names: Sequence[str], *, interval: float,
     return EXIT_OK
 
 
-async def _watch(config: Config, names: Sequence[str], interval: float,
-                 while_watching: Callable[[], Awaitable[None]] | None) -> None:
+async def _watch(
+    config: Config, names: Sequence[str], interval: float, while_watching: Callable[[], Awaitable[None]] | None
+) -> None:
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
     watch = InterruptedPlans()
     monitors = [HostMonitor(host, config.ssh, plan_watch=watch) for host in hosts]
@@ -87,30 +94,39 @@ def render_host(s: HostState) -> list[str]:
     unit = s.unit
     up = duration(s.at - unit.started_at) if unit is not None and unit.started_at and unit.is_running else "–"
     if unit is not None and unit.watch_only:
-        out.append(f"    server  {'llama-server process' if unit.is_running else 'no llama-server process'}  "
-                   f"pid {unit.main_pid or '–'}  up {up}  (watch-only: no unit)")
+        out.append(
+            f"    server  {'llama-server process' if unit.is_running else 'no llama-server process'}  "
+            f"pid {unit.main_pid or '–'}  up {up}  (watch-only: no unit)"
+        )
     elif unit is not None:
-        out.append(f"    unit    {unit.active_state}/{unit.sub_state}  pid {unit.main_pid or '–'}  "
-                   f"up {up}  restarts {number(unit.n_restarts)}  result {unit.result or '–'}")
+        out.append(
+            f"    unit    {unit.active_state}/{unit.sub_state}  pid {unit.main_pid or '–'}  "
+            f"up {up}  restarts {number(unit.n_restarts)}  result {unit.result or '–'}"
+        )
     health = s.health.state.value if s.health else "–"
     ctx_in_use = s.props.n_ctx if s.props else None
     out.append(f"    model   {s.model_id or '–'}  health {health}  ctx {number(ctx_in_use)}/{number(s.config.ctx)}")
     if s.load_progress is not None:
         out.append(f"    load    {s.load_progress.describe()}")
     gen, prompt = s.throughput.gen, s.throughput.prompt
-    out.append(f"    tok/s   gen {_rate(gen)}  prompt {_rate(prompt)}  "
-               f"(baseline {number(s.config.baseline_gen_tps)} / {number(s.config.baseline_prompt_tps)})")
+    out.append(
+        f"    tok/s   gen {_rate(gen)}  prompt {_rate(prompt)}  "
+        f"(baseline {number(s.config.baseline_gen_tps)} / {number(s.config.baseline_prompt_tps)})"
+    )
     g = s.gpu
     if g is not None:
-        out.append(f"    gpu     {g.name or '–'}  cc {g.compute_cap or '–'}  util {number(g.utilization_pct)}%  "
-                   f"{number(g.temperature_c)}°C  {number(g.power_w)} W  SM {number(g.sm_clock_mhz)} MHz")
+        out.append(
+            f"    gpu     {g.name or '–'}  cc {g.compute_cap or '–'}  util {number(g.utilization_pct)}%  "
+            f"{number(g.temperature_c)}°C  {number(g.power_w)} W  SM {number(g.sm_clock_mhz)} MHz"
+        )
     m, p = s.meminfo, s.process_memory
     if m is not None:
         server = f"  server RSS {bytes_kib(p.vm_rss_kib)}" if p else ""
         held = s.server_gpu_memory_mib
         gpu_held = f"  GPU-held {number(held)} MiB" if held is not None else ""
-        out.append(f"    memory  {bytes_kib(m.used_kib)} / {bytes_kib(m.total_kib)} used "
-                   f"(/proc/meminfo){server}{gpu_held}")
+        out.append(
+            f"    memory  {bytes_kib(m.used_kib)} / {bytes_kib(m.total_kib)} used (/proc/meminfo){server}{gpu_held}"
+        )
     if s.mount is not None:
         mount = s.mount
         detail = f"{mount.entry.fstype} from {mount.entry.source}" if mount.entry else ""

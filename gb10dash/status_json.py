@@ -36,7 +36,9 @@ def host_document(s: HostState) -> dict[str, Any]:
         "reachable": s.connected,
         "unreachable_since": iso_utc(s.unreachable_since),
         "unreachable_reason": s.unreachable_reason,
-        "unit": None if unit is None else {
+        "unit": None
+        if unit is None
+        else {
             "name": s.config.unit,
             "active_state": unit.active_state,
             "sub_state": unit.sub_state,
@@ -50,10 +52,13 @@ def host_document(s: HostState) -> dict[str, Any]:
             "drop_in_paths": list(unit.drop_in_paths),
             "watch_only": unit.watch_only,
         },
-        "health": None if health is None else {
-            "state": health.state.value, "status_code": health.status_code, "message": health.message},
+        "health": None
+        if health is None
+        else {"state": health.state.value, "status_code": health.status_code, "message": health.message},
         "load_progress": s.load_progress.as_json() if s.load_progress is not None else None,
-        "model": None if model is None else {
+        "model": None
+        if model is None
+        else {
             "id": s.model_id,
             "api_id": model.id,
             "configured": s.config.model_path,
@@ -64,16 +69,22 @@ def host_document(s: HostState) -> dict[str, Any]:
             "n_ctx_train": model.n_ctx_train,
         },
         "ctx": {"in_use": props.n_ctx if props else None, "configured": s.config.ctx},
-        "server": None if props is None else {
-            "build_info": props.build_info, "total_slots": props.total_slots, "model_path": props.model_path},
+        "server": None
+        if props is None
+        else {"build_info": props.build_info, "total_slots": props.total_slots, "model_path": props.model_path},
         "slots": None if s.slots is None else [_plain(slot) for slot in s.slots],
-        "throughput": {"gen": _rate(s.throughput.gen), "prompt": _rate(s.throughput.prompt),
-                       "baseline_gen_tps": s.config.baseline_gen_tps,
-                       "baseline_prompt_tps": s.config.baseline_prompt_tps},
+        "throughput": {
+            "gen": _rate(s.throughput.gen),
+            "prompt": _rate(s.throughput.prompt),
+            "baseline_gen_tps": s.config.baseline_gen_tps,
+            "baseline_prompt_tps": s.config.baseline_prompt_tps,
+        },
         "gpu": _gpu(s),
         "gpu_processes": [_plain(p) for p in s.gpu_processes],
         "memory": _memory(s),
-        "mount": None if s.mount is None else {
+        "mount": None
+        if s.mount is None
+        else {
             "path": s.mount.path,
             "state": s.mount.state.value,
             "fstype": s.mount.entry.fstype if s.mount.entry else None,
@@ -82,9 +93,14 @@ def host_document(s: HostState) -> dict[str, Any]:
             "stat_seconds": s.mount.stat_seconds,
             "error": s.mount.error,
         },
-        "sources": {name: {"last_ok": iso_utc(st.last_ok), "last_error": st.last_error,
-                           "last_error_at": iso_utc(st.last_error_at)}
-                    for name, st in sorted(s.sources.items())},
+        "sources": {
+            name: {
+                "last_ok": iso_utc(st.last_ok),
+                "last_error": st.last_error,
+                "last_error_at": iso_utc(st.last_error_at),
+            }
+            for name, st in sorted(s.sources.items())
+        },
     }
 
 

@@ -40,7 +40,7 @@ def new_plan_id(host: str, at: float | None = None) -> str:
 class StepRecord:
     title: str
     command: str
-    status: str                     # ok / failed / skipped / undone / undo-failed
+    status: str  # ok / failed / skipped / undone / undo-failed
     exit_status: int | None = None
     duration_s: float = 0.0
     detail: str = ""
@@ -55,11 +55,11 @@ class PlanRecord:
     summary: str
     started_at: float = field(default_factory=time.time)
     steps: list[StepRecord] = field(default_factory=list)
-    result: str = "running"         # ok / failed / rolled back / cancelled / interrupted, rolled back
+    result: str = "running"  # ok / failed / rolled back / cancelled / interrupted, rolled back
     error: str | None = None
     duration_s: float = 0.0
     plan_id: str = ""
-    recovers: str | None = None     # a recovery: the id of the interrupted plan it undoes
+    recovers: str | None = None  # a recovery: the id of the interrupted plan it undoes
 
     def __post_init__(self) -> None:
         self.plan_id = self.plan_id or new_plan_id(self.host, self.started_at)
@@ -97,10 +97,19 @@ class AuditLog:
 
     def started(self, record: PlanRecord, plan: Plan) -> None:
         """The write-ahead record: on disk (fsynced) before the plan's first step runs."""
-        self._write({"event": "started", "plan_id": record.plan_id, "time": iso_utc(record.started_at),
-                     "host": record.host, "action": record.action, "summary": record.summary,
-                     "recovers": record.recovers, "pid": os.getpid(),
-                     "steps": [_step_outline(step) for step in plan.steps]})
+        self._write(
+            {
+                "event": "started",
+                "plan_id": record.plan_id,
+                "time": iso_utc(record.started_at),
+                "host": record.host,
+                "action": record.action,
+                "summary": record.summary,
+                "recovers": record.recovers,
+                "pid": os.getpid(),
+                "steps": [_step_outline(step) for step in plan.steps],
+            }
+        )
 
     def step_ended(self, record: PlanRecord, entry: StepRecord) -> None:
         self._write({"event": "step", "plan_id": record.plan_id, **asdict(entry)})
@@ -111,8 +120,9 @@ class AuditLog:
 
     def note(self, event: str, plan_id: str, host: str, detail: str, **extra: Any) -> None:
         """`interrupted`, `recovered` or `closed` for a plan that never ended."""
-        self._write({"event": event, "plan_id": plan_id, "host": host, "time": iso_utc(time.time()),
-                     "detail": detail, **extra})
+        self._write(
+            {"event": event, "plan_id": plan_id, "host": host, "time": iso_utc(time.time()), "detail": detail, **extra}
+        )
 
     def events(self) -> list[dict[str, Any]]:
         """Every line, oldest first (parsed again only when the file changed: a monitor asks often)."""
@@ -144,5 +154,10 @@ class AuditLog:
         """`started` records of plans with no end, recovery or close (oldest first)."""
         events = self.events()
         closed = {event.get("plan_id") for event in events if event["event"] in CLOSING_EVENTS}
-        return [event for event in events if event["event"] == "started" and event["plan_id"] not in closed
-                and (host is None or event["host"] == host)]
+        return [
+            event
+            for event in events
+            if event["event"] == "started"
+            and event["plan_id"] not in closed
+            and (host is None or event["host"] == host)
+        ]

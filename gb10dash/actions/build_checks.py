@@ -40,6 +40,8 @@ def check_build_arch(cache_text: str, arch: str | None) -> str:
         return f"the build has GGML_CUDA={values['GGML_CUDA']} (a CPU build), not a CUDA build for arch {arch}"
     built = [a.strip() for a in values.get("CMAKE_CUDA_ARCHITECTURES", "").split(";") if a.strip()]
     if arch not in built:
-        return (f"the build is for CUDA arch {', '.join(built) or '(none recorded)'}, not the host's {arch}: "
-                "its kernels would not run here")
+        return (
+            f"the build is for CUDA arch {', '.join(built) or '(none recorded)'}, not the host's {arch}: "
+            "its kernels would not run here"
+        )
     return ""

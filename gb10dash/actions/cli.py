@@ -20,8 +20,8 @@ from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-EXIT_INTERRUPTED = 3   # a signal stopped the plan; what it had changed was undone
-EXIT_NOT_UNDONE = 4    # a signal stopped the plan and the undo failed: `gb10dash recover HOST`
+EXIT_INTERRUPTED = 3  # a signal stopped the plan; what it had changed was undone
+EXIT_NOT_UNDONE = 4  # a signal stopped the plan and the undo failed: `gb10dash recover HOST`
 
 
 def say(text: str, *, error: bool = False) -> None:
@@ -62,8 +62,9 @@ def print_progress(progress: Progress) -> None:
         say(f"      {progress.status} in {progress.elapsed_s:.1f} s{detail}")
 
 
-def confirm(plan: Plan, yes: bool, *, question: str = "Run this plan?",
-            refuse_hint: str = "add --yes to run the plan") -> int | None:
+def confirm(
+    plan: Plan, yes: bool, *, question: str = "Run this plan?", refuse_hint: str = "add --yes to run the plan"
+) -> int | None:
     """None to go ahead, else the exit code."""
     print("\n".join(plan.describe()))
     if yes:
@@ -91,8 +92,11 @@ def report(result: PlanResult) -> int:
 
 def on_signal(name: str, first: bool) -> None:
     if first:
-        say(f"gb10dash: {name}: stopping the plan and undoing what it changed (a second signal does not "
-            f"cut the undo short)", error=True)
+        say(
+            f"gb10dash: {name}: stopping the plan and undoing what it changed (a second signal does not "
+            f"cut the undo short)",
+            error=True,
+        )
     else:
         say(f"gb10dash: {name}: already undoing; it ends when the undo does", error=True)
 
@@ -101,8 +105,9 @@ async def run_interruptible(plan: Plan, monitor: HostMonitor) -> PlanResult | in
     """Run the plan; a signal (SIGTERM, SIGHUP, SIGINT) undoes it and gives the exit code instead."""
     with PlanInterrupter(on_signal) as interrupter:
         try:
-            return await run_plan(plan, monitor.transport, monitor.api_client, unit=monitor.host.unit,
-                                  on_progress=ProgressPrinter())
+            return await run_plan(
+                plan, monitor.transport, monitor.api_client, unit=monitor.host.unit, on_progress=ProgressPrinter()
+            )
         except asyncio.CancelledError as exc:
             if interrupter.signal is None:
                 raise
@@ -111,12 +116,20 @@ async def run_interruptible(plan: Plan, monitor: HostMonitor) -> PlanResult | in
                 current.uncancel()
             result = cancelled_result(exc)
             if result is None or not result.undo_failed:
-                say(f"interrupted by {interrupter.signal}: {plan.action} on {plan.host} stopped"
-                    + ("; what it had changed was undone" if result is not None and result.rolled_back else
-                       "; there was nothing to undo"), error=True)
+                say(
+                    f"interrupted by {interrupter.signal}: {plan.action} on {plan.host} stopped"
+                    + (
+                        "; what it had changed was undone"
+                        if result is not None and result.rolled_back
+                        else "; there was nothing to undo"
+                    ),
+                    error=True,
+                )
                 return EXIT_INTERRUPTED
-            say(f"interrupted by {interrupter.signal}, and the undo failed: run `gb10dash recover {plan.host}`",
-                error=True)
+            say(
+                f"interrupted by {interrupter.signal}, and the undo failed: run `gb10dash recover {plan.host}`",
+                error=True,
+            )
             return EXIT_NOT_UNDONE
 
 
@@ -139,8 +152,9 @@ class ActionHooks:
         return None
 
 
-async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool,
-                     hooks: ActionHooks | None = None) -> int:
+async def run_action(
+    config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool, hooks: ActionHooks | None = None
+) -> int:
     """Connect, build the plan from what the host says, show it, confirm, run it; when it fails
     and the hooks offer a follow-up plan, report, confirm, run that."""
     hooks = hooks or ActionHooks()
@@ -160,8 +174,12 @@ async def run_action(config: Config, host_name: str, make_plan: PlanMaker, *, ye
         if offer is not None:
             report(result)
             plan, allowed = offer
-            refused = confirm(plan, yes and allowed, question="Apply this follow-up?",
-                              refuse_hint="rerun with --yes --accept-flag-rewrite to apply it")
+            refused = confirm(
+                plan,
+                yes and allowed,
+                question="Apply this follow-up?",
+                refuse_hint="rerun with --yes --accept-flag-rewrite to apply it",
+            )
             if refused is not None:
                 return refused
             result = await run_interruptible(plan, monitor)
@@ -184,19 +202,34 @@ async def restart_command(config: Config, host_name: str, *, yes: bool, timeout_
     return await run_action(config, host_name, make, yes=yes)
 
 
-async def swap_command(config: Config, host_name: str, model: str, *, ctx: int | None, yes: bool,
-                       timeout_s: float, force: bool) -> int:
+async def swap_command(
+    config: Config, host_name: str, model: str, *, ctx: int | None, yes: bool, timeout_s: float, force: bool
+) -> int:
     async def make(monitor: HostMonitor) -> Plan:
-        candidate = find_candidate(await share_models(monitor.transport, monitor.host, client=monitor.api_client),
-                                   model)
+        candidate = find_candidate(
+            await share_models(monitor.transport, monitor.host, client=monitor.api_client), model
+        )
         if not candidate.enabled:
-            print(f"gb10dash: {candidate.display_name} is not offered: {candidate.reason}"
-                  + ("; --force given, trying anyway (a failed load rolls back)" if force else
-                     " (use --force to try anyway)"), file=sys.stderr)
+            print(
+                f"gb10dash: {candidate.display_name} is not offered: {candidate.reason}"
+                + (
+                    "; --force given, trying anyway (a failed load rolls back)"
+                    if force
+                    else " (use --force to try anyway)"
+                ),
+                file=sys.stderr,
+            )
             if not force:
                 raise ValueError(f"{candidate.display_name}: {candidate.reason}")
-        return await prepare_swap(monitor.transport, monitor.host, candidate, ctx=ctx, timeout_s=timeout_s,
-                                  allow_disabled=force, client=monitor.api_client)
+        return await prepare_swap(
+            monitor.transport,
+            monitor.host,
+            candidate,
+            ctx=ctx,
+            timeout_s=timeout_s,
+            allow_disabled=force,
+            client=monitor.api_client,
+        )
 
     return await run_action(config, host_name, make, yes=yes)
 

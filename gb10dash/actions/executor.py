@@ -33,13 +33,15 @@ from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.transport.base import Transport, TransportError
 
-SUDOERS_HINT = ("sudo needs a password here. The rule this step needs: `{rule}`; `gb10dash sudoers` prints "
-                "every rule gb10dash's plans need on each host (install them with `visudo -f /etc/sudoers.d/gb10dash`)")
+SUDOERS_HINT = (
+    "sudo needs a password here. The rule this step needs: `{rule}`; `gb10dash sudoers` prints "
+    "every rule gb10dash's plans need on each host (install them with `visudo -f /etc/sudoers.d/gb10dash`)"
+)
 T = TypeVar("T")
 _SUDO_USER = re.compile(r"^User (\S+) may run ", re.M)
-SHOWN_LINES = 6         # a streamed step's last lines in each progress report
+SHOWN_LINES = 6  # a streamed step's last lines in each progress report
 PROGRESS_EVERY_S = 0.25  # at most this often without a new percentage
-UNIT_CHECK_S = 1.0       # how often a wait for the model asks systemd whether the server is still there
+UNIT_CHECK_S = 1.0  # how often a wait for the model asks systemd whether the server is still there
 
 
 @dataclass(slots=True)
@@ -51,7 +53,7 @@ class PlanResult:
     journal: list[str] = field(default_factory=list)
     durations: dict[str, float] = field(default_factory=dict)
     cancelled: bool = False
-    failed_step: int | None = None                     # 1-based index of the step that failed
+    failed_step: int | None = None  # 1-based index of the step that failed
     rewritten_exec_start: tuple[str, ...] | None = None  # CHECK_FLAGS: an ExecStart the new binary takes
 
     @property
@@ -65,9 +67,17 @@ class Refused(StepFailed):
 
 
 class Executor:
-    def __init__(self, transport: Transport, client: Callable[[], Awaitable[LlamaClient]], *, unit: str,
-                 audit: AuditLog | None = None, on_progress: Callable[[Progress], None] | None = None,
-                 poll_s: float = 0.5, user: str = "llm-agent"):
+    def __init__(
+        self,
+        transport: Transport,
+        client: Callable[[], Awaitable[LlamaClient]],
+        *,
+        unit: str,
+        audit: AuditLog | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        poll_s: float = 0.5,
+        user: str = "llm-agent",
+    ):
         self.transport, self.client, self.unit = transport, client, unit
         self.audit = audit or AuditLog()
         self.on_progress = on_progress or (lambda _p: None)
@@ -119,8 +129,13 @@ class Executor:
             self.audit.append(record)
             if plan.recovers and result.ok:  # the interrupted plan is undone: its marker goes, its record closes
                 if await finish_despite_cancel(self._remove_marker(marker, record)):
-                    self.audit.note("recovered", plan.recovers, plan.host,
-                                    f"undone by the recovery {record.plan_id}", by=record.plan_id)
+                    self.audit.note(
+                        "recovered",
+                        plan.recovers,
+                        plan.host,
+                        f"undone by the recovery {record.plan_id}",
+                        by=record.plan_id,
+                    )
         return result
 
     async def _refuse_if_pending(self, plan: Plan, marker: PlanMarker) -> None:
@@ -129,11 +144,15 @@ class Executor:
         try:
             pending = await marker.read()
         except ValueError as exc:
-            raise Refused(f"the plan marker on the host is unreadable ({exc}); nothing was changed. Look at "
-                             f"it, then remove it by hand") from None
+            raise Refused(
+                f"the plan marker on the host is unreadable ({exc}); nothing was changed. Look at "
+                f"it, then remove it by hand"
+            ) from None
         if pending is not None and pending.plan_id != plan.recovers:
-            raise Refused(f"{plan.host}: the {pending.describe()}; nothing was changed. Undo it first: "
-                          f"`gb10dash recover {plan.host}`")
+            raise Refused(
+                f"{plan.host}: the {pending.describe()}; nothing was changed. Undo it first: "
+                f"`gb10dash recover {plan.host}`"
+            )
 
     async def _remove_marker(self, marker: PlanMarker, record: PlanRecord) -> bool:
         try:
@@ -165,14 +184,14 @@ class Executor:
     async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
         if step.kind in ROUTER_STEP_KINDS:  # router mode: the model swap goes through its API
             from gb10dash.actions.router_swap import run_router_step
+
             return await run_router_step(self, index, total, step, began)
         if step.kind is StepKind.RUN and step.streamed:
             return await self._run_streamed(index, total, step, began)
         if step.kind is StepKind.RUN:
             done = await self.transport.run(step.argv, timeout=step.timeout_s, input=step.stdin)
             if not done.ok:
-                raise StepFailed(self._explain(step, done.exit_status, done.stderr or done.stdout),
-                                 done.exit_status)
+                raise StepFailed(self._explain(step, done.exit_status, done.stderr or done.stdout), done.exit_status)
             # the last output line (e.g. a commit id) — not for stdin steps: `tee` echoes what it writes
             return done.exit_status, _last_line(done.stdout) if step.stdin is None else ""
         if step.kind is StepKind.CHECK_ARCH:
@@ -203,22 +222,36 @@ class Executor:
                     now = time.monotonic()
                     if changed or now - last_shown >= PROGRESS_EVERY_S:
                         last_shown = now
-                        self.on_progress(Progress(index, total, step.title, "progress",
-                                                  output.last(1)[0][:160] if output.tail else "", now - began,
-                                                  output.percent, tuple(output.last(SHOWN_LINES))))
+                        self.on_progress(
+                            Progress(
+                                index,
+                                total,
+                                step.title,
+                                "progress",
+                                output.last(1)[0][:160] if output.tail else "",
+                                now - began,
+                                output.percent,
+                                tuple(output.last(SHOWN_LINES)),
+                            )
+                        )
         except TimeoutError:
-            raise StepFailed(f"`{step.command_line()}` timed out after {step.timeout_s:g} s (killed)"
-                             + _joined(output.last(step.tail_lines))) from None
+            raise StepFailed(
+                f"`{step.command_line()}` timed out after {step.timeout_s:g} s (killed)"
+                + _joined(output.last(step.tail_lines))
+            ) from None
         if output.exit_status is None:
-            raise TransportError(f"`{step.command_line()}` ended without an exit status (killed or disconnected)"
-                                 + _joined(output.last(step.tail_lines)))
+            raise TransportError(
+                f"`{step.command_line()}` ended without an exit status (killed or disconnected)"
+                + _joined(output.last(step.tail_lines))
+            )
         if output.exit_status != 0:
             raise StepFailed(self._explain(step, output.exit_status, "\n".join(output.tail)), output.exit_status)
         return output.exit_status, f"{output.line_count} output lines" + (
-            f", {output.percent}%" if output.percent is not None else "")
+            f", {output.percent}%" if output.percent is not None else ""
+        )
 
     def _explain(self, step: Step, status: int, output: str) -> str:
-        last = [line for line in output.strip().splitlines() if line.strip()][-step.tail_lines:]
+        last = [line for line in output.strip().splitlines() if line.strip()][-step.tail_lines :]
         joined = " / ".join(last) if step.tail_lines <= 3 else "\n" + "\n".join(last)
         message = f"`{step.command_line()}` exited {status}" + (": " + joined if last else "")
         if "a password is required" in output or "a terminal is required" in output:
@@ -265,8 +298,9 @@ class Executor:
             for undo in step.undo:
                 self.on_progress(Progress(0, total, undo.title, "undo", undo.command_line()))
                 size, digest = stdin_fingerprint(undo.stdin)
-                entry = StepRecord(f"undo: {undo.title}", undo.command_line(), "undone",
-                                   stdin_bytes=size, stdin_sha256=digest)
+                entry = StepRecord(
+                    f"undo: {undo.title}", undo.command_line(), "undone", stdin_bytes=size, stdin_sha256=digest
+                )
                 record.steps.append(entry)
                 began = time.monotonic()
                 try:
@@ -291,26 +325,31 @@ class Executor:
             who = await self.transport.run(["id", "-un"], timeout=10)
             self.user = who.stdout.strip() if who.ok and who.stdout.strip() else self.user
             why = _last_line(listed.stderr or listed.stdout) or f"exit {listed.exit_status}"
-            raise Refused(f"sudo on the host allows nothing without a password ({why}), so nothing was "
-                             f"changed. This plan needs: {self._rules(needed)}. `gb10dash sudoers` prints every "
-                             f"rule the plans need")
+            raise Refused(
+                f"sudo on the host allows nothing without a password ({why}), so nothing was "
+                f"changed. This plan needs: {self._rules(needed)}. `gb10dash sudoers` prints every "
+                f"rule the plans need"
+            )
         try:
             allowed = parse_sudo_list(listed.stdout)
         except ValueError as exc:
             raise Refused(f"`sudo -n -l` on the host: {exc}") from None
         missing = [argv for argv in needed if not allows(allowed, argv)]
         if missing:
-            raise Refused(f"sudo on the host would refuse {len(missing)} of this plan's commands (forward or "
-                             f"undo), so nothing was changed. Missing: {self._rules(missing)}. `gb10dash sudoers` "
-                             f"prints every rule the plans need")
+            raise Refused(
+                f"sudo on the host would refuse {len(missing)} of this plan's commands (forward or "
+                f"undo), so nothing was changed. Missing: {self._rules(missing)}. `gb10dash sudoers` "
+                f"prints every rule the plans need"
+            )
 
     def _rules(self, commands: list[tuple[str, ...]]) -> str:
         return "; ".join(f"`{sudoers_rule(self.user, argv)}`" for argv in commands)
 
     async def _journal_tail(self, lines: int = 20) -> list[str]:
         try:
-            done = await self.transport.run(journalctl_argv(self.unit, follow=False, after_cursor=None,
-                                                            lines=lines), timeout=10)
+            done = await self.transport.run(
+                journalctl_argv(self.unit, follow=False, after_cursor=None, lines=lines), timeout=10
+            )
         except TransportError:
             return []
         entries = (parse_journal_line(line) for line in done.stdout.splitlines())

@@ -16,10 +16,10 @@ from gb10dash.actions.gguf_header import GgufHeader
 from gb10dash.actions.models import ModelCandidate
 from gb10dash.collectors.memory import MemInfo
 
-DEFAULT_RESERVE_GIB = 8.0   # the OS, compute buffers, the desktop: what a model must leave alone
-CLOSE_MARGIN = 0.10         # within 10 % of the budget counts as close
-KV_BYTES_PER_VALUE = 2      # llama.cpp's default KV cache type is f16
-GIB = 1024 ** 3
+DEFAULT_RESERVE_GIB = 8.0  # the OS, compute buffers, the desktop: what a model must leave alone
+CLOSE_MARGIN = 0.10  # within 10 % of the budget counts as close
+KV_BYTES_PER_VALUE = 2  # llama.cpp's default KV cache type is f16
+GIB = 1024**3
 
 
 class Verdict(StrEnum):
@@ -33,10 +33,10 @@ class Verdict(StrEnum):
 class FitResult:
     verdict: Verdict
     model_bytes: int
-    kv_bytes: int | None      # None: the header lacks what the estimate needs
+    kv_bytes: int | None  # None: the header lacks what the estimate needs
     budget_bytes: int | None  # MemTotal − reserve; None when MemTotal is unknown
-    ctx: int | None           # the context size the KV estimate is for
-    message: str              # one line, with the numbers
+    ctx: int | None  # the context size the KV estimate is for
+    message: str  # one line, with the numbers
 
     @property
     def need_bytes(self) -> int:
@@ -79,8 +79,14 @@ def kv_cache_bytes(header: GgufHeader, ctx: int, bytes_per_value: int = KV_BYTES
     return ctx * total * bytes_per_value
 
 
-def fit_check(candidate: ModelCandidate, ctx: int | None, meminfo: MemInfo, *,
-              reserve_gib: float = DEFAULT_RESERVE_GIB, close_margin: float = CLOSE_MARGIN) -> FitResult:
+def fit_check(
+    candidate: ModelCandidate,
+    ctx: int | None,
+    meminfo: MemInfo,
+    *,
+    reserve_gib: float = DEFAULT_RESERVE_GIB,
+    close_margin: float = CLOSE_MARGIN,
+) -> FitResult:
     """Model size + KV estimate for `ctx` (None/0: the model's trained context) vs MemTotal − reserve."""
     header = candidate.header
     trained = header.context_length if header else None
@@ -99,12 +105,20 @@ def fit_check(candidate: ModelCandidate, ctx: int | None, meminfo: MemInfo, *,
         extra = f"; ctx {ctx} is above the trained context {trained}"
     need = model + (kv or 0)
     if meminfo.total_kib is None:
-        return FitResult(Verdict.UNKNOWN, model, kv, None, effective,
-                         f"fit unknown: needs {fmt.bytes_count(need)} ({parts}); MemTotal unknown{extra}")
+        return FitResult(
+            Verdict.UNKNOWN,
+            model,
+            kv,
+            None,
+            effective,
+            f"fit unknown: needs {fmt.bytes_count(need)} ({parts}); MemTotal unknown{extra}",
+        )
     total = meminfo.total_kib * 1024
     budget = max(0, total - int(reserve_gib * GIB))
-    of = (f"of {fmt.bytes_count(budget)} usable (MemTotal {fmt.bytes_count(total)} − "
-          f"{reserve_gib:g} GiB reserve; the served model's memory is freed by the swap)")
+    of = (
+        f"of {fmt.bytes_count(budget)} usable (MemTotal {fmt.bytes_count(total)} − "
+        f"{reserve_gib:g} GiB reserve; the served model's memory is freed by the swap)"
+    )
     if need > budget:
         verdict = Verdict.TOO_BIG
         head = f"too big: needs {fmt.bytes_count(need)}, {fmt.bytes_count(need - budget)} over"

@@ -20,8 +20,8 @@ from gb10dash.transport.base import Transport
 MAGIC = b"GGUF"
 FIRST_READ_BYTES = 256 * 1024
 MAX_READ_BYTES = 8 * 1024 * 1024
-_KEEP_STRING_CHARS = 512   # longer strings (chat templates) are skipped
-_KEEP_ARRAY_ITEMS = 4096   # per-layer int arrays (head counts) are kept; the tokenizer is not
+_KEEP_STRING_CHARS = 512  # longer strings (chat templates) are skipped
+_KEEP_ARRAY_ITEMS = 4096  # per-layer int arrays (head counts) are kept; the tokenizer is not
 
 # GGUF value types (gguf.GGUFValueType): id -> struct format of one scalar.
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
@@ -29,11 +29,40 @@ _STRING, _ARRAY = 8, 9
 
 # llama_ftype (gguf.LlamaFileType) -> the quant name llama.cpp shows.
 FILE_TYPES = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
-    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4", 39: "NVFP4",
+    0: "F32",
+    1: "F16",
+    2: "Q4_0",
+    3: "Q4_1",
+    7: "Q8_0",
+    8: "Q5_0",
+    9: "Q5_1",
+    10: "Q2_K",
+    11: "Q3_K_S",
+    12: "Q3_K_M",
+    13: "Q3_K_L",
+    14: "Q4_K_S",
+    15: "Q4_K_M",
+    16: "Q5_K_S",
+    17: "Q5_K_M",
+    18: "Q6_K",
+    19: "IQ2_XXS",
+    20: "IQ2_XS",
+    21: "Q2_K_S",
+    22: "IQ3_XS",
+    23: "IQ3_XXS",
+    24: "IQ1_S",
+    25: "IQ4_NL",
+    26: "IQ3_S",
+    27: "IQ3_M",
+    28: "IQ2_S",
+    29: "IQ2_M",
+    30: "IQ4_XS",
+    31: "IQ1_M",
+    32: "BF16",
+    36: "TQ1_0",
+    37: "TQ2_0",
+    38: "MXFP4",
+    39: "NVFP4",
     40: "Q1_0",
 }
 
@@ -51,23 +80,23 @@ class GgufHeader:
     version: int
     tensor_count: int
     kv_count: int
-    architecture: str | None = None      # general.architecture
-    name: str | None = None              # general.name
-    model_type: str | None = None        # general.type: model / adapter / mmproj (mostly absent)
-    size_label: str | None = None        # general.size_label, e.g. "8B"
-    file_type: int | None = None         # general.file_type (llama_ftype)
-    context_length: int | None = None    # <arch>.context_length (trained)
+    architecture: str | None = None  # general.architecture
+    name: str | None = None  # general.name
+    model_type: str | None = None  # general.type: model / adapter / mmproj (mostly absent)
+    size_label: str | None = None  # general.size_label, e.g. "8B"
+    file_type: int | None = None  # general.file_type (llama_ftype)
+    context_length: int | None = None  # <arch>.context_length (trained)
     embedding_length: int | None = None
     block_count: int | None = None
-    head_count: int | tuple[int, ...] | None = None     # per layer when the file has an array
+    head_count: int | tuple[int, ...] | None = None  # per layer when the file has an array
     head_count_kv: int | tuple[int, ...] | None = None
     key_length: int | None = None
     value_length: int | None = None
     sliding_window: int | None = None
-    split_no: int | None = None          # split.no (0-based) and split.count of split models
+    split_no: int | None = None  # split.no (0-based) and split.count of split models
     split_count: int | None = None
     n_elements: int | None = None  # sum over this file's tensors; None when the infos were not read
-    complete: bool = True          # False: the key/values went past the read cap (some may be missing)
+    complete: bool = True  # False: the key/values went past the read cap (some may be missing)
     metadata: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}), repr=False)
 
     @property
@@ -84,22 +113,42 @@ def _typed(metadata: Mapping[str, object], key: str, kind: type) -> Any:
     return value if type(value) is kind else None
 
 
-def _header(version: int, tensor_count: int, kv_count: int, metadata: dict[str, object],
-            n_elements: int | None = None, complete: bool = True) -> GgufHeader:
+def _header(
+    version: int,
+    tensor_count: int,
+    kv_count: int,
+    metadata: dict[str, object],
+    n_elements: int | None = None,
+    complete: bool = True,
+) -> GgufHeader:
     arch = _typed(metadata, "general.architecture", str)
 
     def number(suffix: str) -> Any:
         return _typed(metadata, f"{arch}.{suffix}", int) if arch else None
 
     return GgufHeader(
-        version, tensor_count, kv_count, arch, _typed(metadata, "general.name", str),
-        _typed(metadata, "general.type", str), _typed(metadata, "general.size_label", str),
-        _typed(metadata, "general.file_type", int), number("context_length"),
-        number("embedding_length"), number("block_count"), number("attention.head_count"),
-        number("attention.head_count_kv"), number("attention.key_length"),
-        number("attention.value_length"), number("attention.sliding_window"),
-        _typed(metadata, "split.no", int), _typed(metadata, "split.count", int),
-        n_elements, complete, MappingProxyType(metadata))
+        version,
+        tensor_count,
+        kv_count,
+        arch,
+        _typed(metadata, "general.name", str),
+        _typed(metadata, "general.type", str),
+        _typed(metadata, "general.size_label", str),
+        _typed(metadata, "general.file_type", int),
+        number("context_length"),
+        number("embedding_length"),
+        number("block_count"),
+        number("attention.head_count"),
+        number("attention.head_count_kv"),
+        number("attention.key_length"),
+        number("attention.value_length"),
+        number("attention.sliding_window"),
+        _typed(metadata, "split.no", int),
+        _typed(metadata, "split.count", int),
+        n_elements,
+        complete,
+        MappingProxyType(metadata),
+    )
 
 
 class _Reader:
@@ -110,7 +159,7 @@ class _Reader:
         end = self.pos + n
         if end > len(self.data):
             raise _Truncated(end)
-        chunk = self.data[self.pos:end]
+        chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
 
@@ -148,7 +197,7 @@ class _Reader:
             self.skip(n * struct.calcsize(_SCALARS[item_type]))
             return None
         start = self.pos
-        for done in range(n):       # strings or nested arrays: walk them, keep nothing
+        for done in range(n):  # strings or nested arrays: walk them, keep nothing
             try:
                 self.value(item_type, False)
             except _Truncated as short:  # guess the whole array's end from the items so far
@@ -160,7 +209,7 @@ class _Reader:
 def _parse(data: bytes, *, lenient: bool = False) -> tuple[GgufHeader, bool]:
     """(header, tensor infos read). Raises _Truncated while the key/value section is incomplete,
     unless `lenient`: then the key/values read so far make a header with complete=False."""
-    if data[:4] != MAGIC[:len(data[:4])] or not data:
+    if data[:4] != MAGIC[: len(data[:4])] or not data:
         raise ValueError(f"not a GGUF file (magic {bytes(data[:4])!r})" if data else "empty file")
     reader = _Reader(data)
     reader.skip(4)
@@ -208,14 +257,21 @@ def parse_gguf_header(data: bytes) -> GgufHeader:
     try:
         return _parse(data)[0]
     except _Truncated:
-        raise ValueError(f"truncated header (the file ends at byte {len(data)}, inside the "
-                         f"key/value section)") from None
+        raise ValueError(
+            f"truncated header (the file ends at byte {len(data)}, inside the key/value section)"
+        ) from None
     except struct.error as exc:  # pragma: no cover - take() guards every unpack
         raise ValueError(f"corrupt GGUF: {exc}") from None
 
 
-async def read_header(transport: Transport, path: str, *, timeout: float = 15.0,
-                      first_bytes: int = FIRST_READ_BYTES, max_bytes: int = MAX_READ_BYTES) -> GgufHeader:
+async def read_header(
+    transport: Transport,
+    path: str,
+    *,
+    timeout: float = 15.0,
+    first_bytes: int = FIRST_READ_BYTES,
+    max_bytes: int = MAX_READ_BYTES,
+) -> GgufHeader:
     """Read and parse the header of a GGUF file on the host, reading more while it goes on.
 
     At the cap, a header whose key/values go on is returned with complete=False (when it has
@@ -230,16 +286,15 @@ async def read_header(transport: Transport, path: str, *, timeout: float = 15.0,
             header, tensors_read = _parse(data, lenient=at_cap and not file_ended)
         except _Truncated as short:
             if file_ended:
-                raise ValueError(f"truncated header (the file is {len(data)} bytes and ends inside "
-                                 f"the key/value section)") from None
+                raise ValueError(
+                    f"truncated header (the file is {len(data)} bytes and ends inside the key/value section)"
+                ) from None
             if at_cap:
-                raise ValueError(f"no general.architecture in the first {max_bytes >> 20} MiB "
-                                 f"of key/values") from None
+                raise ValueError(f"no general.architecture in the first {max_bytes >> 20} MiB of key/values") from None
             want = min(max_bytes, max(want * 4, short.needed + short.needed // 4))
             continue
         if tensors_read or at_cap:
             return header
         if file_ended:
-            raise ValueError(f"truncated header (the file is {len(data)} bytes and ends inside "
-                             f"the tensor infos)")
+            raise ValueError(f"truncated header (the file is {len(data)} bytes and ends inside the tensor infos)")
         want = min(max_bytes, want * 4)

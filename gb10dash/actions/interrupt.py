@@ -38,8 +38,7 @@ class PlanInterrupter:
     """Installs the handlers on the running loop for as long as the `with` lasts; `task` (default:
     the current task) is what the first signal cancels, with the signal's name as the message."""
 
-    def __init__(self, on_signal: Callable[[str, bool], None] | None = None,
-                 task: asyncio.Task[object] | None = None):
+    def __init__(self, on_signal: Callable[[str, bool], None] | None = None, task: asyncio.Task[object] | None = None):
         self.on_signal = on_signal or (lambda _name, _first: None)
         self.task = task
         self.signal: str | None = None  # the first signal's name once one came
@@ -50,8 +49,9 @@ class PlanInterrupter:
         self._saved = install_handlers(self._received)
         return self
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
         restore_handlers(self._saved)
         self._saved = {}
 

@@ -21,7 +21,7 @@ _NUMBER = re.compile(r"^-\d+(\.\d+)?$")
 @dataclass(frozen=True, slots=True)
 class FlagProblem:
     flag: str
-    position: int      # index in the ExecStart argv
+    position: int  # index in the ExecStart argv
     message: str
     replacement: tuple[str, ...] | None = None  # what the new binary takes instead, if known
 
@@ -71,11 +71,18 @@ def check_exec_start(argv: list[str] | tuple[str, ...], flags: set[str] | dict[s
         if flag not in names:
             replacement = _rename(flag, names)
             hint = f"; the new build takes `{' '.join(replacement)}`" if replacement else ""
-            problems.append(FlagProblem(flag, index, f"{flag} is not accepted by the new llama-server{hint}",
-                                        replacement))
+            problems.append(
+                FlagProblem(flag, index, f"{flag} is not accepted by the new llama-server{hint}", replacement)
+            )
         elif _needs_on_value(flag, options, argv, index):
-            problems.append(FlagProblem(flag, index, f"{flag} takes on|off|auto in the new llama-server; "
-                                        f"`{flag}` alone would eat the next word", (flag, "on")))
+            problems.append(
+                FlagProblem(
+                    flag,
+                    index,
+                    f"{flag} takes on|off|auto in the new llama-server; `{flag}` alone would eat the next word",
+                    (flag, "on"),
+                )
+            )
     return problems
 
 
@@ -88,8 +95,9 @@ def _needs_on_value(flag: str, options: dict[str, str], argv: list[str] | tuple[
     return following not in ("on", "off", "auto", "1", "0", "true", "false", "enabled", "disabled")
 
 
-def rewrite_for_new_binary(argv: list[str] | tuple[str, ...],
-                           flags: set[str] | dict[str, str]) -> tuple[list[str], list[str]]:
+def rewrite_for_new_binary(
+    argv: list[str] | tuple[str, ...], flags: set[str] | dict[str, str]
+) -> tuple[list[str], list[str]]:
     """The ExecStart argv with the known renames applied, and a line per change.
 
     Flags with no known replacement stay as they are (check_exec_start still reports them).

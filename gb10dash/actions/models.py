@@ -22,7 +22,7 @@ _SKIPPED_DIRS = {"@eaDir", "#recycle", "#snapshot", "lost+found"}  # NAS bookkee
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    kind: str   # find's %Y: f file, d directory, l symlink loop, N broken symlink, …
+    kind: str  # find's %Y: f file, d directory, l symlink loop, N broken symlink, …
     size: int
     depth: int  # 1 = directly in the share
     path: str
@@ -30,17 +30,17 @@ class Entry:
     @property
     def rel(self) -> str:
         """The path below the share (its last `depth` components)."""
-        return "/".join(self.path.split("/")[-self.depth:]) if self.depth > 0 else ""
+        return "/".join(self.path.split("/")[-self.depth :]) if self.depth > 0 else ""
 
 
 @dataclass(frozen=True, slots=True)
 class ModelCandidate:
-    path: str                        # the file to pass to -m (the first part of a split model)
+    path: str  # the file to pass to -m (the first part of a split model)
     display_name: str
     parts: tuple[str, ...]
     total_bytes: int
     enabled: bool = True
-    reason: str | None = None        # why it cannot be picked (when not enabled)
+    reason: str | None = None  # why it cannot be picked (when not enabled)
     header: GgufHeader | None = None  # of the first part
     parameter_count: int | None = None  # tensor elements summed over every part
 
@@ -69,8 +69,11 @@ class ModelCandidate:
         if h is not None:
             bits += [h.architecture or "?", h.quant or "quant ?"]
             if self.parameter_count:
-                bits.append(f"{self.parameter_count / 1e9:.1f}B params" if self.parameter_count >= 1e8
-                            else f"{self.parameter_count / 1e6:.1f}M params")
+                bits.append(
+                    f"{self.parameter_count / 1e9:.1f}B params"
+                    if self.parameter_count >= 1e8
+                    else f"{self.parameter_count / 1e6:.1f}M params"
+                )
             elif h.size_label:
                 bits.append(h.size_label)
             if h.context_length:
@@ -87,8 +90,7 @@ def listing_argv(share: str) -> list[str]:
     if not share.startswith("/"):
         raise ValueError(f"the model share must be an absolute path, not {share!r}")
     root = share.rstrip("/") or "/"
-    return ["find", "-L", root, "-mindepth", "1", "-maxdepth", str(MAX_DEPTH),
-            "-printf", r"%Y\t%s\t%d\t%p\0"]
+    return ["find", "-L", root, "-mindepth", "1", "-maxdepth", str(MAX_DEPTH), "-printf", r"%Y\t%s\t%d\t%p\0"]
 
 
 def parse_listing(text: str) -> list[Entry]:
@@ -150,11 +152,20 @@ def group_models(entries: Sequence[Entry]) -> list[ModelCandidate]:
     with_gguf = {e.rel.split("/")[0] for e in ggufs}
     for entry in entries:
         if entry.kind == "d" and entry.depth == 1 and entry.rel not in with_gguf:
-            inside = sorted(posixpath.basename(e.path) for e in entries
-                            if e.kind == "f" and e.rel.startswith(entry.rel + "/"))
+            inside = sorted(
+                posixpath.basename(e.path) for e in entries if e.kind == "f" and e.rel.startswith(entry.rel + "/")
+            )
             shown = ", ".join(inside[:3]) + (", …" if len(inside) > 3 else "")
-            candidates.append(ModelCandidate(entry.path, entry.rel + "/", (), 0, False,
-                                             f"not GGUF (no .gguf file{': ' + shown if shown else ''})"))
+            candidates.append(
+                ModelCandidate(
+                    entry.path,
+                    entry.rel + "/",
+                    (),
+                    0,
+                    False,
+                    f"not GGUF (no .gguf file{': ' + shown if shown else ''})",
+                )
+            )
     for index, candidate in enumerate(candidates):
         if candidate.enabled and "\ufffd" in candidate.path:
             candidates[index] = replace(candidate, enabled=False, reason="file name is not valid UTF-8")
@@ -172,8 +183,10 @@ def apply_headers(candidate: ModelCandidate, headers: Sequence[GgufHeader | Exce
             reason = f"{where}{_describe_error(result)}"
             break
         if len(candidate.parts) > 1 and (result.split_count, result.split_no) != (len(candidate.parts), number - 1):
-            reason = (f"part {number}: its header says split {result.split_no} of {result.split_count}, "
-                      f"expected {number - 1} of {len(candidate.parts)}")
+            reason = (
+                f"part {number}: its header says split {result.split_no} of {result.split_count}, "
+                f"expected {number - 1} of {len(candidate.parts)}"
+            )
             break
     if reason is None and header is not None:
         if header.architecture is None:
@@ -183,8 +196,13 @@ def apply_headers(candidate: ModelCandidate, headers: Sequence[GgufHeader | Exce
     counts = [h.n_elements for h in headers if isinstance(h, GgufHeader)]
     params = sum(counts) if counts and len(counts) == len(headers) and None not in counts else None
     enabled = candidate.enabled and reason is None
-    return replace(candidate, header=header, parameter_count=params or None, enabled=enabled,
-                   reason=candidate.reason if candidate.reason else reason)
+    return replace(
+        candidate,
+        header=header,
+        parameter_count=params or None,
+        enabled=enabled,
+        reason=candidate.reason if candidate.reason else reason,
+    )
 
 
 def _describe_error(exc: Exception) -> str:
@@ -197,8 +215,9 @@ def _describe_error(exc: Exception) -> str:
     return str(exc)
 
 
-async def _headers(transport: Transport, candidate: ModelCandidate, limit: asyncio.Semaphore,
-                   timeout: float) -> ModelCandidate:
+async def _headers(
+    transport: Transport, candidate: ModelCandidate, limit: asyncio.Semaphore, timeout: float
+) -> ModelCandidate:
     results: list[GgufHeader | Exception] = []
     async with limit:
         for part in candidate.parts:
@@ -210,8 +229,9 @@ async def _headers(transport: Transport, candidate: ModelCandidate, limit: async
     return apply_headers(candidate, results)
 
 
-async def list_models(transport: Transport, share: str, *, timeout: float = 30.0,
-                      read_headers: bool = True, header_timeout: float = 15.0) -> list[ModelCandidate]:
+async def list_models(
+    transport: Transport, share: str, *, timeout: float = 30.0, read_headers: bool = True, header_timeout: float = 15.0
+) -> list[ModelCandidate]:
     """The share's models, grouped, with headers read remotely (ValueError when the share can't be listed)."""
     result = await transport.run(listing_argv(share), timeout=timeout)
     entries = parse_listing(result.stdout)
@@ -222,8 +242,11 @@ async def list_models(transport: Transport, share: str, *, timeout: float = 30.0
     if not read_headers:
         return candidates
     limit = asyncio.Semaphore(4)
-    return list(await asyncio.gather(*(
-        _headers(transport, c, limit, header_timeout) if c.enabled else _noop(c) for c in candidates)))
+    return list(
+        await asyncio.gather(
+            *(_headers(transport, c, limit, header_timeout) if c.enabled else _noop(c) for c in candidates)
+        )
+    )
 
 
 async def _noop(candidate: ModelCandidate) -> ModelCandidate:

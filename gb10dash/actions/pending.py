@@ -49,15 +49,39 @@ class PendingPlan:
 
     @classmethod
     def of(cls, plan: Plan, plan_id: str, unit: str, started_at: float) -> PendingPlan:
-        return cls(plan_id, plan.host, unit, plan.action, plan.summary, started_at, socket.gethostname(),
-                   os.getpid(), undo_steps(plan))
+        return cls(
+            plan_id,
+            plan.host,
+            unit,
+            plan.action,
+            plan.summary,
+            started_at,
+            socket.gethostname(),
+            os.getpid(),
+            undo_steps(plan),
+        )
 
     def to_json(self) -> str:
-        return json.dumps({"version": MARKER_VERSION, "plan_id": self.plan_id, "host": self.host,
-                           "unit": self.unit, "action": self.action, "summary": self.summary,
-                           "started": iso_utc(self.started_at), "started_at": self.started_at,
-                           "workstation": self.workstation, "pid": self.pid,
-                           "undo": [step.to_dict() for step in self.undo]}, ensure_ascii=False, indent=1) + "\n"
+        return (
+            json.dumps(
+                {
+                    "version": MARKER_VERSION,
+                    "plan_id": self.plan_id,
+                    "host": self.host,
+                    "unit": self.unit,
+                    "action": self.action,
+                    "summary": self.summary,
+                    "started": iso_utc(self.started_at),
+                    "started_at": self.started_at,
+                    "workstation": self.workstation,
+                    "pid": self.pid,
+                    "undo": [step.to_dict() for step in self.undo],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
 
     @classmethod
     def from_json(cls, text: str, source: str) -> PendingPlan:
@@ -95,8 +119,10 @@ class PendingPlan:
     def describe(self, now: float | None = None) -> str:
         age = max(0.0, (now if now is not None else time.time()) - self.started_at)
         ago = f"{age:.0f} s" if age < 120 else f"{age / 60:.0f} min" if age < 7200 else f"{age / 3600:.1f} h"
-        return (f"{self.what} started {iso_utc(self.started_at)} ({ago} ago) from {self.workstation} "
-                f"(pid {self.pid}) and never ended")
+        return (
+            f"{self.what} started {iso_utc(self.started_at)} ({ago} ago) from {self.workstation} "
+            f"(pid {self.pid}) and never ended"
+        )
 
 
 class PlanMarker:
@@ -111,8 +137,10 @@ class PlanMarker:
             done = await self.transport.run(["printenv", "HOME"], timeout=10)
             home = done.stdout.strip()
             if not done.ok or not home.startswith("/"):
-                raise TransportError(f"cannot find the login user's home on the host (printenv HOME: "
-                                     f"{(done.stderr or done.stdout).strip() or done.exit_status})")
+                raise TransportError(
+                    f"cannot find the login user's home on the host (printenv HOME: "
+                    f"{(done.stderr or done.stdout).strip() or done.exit_status})"
+                )
             self._path = posixpath.join(home, MARKER_DIR, marker_name(self.unit))
         return self._path
 
@@ -129,15 +157,20 @@ class PlanMarker:
 
     async def write(self, pending: PendingPlan) -> None:
         path = await self.path()
-        done = await self.transport.run(["install", "-m", "600", "-D", "/dev/stdin", path], timeout=30,
-                                        input=pending.to_json())
+        done = await self.transport.run(
+            ["install", "-m", "600", "-D", "/dev/stdin", path], timeout=30, input=pending.to_json()
+        )
         if not done.ok:
-            raise TransportError(f"could not write the plan marker {path} on the host, so nothing was changed: "
-                                 f"{(done.stderr or done.stdout).strip() or f'exit {done.exit_status}'}")
+            raise TransportError(
+                f"could not write the plan marker {path} on the host, so nothing was changed: "
+                f"{(done.stderr or done.stdout).strip() or f'exit {done.exit_status}'}"
+            )
 
     async def remove(self) -> None:
         path = await self.path()
         done = await self.transport.run(["rm", "-f", path], timeout=30)
         if not done.ok:
-            raise TransportError(f"could not remove the plan marker {path}: "
-                                 f"{(done.stderr or done.stdout).strip() or f'exit {done.exit_status}'}")
+            raise TransportError(
+                f"could not remove the plan marker {path}: "
+                f"{(done.stderr or done.stdout).strip() or f'exit {done.exit_status}'}"
+            )

@@ -15,12 +15,14 @@ from enum import StrEnum
 
 
 class StepKind(StrEnum):
-    RUN = "run"                  # run argv on the host; fails on a non-zero exit
+    RUN = "run"  # run argv on the host; fails on a non-zero exit
     WAIT_HEALTHY = "wait_healthy"  # poll /health until ok (loading shows progress) or timeout
     EXPECT_MODEL = "expect_model"  # /v1/models must report `expect` as the served GGUF file name
-    CHECK_FLAGS = "check_flags"    # run argv (a llama-server --help); every flag of `expect` (an ExecStart) must be in it
-    CHECK_ARCH = "check_arch"      # run argv (grep of the new CMakeCache.txt); it must record the arch `expect` ("cpu": no CUDA)
-    ROUTER_LOAD = "router_load"      # router mode: POST /models/load `expect` (a model id), follow /models/sse
+    CHECK_FLAGS = "check_flags"  # run argv (a llama-server --help); every flag of `expect` (an ExecStart) must be in it
+    CHECK_ARCH = (
+        "check_arch"  # run argv (grep of the new CMakeCache.txt); it must record the arch `expect` ("cpu": no CUDA)
+    )
+    ROUTER_LOAD = "router_load"  # router mode: POST /models/load `expect` (a model id), follow /models/sse
     ROUTER_UNLOAD = "router_unload"  # router mode: POST /models/unload `expect`, wait until it is unloaded
     ROUTER_EXPECT = "router_expect"  # router mode: GET /models must show `expect` loaded
 
@@ -35,11 +37,11 @@ class Step:
     argv: tuple[str, ...] = ()
     why: str = ""
     timeout_s: float = 60.0
-    stdin: str | None = None      # e.g. the contents `sudo -n tee FILE` writes
-    expect: str | None = None     # EXPECT_MODEL: the GGUF file name
+    stdin: str | None = None  # e.g. the contents `sudo -n tee FILE` writes
+    expect: str | None = None  # EXPECT_MODEL: the GGUF file name
     undo: tuple[Step, ...] = ()
-    tail_lines: int = 3           # output lines a failure shows (a failed build: its last 40)
-    streamed: bool = False        # RUN: stream the output as it comes (stderr merged): `[ NN%]` → progress
+    tail_lines: int = 3  # output lines a failure shows (a failed build: its last 40)
+    streamed: bool = False  # RUN: stream the output as it comes (stderr merged): `[ NN%]` → progress
 
     def command_line(self) -> str:
         """The command as the operator would type it (for display and the audit log)."""
@@ -53,15 +55,21 @@ class Step:
             return f"{shlex.join(self.argv)}: accepts every flag of the unit's ExecStart"
         if self.kind in ROUTER_STEP_KINDS:
             body = json.dumps({"model": self.expect}, ensure_ascii=False)
-            return {StepKind.ROUTER_LOAD: f"POST /models/load {body}, progress from /models/sse (up to "
-                                          f"{self.timeout_s:g} s)",
-                    StepKind.ROUTER_UNLOAD: f"POST /models/unload {body}"}.get(self.kind, f"GET /models shows {body} loaded")
+            return {
+                StepKind.ROUTER_LOAD: f"POST /models/load {body}, progress from /models/sse (up to "
+                f"{self.timeout_s:g} s)",
+                StepKind.ROUTER_UNLOAD: f"POST /models/unload {body}",
+            }.get(self.kind, f"GET /models shows {body} loaded")
         return f"check /v1/models serves {self.expect}"
 
     def to_dict(self) -> dict[str, object]:
         """Everything needed to run the step again elsewhere (a recovery), stdin included."""
-        data: dict[str, object] = {"title": self.title, "kind": self.kind.value, "argv": list(self.argv),
-                                   "timeout_s": self.timeout_s}
+        data: dict[str, object] = {
+            "title": self.title,
+            "kind": self.kind.value,
+            "argv": list(self.argv),
+            "timeout_s": self.timeout_s,
+        }
         for name in ("why", "stdin", "expect"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
@@ -95,8 +103,16 @@ class Step:
         undo = data.get("undo", [])
         if not isinstance(undo, list):
             raise ValueError(f"step {title!r}: undo must be a list")
-        return cls(title, kind, tuple(argv), why=texts["why"] or "", timeout_s=float(timeout),
-                   stdin=texts["stdin"], expect=texts["expect"], undo=tuple(cls.from_dict(u) for u in undo))
+        return cls(
+            title,
+            kind,
+            tuple(argv),
+            why=texts["why"] or "",
+            timeout_s=float(timeout),
+            stdin=texts["stdin"],
+            expect=texts["expect"],
+            undo=tuple(cls.from_dict(u) for u in undo),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +122,7 @@ class Plan:
     steps: tuple[Step, ...]
     summary: str = ""
     notes: tuple[str, ...] = field(default=())  # warnings worth reading before confirming
-    recovers: str | None = None                 # a recovery: the id of the interrupted plan it undoes
+    recovers: str | None = None  # a recovery: the id of the interrupted plan it undoes
 
     def describe(self) -> list[str]:
         lines = [f"{self.action} on {self.host}: {self.summary}".rstrip(": ")]

@@ -56,8 +56,7 @@ def remote_path(path: str, *, local: bool = False) -> str:
     return path
 
 
-def arch_for_host(compute_cap: str | None, model_ftype: str | None,
-                  override: str | None) -> tuple[str | None, str]:
+def arch_for_host(compute_cap: str | None, model_ftype: str | None, override: str | None) -> tuple[str | None, str]:
     """(CMAKE_CUDA_ARCHITECTURES or None for a CPU build, why)."""
     if override:
         if override.lower() in ("cpu", "none", "off"):
@@ -73,8 +72,9 @@ def arch_for_host(compute_cap: str | None, model_ftype: str | None,
     return arch, why
 
 
-def cmake_configure_argv(src: str, build: str, arch: str | None, *, nvcc: str | None = DEFAULT_NVCC,
-                         extra: tuple[str, ...] = ()) -> list[str]:
+def cmake_configure_argv(
+    src: str, build: str, arch: str | None, *, nvcc: str | None = DEFAULT_NVCC, extra: tuple[str, ...] = ()
+) -> list[str]:
     argv = ["cmake", "-S", src, "-B", build, "-DCMAKE_BUILD_TYPE=Release"]
     if arch is None:
         argv.append("-DGGML_CUDA=OFF")
@@ -86,34 +86,69 @@ def cmake_configure_argv(src: str, build: str, arch: str | None, *, nvcc: str | 
     return argv
 
 
-def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir: str, new_build_dir: str,
-                 jobs: int, restart: bool, current_exec_start: tuple[str, ...] | list[str],
-                 previous_target: str | None, adopt_as: str | None = None, arch_reason: str = "",
-                 nvcc: str | None = DEFAULT_NVCC, extra_cmake: tuple[str, ...] = (),
-                 load_timeout_s: float = LOAD_TIMEOUT_S, build_timeout_s: float = BUILD_TIMEOUT_S) -> Plan:
+def plan_rebuild(
+    host: HostConfig,
+    *,
+    arch: str | None,
+    src_dir: str,
+    build_dir: str,
+    new_build_dir: str,
+    jobs: int,
+    restart: bool,
+    current_exec_start: tuple[str, ...] | list[str],
+    previous_target: str | None,
+    adopt_as: str | None = None,
+    arch_reason: str = "",
+    nvcc: str | None = DEFAULT_NVCC,
+    extra_cmake: tuple[str, ...] = (),
+    load_timeout_s: float = LOAD_TIMEOUT_S,
+    build_timeout_s: float = BUILD_TIMEOUT_S,
+) -> Plan:
     """previous_target: what build_dir links to now (None: build_dir is a plain directory, adopted
     as `adopt_as` before the switch). Paths are as the remote commands see them (see remote_path)."""
     server = posixpath.join(new_build_dir, "bin", "llama-server")
     kind = "CPU build (-DGGML_CUDA=OFF)" if arch is None else f"CUDA build for arch {arch}"
     steps = [
         Step("current commit", argv=("git", "-C", src_dir, "rev-parse", "HEAD"), why="the commit now built"),
-        Step("pull the source", argv=("git", "-C", src_dir, "pull", "--ff-only"), timeout_s=300.0,
-             why="fast-forward only: local changes or a diverged branch stop here"),
+        Step(
+            "pull the source",
+            argv=("git", "-C", src_dir, "pull", "--ff-only"),
+            timeout_s=300.0,
+            why="fast-forward only: local changes or a diverged branch stop here",
+        ),
         Step("new commit", argv=("git", "-C", src_dir, "log", "-1", "--format=%h %s")),
-        Step("configure a new build dir", argv=tuple(cmake_configure_argv(src_dir, new_build_dir, arch, nvcc=nvcc,
-                                                                          extra=extra_cmake)),
-             timeout_s=600.0, tail_lines=FAILURE_TAIL_LINES, why=arch_reason or kind),
-        Step("build llama-server", argv=("cmake", "--build", new_build_dir, "-j", str(jobs),
-                                         "--target", "llama-server"),
-             timeout_s=build_timeout_s, tail_lines=FAILURE_TAIL_LINES, streamed=True,
-             why=f"{jobs} jobs; the running service is not touched"),
+        Step(
+            "configure a new build dir",
+            argv=tuple(cmake_configure_argv(src_dir, new_build_dir, arch, nvcc=nvcc, extra=extra_cmake)),
+            timeout_s=600.0,
+            tail_lines=FAILURE_TAIL_LINES,
+            why=arch_reason or kind,
+        ),
+        Step(
+            "build llama-server",
+            argv=("cmake", "--build", new_build_dir, "-j", str(jobs), "--target", "llama-server"),
+            timeout_s=build_timeout_s,
+            tail_lines=FAILURE_TAIL_LINES,
+            streamed=True,
+            why=f"{jobs} jobs; the running service is not touched",
+        ),
         Step("new binary runs", argv=(server, "--version"), timeout_s=30.0, tail_lines=FAILURE_TAIL_LINES),
-        Step("built for the host's arch", kind=StepKind.CHECK_ARCH, argv=cache_grep_argv(new_build_dir),
-             expect=arch or "cpu", timeout_s=30.0,
-             why="the new CMakeCache.txt must record " + (f"CUDA arch {arch}" if arch else "a CPU build")),
-        Step("the unit's flags are accepted", kind=StepKind.CHECK_FLAGS, argv=(server, "--help"), timeout_s=30.0,
-             expect=shlex.join(current_exec_start),
-             why="every flag of the current ExecStart must be in the new --help (llama.cpp renames flags)"),
+        Step(
+            "built for the host's arch",
+            kind=StepKind.CHECK_ARCH,
+            argv=cache_grep_argv(new_build_dir),
+            expect=arch or "cpu",
+            timeout_s=30.0,
+            why="the new CMakeCache.txt must record " + (f"CUDA arch {arch}" if arch else "a CPU build"),
+        ),
+        Step(
+            "the unit's flags are accepted",
+            kind=StepKind.CHECK_FLAGS,
+            argv=(server, "--help"),
+            timeout_s=30.0,
+            expect=shlex.join(current_exec_start),
+            why="every flag of the current ExecStart must be in the new --help (llama.cpp renames flags)",
+        ),
     ]
     notes = [] if arch is not None else ["no CUDA: this is a CPU build (-DGGML_CUDA=OFF)"]
     if restart:
@@ -124,21 +159,36 @@ def plan_rebuild(host: HostConfig, *, arch: str | None, src_dir: str, build_dir:
                 raise ValueError("build_dir is a plain directory: adopt_as (its new name) is needed")
             back = link_target(adopt_as, build_dir)
             steps += [
-                Step("keep the current build", argv=("mv", "-T", build_dir, adopt_as),
-                     why=f"{build_dir} is a plain directory; it becomes {adopt_as}",
-                     undo=(Step("put the current build back", argv=("mv", "-T", adopt_as, build_dir)),)),
-                *point(build_dir, back, "link the current build",
-                        undo=(Step("remove the link", argv=("rm", "-f", "--", build_dir)),)),
+                Step(
+                    "keep the current build",
+                    argv=("mv", "-T", build_dir, adopt_as),
+                    why=f"{build_dir} is a plain directory; it becomes {adopt_as}",
+                    undo=(Step("put the current build back", argv=("mv", "-T", adopt_as, build_dir)),),
+                ),
+                *point(
+                    build_dir,
+                    back,
+                    "link the current build",
+                    undo=(Step("remove the link", argv=("rm", "-f", "--", build_dir)),),
+                ),
             ]
         assert back is not None
         revert = (*point(build_dir, back, "point back at the previous build"), *restart_steps(host, load_timeout_s))
-        steps += [*point(build_dir, new_target, SWITCH_TITLE, undo=revert),
-                  *restart_steps(host, load_timeout_s), *remember_previous(build_dir, back)]
+        steps += [
+            *point(build_dir, new_target, SWITCH_TITLE, undo=revert),
+            *restart_steps(host, load_timeout_s),
+            *remember_previous(build_dir, back),
+        ]
         notes.append(f"previous build kept for revert: {back}")
     else:
         notes.append("build only: the service keeps running the current binary")
-    return Plan(action="rebuild", host=host.name, steps=tuple(steps), notes=tuple(notes),
-                summary=f"{kind} of llama-server in {new_build_dir}" + (", switch and restart" if restart else ""))
+    return Plan(
+        action="rebuild",
+        host=host.name,
+        steps=tuple(steps),
+        notes=tuple(notes),
+        summary=f"{kind} of llama-server in {new_build_dir}" + (", switch and restart" if restart else ""),
+    )
 
 
 # -- gathering the facts on the host (async), then the same pure plan -------------------------
@@ -150,10 +200,18 @@ async def _stdout(transport: Transport, argv: list[str], timeout: float = 15.0) 
     return done.stdout.strip() if done.ok else None
 
 
-async def prepare_rebuild(host: HostConfig, transport: Transport,
-                          client: Callable[[], Awaitable[LlamaClient]], *, restart: bool = True,
-                          arch_override: str | None = None, jobs: int | None = None, stamp: str | None = None,
-                          extra_cmake: tuple[str, ...] = (), nvcc: str | None = DEFAULT_NVCC) -> Plan:
+async def prepare_rebuild(
+    host: HostConfig,
+    transport: Transport,
+    client: Callable[[], Awaitable[LlamaClient]],
+    *,
+    restart: bool = True,
+    arch_override: str | None = None,
+    jobs: int | None = None,
+    stamp: str | None = None,
+    extra_cmake: tuple[str, ...] = (),
+    nvcc: str | None = DEFAULT_NVCC,
+) -> Plan:
     """Ask the host what the plan needs (compute_cap, served model's ftype, nproc, the unit's
     ExecStart, what build_dir is now) and build the plan. Changes nothing on the host."""
     require_unit(host, "the rebuild")
@@ -173,10 +231,21 @@ async def prepare_rebuild(host: HostConfig, transport: Transport,
         jobs = int(await _stdout(transport, ["nproc"]) or "2")
     stamp = stamp or time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     previous = await _stdout(transport, ["readlink", "--", build.rstrip("/")])
-    return plan_rebuild(host, arch=arch, arch_reason=why, src_dir=src, build_dir=build,
-                        new_build_dir=sibling(build, f"build-{stamp}"), jobs=jobs, restart=restart,
-                        current_exec_start=exec_start, previous_target=previous or None,
-                        adopt_as=sibling(build, f"build-before-{stamp}"), extra_cmake=extra_cmake, nvcc=nvcc)
+    return plan_rebuild(
+        host,
+        arch=arch,
+        arch_reason=why,
+        src_dir=src,
+        build_dir=build,
+        new_build_dir=sibling(build, f"build-{stamp}"),
+        jobs=jobs,
+        restart=restart,
+        current_exec_start=exec_start,
+        previous_target=previous or None,
+        adopt_as=sibling(build, f"build-before-{stamp}"),
+        extra_cmake=extra_cmake,
+        nvcc=nvcc,
+    )
 
 
 async def rewrite_follow_up(transport: Transport, host: HostConfig, plan: Plan, result: PlanResult) -> Plan | None:

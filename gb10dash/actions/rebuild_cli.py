@@ -64,11 +64,21 @@ class RebuildHooks(ActionHooks):
         if not check.dropped:
             return None
         revert = await prepare_revert(monitor.transport, monitor.host, _build_dir(monitor))
-        if confirm(revert, self.yes and self.revert_on_regression, question="Revert to the previous build now?",
-                   refuse_hint="gb10dash rebuild HOST --revert goes back") is not None:
+        if (
+            confirm(
+                revert,
+                self.yes and self.revert_on_regression,
+                question="Revert to the previous build now?",
+                refuse_hint="gb10dash rebuild HOST --revert goes back",
+            )
+            is not None
+        ):
             return EXIT_FAILED
-        report(await run_plan(revert, monitor.transport, monitor.api_client, unit=monitor.host.unit,
-                              on_progress=ProgressPrinter()))
+        report(
+            await run_plan(
+                revert, monitor.transport, monitor.api_client, unit=monitor.host.unit, on_progress=ProgressPrinter()
+            )
+        )
         return EXIT_FAILED
 
 
@@ -77,16 +87,28 @@ def _build_dir(monitor: HostMonitor) -> str:
     return remote_path(host.build_dir, local=host.transport == "local")
 
 
-async def rebuild_command(config: Config, host_name: str, *, yes: bool, restart: bool = True,
-                          arch: str | None = None, jobs: int | None = None, accept_flag_rewrite: bool = False,
-                          bench: bool = True, revert_on_regression: bool = False) -> int:
+async def rebuild_command(
+    config: Config,
+    host_name: str,
+    *,
+    yes: bool,
+    restart: bool = True,
+    arch: str | None = None,
+    jobs: int | None = None,
+    accept_flag_rewrite: bool = False,
+    bench: bool = True,
+    revert_on_regression: bool = False,
+) -> int:
     """The plan needs facts from the host (arch, ExecStart, build dir): run_action connects first."""
-    async def make(monitor: HostMonitor) -> Plan:
-        return await prepare_rebuild(monitor.host, monitor.transport, monitor.api_client, restart=restart,
-                                     arch_override=arch, jobs=jobs)
 
-    hooks = RebuildHooks(yes=yes, accept_flag_rewrite=accept_flag_rewrite, bench=bench,
-                         revert_on_regression=revert_on_regression)
+    async def make(monitor: HostMonitor) -> Plan:
+        return await prepare_rebuild(
+            monitor.host, monitor.transport, monitor.api_client, restart=restart, arch_override=arch, jobs=jobs
+        )
+
+    hooks = RebuildHooks(
+        yes=yes, accept_flag_rewrite=accept_flag_rewrite, bench=bench, revert_on_regression=revert_on_regression
+    )
     return await run_action(config, host_name, make, yes=yes, hooks=hooks)
 
 

@@ -23,6 +23,7 @@ from gb10dash.transport.base import Transport
 @dataclass(frozen=True, slots=True)
 class Interrupted:
     """What one host has left behind: the marker's plan (to undo) and this workstation's unended records."""
+
     host: str
     pending: PendingPlan | None = None
     unfinished: tuple[dict[str, Any], ...] = field(default=())
@@ -40,13 +41,16 @@ class Interrupted:
             return f"the {self.pending.describe()}: run `gb10dash recover {self.host}`"
         if self.unfinished:
             last = self.unfinished[-1]
-            return (f"the {last['action']} started {last['time']} here never ended (nothing is left to undo "
-                    f"on the host): `gb10dash recover {self.host}` closes its record")
+            return (
+                f"the {last['action']} started {last['time']} here never ended (nothing is left to undo "
+                f"on the host): `gb10dash recover {self.host}` closes its record"
+            )
         return None
 
 
-async def find_interrupted(host: HostConfig, transport: Transport, audit: AuditLog | None = None,
-                           marker: PlanMarker | None = None) -> Interrupted:
+async def find_interrupted(
+    host: HostConfig, transport: Transport, audit: AuditLog | None = None, marker: PlanMarker | None = None
+) -> Interrupted:
     audit = audit or AuditLog()
     unfinished = tuple(audit.unfinished(host.name))
     try:
@@ -76,11 +80,15 @@ def plan_recovery(pending: PendingPlan, host: str) -> Plan:
     """The interrupted plan's undo steps as a plan of their own (host: this workstation's name for it)."""
     if not pending.undo:
         raise ValueError(f"the marker of {pending.plan_id} holds no undo steps")
-    warning = (f"the {pending.describe()}; if that dashboard is in fact still running it, do not recover: "
-               "wait for it")
-    return Plan(action="recover", host=host, steps=pending.undo, recovers=pending.plan_id,
-                summary=f"undo the interrupted {pending.what}",
-                notes=(warning,))
+    warning = f"the {pending.describe()}; if that dashboard is in fact still running it, do not recover: wait for it"
+    return Plan(
+        action="recover",
+        host=host,
+        steps=pending.undo,
+        recovers=pending.plan_id,
+        summary=f"undo the interrupted {pending.what}",
+        notes=(warning,),
+    )
 
 
 def close_unfinished(found: Interrupted, audit: AuditLog) -> list[str]:
@@ -94,9 +102,15 @@ def close_unfinished(found: Interrupted, audit: AuditLog) -> list[str]:
         if found.pending is not None and plan_id == found.pending.plan_id:
             continue
         audit.note("closed", plan_id, found.host, "nothing left to undo on the host (no plan marker)")
-        said.append(f"{record['action']} started {record['time']} never ended; nothing was left to undo on the "
-                    f"host (no plan marker): its record is closed")
+        said.append(
+            f"{record['action']} started {record['time']} never ended; nothing was left to undo on the "
+            f"host (no plan marker): its record is closed"
+        )
     if found.pending is not None and "interrupted" not in audit.history(found.pending.plan_id):
-        audit.note("interrupted", found.pending.plan_id, found.host,
-                   f"found by its plan marker (started from {found.pending.workstation})")
+        audit.note(
+            "interrupted",
+            found.pending.plan_id,
+            found.host,
+            f"found by its plan marker (started from {found.pending.workstation})",
+        )
     return said

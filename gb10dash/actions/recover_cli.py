@@ -28,8 +28,7 @@ async def recover_command(config: Config, host_name: str, *, yes: bool) -> int:
         with host_lock(host.name):  # no plan of this workstation runs on the host while its records are read
             found = await find_interrupted(host, monitor.transport, audit)
             if found.marker_error is not None:
-                print(f"gb10dash: {host.name}: {found.marker_error}; look at it and remove it by hand",
-                      file=sys.stderr)
+                print(f"gb10dash: {host.name}: {found.marker_error}; look at it and remove it by hand", file=sys.stderr)
                 return EXIT_FAILED
             if not found.any:
                 print(f"nothing to recover on {host.name}: no plan marker on the host, no unended plan here")

@@ -55,16 +55,23 @@ class BeforeAfter:
         def row(label: str, which: str) -> str:
             change = self.change(which)
             shown = DASH if change is None else f"{change * 100:+.1f} %"
-            return (f"  {label:<13} {tps(self._mean(self.before, which)):>12}  {tps(self._mean(self.after, which)):>12}"
-                    f"  {shown:>9}")
+            return (
+                f"  {label:<13} {tps(self._mean(self.before, which)):>12}  {tps(self._mean(self.after, which)):>12}"
+                f"  {shown:>9}"
+            )
 
-        lines = [f"  {'':<13} {'before':>12}  {'after':>12}  {'change':>9}",
-                 row("gen tok/s", "gen"), row("prompt tok/s", "prompt"),
-                 f"  build before: {build(self.before, self.commits[0])}",
-                 f"  build after:  {build(self.after, self.commits[1])}"]
+        lines = [
+            f"  {'':<13} {'before':>12}  {'after':>12}  {'change':>9}",
+            row("gen tok/s", "gen"),
+            row("prompt tok/s", "prompt"),
+            f"  build before: {build(self.before, self.commits[0])}",
+            f"  build after:  {build(self.after, self.commits[1])}",
+        ]
         if self.dropped:
-            lines.append(f"  REGRESSION: gen tok/s {-(self.change('gen') or 0) * 100:.0f} % lower than before "
-                         f"(threshold {self.threshold * 100:.0f} %): revert with B or `gb10dash rebuild HOST --revert`")
+            lines.append(
+                f"  REGRESSION: gen tok/s {-(self.change('gen') or 0) * 100:.0f} % lower than before "
+                f"(threshold {self.threshold * 100:.0f} %): revert with B or `gb10dash rebuild HOST --revert`"
+            )
         elif self.change("gen") is None:
             lines.append("  no comparison: a run is missing")
         else:

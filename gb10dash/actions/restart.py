@@ -16,9 +16,17 @@ def plan_restart(host: HostConfig, *, load_timeout_s: float = DEFAULT_LOAD_TIMEO
         host=host.name,
         summary=f"restart {host.unit} and wait until the model is loaded",
         steps=(
-            Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", host.unit),
-                 why="stops the running llama-server and starts it again", timeout_s=120.0),
-            Step("wait for the model to load", kind=StepKind.WAIT_HEALTHY, timeout_s=load_timeout_s,
-                 why="/health answers 503 while loading, 200 when ready"),
+            Step(
+                "restart the service",
+                argv=("sudo", "-n", "systemctl", "restart", host.unit),
+                why="stops the running llama-server and starts it again",
+                timeout_s=120.0,
+            ),
+            Step(
+                "wait for the model to load",
+                kind=StepKind.WAIT_HEALTHY,
+                timeout_s=load_timeout_s,
+                why="/health answers 503 while loading, 200 when ready",
+            ),
         ),
     )

@@ -98,8 +98,9 @@ async def _router(client: ClientFactory | None, transport: Transport, host: Host
             await own.aclose()
 
 
-async def detect_router(transport: Transport, host: HostConfig, exec_start: Sequence[str] | None,
-                        client: ClientFactory | None = None) -> RouterSite | None:
+async def detect_router(
+    transport: Transport, host: HostConfig, exec_start: Sequence[str] | None, client: ClientFactory | None = None
+) -> RouterSite | None:
     """The router's listing when the host runs one, else None (swap through the unit).
 
     The unit's ExecStart decides when it is known (`-m` → not a router); when it is not (no
@@ -139,11 +140,20 @@ async def router_candidates(transport: Transport, host: HostConfig, site: Router
         reason = base.reason
         if model.status == FAILED:
             reason = f"its last load failed (exit status {model.exit_code})" + (f"; {reason}" if reason else "")
-        out.append(RouterCandidate(
-            path=base.path, display_name=model.id, parts=base.parts, total_bytes=base.total_bytes,
-            enabled=base.enabled and model.status != FAILED, reason=reason if not base.enabled
-            or model.status == FAILED else None, header=base.header, parameter_count=base.parameter_count,
-            model_id=model.id, status=model.status))
+        out.append(
+            RouterCandidate(
+                path=base.path,
+                display_name=model.id,
+                parts=base.parts,
+                total_bytes=base.total_bytes,
+                enabled=base.enabled and model.status != FAILED,
+                reason=reason if not base.enabled or model.status == FAILED else None,
+                header=base.header,
+                parameter_count=base.parameter_count,
+                model_id=model.id,
+                status=model.status,
+            )
+        )
     return sorted(out, key=lambda c: c.display_name.lower())
 
 
@@ -160,19 +170,28 @@ def _router_id(site: RouterSite, candidate: ModelCandidate) -> str:
     raise ValueError(f"the router cannot load {candidate.path} (it offers: {known})")
 
 
-def load_step(model_id: str, timeout_s: float, *, title: str | None = None, why: str = "",
-              undo: tuple[Step, ...] = ()) -> Step:
-    return Step(title or f"load {model_id}", kind=StepKind.ROUTER_LOAD, expect=model_id, timeout_s=timeout_s,
-                why=why, undo=undo)
+def load_step(
+    model_id: str, timeout_s: float, *, title: str | None = None, why: str = "", undo: tuple[Step, ...] = ()
+) -> Step:
+    return Step(
+        title or f"load {model_id}", kind=StepKind.ROUTER_LOAD, expect=model_id, timeout_s=timeout_s, why=why, undo=undo
+    )
 
 
 def unload_step(model_id: str, *, title: str | None = None, why: str = "", undo: tuple[Step, ...] = ()) -> Step:
-    return Step(title or f"unload {model_id}", kind=StepKind.ROUTER_UNLOAD, expect=model_id,
-                timeout_s=UNLOAD_TIMEOUT_S, why=why, undo=undo)
+    return Step(
+        title or f"unload {model_id}",
+        kind=StepKind.ROUTER_UNLOAD,
+        expect=model_id,
+        timeout_s=UNLOAD_TIMEOUT_S,
+        why=why,
+        undo=undo,
+    )
 
 
-def plan_router_swap(host: HostConfig, site: RouterSite, candidate: ModelCandidate, *, timeout_s: float,
-                     allow_disabled: bool = False) -> Plan:
+def plan_router_swap(
+    host: HostConfig, site: RouterSite, candidate: ModelCandidate, *, timeout_s: float, allow_disabled: bool = False
+) -> Plan:
     """Unload what is loaded (undo: load it again), load the new model, check it is loaded."""
     if not candidate.enabled and not allow_disabled:
         raise ValueError(f"{candidate.display_name} cannot be swapped in: {candidate.reason}")
@@ -183,18 +202,42 @@ def plan_router_swap(host: HostConfig, site: RouterSite, candidate: ModelCandida
         notes.append(f"this model is not offered: {candidate.reason}; expect the load to fail and roll back")
     if not running:
         notes.append("no model is loaded now: a failed load leaves none loaded")
-    steps = [unload_step(old, why="frees its memory before the new model loads",
-                         undo=(load_step(old, timeout_s, title=f"load {old} again"),)) for old in running]
+    steps = [
+        unload_step(
+            old,
+            why="frees its memory before the new model loads",
+            undo=(load_step(old, timeout_s, title=f"load {old} again"),),
+        )
+        for old in running
+    ]
     if any(m.id == new and m.is_loaded for m in site.models):
         notes.append(f"{new} is loaded already")
     else:
-        steps.append(load_step(new, timeout_s, why="the router starts a llama-server child for it",
-                               undo=(unload_step(new, title=f"unload {new} again"),)))
-    steps.append(Step(f"check the router serves {new}", kind=StepKind.ROUTER_EXPECT, expect=new, timeout_s=30.0,
-                      why="GET /models must list it loaded"))
-    return Plan(action="swap", host=host.name, steps=tuple(steps), notes=tuple(notes),
-                summary=f"router: serve {new} ({candidate.describe()})" + (f" instead of {', '.join(running)}"
-                                                                          if running else ""))
+        steps.append(
+            load_step(
+                new,
+                timeout_s,
+                why="the router starts a llama-server child for it",
+                undo=(unload_step(new, title=f"unload {new} again"),),
+            )
+        )
+    steps.append(
+        Step(
+            f"check the router serves {new}",
+            kind=StepKind.ROUTER_EXPECT,
+            expect=new,
+            timeout_s=30.0,
+            why="GET /models must list it loaded",
+        )
+    )
+    return Plan(
+        action="swap",
+        host=host.name,
+        steps=tuple(steps),
+        notes=tuple(notes),
+        summary=f"router: serve {new} ({candidate.describe()})"
+        + (f" instead of {', '.join(running)}" if running else ""),
+    )
 
 
 # -- running the steps (called by the executor for StepKind.ROUTER_*) --------------------------------
@@ -232,8 +275,7 @@ def _report(executor: Executor, index: int, total: int, step: Step, began: float
     executor.on_progress(Progress(index, total, step.title, "progress", f"{detail}, {elapsed:.0f} s", elapsed))
 
 
-async def _unload(executor: Executor, router: RouterClient, index: int, total: int, step: Step,
-                  began: float) -> str:
+async def _unload(executor: Executor, router: RouterClient, index: int, total: int, step: Step, began: float) -> str:
 
     model_id = step.expect or ""
     try:
@@ -252,8 +294,7 @@ async def _unload(executor: Executor, router: RouterClient, index: int, total: i
         await asyncio.sleep(executor.poll_s)
 
 
-async def _load(executor: Executor, router: RouterClient, index: int, total: int, step: Step,
-                began: float) -> str:
+async def _load(executor: Executor, router: RouterClient, index: int, total: int, step: Step, began: float) -> str:
     """POST /models/load, then follow /models/sse (progress) and poll /models (the verdict, in case
     an event is missed) until loaded, failed or the step's timeout; a timed-out load is stopped."""
 
@@ -300,8 +341,10 @@ def _verdict(model_id: str, status: str | None, exit_code: int | None) -> str | 
     if status in (LOADED, SLEEPING):
         return f"{model_id} loaded"
     if status == FAILED:
-        raise StepFailed(f"{model_id} failed to load: its llama-server exited with status {exit_code} "
-                         "(the service's journal has the child's log lines)")
+        raise StepFailed(
+            f"{model_id} failed to load: its llama-server exited with status {exit_code} "
+            "(the service's journal has the child's log lines)"
+        )
     if status == UNLOADED:
         raise StepFailed(f"{model_id} was unloaded before it finished loading")
     return None

@@ -37,9 +37,15 @@ def host_lock(host: str) -> Iterator[None]:
         os.close(fd)
 
 
-async def run_plan(plan: Plan, transport: Transport, client: Callable[[], Awaitable[LlamaClient]], *,
-                   unit: str, on_progress: Callable[[Progress], None] | None = None,
-                   audit: AuditLog | None = None) -> PlanResult:
+async def run_plan(
+    plan: Plan,
+    transport: Transport,
+    client: Callable[[], Awaitable[LlamaClient]],
+    *,
+    unit: str,
+    on_progress: Callable[[Progress], None] | None = None,
+    audit: AuditLog | None = None,
+) -> PlanResult:
     with host_lock(plan.host):
         executor = Executor(transport, client, unit=unit, audit=audit, on_progress=on_progress)
         return await executor.execute(plan)

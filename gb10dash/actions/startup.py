@@ -29,8 +29,11 @@ def startup_failure(unit: UnitStatus, started_pid: int | None) -> str | None:
             return "the service hit systemd's start limit (it kept failing at start; `reset-failed` clears it)"
         return f"the service failed while starting ({unit.result or 'no result'}, {status})"
     if unit.is_restarting:
-        return (f"the server exited ({status}) and systemd is restarting it (auto-restart"
-                + (f", restart {unit.n_restarts}" if unit.n_restarts else "") + ")")
+        return (
+            f"the server exited ({status}) and systemd is restarting it (auto-restart"
+            + (f", restart {unit.n_restarts}" if unit.n_restarts else "")
+            + ")"
+        )
     if unit.n_restarts:
         times = "once" if unit.n_restarts == 1 else f"{unit.n_restarts} times"
         return f"the server exited and systemd restarted it {times}: the process the plan started is gone"
@@ -44,6 +47,8 @@ def journal_reason(lines: list[str]) -> str | None:
     model …`), else its last line that reads like one; systemd's own lines about the unit are skipped."""
     own = [line.strip() for line in lines if line.strip() and not _MANAGER.match(line.strip())]
     errors = [line for line in own if _SERVER_ERROR.match(line)]
-    return (next((line for line in reversed(errors) if "failed" in line), None)  # names what failed
-            or (errors[-1] if errors else None)
-            or next((line for line in reversed(own) if _REASON.search(line)), None))
+    return (
+        next((line for line in reversed(errors) if "failed" in line), None)  # names what failed
+        or (errors[-1] if errors else None)
+        or next((line for line in reversed(own) if _REASON.search(line)), None)
+    )

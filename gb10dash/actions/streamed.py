@@ -52,7 +52,7 @@ class StreamedOutput:
     def feed(self, line: str) -> bool:
         """Take one output line; True when it changed the percentage."""
         if line.startswith(EXIT_MARK):
-            status = line[len(EXIT_MARK):].strip()
+            status = line[len(EXIT_MARK) :].strip()
             self.exit_status = int(status) if status.isdigit() else 255
             return False
         self.line_count += 1

@@ -55,4 +55,3 @@ async def sudoers_command(config: Config, names: Sequence[str]) -> int:
             print(f"# ---- {host.name}: install as {SUDOERS_FILE} (visudo -f {SUDOERS_FILE}) ----")
         print(result, end="")
     return code
-

@@ -76,7 +76,7 @@ def dropin_dir(unit: UnitStatus) -> str:
         raise ValueError(f"the unit has no FragmentPath ({fragment!r}): is it loaded?")
     for vendor in _VENDOR_DIRS:
         if fragment.startswith(vendor):
-            fragment = "/etc/systemd/system/" + fragment[len(vendor):]
+            fragment = "/etc/systemd/system/" + fragment[len(vendor) :]
     return fragment + ".d"
 
 
@@ -87,8 +87,12 @@ def dropin_path(unit: UnitStatus) -> str:
 def restore_dropin_step(path: str, previous: str | None) -> Step:
     """Put the drop-in back as it was: its exact text, or no file when there was none."""
     if previous is not None:
-        return Step("restore the previous drop-in", argv=("sudo", "-n", "tee", path), stdin=previous,
-                    why="byte for byte as it was")
+        return Step(
+            "restore the previous drop-in",
+            argv=("sudo", "-n", "tee", path),
+            stdin=previous,
+            why="byte for byte as it was",
+        )
     return Step("remove the new drop-in", argv=("sudo", "-n", "rm", "-f", path), why="there was none before")
 
 
@@ -122,8 +126,14 @@ async def current_exec_start(transport: Transport, unit: UnitStatus, *, timeout:
     return parsed
 
 
-def _notes(unit: UnitStatus, argv: Sequence[str], candidate: ModelCandidate, fit: FitResult | None,
-           new_argv: Sequence[str], ctx: int | None) -> list[str]:
+def _notes(
+    unit: UnitStatus,
+    argv: Sequence[str],
+    candidate: ModelCandidate,
+    fit: FitResult | None,
+    new_argv: Sequence[str],
+    ctx: int | None,
+) -> list[str]:
     notes = []
     if not candidate.enabled:
         notes.append(f"this model is not offered: {candidate.reason}; expect the load to fail and roll back")
@@ -136,15 +146,28 @@ def _notes(unit: UnitStatus, argv: Sequence[str], candidate: ModelCandidate, fit
         notes.append(f"{', '.join(later)} sort(s) after {DROPIN_NAME}: an ExecStart= there would win")
     if any(w in ("-a", "--alias") or w.startswith("--alias=") for w in argv):
         notes.append("the unit sets --alias: /v1/models reports the alias, not the file name")
-    if ctx is not None and candidate.header and candidate.header.context_length and ctx > candidate.header.context_length:
+    if (
+        ctx is not None
+        and candidate.header
+        and candidate.header.context_length
+        and ctx > candidate.header.context_length
+    ):
         notes.append(f"ctx {ctx} is above the model's trained context {candidate.header.context_length}")
     return notes
 
 
-def plan_swap(host: HostConfig, unit: UnitStatus, candidate: ModelCandidate, *, ctx: int | None,
-              previous_dropin: str | None, timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
-              fit: FitResult | None = None, exec_start: Sequence[str] | None = None,
-              allow_disabled: bool = False) -> Plan:
+def plan_swap(
+    host: HostConfig,
+    unit: UnitStatus,
+    candidate: ModelCandidate,
+    *,
+    ctx: int | None,
+    previous_dropin: str | None,
+    timeout_s: float = DEFAULT_LOAD_TIMEOUT_S,
+    fit: FitResult | None = None,
+    exec_start: Sequence[str] | None = None,
+    allow_disabled: bool = False,
+) -> Plan:
     """The swap plan. exec_start defaults to unit.exec_start (pass current_exec_start()'s);
     a disabled candidate is refused unless allow_disabled (then the plan carries a warning)."""
     if not candidate.enabled and not allow_disabled:
@@ -155,35 +178,77 @@ def plan_swap(host: HostConfig, unit: UnitStatus, candidate: ModelCandidate, *, 
     new_argv = rewrite_exec_start(argv, candidate.path, ctx)
     text = dropin_text(new_argv)
     directory, path = dropin_dir(unit), dropin_path(unit)
-    reload = Step("reload systemd", argv=("sudo", "-n", "systemctl", "daemon-reload"),
-                  why="systemd reads the changed drop-in", timeout_s=60.0)
+    reload = Step(
+        "reload systemd",
+        argv=("sudo", "-n", "systemctl", "daemon-reload"),
+        why="systemd reads the changed drop-in",
+        timeout_s=60.0,
+    )
     restore = restore_dropin_step(path, previous_dropin)
-    reset = Step("clear the failed state", argv=("sudo", "-n", "systemctl", "reset-failed", host.unit),
-                 why="a model that fails at once hits systemd's start limit; a restart is refused until reset",
-                 timeout_s=30.0)
-    undo = (restore, reload, reset,
-            Step("restart with the previous model", argv=("sudo", "-n", "systemctl", "restart", host.unit),
-                 timeout_s=120.0),
-            Step("wait for the previous model", kind=StepKind.WAIT_HEALTHY, timeout_s=timeout_s))
+    reset = Step(
+        "clear the failed state",
+        argv=("sudo", "-n", "systemctl", "reset-failed", host.unit),
+        why="a model that fails at once hits systemd's start limit; a restart is refused until reset",
+        timeout_s=30.0,
+    )
+    undo = (
+        restore,
+        reload,
+        reset,
+        Step(
+            "restart with the previous model", argv=("sudo", "-n", "systemctl", "restart", host.unit), timeout_s=120.0
+        ),
+        Step("wait for the previous model", kind=StepKind.WAIT_HEALTHY, timeout_s=timeout_s),
+    )
     steps = []
     if not any(posixpath.dirname(p) == directory for p in unit.drop_in_paths):
-        steps.append(Step("make the drop-in directory", argv=("sudo", "-n", "mkdir", "-p", directory),
-                          why="it may not exist yet", timeout_s=30.0))
+        steps.append(
+            Step(
+                "make the drop-in directory",
+                argv=("sudo", "-n", "mkdir", "-p", directory),
+                why="it may not exist yet",
+                timeout_s=30.0,
+            )
+        )
     steps += [
-        Step("write the drop-in", argv=("sudo", "-n", "tee", path), stdin=text, undo=undo, timeout_s=30.0,
-             why=f"ExecStart with -m {candidate.path}" + (f" -c {ctx}" if ctx is not None else "")
-             + ("; the previous drop-in is kept for the rollback" if previous_dropin is not None else "")),
+        Step(
+            "write the drop-in",
+            argv=("sudo", "-n", "tee", path),
+            stdin=text,
+            undo=undo,
+            timeout_s=30.0,
+            why=f"ExecStart with -m {candidate.path}"
+            + (f" -c {ctx}" if ctx is not None else "")
+            + ("; the previous drop-in is kept for the rollback" if previous_dropin is not None else ""),
+        ),
         reload,
         *([reset] if unit.is_failed or unit.is_restarting else []),
-        Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", host.unit), timeout_s=120.0,
-             why="stops the served model and starts llama-server with the new one"),
-        Step("wait for the model to load", kind=StepKind.WAIT_HEALTHY, timeout_s=timeout_s,
-             why="/health answers 503 while loading (1–2 min from NFS)"),
-        Step("check the served model", kind=StepKind.EXPECT_MODEL, expect=candidate.file_name,
-             why="/v1/models must report the new GGUF file name"),
+        Step(
+            "restart the service",
+            argv=("sudo", "-n", "systemctl", "restart", host.unit),
+            timeout_s=120.0,
+            why="stops the served model and starts llama-server with the new one",
+        ),
+        Step(
+            "wait for the model to load",
+            kind=StepKind.WAIT_HEALTHY,
+            timeout_s=timeout_s,
+            why="/health answers 503 while loading (1–2 min from NFS)",
+        ),
+        Step(
+            "check the served model",
+            kind=StepKind.EXPECT_MODEL,
+            expect=candidate.file_name,
+            why="/v1/models must report the new GGUF file name",
+        ),
     ]
     described = candidate.describe()
-    return Plan(action="swap", host=host.name, steps=tuple(steps),
-                summary=f"serve {candidate.display_name} ({described})" + (f" with ctx {ctx}" if ctx else "")
-                + (f"; {fit.message}" if fit is not None and not fit.warning else ""),
-                notes=tuple(_notes(unit, argv, candidate, fit, new_argv, ctx)))
+    return Plan(
+        action="swap",
+        host=host.name,
+        steps=tuple(steps),
+        summary=f"serve {candidate.display_name} ({described})"
+        + (f" with ctx {ctx}" if ctx else "")
+        + (f"; {fit.message}" if fit is not None and not fit.warning else ""),
+        notes=tuple(_notes(unit, argv, candidate, fit, new_argv, ctx)),
+    )

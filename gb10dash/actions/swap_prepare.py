@@ -50,9 +50,16 @@ async def _unit_argv(transport: Transport, host: HostConfig) -> tuple[UnitStatus
     return unit, unit.exec_start
 
 
-async def prepare_swap(transport: Transport, host: HostConfig, candidate: ModelCandidate, *,
-                       ctx: int | None = None, timeout_s: float = 300.0, allow_disabled: bool = False,
-                       client: ClientFactory | None = None) -> Plan:
+async def prepare_swap(
+    transport: Transport,
+    host: HostConfig,
+    candidate: ModelCandidate,
+    *,
+    ctx: int | None = None,
+    timeout_s: float = 300.0,
+    allow_disabled: bool = False,
+    client: ClientFactory | None = None,
+) -> Plan:
     """The swap plan: through the router's API when the host runs one (see router_swap), else
     through a drop-in of the unit. client: the host's API client (HostMonitor.api_client); made
     from host.api_url when not given."""
@@ -68,12 +75,22 @@ async def prepare_swap(transport: Transport, host: HostConfig, candidate: ModelC
     exec_start = await current_exec_start(transport, unit)
     previous = await read_dropin(transport, dropin_path(unit))
     fit = fit_check(candidate, ctx or host.ctx, await collect_meminfo(transport))
-    return plan_swap(host, unit, candidate, ctx=ctx, previous_dropin=previous, timeout_s=timeout_s,
-                     fit=fit, exec_start=exec_start, allow_disabled=allow_disabled)
+    return plan_swap(
+        host,
+        unit,
+        candidate,
+        ctx=ctx,
+        previous_dropin=previous,
+        timeout_s=timeout_s,
+        fit=fit,
+        exec_start=exec_start,
+        allow_disabled=allow_disabled,
+    )
 
 
-async def share_models(transport: Transport, host: HostConfig, *,
-                       client: ClientFactory | None = None) -> list[ModelCandidate]:
+async def share_models(
+    transport: Transport, host: HostConfig, *, client: ClientFactory | None = None
+) -> list[ModelCandidate]:
     """The models a swap can pick: the router's own listing in router mode (with sizes and headers
     from its models dir), else the GGUFs on the host's model share."""
     _unit, argv = await _unit_argv(transport, host)

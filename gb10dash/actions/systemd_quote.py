@@ -15,8 +15,20 @@ from collections.abc import Sequence
 
 _BARE = re.compile(r"[A-Za-z0-9_@+=:,./-]+")
 _PREFIXES = "-@:+!|"
-_SIMPLE_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "a": "\a",
-                   "b": "\b", "f": "\f", "v": "\v", "s": " ", ";": ";"}
+_SIMPLE_ESCAPES = {
+    "\\": "\\",
+    '"': '"',
+    "'": "'",
+    "n": "\n",
+    "t": "\t",
+    "r": "\r",
+    "a": "\a",
+    "b": "\b",
+    "f": "\f",
+    "v": "\v",
+    "s": " ",
+    ";": ";",
+}
 
 
 def literal(text: str) -> str:
@@ -33,8 +45,9 @@ def quote_word(word: str, *, first: bool = False) -> str:
     """One stored word as unit-file text: bare when harmless, else in double quotes."""
     bad = next((c for c in word if (ord(c) < 0x20 and c != "\t") or ord(c) == 0x7F), None)
     if bad is not None:
-        raise ValueError(f"{word!r} holds a control character ({bad!r}): systemd unit files "
-                         f"cannot express it safely, refusing")
+        raise ValueError(
+            f"{word!r} holds a control character ({bad!r}): systemd unit files cannot express it safely, refusing"
+        )
     if _BARE.fullmatch(word) and not (first and word[0] in _PREFIXES):
         return word
     escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
@@ -57,11 +70,11 @@ def _escape(text: str, i: int) -> tuple[str, int]:
         return _SIMPLE_ESCAPES.get(c, c), i + 1
     for lead, width, base in (("x", 2, 16), ("u", 4, 16), ("U", 8, 16)):
         if c == lead:
-            digits = text[i + 1:i + 1 + width]
+            digits = text[i + 1 : i + 1 + width]
             if len(digits) == width and all(d in "0123456789abcdefABCDEF" for d in digits):
                 return chr(int(digits, base)), i + 1 + width
-    if c in "01234567" and re.fullmatch(r"[0-7]{3}", text[i:i + 3]):
-        return chr(int(text[i:i + 3], 8)), i + 3
+    if c in "01234567" and re.fullmatch(r"[0-7]{3}", text[i : i + 3]):
+        return chr(int(text[i : i + 3], 8)), i + 3
     raise ValueError(f"unknown escape \\{c} in command line")
 
 
@@ -69,8 +82,8 @@ def _specifiers(word: str) -> str:
     out, i = [], 0
     while i < len(word):
         if word[i] == "%":
-            if word[i + 1:i + 2] != "%":
-                raise ValueError(f"specifier %{word[i + 1:i + 2]} in {word!r} is not supported here")
+            if word[i + 1 : i + 2] != "%":
+                raise ValueError(f"specifier %{word[i + 1 : i + 2]} in {word!r} is not supported here")
             i += 1
         out.append(word[i])
         i += 1
@@ -104,7 +117,7 @@ def split_exec_line(value: str) -> tuple[str, ...]:
                 word.append(c)
             i += 1
         if quote:
-            raise ValueError(f"unbalanced {quote} in command line at {value[started:started + 40]!r}")
+            raise ValueError(f"unbalanced {quote} in command line at {value[started : started + 40]!r}")
         words.append(_specifiers("".join(word)))
     return tuple(words)
 

@@ -10,5 +10,7 @@ from gb10dash.config import HostConfig
 def require_unit(host: HostConfig, action: str) -> None:
     """ValueError naming the reason when the host has no systemd unit to act through."""
     if not host.unit:
-        raise ValueError(f"{host.name} is watch-only (unit = \"\" in its config): {action} acts through a systemd "
-                         f"unit, and its llama-server is not one; drop caches, bench and chat still work")
+        raise ValueError(
+            f'{host.name} is watch-only (unit = "" in its config): {action} acts through a systemd '
+            f"unit, and its llama-server is not one; drop caches, bench and chat still work"
+        )

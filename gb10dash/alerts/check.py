@@ -32,8 +32,10 @@ SCHEMA = "gb10dash.check/1"
 
 def shortened(settings: AlertSettings, window_s: float) -> AlertSettings:
     """Every rule's for_s and clear_s at most `window_s`."""
-    rules = {name: dataclasses.replace(rule, for_s=min(rule.for_s, window_s), clear_s=min(rule.clear_s, window_s))
-             for name, rule in settings.rules.items()}
+    rules = {
+        name: dataclasses.replace(rule, for_s=min(rule.for_s, window_s), clear_s=min(rule.clear_s, window_s))
+        for name, rule in settings.rules.items()
+    }
     return dataclasses.replace(settings, rules=rules)
 
 
@@ -41,16 +43,23 @@ async def run_check(config: Config, names: Sequence[str], *, window_s: float = 0
     hosts = [config.host(n) for n in names] if names else list(config.hosts)
     engine = AlertEngine(shortened(config.alerts, max(0.0, window_s)))
     if window_s <= 0:
-        engine.evaluate_all(await snapshot_all(hosts, config.ssh,
-                                               canary=config.canary if config.canary.enabled else None))
+        engine.evaluate_all(
+            await snapshot_all(hosts, config.ssh, canary=config.canary if config.canary.enabled else None)
+        )
     else:
-        await _watch(engine, [HostMonitor(h, config.ssh) for h in hosts], window_s,
-                     settle_s=config.ssh.connect_timeout_s + 15)
+        await _watch(
+            engine, [HostMonitor(h, config.ssh) for h in hosts], window_s, settle_s=config.ssh.connect_timeout_s + 15
+        )
     pending = [p for h in hosts for p in engine.pending_for(h.name)]
     if as_json:
-        doc = {"schema": SCHEMA, "checked_at": iso_utc(time.time()), "window_s": window_s,
-               "hosts": [h.name for h in hosts], "active": [a.to_json() for a in engine.active],
-               "pending": [_pending_json(p) for p in pending]}
+        doc = {
+            "schema": SCHEMA,
+            "checked_at": iso_utc(time.time()),
+            "window_s": window_s,
+            "hosts": [h.name for h in hosts],
+            "active": [a.to_json() for a in engine.active],
+            "pending": [_pending_json(p) for p in pending],
+        }
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(render(engine.active, pending, len(hosts)))
@@ -84,13 +93,22 @@ def _has_data(state: HostState) -> bool:
 
 def render(active: Sequence[Alert], pending: Sequence[Pending], n_hosts: int) -> str:
     lines = [f"{a.severity.upper():8} {a.host} {a.rule}: {a.message} (since {clock(a.since)})" for a in active]
-    lines += [f"pending  {p.host} {p.rule}: {p.condition.message} (since {clock(p.since)}, "
-              f"fires at {clock(p.fires_at)})" for p in pending]
+    lines += [
+        f"pending  {p.host} {p.rule}: {p.condition.message} (since {clock(p.since)}, fires at {clock(p.fires_at)})"
+        for p in pending
+    ]
     head = (f"{len(active)} alert{'s' if len(active) != 1 else ''} active" if active else "no alerts") + (
-        f" on {n_hosts} host{'s' if n_hosts != 1 else ''} checked")
+        f" on {n_hosts} host{'s' if n_hosts != 1 else ''} checked"
+    )
     return "\n".join([*lines, head]) + "\n"
 
 
 def _pending_json(p: Pending) -> dict[str, object]:
-    return {"host": p.host, "rule": p.rule, "severity": p.condition.severity, "message": p.condition.message,
-            "since": iso_utc(p.since), "fires_at": iso_utc(p.fires_at)}
+    return {
+        "host": p.host,
+        "rule": p.rule,
+        "severity": p.condition.severity,
+        "message": p.condition.message,
+        "since": iso_utc(p.since),
+        "fires_at": iso_utc(p.fires_at),
+    }

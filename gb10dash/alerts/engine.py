@@ -28,12 +28,12 @@ EVENT_SCHEMA = "gb10dash.alert/1"
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    id: int             # unique within one engine; the same alert keeps it from raised to cleared
+    id: int  # unique within one engine; the same alert keeps it from raised to cleared
     host: str
     rule: str
-    severity: str       # "critical" or "warning"
-    message: str        # the latest wording of the condition
-    since: float        # when the condition began (held since)
+    severity: str  # "critical" or "warning"
+    message: str  # the latest wording of the condition
+    since: float  # when the condition began (held since)
     raised_at: float
     cleared_at: float | None = None
 
@@ -42,9 +42,15 @@ class Alert:
         return self.cleared_at is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"host": self.host, "rule": self.rule, "severity": self.severity, "message": self.message,
-                "since": iso_utc(self.since), "raised_at": iso_utc(self.raised_at),
-                "cleared_at": iso_utc(self.cleared_at)}
+        return {
+            "host": self.host,
+            "rule": self.rule,
+            "severity": self.severity,
+            "message": self.message,
+            "since": iso_utc(self.since),
+            "raised_at": iso_utc(self.raised_at),
+            "cleared_at": iso_utc(self.cleared_at),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +76,9 @@ class Pending:
 
 @dataclass(slots=True)
 class _Track:
-    since: float                      # condition held since
+    since: float  # condition held since
     condition: Condition
-    alert: Alert | None = None        # raised
+    alert: Alert | None = None  # raised
     false_since: float | None = None  # raised, but its condition false since
 
 
@@ -164,8 +170,15 @@ class AlertEngine:
                 self._replace_in_history(track.alert)
             return None
         if now - track.since >= rule.for_s:
-            track.alert = Alert(id=next(self._ids), host=key[0], rule=key[1], severity=condition.severity,
-                                message=condition.message, since=track.since, raised_at=now)
+            track.alert = Alert(
+                id=next(self._ids),
+                host=key[0],
+                rule=key[1],
+                severity=condition.severity,
+                message=condition.message,
+                since=track.since,
+                raised_at=now,
+            )
             self._history.append(track.alert)
             return AlertEvent("raised", track.alert)
         return None

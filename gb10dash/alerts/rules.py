@@ -54,8 +54,10 @@ class Recent:
 
 def observe(recent: Recent, state: HostState, now: float, settings: AlertSettings) -> Recent:
     """Recent after one more state (pure): restarts and gen figures kept for their rules' windows."""
-    return Recent(*_restarts(recent, state, now, settings.rule("unit")),
-                  gen_rates=_gen_rates(recent, state, now, settings.rule("throughput")))
+    return Recent(
+        *_restarts(recent, state, now, settings.rule("unit")),
+        gen_rates=_gen_rates(recent, state, now, settings.rule("throughput")),
+    )
 
 
 def _restarts(recent: Recent, state: HostState, now: float, s: RuleSettings) -> tuple[int | None, tuple[float, ...]]:
@@ -73,14 +75,18 @@ def _restarts(recent: Recent, state: HostState, now: float, s: RuleSettings) -> 
             keep = (start,) * min(n, s.restarts)
     elif n > recent.n_restarts:
         keep += (now,) * min(n - recent.n_restarts, s.restarts)
-    return n, keep[-max(s.restarts, 1) * 2:]
+    return n, keep[-max(s.restarts, 1) * 2 :]
 
 
 def _gen_rates(recent: Recent, state: HostState, now: float, s: RuleSettings) -> tuple[tuple[float, float], ...]:
     keep = [(at, tps) for at, tps in recent.gen_rates if now - at <= s.max_age_s]
     gen = state.throughput.gen
-    if gen is not None and gen.tokens_per_second and now - gen.at <= s.max_age_s \
-            and all(at != gen.at for at, _ in keep):
+    if (
+        gen is not None
+        and gen.tokens_per_second
+        and now - gen.at <= s.max_age_s
+        and all(at != gen.at for at, _ in keep)
+    ):
         keep.append((gen.at, gen.tokens_per_second))
     return tuple(keep[-MAX_GEN_FIGURES:])
 
@@ -117,13 +123,14 @@ def health(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Res
     if u is not None and not u.is_running:
         return None  # the unit rule says it
     started = u.started_at if u else None
-    if h.state in (HealthState.LOADING, HealthState.DOWN) and started is not None \
-            and now - started < s.load_timeout_s:
+    if h.state in (HealthState.LOADING, HealthState.DOWN) and started is not None and now - started < s.load_timeout_s:
         return None  # after a start: the port opens, then 503 while the model loads
     if h.state is HealthState.LOADING:
         took = f" for {duration(now - started)}" if started is not None else ""
-        return Condition(f"still loading{took} (load timeout {duration(s.load_timeout_s)})",
-                         since=None if started is None else started + s.load_timeout_s)
+        return Condition(
+            f"still loading{took} (load timeout {duration(s.load_timeout_s)})",
+            since=None if started is None else started + s.load_timeout_s,
+        )
     detail = f": {h.message}" if h.message else ""
     return Condition(f"health {h.state.value}{detail}")
 
@@ -154,8 +161,11 @@ def throughput(state: HostState, s: RuleSettings, now: float, recent: Recent) ->
     if median >= floor:
         return None
     source = f" ({state.throughput.gen.source.value})" if state.throughput.gen else ""
-    return Condition(f"gen {median:.1f} tok/s{source} under {floor:.1f}: more than {s.fraction:.0%} below "
-                     f"the baseline {baseline:g} (median of {len(figures)} in {duration(s.max_age_s)})", WARNING)
+    return Condition(
+        f"gen {median:.1f} tok/s{source} under {floor:.1f}: more than {s.fraction:.0%} below "
+        f"the baseline {baseline:g} (median of {len(figures)} in {duration(s.max_age_s)})",
+        WARNING,
+    )
 
 
 def gpu_temp(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
@@ -173,8 +183,9 @@ def memory(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Res
         return UNKNOWN
     if m.available_kib >= s.reserve_gib * GIB_KIB:
         return None
-    return Condition(f"available memory {m.available_kib / GIB_KIB:.1f} GiB under the reserve "
-                     f"{s.reserve_gib:g} GiB", WARNING)
+    return Condition(
+        f"available memory {m.available_kib / GIB_KIB:.1f} GiB under the reserve {s.reserve_gib:g} GiB", WARNING
+    )
 
 
 def _gpu_now(state: HostState) -> GpuSample | None:
@@ -203,8 +214,11 @@ def power_low(state: HostState, s: RuleSettings, now: float, recent: Recent) -> 
         return UNKNOWN
     if g.utilization_pct < s.min_util_pct or g.power_w > s.max_power_w:
         return None
-    return Condition(f"GPU power {g.power_w:.0f} W at {g.utilization_pct:.0f}% utilization: at most "
-                     f"{s.max_power_w:g} W under load (power negotiation?)", WARNING)
+    return Condition(
+        f"GPU power {g.power_w:.0f} W at {g.utilization_pct:.0f}% utilization: at most "
+        f"{s.max_power_w:g} W under load (power negotiation?)",
+        WARNING,
+    )
 
 
 def wedged(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
@@ -221,7 +235,14 @@ Rule = Callable[[HostState, RuleSettings, float, Recent], Result]
 
 #: every rule by name (the names of the [alerts.NAME] tables), in display order
 RULES: dict[str, Rule] = {
-    "unreachable": unreachable, "unit": unit, "health": health, "share": share,
-    "throughput": throughput, "gpu_temp": gpu_temp, "throttle": throttle, "power_low": power_low, "memory": memory,
+    "unreachable": unreachable,
+    "unit": unit,
+    "health": health,
+    "share": share,
+    "throughput": throughput,
+    "gpu_temp": gpu_temp,
+    "throttle": throttle,
+    "power_low": power_low,
+    "memory": memory,
     "wedged": wedged,
 }

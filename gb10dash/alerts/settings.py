@@ -33,15 +33,15 @@ class RuleSettings:
     clear_s: float = 10.0
     enabled: bool = True
     # rule thresholds (each rule reads the ones it needs)
-    restarts: int = 3                 # unit: automatic restarts ...
-    restart_window_s: float = 600.0   # ... within this window
-    load_timeout_s: float = 300.0     # health: loading is not an alert until the unit ran this long
-    fraction: float = 0.3             # throughput: below baseline × (1 − fraction)
-    max_age_s: float = 120.0          # throughput: only rates measured this recently count
-    limit_c: float = 85.0             # gpu_temp
-    max_power_w: float = 40.0         # power_low: power draw at or under this ...
-    min_util_pct: float = 80.0        # ... while utilization.gpu is at least this
-    reserve_gib: float = 4.0          # memory: MemAvailable below this
+    restarts: int = 3  # unit: automatic restarts ...
+    restart_window_s: float = 600.0  # ... within this window
+    load_timeout_s: float = 300.0  # health: loading is not an alert until the unit ran this long
+    fraction: float = 0.3  # throughput: below baseline × (1 − fraction)
+    max_age_s: float = 120.0  # throughput: only rates measured this recently count
+    limit_c: float = 85.0  # gpu_temp
+    max_power_w: float = 40.0  # power_low: power draw at or under this ...
+    min_util_pct: float = 80.0  # ... while utilization.gpu is at least this
+    reserve_gib: float = 4.0  # memory: MemAvailable below this
 
 
 #: the rules, in display order, with their default settings
@@ -123,16 +123,26 @@ def parse_alerts(raw: Any, path: Path, loc: _Locator) -> AlertSettings:
                 raise fail(f"[alerts]: key 'bell': expected true or false, got {value!r}", "alerts", key)
             settings = replace(settings, bell=value)
         elif key == "notify":
-            if (not isinstance(value, list) or not value or not all(isinstance(a, str) and a for a in value)
-                    or "\x00" in "".join(value)):
-                raise fail("[alerts]: key 'notify': expected a command as an array of strings such as "
-                           f"[\"/usr/local/bin/page-me\", \"--team\", \"llm\"] (no shell), got {value!r}",
-                           "alerts", key)
+            if (
+                not isinstance(value, list)
+                or not value
+                or not all(isinstance(a, str) and a for a in value)
+                or "\x00" in "".join(value)
+            ):
+                raise fail(
+                    "[alerts]: key 'notify': expected a command as an array of strings such as "
+                    f'["/usr/local/bin/page-me", "--team", "llm"] (no shell), got {value!r}',
+                    "alerts",
+                    key,
+                )
             settings = replace(settings, notify=tuple(value))
         elif key == "notify_timeout_s":
             if not _number(value) or value <= 0:
-                raise fail(f"[alerts]: key 'notify_timeout_s': expected a positive number of seconds, "
-                           f"got {value!r}", "alerts", key)
+                raise fail(
+                    f"[alerts]: key 'notify_timeout_s': expected a positive number of seconds, got {value!r}",
+                    "alerts",
+                    key,
+                )
             settings = replace(settings, notify_timeout_s=float(value))
         else:
             rules[key] = _rule(key, value, fail)

@@ -11,5 +11,19 @@ from gb10dash.bench.history import HistoryEntry, history_path, read_history
 from gb10dash.bench.stats import REGRESSION_THRESHOLD, Comparison, Summary, compare, is_regression, ratio, summarize
 from gb10dash.bench.workload import DEFAULT, QUICK, Workload, make_workload
 
-__all__ = ["DEFAULT", "QUICK", "REGRESSION_THRESHOLD", "Comparison", "HistoryEntry", "Summary", "Workload",
-           "compare", "history_path", "is_regression", "make_workload", "ratio", "read_history", "summarize"]
+__all__ = [
+    "DEFAULT",
+    "QUICK",
+    "REGRESSION_THRESHOLD",
+    "Comparison",
+    "HistoryEntry",
+    "Summary",
+    "Workload",
+    "compare",
+    "history_path",
+    "is_regression",
+    "make_workload",
+    "ratio",
+    "read_history",
+    "summarize",
+]

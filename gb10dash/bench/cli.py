@@ -38,8 +38,14 @@ def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-async def bench_host(config: Config, name: str, workload: Workload, *, timeout_s: float = 300.0,
-                     on_progress: ProgressCallback | None = None) -> Outcome:
+async def bench_host(
+    config: Config,
+    name: str,
+    workload: Workload,
+    *,
+    timeout_s: float = 300.0,
+    on_progress: ProgressCallback | None = None,
+) -> Outcome:
     """Benchmark one host; never raises for the host's problems (they go into Outcome.error)."""
     host = config.host(name)
     monitor = HostMonitor(host, config.ssh)
@@ -47,8 +53,7 @@ async def bench_host(config: Config, name: str, workload: Workload, *, timeout_s
     try:
         if host.api_via_ssh:
             await monitor.transport.connect()
-        run = BenchRun(host, await monitor.api_client(), workload, request_timeout_s=timeout_s,
-                       on_progress=on_progress)
+        run = BenchRun(host, await monitor.api_client(), workload, request_timeout_s=timeout_s, on_progress=on_progress)
         return Outcome(name, await run.run())
     except asyncio.CancelledError:
         task = asyncio.current_task()
@@ -61,9 +66,17 @@ async def bench_host(config: Config, name: str, workload: Workload, *, timeout_s
         await monitor.close()
 
 
-async def bench_command(config: Config, hosts: list[str], *, quick: bool = False,
-                        prompt_tokens: int | None = None, gen_tokens: int | None = None,
-                        repeat: int | None = None, as_json: bool = False, timeout_s: float = 300.0) -> int:
+async def bench_command(
+    config: Config,
+    hosts: list[str],
+    *,
+    quick: bool = False,
+    prompt_tokens: int | None = None,
+    gen_tokens: int | None = None,
+    repeat: int | None = None,
+    as_json: bool = False,
+    timeout_s: float = 300.0,
+) -> int:
     try:
         workload = make_workload(quick=quick, prompt_tokens=prompt_tokens, gen_tokens=gen_tokens, repeat=repeat)
     except ValueError as exc:
@@ -74,8 +87,7 @@ async def bench_command(config: Config, hosts: list[str], *, quick: bool = False
     outcomes: list[Outcome] = []
     for name in hosts:
         _stderr(f"{name}: benchmark — {workload.describe()}")
-        outcome = await bench_host(config, name, workload, timeout_s=timeout_s,
-                                   on_progress=progress_printer)
+        outcome = await bench_host(config, name, workload, timeout_s=timeout_s, on_progress=progress_printer)
         outcomes.append(outcome)
         _finish(outcome, as_json)
         if outcome.interrupted:

@@ -92,22 +92,31 @@ def _mean(doc: dict[str, Any], key: str) -> float | None:
 def _entry(doc: Any) -> HistoryEntry | None:
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         return None
-    if not isinstance(doc.get("ts"), (int, float)) or not isinstance(doc.get("host"), str) \
-            or not isinstance(doc.get("model"), str) or doc.get("partial"):
+    if (
+        not isinstance(doc.get("ts"), (int, float))
+        or not isinstance(doc.get("host"), str)
+        or not isinstance(doc.get("model"), str)
+        or doc.get("partial")
+    ):
         return None
     workload = doc.get("workload") if isinstance(doc.get("workload"), dict) else {}
     regression = doc.get("regression")
     return HistoryEntry(
-        ts=float(doc["ts"]), host=doc["host"], model=doc["model"],
+        ts=float(doc["ts"]),
+        host=doc["host"],
+        model=doc["model"],
         build=doc.get("build") if isinstance(doc.get("build"), str) else None,
-        prompt_tokens=workload.get("prompt_tokens"), gen_tokens=workload.get("gen_tokens"),
-        gen_tps=_mean(doc, "gen_tps"), prompt_tps=_mean(doc, "prompt_tps"), ttft_s=_mean(doc, "ttft_s"),
-        regression=bool(regression.get("any")) if isinstance(regression, dict) else False, doc=doc,
+        prompt_tokens=workload.get("prompt_tokens"),
+        gen_tokens=workload.get("gen_tokens"),
+        gen_tps=_mean(doc, "gen_tps"),
+        prompt_tps=_mean(doc, "prompt_tps"),
+        ttft_s=_mean(doc, "ttft_s"),
+        regression=bool(regression.get("any")) if isinstance(regression, dict) else False,
+        doc=doc,
     )
 
 
-def read_history(host: str | None = None, model: str | None = None, *,
-                 path: Path | None = None) -> list[HistoryEntry]:
+def read_history(host: str | None = None, model: str | None = None, *, path: Path | None = None) -> list[HistoryEntry]:
     """Finished runs, oldest first, of `host` and `model` (a model id or its file name; None: all).
 
     Lines that are not JSON or not of this schema (a torn write, another version) are skipped.

@@ -16,9 +16,11 @@ def progress_line(progress: Progress) -> str:
         return f"{progress.host}: {progress.message}"
     s = progress.sample
     ttft = f"{s.ttft_s:.3f} s" if s.ttft_s is not None else DASH
-    return (f"{progress.host}: rep {progress.index}/{progress.total}  gen {tps(s.predicted_per_second)} tok/s  "
-            f"prompt {tps(s.prompt_per_second)} tok/s  TTFT {ttft}  "
-            f"({s.prompt_n} prompt + {s.predicted_n} generated tokens)")
+    return (
+        f"{progress.host}: rep {progress.index}/{progress.total}  gen {tps(s.predicted_per_second)} tok/s  "
+        f"prompt {tps(s.prompt_per_second)} tok/s  TTFT {ttft}  "
+        f"({s.prompt_n} prompt + {s.predicted_n} generated tokens)"
+    )
 
 
 def _mean_stdev(summary: Summary | None, unit: str = "") -> str:
@@ -36,14 +38,15 @@ def _mean_stdev(summary: Summary | None, unit: str = "") -> str:
 def _row(label: str, comparison: Comparison) -> str:
     ratio = DASH if comparison.ratio is None else f"{comparison.ratio:.2f}×"
     flag = "REGRESSION" if comparison.regression else ("ok" if comparison.ratio is not None else "no baseline")
-    return (f"  {label:<13} {_mean_stdev(comparison.summary):>22}  {tps(comparison.baseline):>10}  "
-            f"{ratio:>7}  {flag}")
+    return f"  {label:<13} {_mean_stdev(comparison.summary):>22}  {tps(comparison.baseline):>10}  {ratio:>7}  {flag}"
 
 
 def verdict(result: BenchResult) -> str:
     if result.partial:
-        return (f"INCOMPLETE: {len(result.samples)} of {result.workload.repeat} repetitions measured "
-                "(not written to the history)")
+        return (
+            f"INCOMPLETE: {len(result.samples)} of {result.workload.repeat} repetitions measured "
+            "(not written to the history)"
+        )
     below = []
     for label, comparison in (("gen", result.gen), ("prompt", result.prompt)):
         if comparison.regression and comparison.ratio is not None:
@@ -60,8 +63,7 @@ def table(result: BenchResult) -> list[str]:
     lines = [
         f"{result.host} · {result.model} · build {result.build or DASH}",
         f"  workload: prompt {w.prompt_tokens} tokens ({result.prompt_tokens} counted by the server), "
-        f"{w.gen_tokens} generated, {len(result.samples)}/{w.repeat} repetitions"
-        + (" (quick)" if w.quick else ""),
+        f"{w.gen_tokens} generated, {len(result.samples)}/{w.repeat} repetitions" + (" (quick)" if w.quick else ""),
         f"  {'':<13} {'mean ± stdev':>22}  {'baseline':>10}  {'ratio':>7}",
         _row("gen tok/s", result.gen),
         _row("prompt tok/s", result.prompt),

@@ -113,9 +113,16 @@ ProgressCallback = Callable[[Progress], Any]
 class BenchRun:
     """One host's benchmark; `result` holds what was measured so far, also after a cancel."""
 
-    def __init__(self, host: HostConfig, api: LlamaClient, workload: Workload, *,
-                 request_timeout_s: float = 300.0, warmup: bool = True,
-                 on_progress: ProgressCallback | None = None):
+    def __init__(
+        self,
+        host: HostConfig,
+        api: LlamaClient,
+        workload: Workload,
+        *,
+        request_timeout_s: float = 300.0,
+        warmup: bool = True,
+        on_progress: ProgressCallback | None = None,
+    ):
         self.host, self.api, self.workload = host, api, workload
         self.request_timeout_s = request_timeout_s
         self.do_warmup = warmup
@@ -126,20 +133,30 @@ class BenchRun:
         model, build, n_ctx = await self._identify()
         needed = self.workload.prompt_tokens + self.workload.gen_tokens
         if n_ctx is not None and needed > n_ctx:
-            raise BenchError(f"prompt + generated tokens ({needed}) exceed the "
-                             f"server's context per slot ({n_ctx}); use --prompt-tokens/--gen-tokens")
+            raise BenchError(
+                f"prompt + generated tokens ({needed}) exceed the "
+                f"server's context per slot ({n_ctx}); use --prompt-tokens/--gen-tokens"
+            )
         timeout = httpx.Timeout(self.request_timeout_s, connect=5.0)
-        async with httpx.AsyncClient(base_url=self.api.base_url, timeout=timeout, trust_env=False,
-                                     headers=self.api.headers) as http:
+        async with httpx.AsyncClient(
+            base_url=self.api.base_url, timeout=timeout, trust_env=False, headers=self.api.headers
+        ) as http:
             self.on_progress(Progress(self.host.name, "prepare", message="sizing the prompt with /tokenize"))
             try:
                 prompt = await build_prompt(http, self.workload.prompt_tokens, model=model.id)
             except WorkloadError as exc:
                 raise BenchError(str(exc)) from None
             result = self.result = BenchResult(
-                host=self.host.name, base_url=self.api.base_url, model=model_file_name(model.id),
-                model_id=model.id, build=build, workload=self.workload, prompt_tokens=prompt.n_tokens,
-                baseline_gen_tps=self.host.baseline_gen_tps, baseline_prompt_tps=self.host.baseline_prompt_tps)
+                host=self.host.name,
+                base_url=self.api.base_url,
+                model=model_file_name(model.id),
+                model_id=model.id,
+                build=build,
+                workload=self.workload,
+                prompt_tokens=prompt.n_tokens,
+                baseline_gen_tps=self.host.baseline_gen_tps,
+                baseline_prompt_tps=self.host.baseline_prompt_tps,
+            )
             if self.do_warmup:
                 self.on_progress(Progress(self.host.name, "warmup", message="warm-up request"))
                 warmup_tokens = min(WARMUP_TOKENS, self.workload.gen_tokens)
@@ -161,8 +178,9 @@ class BenchRun:
         if health.state is HealthState.LOADING:
             raise BenchError(f"llama-server at {self.api.base_url} is still loading the model")
         if health.state is not HealthState.OK:
-            raise BenchError(f"llama-server at {self.api.base_url} is not healthy: "
-                             f"{health.message or health.state.value}")
+            raise BenchError(
+                f"llama-server at {self.api.base_url} is not healthy: {health.message or health.state.value}"
+            )
         try:
             models = await self.api.models()
             props = await self.api.props()
@@ -181,8 +199,9 @@ class BenchRun:
             return
         busy = [s.id for s in slots or () if s.is_processing]
         if busy and self.result is not None:
-            self.result.warn(f"slot(s) {', '.join(map(str, busy))} busy with other requests during the "
-                             "run: figures may be low")
+            self.result.warn(
+                f"slot(s) {', '.join(map(str, busy))} busy with other requests during the run: figures may be low"
+            )
 
     def _check_sample(self, sample: Sample, prompt: Prompt) -> None:
         assert self.result is not None
@@ -191,12 +210,22 @@ class BenchRun:
             why = "the server ignores ignore_eos?" if sample.ignore_eos is not True else "stopped early"
             self.result.warn(f"generated {sample.predicted_n} tokens instead of {wanted} ({why})")
         if sample.prompt_n + sample.cache_n != prompt.n_tokens or sample.cache_n:
-            self.result.warn(f"server processed {sample.prompt_n} prompt tokens ({sample.cache_n} from "
-                             f"cache) for a prompt of {prompt.n_tokens}")
+            self.result.warn(
+                f"server processed {sample.prompt_n} prompt tokens ({sample.cache_n} from "
+                f"cache) for a prompt of {prompt.n_tokens}"
+            )
 
     async def _request(self, http: httpx.AsyncClient, prompt: Prompt, model_id: str, n_predict: int) -> Sample:
-        body = {"prompt": prompt.text, "n_predict": n_predict, "stream": True, "cache_prompt": False,
-                "temperature": 0.0, "seed": self.workload.seed, "ignore_eos": True, "model": model_id}
+        body = {
+            "prompt": prompt.text,
+            "n_predict": n_predict,
+            "stream": True,
+            "cache_prompt": False,
+            "temperature": 0.0,
+            "seed": self.workload.seed,
+            "ignore_eos": True,
+            "model": model_id,
+        }
         try:
             async with asyncio.timeout(self.request_timeout_s):
                 return await stream_completion(http, body, max_chunks=2 * n_predict + 1000)
@@ -257,11 +286,15 @@ def sample_from_final(payload: dict[str, Any], ttft_s: float | None, total_s: fl
         settings = payload.get("generation_settings")
         ignore_eos = settings.get("ignore_eos") if isinstance(settings, dict) else None
         return Sample(
-            prompt_n=int(timings["prompt_n"]), prompt_ms=float(timings["prompt_ms"]),
+            prompt_n=int(timings["prompt_n"]),
+            prompt_ms=float(timings["prompt_ms"]),
             prompt_per_second=float(timings["prompt_per_second"]),
-            predicted_n=int(timings["predicted_n"]), predicted_ms=float(timings["predicted_ms"]),
+            predicted_n=int(timings["predicted_n"]),
+            predicted_ms=float(timings["predicted_ms"]),
             predicted_per_second=float(timings["predicted_per_second"]),
-            cache_n=int(timings.get("cache_n") or 0), ttft_s=ttft_s, total_s=total_s,
+            cache_n=int(timings.get("cache_n") or 0),
+            ttft_s=ttft_s,
+            total_s=total_s,
             stop_type=payload.get("stop_type") if isinstance(payload.get("stop_type"), str) else None,
             ignore_eos=ignore_eos if isinstance(ignore_eos, bool) else None,
         )

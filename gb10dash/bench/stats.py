@@ -53,8 +53,7 @@ class Comparison:
     regression: bool
 
 
-def compare(values: Iterable[float], baseline: float | None,
-            threshold: float = REGRESSION_THRESHOLD) -> Comparison:
+def compare(values: Iterable[float], baseline: float | None, threshold: float = REGRESSION_THRESHOLD) -> Comparison:
     summary = summarize(values)
     value_ratio = ratio(summary.mean if summary else None, baseline)
     return Comparison(summary, baseline, value_ratio, is_regression(value_ratio, threshold))

@@ -81,12 +81,16 @@ DEFAULT = Workload(prompt_tokens=2048, gen_tokens=256, repeat=3)
 QUICK = Workload(prompt_tokens=256, gen_tokens=32, repeat=3, quick=True)
 
 
-def make_workload(*, quick: bool = False, prompt_tokens: int | None = None,
-                  gen_tokens: int | None = None, repeat: int | None = None) -> Workload:
+def make_workload(
+    *, quick: bool = False, prompt_tokens: int | None = None, gen_tokens: int | None = None, repeat: int | None = None
+) -> Workload:
     base = QUICK if quick else DEFAULT
-    return Workload(prompt_tokens=base.prompt_tokens if prompt_tokens is None else prompt_tokens,
-                    gen_tokens=base.gen_tokens if gen_tokens is None else gen_tokens,
-                    repeat=base.repeat if repeat is None else repeat, quick=quick)
+    return Workload(
+        prompt_tokens=base.prompt_tokens if prompt_tokens is None else prompt_tokens,
+        gen_tokens=base.gen_tokens if gen_tokens is None else gen_tokens,
+        repeat=base.repeat if repeat is None else repeat,
+        quick=quick,
+    )
 
 
 def base_text(min_chars: int) -> str:
@@ -112,8 +116,14 @@ class WorkloadError(Exception):
     """The server could not tokenize, or the prompt could not be cut to size."""
 
 
-async def build_prompt(http: httpx.AsyncClient, n_tokens: int, *, model: str | None = None,
-                       timeout_s: float = 30.0, tolerance: int = TOLERANCE_TOKENS) -> Prompt:
+async def build_prompt(
+    http: httpx.AsyncClient,
+    n_tokens: int,
+    *,
+    model: str | None = None,
+    timeout_s: float = 30.0,
+    tolerance: int = TOLERANCE_TOKENS,
+) -> Prompt:
     """The workload prompt of `n_tokens` tokens of this server's model (within `tolerance`).
 
     `model` is sent along (a server in router mode needs it to pick the model's tokenizer).
@@ -129,8 +139,7 @@ async def build_prompt(http: httpx.AsyncClient, n_tokens: int, *, model: str | N
     text = "".join(pieces[:want])
     counted = await tokenizer.count(text, True)
     if abs(counted - n_tokens) > tolerance:
-        raise WorkloadError(f"the prompt cut to {n_tokens} tokens counts {counted} tokens "
-                            f"(more than {tolerance} off)")
+        raise WorkloadError(f"the prompt cut to {n_tokens} tokens counts {counted} tokens (more than {tolerance} off)")
     return Prompt(text=text, n_tokens=counted)
 
 

@@ -74,9 +74,15 @@ def build_messages(system_prompt: str, history: Sequence[tuple[str, str]], user:
     return messages
 
 
-def build_request(model: str | None, messages: list[dict[str, str]], *, think: bool | None = None,
-                  effort: str | None = None, max_tokens: int | None = None,
-                  extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def build_request(
+    model: str | None,
+    messages: list[dict[str, str]],
+    *,
+    think: bool | None = None,
+    effort: str | None = None,
+    max_tokens: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The streaming request body. ``think``/``effort`` None: leave the template's default alone.
     ``extra`` is merged last (its `chat_template_kwargs` merged into ours)."""
     body: dict[str, Any] = {"messages": messages, "stream": True, "stream_options": {"include_usage": True}}
@@ -103,26 +109,33 @@ def build_request(model: str | None, messages: list[dict[str, str]], *, think: b
 
 
 def think_value(choice: str) -> bool | None:
-    """"default" / "on" / "off" (the UI's choices) → None / True / False."""
+    """ "default" / "on" / "off" (the UI's choices) → None / True / False."""
     return {"on": True, "off": False}.get(choice)
 
 
-def template_notes(features: TemplateFeatures | None, think: bool | None, effort: str | None,
-                   why_unknown: str | None = None) -> list[str]:
+def template_notes(
+    features: TemplateFeatures | None, think: bool | None, effort: str | None, why_unknown: str | None = None
+) -> list[str]:
     """Warnings for switches the template will not see (the server ignores them without a word)."""
     asked = [name for name, on in (("think on/off", think is not None), ("reasoning effort", bool(effort))) if on]
     if not asked:
         return []
     if features is None:
-        return [f"could not check whether the model's chat template reads {' and '.join(asked)}"
-                + (f" ({why_unknown})" if why_unknown else "")]
+        return [
+            f"could not check whether the model's chat template reads {' and '.join(asked)}"
+            + (f" ({why_unknown})" if why_unknown else "")
+        ]
     notes = []
     if think is not None and not features.thinking_toggle:
-        notes.append(f"think {'on' if think else 'off'}: not supported — the chat template has no "
-                     "enable_thinking switch, so the server ignores it")
+        notes.append(
+            f"think {'on' if think else 'off'}: not supported — the chat template has no "
+            "enable_thinking switch, so the server ignores it"
+        )
     if effort and not features.reasoning_effort:
-        notes.append(f"reasoning effort {effort}: not supported — the chat template does not read "
-                     "reasoning_effort, so the server ignores it")
+        notes.append(
+            f"reasoning effort {effort}: not supported — the chat template does not read "
+            "reasoning_effort, so the server ignores it"
+        )
     return notes
 
 
@@ -157,10 +170,14 @@ def parse_timings(data: Any) -> ServerTimings | None:
     if not isinstance(data, dict):
         return None
     return ServerTimings(
-        prompt_n=_int(data.get("prompt_n")), prompt_per_second=_num(data.get("prompt_per_second")),
-        predicted_n=_int(data.get("predicted_n")), predicted_per_second=_num(data.get("predicted_per_second")),
-        prompt_ms=_num(data.get("prompt_ms")), predicted_ms=_num(data.get("predicted_ms")),
-        cache_n=_int(data.get("cache_n")))
+        prompt_n=_int(data.get("prompt_n")),
+        prompt_per_second=_num(data.get("prompt_per_second")),
+        predicted_n=_int(data.get("predicted_n")),
+        predicted_per_second=_num(data.get("predicted_per_second")),
+        prompt_ms=_num(data.get("prompt_ms")),
+        predicted_ms=_num(data.get("predicted_ms")),
+        cache_n=_int(data.get("cache_n")),
+    )
 
 
 def parse_usage(data: Any) -> Usage | None:
@@ -193,9 +210,14 @@ def parse_chunk(data: Any) -> Chunk | ChatError:
         if isinstance(choice.get("finish_reason"), str):
             finish = choice["finish_reason"]
     model = data.get("model")
-    return Chunk(content="".join(content), reasoning="".join(reasoning), finish_reason=finish,
-                 timings=parse_timings(data.get("timings")), usage=parse_usage(data.get("usage")),
-                 model=model if isinstance(model, str) else None)
+    return Chunk(
+        content="".join(content),
+        reasoning="".join(reasoning),
+        finish_reason=finish,
+        timings=parse_timings(data.get("timings")),
+        usage=parse_usage(data.get("usage")),
+        model=model if isinstance(model, str) else None,
+    )
 
 
 # -- error bodies ---------------------------------------------------------------------------
@@ -232,8 +254,7 @@ def error_message(status: int, body: str) -> str:
     return error_text(status, data)
 
 
-REASONING_KEYS = ("enable_thinking", "reasoning_effort", "reasoning_format", "reasoning_budget",
-                  "chat_template_kwargs")
+REASONING_KEYS = ("enable_thinking", "reasoning_effort", "reasoning_format", "reasoning_budget", "chat_template_kwargs")
 
 
 def rejected_option(message: str, body: Mapping[str, Any]) -> str | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from gb10dash.chat.session import Turn
 from gb10dash.format import DASH, number
 
-
 _PICTURES = {c: chr(0x2400 + c) for c in range(32) if chr(c) not in "\n\t"} | {0x7F: "\u2421"}
 
 
@@ -35,8 +34,10 @@ def server_figures(turn: Turn) -> str:
         if turn.stopped:
             return "server  no timings (stopped before the last chunk)"
         return "server  " + ("waiting for the last chunk" if turn.streaming else f"no timings {DASH}")
-    return (f"server  prompt {number(t.prompt_n)} tok @ {_rate(t.prompt_per_second)}"
-            f" · gen {number(t.predicted_n)} tok @ {_rate(t.predicted_per_second)}")
+    return (
+        f"server  prompt {number(t.prompt_n)} tok @ {_rate(t.prompt_per_second)}"
+        f" · gen {number(t.predicted_n)} tok @ {_rate(t.predicted_per_second)}"
+    )
 
 
 def state_text(turn: Turn) -> str:
@@ -50,6 +51,8 @@ def _state(turn: Turn) -> str:
     if turn.stopped:
         return "stopped by you (request closed)"
     if not turn.done:
-        return "connecting…" if turn.model is None else ("streaming…" if turn.deltas else "waiting for the first token…")
+        return (
+            "connecting…" if turn.model is None else ("streaming…" if turn.deltas else "waiting for the first token…")
+        )
     reason = {"stop": "finished", "length": "max tokens reached"}.get(turn.finish_reason or "", turn.finish_reason)
     return reason or "finished"

@@ -57,8 +57,10 @@ class _Url:
 
 def fixed_url(base_url: str) -> ClientFactory:
     """A ClientFactory for a plain URL (no port-forward)."""
+
     async def factory() -> HasBaseUrl:
         return _Url(base_url.rstrip("/"))
+
     return factory
 
 
@@ -185,8 +187,7 @@ class TurnBuilder:
         if error.server:
             self.fail(error.message)
         else:
-            self.note(f"skipped a malformed stream line: {error.message}"
-                      + (f": {error.line!r}" if error.line else ""))
+            self.note(f"skipped a malformed stream line: {error.message}" + (f": {error.line!r}" if error.line else ""))
 
     def _chunk(self, chunk: Chunk) -> None:
         changes: dict[str, Any] = {}
@@ -268,19 +269,24 @@ async def template_features(http: httpx.AsyncClient) -> tuple[TemplateFeatures |
 
 
 def http_client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=base_url, trust_env=False, headers=headers,
-                             timeout=httpx.Timeout(READ_S, connect=CONNECT_S, write=10.0, pool=CONNECT_S))
+    return httpx.AsyncClient(
+        base_url=base_url,
+        trust_env=False,
+        headers=headers,
+        timeout=httpx.Timeout(READ_S, connect=CONNECT_S, write=10.0, pool=CONNECT_S),
+    )
 
 
-async def stream_turn(client_factory: ClientFactory, history: ChatHistory, user: str, *,
-                      clock: Callable[[], float] = time.monotonic) -> AsyncIterator[Turn]:
+async def stream_turn(
+    client_factory: ClientFactory, history: ChatHistory, user: str, *, clock: Callable[[], float] = time.monotonic
+) -> AsyncIterator[Turn]:
     """Stream one answer to ``user`` given the history; yields Turn snapshots, the last one done."""
     settings = history.settings
     builder = TurnBuilder(user, settings.describe(), clock)
     yield builder.turn
     try:
         target = await asyncio.wait_for(client_factory(), FACTORY_S)
-    except Exception as exc:  # noqa: BLE001 - whatever the transport raised, it is a message here
+    except Exception as exc:
         builder.fail(f"cannot reach {history.host}'s API: {exc or type(exc).__name__}")
         builder.update(done=True)
         yield builder.turn
@@ -296,8 +302,9 @@ async def stream_turn(client_factory: ClientFactory, history: ChatHistory, user:
     yield builder.finish()
 
 
-async def _request(http: httpx.AsyncClient, history: ChatHistory, user: str,
-                   builder: TurnBuilder) -> AsyncIterator[Turn]:
+async def _request(
+    http: httpx.AsyncClient, history: ChatHistory, user: str, builder: TurnBuilder
+) -> AsyncIterator[Turn]:
     settings = history.settings
     model = await model_id(http)
     builder.update(model=model)
@@ -305,9 +312,14 @@ async def _request(http: httpx.AsyncClient, history: ChatHistory, user: str,
         features, why = await template_features(http)
         for note in template_notes(features, settings.think, settings.effort, why):
             builder.note(note)
-    body = build_request(model, build_messages(settings.system_prompt, history.pairs(), user),
-                         think=settings.think, effort=settings.effort, max_tokens=settings.max_tokens,
-                         extra=settings.extra)
+    body = build_request(
+        model,
+        build_messages(settings.system_prompt, history.pairs(), user),
+        think=settings.think,
+        effort=settings.effort,
+        max_tokens=settings.max_tokens,
+        extra=settings.extra,
+    )
     yield builder.turn
     builder.sent()
     async with http.stream("POST", "/v1/chat/completions", json=body) as response:

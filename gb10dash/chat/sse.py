@@ -64,14 +64,18 @@ class SseParser:
             newline = self._buffer.find(b"\n")
             if newline < 0:
                 break
-            raw, self._buffer = self._buffer[:newline], self._buffer[newline + 1:]
+            raw, self._buffer = self._buffer[:newline], self._buffer[newline + 1 :]
             if self._skipping:
                 self._skipping = False
                 continue
             out.extend(self._line(raw.rstrip(b"\r")))
         if len(self._buffer) > self.max_line:
-            out.append(ChatError(f"SSE line longer than {self.max_line // 1024} KiB, skipped",
-                                 _short(self._buffer.decode("utf-8", "replace"))))
+            out.append(
+                ChatError(
+                    f"SSE line longer than {self.max_line // 1024} KiB, skipped",
+                    _short(self._buffer.decode("utf-8", "replace")),
+                )
+            )
             self._buffer = b""
             self._skipping = True
         return out
@@ -85,8 +89,10 @@ class SseParser:
         self._buffer, self._skipping = b"", False
         if self._data:  # no blank line after the last event: take it if it is whole
             pending = _short("\n".join(self._data))
-            out.extend(ChatError("the stream ended in the middle of an event", pending)
-                       if isinstance(e, ChatError) else e for e in self._dispatch())
+            out.extend(
+                ChatError("the stream ended in the middle of an event", pending) if isinstance(e, ChatError) else e
+                for e in self._dispatch()
+            )
         return out
 
     def _line(self, raw: bytes) -> list[SseEvent]:

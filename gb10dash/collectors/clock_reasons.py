@@ -12,10 +12,10 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class ClockReason:
     bit: int
-    key: str         # the query field suffix, also the exporter's label value
-    title: str       # as `nvidia-smi -q` words it
-    label: str       # short, for the GPU line
-    throttle: bool   # a slowdown; False for idle and for clocks held by a setting
+    key: str  # the query field suffix, also the exporter's label value
+    title: str  # as `nvidia-smi -q` words it
+    label: str  # short, for the GPU line
+    throttle: bool  # a slowdown; False for idle and for clocks held by a setting
 
 
 REASONS: tuple[ClockReason, ...] = (

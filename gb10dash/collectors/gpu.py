@@ -4,39 +4,72 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from collections.abc import AsyncIterator
-from typing import Mapping, Sequence
 
 from gb10dash.collectors.clock_reasons import ClockReason, decode, throttling
 from gb10dash.collectors.commands import run_checked
 from gb10dash.transport.base import Transport
 
 GPU_QUERY_FIELDS = (
-    "index", "name", "uuid", "pci.bus_id", "compute_cap", "driver_version", "pstate",
-    "temperature.gpu", "utilization.gpu", "utilization.memory",
-    "memory.total", "memory.used", "memory.free", "power.draw", "power.limit",
-    "clocks.sm", "clocks.max.sm", "clocks_event_reasons.active",
+    "index",
+    "name",
+    "uuid",
+    "pci.bus_id",
+    "compute_cap",
+    "driver_version",
+    "pstate",
+    "temperature.gpu",
+    "utilization.gpu",
+    "utilization.memory",
+    "memory.total",
+    "memory.used",
+    "memory.free",
+    "power.draw",
+    "power.limit",
+    "clocks.sm",
+    "clocks.max.sm",
+    "clocks_event_reasons.active",
 )
 COMPUTE_APPS_FIELDS = ("pid", "process_name", "used_memory")
 
 # Every accepted spelling (query alias or CSV header name) → GpuSample attribute.
 _GPU_ATTR = {
-    "index": "index", "name": "name", "gpu_name": "name", "uuid": "uuid", "gpu_uuid": "uuid",
-    "pci.bus_id": "pci_bus_id", "gpu_bus_id": "pci_bus_id", "compute_cap": "compute_cap",
-    "driver_version": "driver_version", "pstate": "pstate", "temperature.gpu": "temperature_c",
-    "utilization.gpu": "utilization_pct", "utilization.memory": "memory_utilization_pct",
-    "memory.total": "memory_total_mib", "memory.used": "memory_used_mib", "memory.free": "memory_free_mib",
-    "power.draw": "power_w", "power.limit": "power_limit_w", "gpu.power.requested_limit": "power_limit_w",
-    "clocks.sm": "sm_clock_mhz", "clocks.current.sm": "sm_clock_mhz", "clocks.max.sm": "sm_clock_max_mhz",
+    "index": "index",
+    "name": "name",
+    "gpu_name": "name",
+    "uuid": "uuid",
+    "gpu_uuid": "uuid",
+    "pci.bus_id": "pci_bus_id",
+    "gpu_bus_id": "pci_bus_id",
+    "compute_cap": "compute_cap",
+    "driver_version": "driver_version",
+    "pstate": "pstate",
+    "temperature.gpu": "temperature_c",
+    "utilization.gpu": "utilization_pct",
+    "utilization.memory": "memory_utilization_pct",
+    "memory.total": "memory_total_mib",
+    "memory.used": "memory_used_mib",
+    "memory.free": "memory_free_mib",
+    "power.draw": "power_w",
+    "power.limit": "power_limit_w",
+    "gpu.power.requested_limit": "power_limit_w",
+    "clocks.sm": "sm_clock_mhz",
+    "clocks.current.sm": "sm_clock_mhz",
+    "clocks.max.sm": "sm_clock_max_mhz",
     "clocks_event_reasons.active": "clocks_event_reasons",
     "clocks_throttle_reasons.active": "clocks_event_reasons",
 }
 _STR_ATTRS = {"name", "uuid", "pci_bus_id", "compute_cap", "driver_version", "pstate"}
-_APP_ATTR = {"pid": "pid", "process_name": "process_name", "name": "process_name",
-             "used_memory": "used_memory_mib", "used_gpu_memory": "used_memory_mib",
-             "gpu_uuid": "gpu_uuid"}
+_APP_ATTR = {
+    "pid": "pid",
+    "process_name": "process_name",
+    "name": "process_name",
+    "used_memory": "used_memory_mib",
+    "used_gpu_memory": "used_memory_mib",
+    "gpu_uuid": "gpu_uuid",
+}
 _NA = {"", "n/a", "not supported", "unknown error", "not found", "insufficient permissions"}
 _UNIT = re.compile(r"\s*(?:%|MiB|W|MHz|C)$")
 _ERROR_LINE = re.compile(
@@ -215,12 +248,14 @@ def parse_compute_apps(text: str, fields: Sequence[str] = COMPUTE_APPS_FIELDS) -
         except ValueError:
             raise ValueError(f"compute-apps CSV line: expected an integer pid, got {row.get('pid')!r}") from None
         mem = _cell(row.get("used_memory_mib", ""))
-        procs.append(GpuProcess(
-            pid=pid,
-            process_name=row.get("process_name", ""),
-            used_memory_mib=None if mem is None else _number("used_memory", mem),
-            gpu_uuid=_cell(row.get("gpu_uuid", "")),
-        ))
+        procs.append(
+            GpuProcess(
+                pid=pid,
+                process_name=row.get("process_name", ""),
+                used_memory_mib=None if mem is None else _number("used_memory", mem),
+                gpu_uuid=_cell(row.get("gpu_uuid", "")),
+            )
+        )
     return tuple(procs)
 
 

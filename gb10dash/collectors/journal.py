@@ -14,8 +14,15 @@ from typing import Any, Literal
 from gb10dash.transport.base import Transport
 
 JOURNAL_FIELDS_NEEDED = (
-    "__CURSOR", "__REALTIME_TIMESTAMP", "PRIORITY", "_PID", "_SYSTEMD_UNIT",
-    "_SYSTEMD_USER_UNIT", "UNIT", "USER_UNIT", "MESSAGE",
+    "__CURSOR",
+    "__REALTIME_TIMESTAMP",
+    "PRIORITY",
+    "_PID",
+    "_SYSTEMD_UNIT",
+    "_SYSTEMD_USER_UNIT",
+    "UNIT",
+    "USER_UNIT",
+    "MESSAGE",
 )
 
 
@@ -237,11 +244,11 @@ def parse_journal_line(line: str) -> JournalEntry | None:
 
 
 # -- collectors -------------------------------------------------------------------------------
-async def stream_journal(transport: Transport, unit: str, *, after_cursor: str | None,
-                         initial_lines: int = 100) -> AsyncIterator[JournalEntry]:
+async def stream_journal(
+    transport: Transport, unit: str, *, after_cursor: str | None, initial_lines: int = 100
+) -> AsyncIterator[JournalEntry]:
     """Follow the unit's journal: strictly after the cursor when given, else the last lines."""
-    argv = journalctl_argv(unit, follow=True, after_cursor=after_cursor,
-                           lines=None if after_cursor else initial_lines)
+    argv = journalctl_argv(unit, follow=True, after_cursor=after_cursor, lines=None if after_cursor else initial_lines)
     async for line in transport.stream(argv):
         entry = parse_journal_line(line)
         if entry is not None:
@@ -258,8 +265,11 @@ def parse_id(output: str) -> tuple[str | None, bool, frozenset[str]]:
     """`id`'s line → (user name, is root, group names)."""
     parts = dict(_ID_PART.findall(output))
     user = _ID_NAME.findall(parts.get("uid", ""))
-    return (user[0] if user else None, parts.get("uid", "").startswith("0("),
-            frozenset(_ID_NAME.findall(parts.get("groups", ""))))
+    return (
+        user[0] if user else None,
+        parts.get("uid", "").startswith("0("),
+        frozenset(_ID_NAME.findall(parts.get("groups", ""))),
+    )
 
 
 def journal_access_problem(journal_stdout: str, journal_stderr: str, id_output: str) -> str | None:
@@ -276,8 +286,10 @@ def journal_access_problem(journal_stdout: str, journal_stderr: str, id_output: 
     if root or (groups & JOURNAL_GROUPS and not hinted):
         return None
     login = user or "the login user"
-    return (f"{login} may not read the system journal, so the unit's log stays empty: add {login} to the group "
-            f"systemd-journal (sudo usermod -aG systemd-journal {login}; it counts from its next login)")
+    return (
+        f"{login} may not read the system journal, so the unit's log stays empty: add {login} to the group "
+        f"systemd-journal (sudo usermod -aG systemd-journal {login}; it counts from its next login)"
+    )
 
 
 async def check_journal_access(transport: Transport, unit: str) -> str | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import enum
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 METRICS_PREFIX = "llamacpp:"
 
@@ -187,17 +188,19 @@ def parse_models(body: str) -> tuple[ModelInfo, ...]:
             raise ValueError(f"/v1/models: expected entries with a string 'id', got {str(item)[:80]!r}")
         meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
         status = item.get("status")
-        out.append(ModelInfo(
-            id=item["id"],
-            n_ctx_train=_int(meta.get("n_ctx_train")),
-            n_params=_int(meta.get("n_params")),
-            size_bytes=_int(meta.get("size")),
-            ftype=_str(meta.get("ftype")),
-            architecture=_str(item.get("architecture")),
-            aliases=tuple(a for a in item.get("aliases") or () if isinstance(a, str)),
-            n_ctx=_int(meta.get("n_ctx")),
-            status=_str(status.get("value")) if isinstance(status, dict) else _str(status),
-        ))
+        out.append(
+            ModelInfo(
+                id=item["id"],
+                n_ctx_train=_int(meta.get("n_ctx_train")),
+                n_params=_int(meta.get("n_params")),
+                size_bytes=_int(meta.get("size")),
+                ftype=_str(meta.get("ftype")),
+                architecture=_str(item.get("architecture")),
+                aliases=tuple(a for a in item.get("aliases") or () if isinstance(a, str)),
+                n_ctx=_int(meta.get("n_ctx")),
+                status=_str(status.get("value")) if isinstance(status, dict) else _str(status),
+            )
+        )
     return tuple(out)
 
 
@@ -239,16 +242,18 @@ def parse_slots(body: str) -> tuple[SlotInfo, ...]:
         if not isinstance(processing, bool):  # older servers: "state": 0 idle, 1 processing
             processing = bool(_int(slot.get("state")))
         id_task = _int(slot.get("id_task"))
-        out.append(SlotInfo(
-            id=_int(slot["id"]),  # type: ignore[arg-type]
-            n_ctx=_int(slot.get("n_ctx")),
-            is_processing=processing,
-            n_prompt_tokens=_int(slot.get("n_prompt_tokens")),
-            n_prompt_tokens_processed=_int(slot.get("n_prompt_tokens_processed")),
-            n_decoded=_int(nt.get("n_decoded")),
-            id_task=id_task if id_task is not None and id_task >= 0 else None,
-            n_remain=_int(nt.get("n_remain")),
-        ))
+        out.append(
+            SlotInfo(
+                id=_int(slot["id"]),  # type: ignore[arg-type]
+                n_ctx=_int(slot.get("n_ctx")),
+                is_processing=processing,
+                n_prompt_tokens=_int(slot.get("n_prompt_tokens")),
+                n_prompt_tokens_processed=_int(slot.get("n_prompt_tokens_processed")),
+                n_decoded=_int(nt.get("n_decoded")),
+                id_task=id_task if id_task is not None and id_task >= 0 else None,
+                n_remain=_int(nt.get("n_remain")),
+            )
+        )
     return tuple(out)
 
 
@@ -276,7 +281,7 @@ def parse_metrics(text: str) -> Metrics:
         samples += 1
         name = name_part.strip()
         if name.startswith(METRICS_PREFIX):
-            key = name[len(METRICS_PREFIX):]
+            key = name[len(METRICS_PREFIX) :]
             values[key] = values.get(key, 0.0) + value
     if bad and not samples:
         raise ValueError(f"/metrics: expected Prometheus exposition text, got {text.strip()[:80]!r}")

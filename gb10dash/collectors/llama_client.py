@@ -27,13 +27,15 @@ _DISABLED = (404, 501)
 
 
 class LlamaClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 3.0, max_body: int = MAX_BODY_BYTES,
-                 api_key: str | None = None):
+    def __init__(
+        self, base_url: str, *, timeout_s: float = 3.0, max_body: int = MAX_BODY_BYTES, api_key: str | None = None
+    ):
         self.base_url = base_url.rstrip("/")
         self.max_body = max_body
         self._api_key = api_key
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=self.headers,
+            base_url=self.base_url,
+            headers=self.headers,
             timeout=httpx.Timeout(timeout_s, connect=min(2.0, timeout_s)),
             limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
             trust_env=False,  # never route the hosts' API through a proxy from the environment

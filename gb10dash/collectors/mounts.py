@@ -7,9 +7,10 @@ import json
 import posixpath
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Iterable
+from typing import Any
 
 from gb10dash.transport.base import STAT_ABANDON_S, Transport, TransportError
 
@@ -67,15 +68,19 @@ def parse_mountinfo(text: str) -> tuple[MountEntry, ...]:
         except (ValueError, IndexError):
             bad += 1
             continue
-        entries.append(MountEntry(
-            mount_point=_unescape(mount_point),
-            fstype=_unescape(fstype),
-            source=_unescape(source),
-            options=_merge_options(mount_opts, super_opts),
-        ))
+        entries.append(
+            MountEntry(
+                mount_point=_unescape(mount_point),
+                fstype=_unescape(fstype),
+                source=_unescape(source),
+                options=_merge_options(mount_opts, super_opts),
+            )
+        )
     if bad and not entries:
-        raise ValueError("no valid mountinfo lines (expected /proc/self/mountinfo format: "
-                         "'ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS')")
+        raise ValueError(
+            "no valid mountinfo lines (expected /proc/self/mountinfo format: "
+            "'ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTIONS')"
+        )
     return tuple(entries)
 
 
@@ -114,12 +119,14 @@ def _walk(nodes: Any, out: list[MountEntry]) -> None:
             raise ValueError("findmnt JSON: expected objects in 'filesystems'")
         target = node.get("target")
         if isinstance(target, str) and target:
-            out.append(MountEntry(
-                mount_point=target,
-                fstype=str(node.get("fstype") or ""),
-                source=str(node.get("source") or ""),
-                options=str(node.get("options") or ""),
-            ))
+            out.append(
+                MountEntry(
+                    mount_point=target,
+                    fstype=str(node.get("fstype") or ""),
+                    source=str(node.get("source") or ""),
+                    options=str(node.get("options") or ""),
+                )
+            )
         if "children" in node:
             _walk(node["children"], out)
 
@@ -189,8 +196,7 @@ class MountProber:
             waited = time.monotonic() - self._started
             if waited > STAT_ABANDON_S:
                 await self.transport.end_stat_session(kill=True)  # its stat then fails: a new one next time
-            return MountStatus(self.path, MountState.HUNG, entry, waited,
-                               f"stat has not returned for {waited:.0f} s")
+            return MountStatus(self.path, MountState.HUNG, entry, waited, f"stat has not returned for {waited:.0f} s")
         if self._late:
             await self.transport.end_stat_session(kill=False)
         self._started, self._late = time.monotonic(), False
@@ -200,8 +206,9 @@ class MountProber:
         elapsed = time.monotonic() - self._started
         if not done:
             self._late = True
-            return MountStatus(self.path, MountState.HUNG, entry, elapsed,
-                               f"stat did not answer within {self.timeout:g} s")
+            return MountStatus(
+                self.path, MountState.HUNG, entry, elapsed, f"stat did not answer within {self.timeout:g} s"
+            )
         error = self._pending.exception()
         if error is not None:
             return MountStatus(self.path, MountState.ERROR, entry, elapsed, str(error) or type(error).__name__)

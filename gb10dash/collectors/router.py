@@ -21,10 +21,10 @@ _MODEL_FLAGS = ("-m", "--model")
 @dataclass(frozen=True, slots=True)
 class RouterModel:
     id: str
-    status: str                 # loaded / unloaded / loading / failed / sleeping / downloading …
-    model_path: str | None      # the child's --model (None for a preset without one, e.g. -hf)
+    status: str  # loaded / unloaded / loading / failed / sleeping / downloading …
+    model_path: str | None  # the child's --model (None for a preset without one, e.g. -hf)
     exit_code: int | None = None  # of the child that failed
-    source: str | None = None   # models_dir / preset / cache
+    source: str | None = None  # models_dir / preset / cache
     aliases: tuple[str, ...] = ()
 
     @property
@@ -36,8 +36,8 @@ class RouterModel:
 @dataclass(frozen=True, slots=True)
 class RouterEvent:
     model: str
-    event: str                  # model_status / status_change / download_progress …
-    status: str | None          # loaded / unloaded / loading …; failed for an unload with exit_code ≠ 0
+    event: str  # model_status / status_change / download_progress …
+    status: str | None  # loaded / unloaded / loading …; failed for an unload with exit_code ≠ 0
     progress: float | None = None  # 0.0–1.0 of the current stage while loading
     stage: str | None = None
     exit_code: int | None = None
@@ -70,7 +70,7 @@ def flag_value(args: Any, flags: tuple[str, ...]) -> str | None:
             return args[i + 1]
         for flag in flags:
             if isinstance(word, str) and flag.startswith("--") and word.startswith(flag + "="):
-                return word[len(flag) + 1:]
+                return word[len(flag) + 1 :]
     return None
 
 
@@ -85,17 +85,21 @@ def parse_router_models(body: str) -> tuple[RouterModel, ...]:
     for item in items:
         status = item.get("status") if isinstance(item, dict) else None
         if not isinstance(item.get("id") if isinstance(item, dict) else None, str) or not isinstance(status, dict):
-            raise ValueError(f"/models: expected router entries with 'id' and a 'status' object, got {str(item)[:80]!r}")
+            raise ValueError(
+                f"/models: expected router entries with 'id' and a 'status' object, got {str(item)[:80]!r}"
+            )
         code = _exit_code(status.get("exit_code"))
         value = status.get("value") if isinstance(status.get("value"), str) else "unknown"
-        out.append(RouterModel(
-            id=item["id"],
-            status=_status(value, code, status.get("failed") is True) or "unknown",
-            model_path=flag_value(status.get("args"), _MODEL_FLAGS),
-            exit_code=code,
-            source=item.get("source") if isinstance(item.get("source"), str) else None,
-            aliases=tuple(a for a in item.get("aliases") or () if isinstance(a, str)),
-        ))
+        out.append(
+            RouterModel(
+                id=item["id"],
+                status=_status(value, code, status.get("failed") is True) or "unknown",
+                model_path=flag_value(status.get("args"), _MODEL_FLAGS),
+                exit_code=code,
+                source=item.get("source") if isinstance(item.get("source"), str) else None,
+                aliases=tuple(a for a in item.get("aliases") or () if isinstance(a, str)),
+            )
+        )
     return tuple(out)
 
 
@@ -114,8 +118,11 @@ def parse_sse_line(line: str) -> RouterEvent | None:
     code = _exit_code(inner.get("exit_code"))
     progress = inner.get("progress") if isinstance(inner.get("progress"), dict) else {}
     value = progress.get("value")
-    fraction = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
-        and math.isfinite(value) else None
+    fraction = (
+        float(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        else None
+    )
     status = inner.get("status") if isinstance(inner.get("status"), str) else None
     return RouterEvent(
         model=data["model"],

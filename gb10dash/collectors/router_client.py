@@ -29,14 +29,24 @@ class RouterError(Exception):
 
 
 class RouterClient:
-    def __init__(self, base_url: str, *, headers: dict[str, str] | None = None, timeout_s: float = 10.0,
-                 max_body: int = MAX_BODY_BYTES):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 10.0,
+        max_body: int = MAX_BODY_BYTES,
+    ):
         """headers: LlamaClient.headers (the Bearer key of `--api-key`, if any)."""
         self.base_url = base_url.rstrip("/")
         self.max_body = max_body
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, headers=headers or {}, timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2), trust_env=False)
+            base_url=self.base_url,
+            headers=headers or {},
+            timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+            trust_env=False,
+        )
 
     async def aclose(self) -> None:
         await self._http.aclose()

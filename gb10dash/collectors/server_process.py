@@ -66,8 +66,19 @@ def process_unit(process: ServerProcess | None, now: float) -> UnitStatus:
     and start time, or dead when there is none."""
     if process is None:
         return UnitStatus("inactive", "dead", None, None, None, None, None, (), None, (), watch_only=True)
-    return UnitStatus("active", "running", process.pid, now - process.elapsed_s, None, None, None, process.argv,
-                      None, (), watch_only=True)
+    return UnitStatus(
+        "active",
+        "running",
+        process.pid,
+        now - process.elapsed_s,
+        None,
+        None,
+        None,
+        process.argv,
+        None,
+        (),
+        watch_only=True,
+    )
 
 
 async def collect_server_process(transport: Transport, api_url: str) -> UnitStatus:

@@ -18,10 +18,10 @@ MARKS = {Verdict.OK: "✓", Verdict.WARN: "!", Verdict.FAIL: "✗"}
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    name: str          # ssh, unit, flags, journal, sudo, gpu, process files, api, share, build
+    name: str  # ssh, unit, flags, journal, sudo, gpu, process files, api, share, build
     verdict: Verdict
-    detail: str        # what was found
-    fix: str = ""      # the exact thing to do (a command, a config key), for ! and ✗
+    detail: str  # what was found
+    fix: str = ""  # the exact thing to do (a command, a config key), for ! and ✗
 
     def line(self) -> str:
         text = f"{MARKS[self.verdict]} {self.name:<13} {self.detail}"

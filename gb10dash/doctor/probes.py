@@ -28,13 +28,16 @@ from gb10dash.doctor.checks import Check, fail, ok, warn
 from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
-SUDOERS_FIX = "gb10dash sudoers {host} > gb10dash.sudoers, then on the host: sudo visudo -cf gb10dash.sudoers && " \
-              "sudo install -m 0440 gb10dash.sudoers /etc/sudoers.d/gb10dash"
+SUDOERS_FIX = (
+    "gb10dash sudoers {host} > gb10dash.sudoers, then on the host: sudo visudo -cf gb10dash.sudoers && "
+    "sudo install -m 0440 gb10dash.sudoers /etc/sudoers.d/gb10dash"
+)
 
 
 @dataclass
 class Found:
     """What an earlier check learned that a later one needs (asked of the host once)."""
+
     login: str = "?"
     unit: UnitStatus | None = None
     compute_cap: str | None = None
@@ -48,8 +51,14 @@ async def diagnose(config: Config, host: HostConfig) -> list[Check]:
         except TransportError as exc:
             return [fail("ssh", str(exc), _ssh_fix(host, str(exc)))]
         found = Found((await monitor.transport.run(["id", "-un"], timeout=10)).stdout.strip() or "?")
-        checks = [ok("ssh", f"{host.ssh_alias or host.name}: logged in as {found.login}" if host.transport == "ssh"
-                     else f"local transport, as {found.login}")]
+        checks = [
+            ok(
+                "ssh",
+                f"{host.ssh_alias or host.name}: logged in as {found.login}"
+                if host.transport == "ssh"
+                else f"local transport, as {found.login}",
+            )
+        ]
         probes: list[tuple[str, Callable[[], Awaitable[Check | None]]]] = [
             ("unit", lambda: _unit(monitor, host, found)),
             ("flags", lambda: _flags(monitor, found.unit)),
@@ -76,8 +85,10 @@ async def diagnose(config: Config, host: HostConfig) -> list[Check]:
 def _ssh_fix(host: HostConfig, message: str) -> str:
     alias = host.ssh_alias or host.name
     if "host key" in message:
-        return (f"compare the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) with "
-                f"`ssh-keyscan -t ed25519 {alias} | ssh-keygen -lf -`, then `ssh {alias} true` once to record it")
+        return (
+            f"compare the host's key (on the host: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) with "
+            f"`ssh-keyscan -t ed25519 {alias} | ssh-keygen -lf -`, then `ssh {alias} true` once to record it"
+        )
     if "authentication" in message:
         return f"check User and IdentityFile of Host {alias} in ~/.ssh/config; `ssh {alias} true` must work"
     return f"`ssh {alias} true` must work without a prompt (Host {alias} in ~/.ssh/config)"
@@ -85,12 +96,18 @@ def _ssh_fix(host: HostConfig, message: str) -> str:
 
 async def _unit(monitor: HostMonitor, host: HostConfig, found: Found) -> Check:
     if not host.unit:
-        return warn("unit", 'watch-only host (unit = ""): restart, swap and rebuild are refused',
-                    'set unit = "NAME.service" in the config if llama-server runs under systemd')
+        return warn(
+            "unit",
+            'watch-only host (unit = ""): restart, swap and rebuild are refused',
+            'set unit = "NAME.service" in the config if llama-server runs under systemd',
+        )
     unit = await systemd.collect_unit(monitor.transport, host.unit)
     if not unit.fragment_path or unit.raw.get("LoadState") == "not-found":
-        return fail("unit", f"{host.unit} is not loaded on the host (no unit file)",
-                    "set `unit` in the config to the llama-server's unit (systemctl list-units 'llama*')")
+        return fail(
+            "unit",
+            f"{host.unit} is not loaded on the host (no unit file)",
+            "set `unit` in the config to the llama-server's unit (systemctl list-units 'llama*')",
+        )
     found.unit = unit
     if not unit.exec_start:
         return fail("unit", f"{host.unit} ({unit.fragment_path}) has no ExecStart gb10dash can read")
@@ -105,8 +122,11 @@ async def _flags(monitor: HostMonitor, unit: UnitStatus | None) -> Check | None:
     done = await monitor.transport.run([binary, "--help"], timeout=30)
     problems, _rewritten = check_flags_step(done.stdout + done.stderr, shlex.join(unit.exec_start))
     if problems:
-        return fail("flags", problems.replace("\n", " / "),
-                    "fix the unit's ExecStart (gb10dash rebuild offers the rewritten one after a build)")
+        return fail(
+            "flags",
+            problems.replace("\n", " / "),
+            "fix the unit's ExecStart (gb10dash rebuild offers the rewritten one after a build)",
+        )
     return ok("flags", f"{binary} accepts every flag of the ExecStart")
 
 
@@ -132,8 +152,11 @@ async def _sudo(monitor: HostMonitor, host: HostConfig, found: Found) -> Check:
     missing = [argv for argv in needed if not allows(parse_sudo_list(listed.stdout), argv)]
     if missing:
         rules = "; ".join(f"`{sudoers_rule(found.login, argv)}`" for argv in missing)
-        return fail("sudo", f"{len(missing)} of the {len(needed)} commands the plans run with sudo are not "
-                            f"allowed: {rules}", fix)
+        return fail(
+            "sudo",
+            f"{len(missing)} of the {len(needed)} commands the plans run with sudo are not allowed: {rules}",
+            fix,
+        )
     return ok("sudo", f"all {len(needed)} commands the plans run with sudo are allowed (sudo -n -l)")
 
 
@@ -142,15 +165,17 @@ async def _gpu(monitor: HostMonitor, found: Found) -> Check:
         samples = await gpu.collect_gpu(monitor.transport)
     except ValueError as exc:
         if "not found" in str(exc) or "127" in str(exc):
-            return fail("gpu", f"nvidia-smi is not there ({exc})",
-                        "install the NVIDIA driver's utilities (nvidia-smi) on the host, in the login's PATH")
+            return fail(
+                "gpu",
+                f"nvidia-smi is not there ({exc})",
+                "install the NVIDIA driver's utilities (nvidia-smi) on the host, in the login's PATH",
+            )
         raise
     if not samples:
         return fail("gpu", "nvidia-smi lists no GPU", "check the driver: nvidia-smi on the host")
     first = samples[0]
     found.compute_cap = first.compute_cap
-    memory = "memory [N/A]: unified, read from /proc/meminfo" if not first.memory_supported else \
-        "memory reported"
+    memory = "memory [N/A]: unified, read from /proc/meminfo" if not first.memory_supported else "memory reported"
     return ok("gpu", f"{first.name}, compute_cap {first.compute_cap or '?'}; {memory}")
 
 
@@ -161,9 +186,12 @@ async def _process_files(monitor: HostMonitor, unit: UnitStatus | None) -> Check
     try:
         await monitor.transport.read_file(f"/proc/{pid}/io", timeout=10)
     except PermissionError:
-        return warn("process files", f"/proc/{pid}/io is not readable by the login (the server runs as another "
-                                     f"user): a model load's progress is estimated from past loads",
-                    "run the unit as the login user (User= in a drop-in) for a measured load bar")
+        return warn(
+            "process files",
+            f"/proc/{pid}/io is not readable by the login (the server runs as another "
+            f"user): a model load's progress is estimated from past loads",
+            "run the unit as the login user (User= in a drop-in) for a measured load bar",
+        )
     except FileNotFoundError:
         return warn("process files", f"the server's process {pid} went away while it was read")
     return ok("process files", f"/proc/{pid}/status and io are readable")
@@ -174,15 +202,23 @@ async def _api(monitor: HostMonitor, host: HostConfig) -> Check:
     health = await client.health()
     via = " through the SSH forward" if host.api_via_ssh else ""
     if health.state is not HealthState.OK:
-        return fail("api", f"{host.api_url}{via}: /health {health.state.value}"
-                    + (f" ({health.message})" if health.message else ""),
-                    "start the service, or fix api_url / api_via_ssh in the config")
+        return fail(
+            "api",
+            f"{host.api_url}{via}: /health {health.state.value}" + (f" ({health.message})" if health.message else ""),
+            "start the service, or fix api_url / api_via_ssh in the config",
+        )
     if await client.metrics() is None:
-        return fail("api", f"{host.api_url}{via}: /health ok, but /metrics is off (no tok/s, no ledger)",
-                    "add --metrics to the unit's ExecStart")
+        return fail(
+            "api",
+            f"{host.api_url}{via}: /health ok, but /metrics is off (no tok/s, no ledger)",
+            "add --metrics to the unit's ExecStart",
+        )
     if await client.slots() is None:
-        return warn("api", f"{host.api_url}{via}: /health and /metrics ok, /slots is off (no slot lines)",
-                    "add --slots to the unit's ExecStart")
+        return warn(
+            "api",
+            f"{host.api_url}{via}: /health and /metrics ok, /slots is off (no slot lines)",
+            "add --slots to the unit's ExecStart",
+        )
     return ok("api", f"{host.api_url}{via}: /health ok, /metrics and /slots on")
 
 
@@ -196,11 +232,17 @@ async def _share(monitor: HostMonitor, host: HostConfig) -> Check:
         kind = status.entry.fstype if status.entry else "plain directory"
         return ok("share", f"{host.model_share} {status.state.value} ({kind}), stat {status.stat_seconds or 0:.3f} s")
     if status.state is MountState.NOT_MOUNTED:
-        return fail("share", f"{host.model_share} is not mounted",
-                    f"mount it on the host (sudo mount {host.model_share}), or set model_share_mounted = false "
-                    f"if the models sit in a plain directory")
-    return fail("share", f"{host.model_share} {status.state.value}: {status.error or ''}".rstrip(": "),
-                "check the NFS server and the host's mount (a hung hard mount blocks model loads)")
+        return fail(
+            "share",
+            f"{host.model_share} is not mounted",
+            f"mount it on the host (sudo mount {host.model_share}), or set model_share_mounted = false "
+            f"if the models sit in a plain directory",
+        )
+    return fail(
+        "share",
+        f"{host.model_share} {status.state.value}: {status.error or ''}".rstrip(": "),
+        "check the NFS server and the host's mount (a hung hard mount blocks model loads)",
+    )
 
 
 async def _build(monitor: HostMonitor, host: HostConfig, compute_cap: str | None) -> Check:
@@ -216,14 +258,20 @@ async def _build(monitor: HostMonitor, host: HostConfig, compute_cap: str | None
     if not cmake.ok:
         missing.append("cmake")
     if missing:
-        return fail("build", "missing: " + ", ".join(missing),
-                    "clone llama.cpp into llama_cpp_dir and install cmake (apt-get install cmake build-essential)")
+        return fail(
+            "build",
+            "missing: " + ", ".join(missing),
+            "clone llama.cpp into llama_cpp_dir and install cmake (apt-get install cmake build-essential)",
+        )
     arch, why = arch_for_host(compute_cap, None, host.cuda_arch)
     if arch is None:
         return ok("build", f"source, build dir and cmake there; a rebuild is {why}")
     nvcc = await monitor.transport.run([DEFAULT_NVCC, "--version"], timeout=20)
     if not nvcc.ok:
-        return warn("build", f"source, build dir and cmake there; a rebuild would build for {arch} ({why}), but "
-                             f"{DEFAULT_NVCC} is not there", "install the CUDA toolkit (nvcc), or rebuild with "
-                                                             "--arch cpu")
+        return warn(
+            "build",
+            f"source, build dir and cmake there; a rebuild would build for {arch} ({why}), but "
+            f"{DEFAULT_NVCC} is not there",
+            "install the CUDA toolkit (nvcc), or rebuild with --arch cpu",
+        )
     return ok("build", f"source, build dir, cmake and nvcc there; a rebuild builds for {arch} ({why})")

@@ -32,12 +32,14 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     up = gauge("host_up", "1 when the host's SSH connection (or local transport) works")
     unit_active = gauge("unit_active", "1 when the llama-server unit is active/running", ["unit"])
     unit_state = gauge("unit_state", "1 for the unit's current ActiveState, 0 for the others", ["unit", "state"])
-    restarts = gauge("unit_restarts", "automatic restarts systemd counted since the unit was last started (NRestarts)",
-                     ["unit"])
+    restarts = gauge(
+        "unit_restarts", "automatic restarts systemd counted since the unit was last started (NRestarts)", ["unit"]
+    )
     health_ok = gauge("health_ok", "1 when llama-server's /health answers ok")
     health_state = gauge("health_state", "1 for the current /health state, 0 for the others", ["state"])
-    model = InfoMetricFamily(P + "model", "the model llama-server serves (model_id: the GGUF file name)",
-                             labels=["host"])
+    model = InfoMetricFamily(
+        P + "model", "the model llama-server serves (model_id: the GGUF file name)", labels=["host"]
+    )
     gen = gauge("gen_tokens_per_second", "generation tok/s, last figure measured under load", ["source"])
     prompt = gauge("prompt_tokens_per_second", "prompt processing tok/s, last figure measured", ["source"])
     rate_age = gauge("throughput_age_seconds", "seconds since the tok/s figure was measured", ["kind"])
@@ -50,14 +52,19 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     gpu_temp = gauge("gpu_temperature_celsius", "GPU temperature")
     gpu_power = gauge("gpu_power_watts", "GPU power draw")
     sm_ratio = gauge("gpu_sm_clock_ratio", "SM clock divided by its max (clocks.max.sm), 0 to 1")
-    reason_active = gauge("gpu_throttle_active", "1 for each reason set in clocks_event_reasons.active, 0 for the "
-                          "others (nvml.h bits)", ["reason"])
-    throttled = gauge("gpu_throttled", "1 when a clock event reason is a slowdown (not idle, applications or "
-                      "display clocks)")
+    reason_active = gauge(
+        "gpu_throttle_active",
+        "1 for each reason set in clocks_event_reasons.active, 0 for the others (nvml.h bits)",
+        ["reason"],
+    )
+    throttled = gauge(
+        "gpu_throttled", "1 when a clock event reason is a slowdown (not idle, applications or display clocks)"
+    )
     mount_ok = gauge("mount_ok", "1 when the model share is mounted and answers stat", ["path"])
     mount_state = gauge("mount_state", "1 for the model share's current state, 0 for the others", ["path", "state"])
-    mount_stat = gauge("mount_stat_seconds", "how long stat of the model share took (for hung: waited so far)",
-                       ["path"])
+    mount_stat = gauge(
+        "mount_stat_seconds", "how long stat of the model share took (for hung: waited so far)", ["path"]
+    )
     source_age = gauge("source_age_seconds", "seconds since a collector source last succeeded", ["source"])
     alert = gauge("alert_active", "1 for each active alert", ["rule", "severity"])
     n_alerts = gauge("alerts_active", "number of active alerts")
@@ -118,9 +125,35 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         for a in mine:
             alert.add_metric([h, a.rule, a.severity], 1.0)
         n_alerts.add_metric([h], float(len(mine)))
-    yield from (up, unit_active, unit_state, restarts, health_ok, health_state, model, gen, prompt, rate_age,
-                baseline, mem_total, mem_avail, rss, gpu_mem, gpu_util, gpu_temp, gpu_power, sm_ratio, reason_active,
-                throttled, mount_ok, mount_state, mount_stat, source_age, alert, n_alerts)
+    yield from (
+        up,
+        unit_active,
+        unit_state,
+        restarts,
+        health_ok,
+        health_state,
+        model,
+        gen,
+        prompt,
+        rate_age,
+        baseline,
+        mem_total,
+        mem_avail,
+        rss,
+        gpu_mem,
+        gpu_util,
+        gpu_temp,
+        gpu_power,
+        sm_ratio,
+        reason_active,
+        throttled,
+        mount_ok,
+        mount_state,
+        mount_stat,
+        source_age,
+        alert,
+        n_alerts,
+    )
 
 
 def _with(known: tuple[str, ...], value: str) -> tuple[str, ...]:

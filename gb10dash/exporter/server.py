@@ -98,8 +98,12 @@ async def serve(config: Config, names: Sequence[str], address: str, port: int, t
             states = tuple(m.state for m in monitors)
             for event in engine.evaluate_all(states):
                 a = event.alert
-                print(f"gb10dash exporter: alert {event.kind}: {a.host} {a.rule} ({a.severity}): {a.message} "
-                      f"at {clock(a.cleared_at or a.raised_at)}", file=sys.stderr, flush=True)
+                print(
+                    f"gb10dash exporter: alert {event.kind}: {a.host} {a.rule} ({a.severity}): {a.message} "
+                    f"at {clock(a.cleared_at or a.raised_at)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
             collector.snapshot = Snapshot(states, tuple(engine.active))
             await asyncio.sleep(tick_s)
     finally:

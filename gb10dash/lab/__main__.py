@@ -53,15 +53,26 @@ def running_lab(kind: str | None, lab_dir: str | None) -> Lab | HostsLab:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m gb10dash.lab", description=__doc__)
     parser.add_argument("action", choices=("start", "stop", "status"))
-    parser.add_argument("--dir", metavar="DIR", help="lab directory (default: $GB10DASH_LAB_DIR or "
-                                                     "$XDG_STATE_HOME/gb10dash/lab)")
+    parser.add_argument(
+        "--dir", metavar="DIR", help="lab directory (default: $GB10DASH_LAB_DIR or $XDG_STATE_HOME/gb10dash/lab)"
+    )
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for llama-server")
     kind = parser.add_mutually_exclusive_group()
-    kind.add_argument("--real", dest="kind", action="store_const", const="real",
-                      help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, sudo; "
-                           "default dir $XDG_STATE_HOME/gb10dash/lab-hosts); the default where it can boot")
-    kind.add_argument("--light", dest="kind", action="store_const", const="light",
-                      help="the light lab: stand-ins for systemctl, journalctl and sudo (no root needed)")
+    kind.add_argument(
+        "--real",
+        dest="kind",
+        action="store_const",
+        const="real",
+        help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, sudo; "
+        "default dir $XDG_STATE_HOME/gb10dash/lab-hosts); the default where it can boot",
+    )
+    kind.add_argument(
+        "--light",
+        dest="kind",
+        action="store_const",
+        const="light",
+        help="the light lab: stand-ins for systemctl, journalctl and sudo (no root needed)",
+    )
     args = parser.parse_args(argv)
     lab = choose_lab(args.kind, args.dir) if args.action == "start" else running_lab(args.kind, args.dir)
     t0 = time.monotonic()

@@ -88,8 +88,17 @@ class LabBase:
         saved = self._state().get("hosts", {})
         if not all(s.name in saved for s in self.specs):
             raise RuntimeError(f"the lab in {self.root} has not been started")
-        return [LabHost(s.name, s.alias, saved[s.name]["ssh_port"], saved[s.name]["api_port"],
-                        self._host_root(s.name), self._model_path(s.name)) for s in self.specs]
+        return [
+            LabHost(
+                s.name,
+                s.alias,
+                saved[s.name]["ssh_port"],
+                saved[s.name]["api_port"],
+                self._host_root(s.name),
+                self._model_path(s.name),
+            )
+            for s in self.specs
+        ]
 
     def host(self, name: str) -> LabHost:
         return next(h for h in self.hosts if h.name == name)
@@ -131,8 +140,13 @@ class LabBase:
             taken.add(p)
             return p
 
-        return {s.name: {"ssh_port": port(old.get(s.name, {}).get("ssh_port")),
-                         "api_port": port(old.get(s.name, {}).get("api_port"))} for s in self.specs}
+        return {
+            s.name: {
+                "ssh_port": port(old.get(s.name, {}).get("ssh_port")),
+                "api_port": port(old.get(s.name, {}).get("api_port")),
+            }
+            for s in self.specs
+        }
 
     # -- start and stop --------------------------------------------------------------------
     def is_running(self) -> bool:

@@ -48,9 +48,15 @@ SUDOERS = "/etc/sudoers.d/gb10dash"
 NSPAWN = "/usr/bin/systemd-nspawn"
 APT_HINT = "apt-get install -y systemd-container sudo"
 #: units of this machine's own setup that a lab host never starts (pulled by the wants of aliases)
-MASKED = ("nvmefc-boot-connections.service", "nvmf-autoconnect.service", "systemd-timesyncd.service",
-          "systemd-pstore.service", "getty@tty1.service", "console-getty.service",
-          "systemd-remount-fs.service")
+MASKED = (
+    "nvmefc-boot-connections.service",
+    "nvmf-autoconnect.service",
+    "systemd-timesyncd.service",
+    "systemd-pstore.service",
+    "getty@tty1.service",
+    "console-getty.service",
+    "systemd-remount-fs.service",
+)
 
 
 CGROUP_FS = Path("/sys/fs/cgroup")
@@ -90,46 +96,76 @@ def sudoers_text(name: str) -> str:
     from gb10dash.config import HostConfig
 
     host = HostConfig(name=name, api_url="http://127.0.0.1", model_path="", ctx=0, unit=UNIT)
-    unit = UnitStatus(active_state="active", sub_state="running", main_pid=None, started_at=None, n_restarts=0,
-                      result=None, exec_main_status=None, exec_start=(), fragment_path=f"{UNIT_DIR}/{UNIT}",
-                      drop_in_paths=())
+    unit = UnitStatus(
+        active_state="active",
+        sub_state="running",
+        main_pid=None,
+        started_at=None,
+        n_restarts=0,
+        result=None,
+        exec_main_status=None,
+        exec_start=(),
+        fragment_path=f"{UNIT_DIR}/{UNIT}",
+        drop_in_paths=(),
+    )
     return generated(LOGIN_USER, needed_commands(host, unit), DEBIAN_PATHS, host=name)
 
 
 def exec_start(spec: HostSpec, api_port: int) -> list[str]:
-    return [f"{BUILD_DIR}/bin/llama-server", "-m", f"{SHARE}/{spec.model}", "-c", str(spec.ctx),
-            "--host", "127.0.0.1", "--port", str(api_port), "--metrics", "--slots",
-            "-ngl", "999", "--load-mode", "none", "-fa", "on", *spec.extra_args]
+    return [
+        f"{BUILD_DIR}/bin/llama-server",
+        "-m",
+        f"{SHARE}/{spec.model}",
+        "-c",
+        str(spec.ctx),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(api_port),
+        "--metrics",
+        "--slots",
+        "-ngl",
+        "999",
+        "--load-mode",
+        "none",
+        "-fa",
+        "on",
+        *spec.extra_args,
+    ]
 
 
 def target_text() -> str:
-    return "\n".join([
-        "[Unit]",
-        "Description=gb10dash lab host: journald, logind, sshd and llama-server, nothing else",
-        "Requires=sysinit.target",
-        "After=sysinit.target",
-        "Wants=dbus.socket systemd-logind.service systemd-user-sessions.service ssh.service " + UNIT,
-        "AllowIsolate=yes",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[Unit]",
+            "Description=gb10dash lab host: journald, logind, sshd and llama-server, nothing else",
+            "Requires=sysinit.target",
+            "After=sysinit.target",
+            "Wants=dbus.socket systemd-logind.service systemd-user-sessions.service ssh.service " + UNIT,
+            "AllowIsolate=yes",
+            "",
+        ]
+    )
 
 
 def sshd_text(port: int) -> str:
-    return "\n".join([
-        "# gb10dash lab: this host's sshd on its own port of the shared network",
-        f"Port {port}",
-        "ListenAddress 127.0.0.1",
-        "HostKey /etc/ssh/gb10lab_host_ed25519_key",
-        f"AllowUsers {LOGIN_USER}",
-        "PasswordAuthentication no",
-        "KbdInteractiveAuthentication no",
-        "PermitRootLogin no",
-        "AllowTcpForwarding local",
-        "MaxSessions 64",
-        "MaxStartups 64:30:128",
-        "LogLevel VERBOSE",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# gb10dash lab: this host's sshd on its own port of the shared network",
+            f"Port {port}",
+            "ListenAddress 127.0.0.1",
+            "HostKey /etc/ssh/gb10lab_host_ed25519_key",
+            f"AllowUsers {LOGIN_USER}",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "PermitRootLogin no",
+            "AllowTcpForwarding local",
+            "MaxSessions 64",
+            "MaxStartups 64:30:128",
+            "LogLevel VERBOSE",
+            "",
+        ]
+    )
 
 
 def _this_python() -> list[str]:
@@ -156,9 +192,11 @@ def _ns_pid(pid: int) -> int | None:
 
 
 def smi_wrapper() -> str:
-    return ("#!/bin/sh\n# gb10dash lab: nvidia-smi stand-in (no GPU here); the real formats, from the lab's shim\n"
-            f"GB10LAB_ROOT={SMI_ROOT} GB10LAB_MAINPID=systemd PYTHONPATH=/usr/lib/gb10lab "
-            f"exec /usr/bin/python3 -m {SMI_PACKAGE}.nvidia_smi \"$@\"\n")
+    return (
+        "#!/bin/sh\n# gb10dash lab: nvidia-smi stand-in (no GPU here); the real formats, from the lab's shim\n"
+        f"GB10LAB_ROOT={SMI_ROOT} GB10LAB_MAINPID=systemd PYTHONPATH=/usr/lib/gb10lab "
+        f'exec /usr/bin/python3 -m {SMI_PACKAGE}.nvidia_smi "$@"\n'
+    )
 
 
 class HostContainer:
@@ -176,14 +214,24 @@ class HostContainer:
         self.teardown()
         for sub in ("upper", "work", "root"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
-        _run(["mount", "-t", "overlay", "overlay", "-o",
-              f"lowerdir=/,upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}", str(self.root)])
+        _run(
+            [
+                "mount",
+                "-t",
+                "overlay",
+                "overlay",
+                "-o",
+                f"lowerdir=/,upperdir={self.dir / 'upper'},workdir={self.dir / 'work'}",
+                str(self.root),
+            ]
+        )
         r = self.root
         (r / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
         (r / "etc/hostname").write_text(setup.spec.name + "\n")
         # as a Debian install writes it: the host's own name resolves (sudo warns on every call otherwise)
-        (r / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{setup.spec.name}\n"
-                                     "::1\tlocalhost ip6-localhost ip6-loopback\n")
+        (r / "etc/hosts").write_text(
+            f"127.0.0.1\tlocalhost\n127.0.1.1\t{setup.spec.name}\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        )
         (r / "etc/fstab").write_text("# gb10dash lab host: no mounts of its own (the share is bound by nspawn)\n")
         self._users(setup)
         self._write(f"{UNIT_DIR}/{TARGET}", target_text())
@@ -191,12 +239,15 @@ class HostContainer:
         for unit in MASKED:
             _relink(r / UNIT_DIR.lstrip("/") / unit, "/dev/null")
         shutil.rmtree(r / DROPIN_DIR.lstrip("/"), ignore_errors=True)
-        self._write(f"{UNIT_DIR}/{UNIT}", unit_text(setup.spec, exec_start(setup.spec, setup.api_port),
-                                                    working_dir=SERVER_HOME, user=SERVER_USER))
+        self._write(
+            f"{UNIT_DIR}/{UNIT}",
+            unit_text(setup.spec, exec_start(setup.spec, setup.api_port), working_dir=SERVER_HOME, user=SERVER_USER),
+        )
         self._write("/etc/ssh/sshd_config.d/gb10lab.conf", sshd_text(setup.ssh_port))
         self._write("/etc/ssh/gb10lab_host_ed25519_key", setup.host_key.read_text(), mode=0o600)
-        self._write("/etc/ssh/gb10lab_host_ed25519_key.pub", setup.host_key.with_name(
-            setup.host_key.name + ".pub").read_text())
+        self._write(
+            "/etc/ssh/gb10lab_host_ed25519_key.pub", setup.host_key.with_name(setup.host_key.name + ".pub").read_text()
+        )
         for other in (r / "etc/sudoers.d").glob("*"):  # this machine's own rules are not the host's
             if other.name != "README":
                 other.unlink()
@@ -204,8 +255,7 @@ class HostContainer:
         self._write("/usr/bin/nvidia-smi", smi_wrapper(), mode=0o755)
         shims = Path(__file__).resolve().parent / "shims"
         shutil.rmtree(r / "usr/lib/gb10lab", ignore_errors=True)
-        shutil.copytree(shims, r / "usr/lib/gb10lab" / SMI_PACKAGE,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(shims, r / "usr/lib/gb10lab" / SMI_PACKAGE, ignore=shutil.ignore_patterns("__pycache__"))
         self._write(f"{SMI_ROOT}/etc/gpu-profile", setup.spec.gpu_profile + "\n")
         self._write(f"{SMI_ROOT}/etc/hostname", setup.spec.name + "\n")
         (r / SMI_ROOT.lstrip("/") / "state").mkdir(parents=True, exist_ok=True)
@@ -215,8 +265,20 @@ class HostContainer:
     def _users(self, setup: HostSetup) -> None:
         groups = ["-G", "systemd-journal"] if setup.journal_group else []
         _run(["chroot", str(self.root), "useradd", "--create-home", "--shell", "/bin/bash", *groups, LOGIN_USER])
-        _run(["chroot", str(self.root), "useradd", "--system", "--home-dir", SERVER_HOME, "--create-home",
-              "--shell", "/usr/sbin/nologin", SERVER_USER])
+        _run(
+            [
+                "chroot",
+                str(self.root),
+                "useradd",
+                "--system",
+                "--home-dir",
+                SERVER_HOME,
+                "--create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ]
+        )
 
     def _home(self, setup: HostSetup) -> None:
         r = self.root
@@ -240,12 +302,23 @@ class HostContainer:
         """Start systemd-nspawn in the background; returns its pid (the container's PID 1 is its child)."""
         if not os.access(NSPAWN, os.X_OK):
             raise ContainerError(f"{NSPAWN} not found: {APT_HINT}")
-        argv = [NSPAWN, "-D", str(self.root), "--register=no", "--keep-unit", "--link-journal=no", "-b",
-                "--console=passive", f"--hostname={setup.spec.name}", "--resolv-conf=off", "--timezone=off",
-                f"--bind-ro={setup.share_src}:{SHARE}",
-                f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}",
-                f"--bind-ro={setup.llama_src}:{UPSTREAM}",
-                *(f"--bind-ro={path}:{path}" for path in _this_python())]
+        argv = [
+            NSPAWN,
+            "-D",
+            str(self.root),
+            "--register=no",
+            "--keep-unit",
+            "--link-journal=no",
+            "-b",
+            "--console=passive",
+            f"--hostname={setup.spec.name}",
+            "--resolv-conf=off",
+            "--timezone=off",
+            f"--bind-ro={setup.share_src}:{SHARE}",
+            f"--bind-ro={setup.llama_server.parent}:{LLAMA_BIN_DIR}",
+            f"--bind-ro={setup.llama_src}:{UPSTREAM}",
+            *(f"--bind-ro={path}:{path}" for path in _this_python()),
+        ]
         setup.llama_src.mkdir(parents=True, exist_ok=True)
         groups = self._cgroups()
         for group in groups:
@@ -258,8 +331,15 @@ class HostContainer:
         with open(self.dir / "console.log", "wb") as log:
             # /proc/sys writable, as on a real host: root there may `sysctl vm.drop_caches=3`
             env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="1")
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, preexec_fn=own_cgroup, env=env)
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=own_cgroup,
+                env=env,
+            )
         (self.dir / "nspawn.pid").write_text(f"{proc.pid}\n")
         return proc.pid
 
@@ -315,12 +395,14 @@ class HostContainer:
         inner = argv if user is None else ["runuser", "-u", user, "--", *argv]
         return ["nsenter", "-t", str(leader), "-m", "-u", "-i", "-n", "-p", "--", *inner]
 
-    def run(self, argv: list[str], *, user: str | None = None, input: str | None = None,
-            timeout: float = 30.0) -> subprocess.CompletedProcess:
+    def run(
+        self, argv: list[str], *, user: str | None = None, input: str | None = None, timeout: float = 30.0
+    ) -> subprocess.CompletedProcess:
         """argv inside the container, as root or as `user`, to its end (output that is not UTF-8, such as a
         journal line a server wrote, is decoded with replacement characters)."""
-        return subprocess.run(self.enter_argv(argv, user), input=input, capture_output=True, text=True,
-                              errors="replace", timeout=timeout)
+        return subprocess.run(
+            self.enter_argv(argv, user), input=input, capture_output=True, text=True, errors="replace", timeout=timeout
+        )
 
     def host_pid(self, pid: int) -> int | None:
         """The pid this machine gives the container's process `pid` (its own pid namespace differs)."""
@@ -344,12 +426,15 @@ class HostContainer:
         said = ""
         while time.monotonic() < deadline:
             if self.nspawn_pid() is None:
-                raise ContainerError(f"{self.name}: systemd-nspawn exited; see {self.dir / 'console.log'}:\n"
-                                     + _tail(self.dir / "console.log"))
+                raise ContainerError(
+                    f"{self.name}: systemd-nspawn exited; see {self.dir / 'console.log'}:\n"
+                    + _tail(self.dir / "console.log")
+                )
             if self.leader() is not None:
                 try:
-                    done = self.run(["systemctl", "is-system-running", "--wait"],
-                                    timeout=max(1.0, deadline - time.monotonic()))
+                    done = self.run(
+                        ["systemctl", "is-system-running", "--wait"], timeout=max(1.0, deadline - time.monotonic())
+                    )
                     said = done.stdout.strip()
                     if said in ("running", "degraded"):
                         return said

@@ -29,8 +29,10 @@ _LOADING = b'{"error":{"message":"Loading model","type":"unavailable_error","cod
 
 
 def _response(status: str, body: bytes, content_type: str, *, length: int | None = None) -> bytes:
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
-            f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n")
+    head = (
+        f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -89,12 +91,14 @@ class FaultServer:
         if mode == "hang":
             await asyncio.sleep(3600)  # never answer; aborted when the server closes
         elif mode == "huge":
-            writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {HUGE_BYTES}"
-                         "\r\nConnection: close\r\n\r\n".encode())
+            writer.write(
+                f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {HUGE_BYTES}"
+                "\r\nConnection: close\r\n\r\n".encode()
+            )
             chunk = b"[" + b"0," * 32767 + b"0"
             sent = 0
             while sent < HUGE_BYTES:
-                piece = chunk[:HUGE_BYTES - sent]
+                piece = chunk[: HUGE_BYTES - sent]
                 writer.write(piece)
                 sent += len(piece)
                 await writer.drain()
@@ -108,8 +112,11 @@ class FaultServer:
         if mode == "ok" and path in ("/health", "/v1/health"):
             return _response("200 OK", b'{"status":"ok"}', "application/json")
         if mode == "ok":
-            return _response("404 Not Found", b'{"error":{"code":404,"message":"File Not Found",'
-                                              b'"type":"not_found_error"}}', "application/json")
+            return _response(
+                "404 Not Found",
+                b'{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}',
+                "application/json",
+            )
         if mode == "loading":
             return _response("503 Service Unavailable", _LOADING, "application/json")
         if mode == "garbage":
@@ -117,8 +124,11 @@ class FaultServer:
         if mode == "truncated":  # the header promises more than is sent, then the connection closes
             return _response("200 OK", b'{"status":"o', "application/json", length=200)
         assert mode == "html"
-        return _response("502 Bad Gateway", b"<html><head><title>502 Bad Gateway</title></head>"
-                                            b"<body><h1>Bad Gateway</h1></body></html>", "text/html")
+        return _response(
+            "502 Bad Gateway",
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>",
+            "text/html",
+        )
 
 
 # -- a mount whose stat never returns ------------------------------------------------------------
@@ -145,8 +155,14 @@ class HungMount:
         self._fd: int | None = None
 
     def _in_namespace(self, argv: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["nsenter", "-t", str(self.namespace_of), "-m", "-p", "--", *argv], capture_output=True,
-                              text=True, timeout=20, check=False, **kwargs)
+        return subprocess.run(
+            ["nsenter", "-t", str(self.namespace_of), "-m", "-p", "--", *argv],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            **kwargs,
+        )
 
     def __enter__(self) -> Self:
         reason = hung_mount_unavailable()
@@ -157,12 +173,15 @@ class HungMount:
         if self.namespace_of is not None:  # mount(8) there, handed the descriptor (-i: no mount.fuse helper)
             made = self._in_namespace(["mkdir", "-p", str(self.path)])
             if made.returncode == 0:
-                made = self._in_namespace(["mount", "-i", "-t", "fuse.gb10lab", "-o", options, "gb10lab-hung",
-                                           str(self.path)], pass_fds=(self._fd,))
+                made = self._in_namespace(
+                    ["mount", "-i", "-t", "fuse.gb10lab", "-o", options, "gb10lab-hung", str(self.path)],
+                    pass_fds=(self._fd,),
+                )
             if made.returncode != 0:
                 self._close()
-                raise OSError(f"mount fuse on {self.path} in the namespace of pid {self.namespace_of}: "
-                              f"{made.stderr.strip()}")
+                raise OSError(
+                    f"mount fuse on {self.path} in the namespace of pid {self.namespace_of}: {made.stderr.strip()}"
+                )
             return self
         self.path.mkdir(parents=True, exist_ok=True)
         libc = ctypes.CDLL(None, use_errno=True)

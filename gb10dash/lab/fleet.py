@@ -37,15 +37,30 @@ def write_fleet(lab: LabBase, n: int, root: Path) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     ssh_config, hosts_toml = root / "ssh_config", root / "hosts.toml"
     blocks = [f"# gb10dash lab fleet of {n} aliases over {len(real)} real hosts — generated", ""]
-    out = ["# gb10dash lab fleet — generated", "", "[ssh]", f"config_file = {_toml(str(ssh_config))}",
-           "", "[canary]", f"enabled = {_toml(lab_config.canary.enabled)}  # as in the lab's own hosts.toml"]
+    out = [
+        "# gb10dash lab fleet — generated",
+        "",
+        "[ssh]",
+        f"config_file = {_toml(str(ssh_config))}",
+        "",
+        "[canary]",
+        f"enabled = {_toml(lab_config.canary.enabled)}  # as in the lab's own hosts.toml",
+    ]
     for index in range(n):
         base, name = real[index % len(real)], fleet_name(index)
         alias = f"{name}-llm"
-        blocks += [f"Host {alias}", "    HostName 127.0.0.1", f"    Port {ports[base.name]}",
-                   f"    User {lab.login_user}", f"    IdentityFile {sshd.quote(str(lab.layout.client_key))}",
-                   f"    UserKnownHostsFile {sshd.quote(str(lab.known_hosts_path))}",
-                   "    StrictHostKeyChecking yes", "    IdentitiesOnly yes", "    PasswordAuthentication no", ""]
+        blocks += [
+            f"Host {alias}",
+            "    HostName 127.0.0.1",
+            f"    Port {ports[base.name]}",
+            f"    User {lab.login_user}",
+            f"    IdentityFile {sshd.quote(str(lab.layout.client_key))}",
+            f"    UserKnownHostsFile {sshd.quote(str(lab.known_hosts_path))}",
+            "    StrictHostKeyChecking yes",
+            "    IdentitiesOnly yes",
+            "    PasswordAuthentication no",
+            "",
+        ]
         keys = {k: v for k, v in asdict(base).items() if v is not None}
         keys.update(name=name, ssh_alias=alias)
         out += ["", "[[host]]", *(f"{k} = {_toml(v)}" for k, v in keys.items())]

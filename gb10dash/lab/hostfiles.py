@@ -21,9 +21,26 @@ def unit_arg(arg: str) -> str:
 
 def exec_start(layout: Layout, spec: HostSpec, api_port: int) -> list[str]:
     hp = layout.host(spec.name)
-    return [str(hp.llama_server), "-m", str(hp.models / spec.model), "-c", str(spec.ctx),
-            "--host", "127.0.0.1", "--port", str(api_port), "--metrics", "--slots",
-            "-ngl", "999", "--load-mode", "none", "-fa", "on", *spec.extra_args]
+    return [
+        str(hp.llama_server),
+        "-m",
+        str(hp.models / spec.model),
+        "-c",
+        str(spec.ctx),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(api_port),
+        "--metrics",
+        "--slots",
+        "-ngl",
+        "999",
+        "--load-mode",
+        "none",
+        "-fa",
+        "on",
+        *spec.extra_args,
+    ]
 
 
 def write_host_files(layout: Layout, spec: HostSpec, api_port: int, llama_server: Path) -> None:
@@ -44,25 +61,27 @@ def write_host_files(layout: Layout, spec: HostSpec, api_port: int, llama_server
 
 def unit_text(spec: HostSpec, argv: list[str], *, working_dir: str, user: str | None = None) -> str:
     """llama-server.service as a lab host has it: Restart=on-failure, the lab's server environment."""
-    return "\n".join([
-        "[Unit]",
-        f"Description=llama.cpp server ({spec.name}, gb10dash lab)",
-        "After=network-online.target mnt-models.mount",
-        "Wants=network-online.target",
-        "",
-        "[Service]",
-        "Type=simple",
-        *([f"User={user}", f"Group={user}"] if user else []),
-        f"WorkingDirectory={unit_arg(working_dir)}",
-        *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
-        "ExecStart=" + " ".join(unit_arg(a) for a in argv),
-        "Restart=on-failure",
-        "RestartSec=1",
-        "",
-        "[Install]",
-        "WantedBy=multi-user.target",
-        "",
-    ])
+    return "\n".join(
+        [
+            "[Unit]",
+            f"Description=llama.cpp server ({spec.name}, gb10dash lab)",
+            "After=network-online.target mnt-models.mount",
+            "Wants=network-online.target",
+            "",
+            "[Service]",
+            "Type=simple",
+            *([f"User={user}", f"Group={user}"] if user else []),
+            f"WorkingDirectory={unit_arg(working_dir)}",
+            *(f"Environment={k}={v}" for k, v in SERVER_ENV.items()),
+            "ExecStart=" + " ".join(unit_arg(a) for a in argv),
+            "Restart=on-failure",
+            "RestartSec=1",
+            "",
+            "[Install]",
+            "WantedBy=multi-user.target",
+            "",
+        ]
+    )
 
 
 def _toml(value: str | int | float) -> str:
@@ -74,15 +93,29 @@ def _toml(value: str | int | float) -> str:
 def host_paths(layout: Layout, spec: HostSpec) -> dict[str, str]:
     """Where a shim-lab host keeps its model, llama.cpp tree and share (paths on this machine)."""
     hp = layout.host(spec.name)
-    return {"model_path": str(hp.models / spec.model), "llama_cpp_dir": str(hp.llama_cpp_dir),
-            "build_dir": str(hp.build_dir), "model_share": str(hp.models)}
+    return {
+        "model_path": str(hp.models / spec.model),
+        "llama_cpp_dir": str(hp.llama_cpp_dir),
+        "build_dir": str(hp.build_dir),
+        "model_share": str(hp.models),
+    }
 
 
-def write_hosts_toml(layout: Layout, specs: list[HostSpec], api_ports: dict[str, int],
-                     paths: Callable[[Layout, HostSpec], dict[str, str]] = host_paths) -> Path:
-    out = ["# gb10dash lab — generated at each lab start; use with GB10DASH_CONFIG=" + str(layout.hosts_toml),
-           "", "[ssh]", f"config_file = {_toml(str(layout.ssh_config))}",
-           "", "[canary]", "enabled = false  # the wedge canary is off in the lab unless a test turns it on"]
+def write_hosts_toml(
+    layout: Layout,
+    specs: list[HostSpec],
+    api_ports: dict[str, int],
+    paths: Callable[[Layout, HostSpec], dict[str, str]] = host_paths,
+) -> Path:
+    out = [
+        "# gb10dash lab — generated at each lab start; use with GB10DASH_CONFIG=" + str(layout.hosts_toml),
+        "",
+        "[ssh]",
+        f"config_file = {_toml(str(layout.ssh_config))}",
+        "",
+        "[canary]",
+        "enabled = false  # the wedge canary is off in the lab unless a test turns it on",
+    ]
     for spec in specs:
         where = paths(layout, spec)
         keys = {

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gb10dash.lab import llama_src, sshd
+from gb10dash.lab.base import LabBase, Progress
 from gb10dash.lab.container import (
     APT_HINT,
     BUILD_DIR,
@@ -33,7 +34,6 @@ from gb10dash.lab.container import (
     HostSetup,
 )
 from gb10dash.lab.hostfiles import write_hosts_toml
-from gb10dash.lab.base import LabBase, Progress
 from gb10dash.lab.layout import HOST_SPECS, UNIT, HostSpec, Layout, default_root
 
 
@@ -112,8 +112,12 @@ class ContainerLayout(Layout):
 
 def container_paths(_layout: Layout, spec: HostSpec) -> dict[str, str]:
     """Where a container host keeps its model, llama.cpp tree and share: the real hosts' paths."""
-    return {"model_path": f"{SHARE}/{spec.model}", "llama_cpp_dir": LLAMA_CPP_DIR, "build_dir": BUILD_DIR,
-            "model_share": SHARE}
+    return {
+        "model_path": f"{SHARE}/{spec.model}",
+        "llama_cpp_dir": LLAMA_CPP_DIR,
+        "build_dir": BUILD_DIR,
+        "model_share": SHARE,
+    }
 
 
 def can_boot() -> str | None:
@@ -127,10 +131,18 @@ def can_boot() -> str | None:
 
 
 class HostsLab(LabBase):
-    def __init__(self, root: Path | str | None = None, hosts: Sequence[str] = ("pegasus", "stella"),
-                 progress: Progress | None = None, journal_group: bool = True) -> None:
-        super().__init__(ContainerLayout(Path(root).expanduser().absolute() if root
-                                         else default_root().with_name("lab-hosts")), hosts, progress)
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        hosts: Sequence[str] = ("pegasus", "stella"),
+        progress: Progress | None = None,
+        journal_group: bool = True,
+    ) -> None:
+        super().__init__(
+            ContainerLayout(Path(root).expanduser().absolute() if root else default_root().with_name("lab-hosts")),
+            hosts,
+            progress,
+        )
         self.journal_group = journal_group
 
     def container(self, name: str) -> HostContainer:
@@ -160,10 +172,20 @@ class HostsLab(LabBase):
         state = {"running": False, "root": str(self.root), "hosts": ports}
         self._save(state)
         authorized = self.layout.authorized_keys.read_text()
-        setups = {s.name: HostSetup(s, ports[s.name]["ssh_port"], ports[s.name]["api_port"],
-                                    sshd.host_key(self.layout, s.name), authorized, self.layout.share_src,
-                                    llama, llama_src.upstream_root(self.layout), journal_group=self.journal_group)
-                  for s in self.specs}
+        setups = {
+            s.name: HostSetup(
+                s,
+                ports[s.name]["ssh_port"],
+                ports[s.name]["api_port"],
+                sshd.host_key(self.layout, s.name),
+                authorized,
+                self.layout.share_src,
+                llama,
+                llama_src.upstream_root(self.layout),
+                journal_group=self.journal_group,
+            )
+            for s in self.specs
+        }
         for s in self.specs:
             self.container(s.name).prepare(setups[s.name])
         t_boot = time.monotonic()
@@ -171,12 +193,14 @@ class HostsLab(LabBase):
             self.container(s.name).boot(setups[s.name])
         for s in self.specs:
             said = self.container(s.name).wait_booted(timeout=90)
-            self.progress(f"{s.name}: booted ({said}) in {time.monotonic() - t_boot:.1f}s — systemd as PID 1, "
-                          f"sshd on 127.0.0.1:{ports[s.name]['ssh_port']} (alias {s.alias}, login {LOGIN_USER})")
-        sshd.write_client_files(self.layout, {s.name: ports[s.name]["ssh_port"] for s in self.specs},
-                                user=LOGIN_USER)
-        write_hosts_toml(self.layout, self.specs, {s.name: ports[s.name]["api_port"] for s in self.specs},
-                         paths=container_paths)
+            self.progress(
+                f"{s.name}: booted ({said}) in {time.monotonic() - t_boot:.1f}s — systemd as PID 1, "
+                f"sshd on 127.0.0.1:{ports[s.name]['ssh_port']} (alias {s.alias}, login {LOGIN_USER})"
+            )
+        sshd.write_client_files(self.layout, {s.name: ports[s.name]["ssh_port"] for s in self.specs}, user=LOGIN_USER)
+        write_hosts_toml(
+            self.layout, self.specs, {s.name: ports[s.name]["api_port"] for s in self.specs}, paths=container_paths
+        )
         state.update(running=True, started_at=time.time(), boot_s=round(time.monotonic() - t_boot, 2))
         self._save(state)
 

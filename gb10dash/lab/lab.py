@@ -22,8 +22,12 @@ __all__ = ["Lab", "LabHost", "Progress"]
 
 
 class Lab(LabBase):
-    def __init__(self, root: Path | str | None = None, hosts: Sequence[str] = ("pegasus", "stella"),
-                 progress: Progress | None = None):
+    def __init__(
+        self,
+        root: Path | str | None = None,
+        hosts: Sequence[str] = ("pegasus", "stella"),
+        progress: Progress | None = None,
+    ):
         super().__init__(Layout(Path(root).expanduser().absolute() if root else default_root()), hosts, progress)
 
     def _host_root(self, name: str) -> Path:
@@ -36,7 +40,8 @@ class Lab(LabBase):
         state = self._state()
         # each host's sshd by its pid file: a test that kills and restarts one leaves another pid
         return bool(state.get("running")) and all(
-            procs.alive(sshd.read_pid(self.layout.sshd_dir(s.name) / "sshd.pid")) for s in self.specs)
+            procs.alive(sshd.read_pid(self.layout.sshd_dir(s.name) / "sshd.pid")) for s in self.specs
+        )
 
     # -- start ---------------------------------------------------------------------------
     def _start_locked(self) -> None:
@@ -53,8 +58,10 @@ class Lab(LabBase):
         for s in self.specs:
             ports[s.name]["sshd_pid"] = sshd.start_sshd(self.layout, s.name, ports[s.name]["ssh_port"])
             self._save(state)
-            self.progress(f"{s.name}: sshd on 127.0.0.1:{ports[s.name]['ssh_port']} "
-                          f"(alias {s.alias}), share {'mounted' if state['mounted'][s.name] else 'NOT mounted'}")
+            self.progress(
+                f"{s.name}: sshd on 127.0.0.1:{ports[s.name]['ssh_port']} "
+                f"(alias {s.alias}), share {'mounted' if state['mounted'][s.name] else 'NOT mounted'}"
+            )
         sshd.write_client_files(self.layout, {s.name: ports[s.name]["ssh_port"] for s in self.specs})
         hostfiles.write_hosts_toml(self.layout, self.specs, {s.name: ports[s.name]["api_port"] for s in self.specs})
         for s in self.specs:
@@ -69,11 +76,11 @@ class Lab(LabBase):
         hp = self.layout.host(host)
         env = dict(os.environ, GB10LAB_ROOT=str(hp.root), PATH=f"{hp.bin}{os.pathsep}{os.environ.get('PATH', '')}")
         argv = [str(hp.bin / "systemctl"), action] + ([] if action == "daemon-reload" else [UNIT])
-        done = subprocess.run(argv, env=env, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if check and done.returncode != 0:
-            raise RuntimeError(f"{host}: systemctl {action} {UNIT} failed ({done.returncode}): "
-                               f"{(done.stderr or done.stdout).strip()}")
+            raise RuntimeError(
+                f"{host}: systemctl {action} {UNIT} failed ({done.returncode}): {(done.stderr or done.stdout).strip()}"
+            )
         return done
 
     # -- readiness -----------------------------------------------------------------------
@@ -81,8 +88,14 @@ class Lab(LabBase):
         hp = self.layout.host(host)
         env = dict(os.environ, GB10LAB_ROOT=str(hp.root))
         try:
-            done = subprocess.run([str(hp.bin / "journalctl"), "-u", UNIT, "-n", str(lines), "--no-pager"], env=env,
-                                  capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+            done = subprocess.run(
+                [str(hp.bin / "journalctl"), "-u", UNIT, "-n", str(lines), "--no-pager"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                stdin=subprocess.DEVNULL,
+            )
             return (done.stdout + done.stderr).strip()
         except (OSError, subprocess.SubprocessError) as e:
             return f"(no journal: {e})"
@@ -129,7 +142,7 @@ class Lab(LabBase):
 def _pname(p) -> str:
     try:
         return p.name()
-    except Exception:  # noqa: BLE001 - gone meanwhile
+    except Exception:
         return str(p.pid)
 
 
@@ -148,6 +161,8 @@ def _shim_installer() -> Callable[[Path, str], None]:
     try:
         from gb10dash.lab.shims import install_shims
     except ImportError as e:
-        raise RuntimeError("gb10dash.lab.shims.install_shims is missing: the lab needs the systemctl/"
-                           f"journalctl/nvidia-smi shims ({e})") from e
+        raise RuntimeError(
+            "gb10dash.lab.shims.install_shims is missing: the lab needs the systemctl/"
+            f"journalctl/nvidia-smi shims ({e})"
+        ) from e
     return install_shims

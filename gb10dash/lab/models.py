@@ -171,21 +171,43 @@ def write_extras(share: Path) -> None:
     """The non-GGUF directory and the corrupt GGUF."""
     st = share / NOT_GGUF_DIR
     st.mkdir(parents=True, exist_ok=True)
-    (st / "config.json").write_text(json.dumps(
-        {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "hidden_size": 4096,
-         "num_hidden_layers": 36, "torch_dtype": "bfloat16"}, indent=2) + "\n")
+    (st / "config.json").write_text(
+        json.dumps(
+            {
+                "architectures": ["Qwen3ForCausalLM"],
+                "model_type": "qwen3",
+                "hidden_size": 4096,
+                "num_hidden_layers": 36,
+                "torch_dtype": "bfloat16",
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     header = json.dumps({"__metadata__": {"format": "pt"}}).encode()
     (st / "model.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
     bad = share / CORRUPT
     bad.parent.mkdir(parents=True, exist_ok=True)
     # Valid magic and version, then a truncated key/value section.
-    bad.write_bytes(b"GGUF" + (3).to_bytes(4, "little") + (5).to_bytes(8, "little")
-                    + (9).to_bytes(8, "little") + b"\x07\x00\x00\x00gen\xff\xfe")
+    bad.write_bytes(
+        b"GGUF"
+        + (3).to_bytes(4, "little")
+        + (5).to_bytes(8, "little")
+        + (9).to_bytes(8, "little")
+        + b"\x07\x00\x00\x00gen\xff\xfe"
+    )
 
 
 def share_fingerprint() -> str:
-    blob = json.dumps({"v": FORMAT_VERSION, "models": [asdict(m) for m in MODELS],
-                       "merges": MERGES, "specials": SPECIALS, "tpl": CHATML_TEMPLATE})
+    blob = json.dumps(
+        {
+            "v": FORMAT_VERSION,
+            "models": [asdict(m) for m in MODELS],
+            "merges": MERGES,
+            "specials": SPECIALS,
+            "tpl": CHATML_TEMPLATE,
+        }
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -195,7 +217,8 @@ def share_is_current(share: Path) -> bool:
     except (OSError, ValueError):
         return False
     return stamp.get("fingerprint") == share_fingerprint() and all(
-        (share / f).is_file() for m in MODELS for f in m.files)
+        (share / f).is_file() for m in MODELS for f in m.files
+    )
 
 
 def ensure_share(share: Path, progress: Callable[[str], None] = lambda _m: None) -> bool:

@@ -41,8 +41,11 @@ def _mentions(proc: psutil.Process, root: str) -> bool:
         cmd = proc.cmdline()
         if not any(a == root or inside in a for a in cmd):
             return False
-        return (proc.name() in ("sshd", "llama-server") or cmd[0].startswith(inside)
-                or any("gb10dash.lab.shims" in a for a in cmd))
+        return (
+            proc.name() in ("sshd", "llama-server")
+            or cmd[0].startswith(inside)
+            or any("gb10dash.lab.shims" in a for a in cmd)
+        )
     except (psutil.Error, IndexError):
         return False
 

@@ -29,7 +29,7 @@ def user_name() -> str:
 
 def quote(value: str) -> str:
     """Quote one ssh(d)_config argument (both parse double quotes)."""
-    if value and not any(c in value for c in ' \t"\'\\#'):
+    if value and not any(c in value for c in " \t\"'\\#"):
         return value
     if '"' in value or "\\" in value:
         raise ValueError(f"cannot put {value!r} in an ssh config file")
@@ -61,8 +61,12 @@ def keygen(path: Path, comment: str) -> None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     path.unlink(missing_ok=True)
-    subprocess.run([tool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-                   check=True, capture_output=True, timeout=30)
+    subprocess.run(
+        [tool("ssh-keygen"), "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
 
 
 def ensure_keys(layout: Layout, hosts: list[str]) -> None:
@@ -123,16 +127,20 @@ def start_sshd(layout: Layout, host: str, port: int, timeout: float = 10.0) -> i
     check = subprocess.run([sshd, "-t", "-f", str(cfg)], capture_output=True, text=True, timeout=15)
     if check.returncode != 0:
         raise RuntimeError(f"sshd -t rejected {cfg}: {check.stderr.strip()}")
-    subprocess.run([sshd, "-f", str(cfg), "-E", str(d / "sshd.log")], check=True,
-                   capture_output=True, timeout=15, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [sshd, "-f", str(cfg), "-E", str(d / "sshd.log")],
+        check=True,
+        capture_output=True,
+        timeout=15,
+        stdin=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pid = read_pid(pidfile)
         if pid and alive(pid) and _accepts(port):
             return pid
         time.sleep(0.05)
-    raise RuntimeError(f"sshd for {host} did not come up on 127.0.0.1:{port} in {timeout:.0f}s; "
-                       f"see {d / 'sshd.log'}")
+    raise RuntimeError(f"sshd for {host} did not come up on 127.0.0.1:{port} in {timeout:.0f}s; see {d / 'sshd.log'}")
 
 
 def read_pid(pidfile: Path) -> int | None:

@@ -37,7 +37,8 @@ def check_bind(host: str, port: int, *, read_only: bool, token_file: str | None)
         f"refusing to bind {host or 'every interface'!s}: it is not a loopback address, and the page has no "
         f"login and no TLS, so anyone who reaches port {port} could restart, swap or rebuild your hosts. "
         f"Add --read-only (watch only) or --token-file FILE (the browser opens /?token=...), "
-        f"or keep --host 127.0.0.1 and use an SSH tunnel: ssh -L {port}:127.0.0.1:{port} THIS_MACHINE")
+        f"or keep --host 127.0.0.1 and use an SSH tunnel: ssh -L {port}:127.0.0.1:{port} THIS_MACHINE"
+    )
 
 
 def read_token(path: str | Path) -> str:
@@ -46,21 +47,21 @@ def read_token(path: str | Path) -> str:
     try:
         mode = path.stat().st_mode
         if mode & 0o077:
-            raise ServeError(f"--token-file {path}: readable by others (mode {mode & 0o777:o}); "
-                             f"run chmod 600 {path}")
+            raise ServeError(f"--token-file {path}: readable by others (mode {mode & 0o777:o}); run chmod 600 {path}")
         token = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ServeError(f"--token-file {path}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ServeError(f"--token-file {path}: not UTF-8 text") from None
     if "\n" in token or len(token) < 16 or any(c.isspace() for c in token):
-        raise ServeError(f"--token-file {path}: expected one line holding a token of at least 16 characters "
-                         f"and no spaces (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe())')")
+        raise ServeError(
+            f"--token-file {path}: expected one line holding a token of at least 16 characters "
+            f"and no spaces (e.g. python3 -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
     return token
 
 
-def app_command(config_path: Path, *, refresh_s: float, read_only: bool,
-                python: str = sys.executable) -> str:
+def app_command(config_path: Path, *, refresh_s: float, read_only: bool, python: str = sys.executable) -> str:
     """The shell command textual-serve runs for each browser session: this gb10dash's `tui`, same config.
 
     textual-serve starts it with a shell, so every part is quoted, and `exec` makes the app that shell's

@@ -10,8 +10,16 @@ from gb10dash.serve.bind import ServeError, app_command, check_bind, read_token
 EXIT_OK, EXIT_USAGE = 0, 2
 
 
-def serve_command(config_path: Path, *, host: str, port: int, read_only: bool, token_file: str | None,
-                  refresh_s: float, max_sessions: int) -> int:
+def serve_command(
+    config_path: Path,
+    *,
+    host: str,
+    port: int,
+    read_only: bool,
+    token_file: str | None,
+    refresh_s: float,
+    max_sessions: int,
+) -> int:
     """Exit 2, before anything listens, when the bind is unsafe or the token file is unusable."""
     try:
         check_bind(host, port, read_only=read_only, token_file=token_file)

@@ -22,8 +22,16 @@ COOKIE = "gb10dash_token"
 
 
 class DashboardServer(Server):
-    def __init__(self, command: str, host: str, port: int, *, token: str | None = None,
-                 read_only: bool = False, max_sessions: int = 4) -> None:
+    def __init__(
+        self,
+        command: str,
+        host: str,
+        port: int,
+        *,
+        token: str | None = None,
+        read_only: bool = False,
+        max_sessions: int = 4,
+    ) -> None:
         super().__init__(command, host=host, port=port, title="gb10dash" + (" (read-only)" if read_only else ""))
         self._token = token
         self.read_only = read_only
@@ -40,12 +48,16 @@ class DashboardServer(Server):
             if not self._token_ok(request.query["token"]):
                 return web.Response(status=403, text="gb10dash: wrong token\n")
             found = web.HTTPSeeOther("/")  # the token leaves the address bar
-            found.set_cookie(COOKIE, self._token, httponly=True, samesite="Strict", path="/",
-                             secure=_scheme(request) == "https")
+            found.set_cookie(
+                COOKIE, self._token, httponly=True, samesite="Strict", path="/", secure=_scheme(request) == "https"
+            )
             raise found
         if not self._token_ok(request.cookies.get(COOKIE)):
-            return web.Response(status=401, text="gb10dash: this page needs the token: open /?token=TOKEN "
-                                                 "(TOKEN is in the --token-file the server was started with)\n")
+            return web.Response(
+                status=401,
+                text="gb10dash: this page needs the token: open /?token=TOKEN "
+                "(TOKEN is in the --token-file the server was started with)\n",
+            )
         base = f"{_scheme(request)}://{request.host}"
         ws_scheme = "wss" if base.startswith("https") else "ws"
         context: dict[str, Any] = {
@@ -70,8 +82,7 @@ class DashboardServer(Server):
         assert task is not None
         self._sessions.add(task)
         try:
-            return await run_session(request, self.command, self.download_manager, self.debug,
-                                     self._process_messages)
+            return await run_session(request, self.command, self.download_manager, self.debug, self._process_messages)
         finally:
             self._sessions.discard(task)
 
@@ -85,10 +96,17 @@ class DashboardServer(Server):
     async def on_startup(self, app: web.Application) -> None:
         mode = "read-only" if self.read_only else "full control"
         login = ", token required (open /?token=TOKEN)" if self._token else ""
-        where = (f"every interface, port {self.port}" if self.host in ("", "0.0.0.0", "::")
-                 else f"http://{_url_host(self.host)}:{self.port}/")
-        self.console.print(f"gb10dash serve: {where} ({mode}{login}); one app process per browser session, "
-                           f"at most {self.max_sessions}; Ctrl+C stops", highlight=False, soft_wrap=True)
+        where = (
+            f"every interface, port {self.port}"
+            if self.host in ("", "0.0.0.0", "::")
+            else f"http://{_url_host(self.host)}:{self.port}/"
+        )
+        self.console.print(
+            f"gb10dash serve: {where} ({mode}{login}); one app process per browser session, "
+            f"at most {self.max_sessions}; Ctrl+C stops",
+            highlight=False,
+            soft_wrap=True,
+        )
 
     def serve(self, debug: bool = False) -> None:
         """Runs until SIGINT/SIGTERM; open sessions' apps are told to quit on the way out."""
@@ -97,8 +115,16 @@ class DashboardServer(Server):
         loop = asyncio.new_event_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_exit)
-        web.run_app(self._make_app(), host=self.host, port=self.port, handle_signals=False, loop=loop,
-                    print=None, access_log=None, shutdown_timeout=5)
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            handle_signals=False,
+            loop=loop,
+            print=None,
+            access_log=None,
+            shutdown_timeout=5,
+        )
 
 
 def _scheme(request: web.Request) -> str:

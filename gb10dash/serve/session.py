@@ -37,8 +37,9 @@ class BoundedAppService(AppService):
             await task
 
 
-async def run_session(request: web.Request, command: str, downloads: DownloadManager, debug: bool,
-                      process_messages) -> web.WebSocketResponse:
+async def run_session(
+    request: web.Request, command: str, downloads: DownloadManager, debug: bool, process_messages
+) -> web.WebSocketResponse:
     """textual-serve's websocket handler with the bounded stop: the page's keys in, the app's screen out."""
     websocket = web.WebSocketResponse(heartbeat=15)
     width = to_int(request.query.get("width", "80"), 80)
@@ -46,8 +47,14 @@ async def run_session(request: web.Request, command: str, downloads: DownloadMan
     service: BoundedAppService | None = None
     try:
         await websocket.prepare(request)
-        service = BoundedAppService(command, write_bytes=websocket.send_bytes, write_str=websocket.send_str,
-                                    close=websocket.close, download_manager=downloads, debug=debug)
+        service = BoundedAppService(
+            command,
+            write_bytes=websocket.send_bytes,
+            write_str=websocket.send_str,
+            close=websocket.close,
+            download_manager=downloads,
+            debug=debug,
+        )
         await service.start(width, height)
         await process_messages(websocket, service)
     except asyncio.CancelledError:  # the server is stopping

@@ -50,8 +50,7 @@ class Transport(abc.ABC):
     def connected(self) -> bool: ...
 
     @abc.abstractmethod
-    async def run(self, argv: Sequence[str], *, timeout: float = 10.0,
-                  input: str | None = None) -> CommandResult:
+    async def run(self, argv: Sequence[str], *, timeout: float = 10.0, input: str | None = None) -> CommandResult:
         """Run argv to completion; kill it and raise CommandTimeout after timeout seconds."""
 
     @abc.abstractmethod
@@ -64,8 +63,7 @@ class Transport(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def read_file(self, path: str, *, timeout: float = 10.0,
-                        max_bytes: int = 4 * 1024 * 1024) -> bytes:
+    async def read_file(self, path: str, *, timeout: float = 10.0, max_bytes: int = 4 * 1024 * 1024) -> bytes:
         """Read a (small) file; raises FileNotFoundError / PermissionError / TransportError."""
 
     async def forward_port(self, remote_host: str, remote_port: int) -> int:
@@ -81,7 +79,7 @@ class Transport(abc.ABC):
             reason = result.stderr.strip().splitlines()[-1:] or [f"stat exited {result.exit_status}"]
             raise OSError(reason[0])
 
-    async def end_stat_session(self, *, kill: bool) -> None:
+    async def end_stat_session(self, *, kill: bool) -> None:  # noqa: B027 (a no-op by default)
         """Drop what `stat_path` keeps on the host (a new one is made on the next call); kill=True also
         ends a stat still blocked there. Nothing to do where each stat is its own process."""
 

@@ -45,9 +45,12 @@ class LocalTransport(Transport):
             raise ValueError("empty argv")
         try:
             return await asyncio.create_subprocess_exec(
-                *argv, stdin=stdin, stdout=asyncio.subprocess.PIPE,
+                *argv,
+                stdin=stdin,
+                stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                env=self._env, start_new_session=True,
+                env=self._env,
+                start_new_session=True,
                 limit=STREAM_LINE_LIMIT,
             )
         except FileNotFoundError:
@@ -55,13 +58,12 @@ class LocalTransport(Transport):
         except OSError as exc:
             raise TransportError(f"{self.name}: cannot run {argv[0]}: {exc.strerror}") from None
 
-    async def run(self, argv: Sequence[str], *, timeout: float = 10.0,
-                  input: str | None = None) -> CommandResult:
+    async def run(self, argv: Sequence[str], *, timeout: float = 10.0, input: str | None = None) -> CommandResult:
         proc = await self._spawn(argv, stdin=asyncio.subprocess.PIPE)
         data = input.encode() if input is not None else None
         try:
             stdout, stderr = await asyncio.wait_for(proc.communicate(data), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await _kill(proc)
             raise CommandTimeout(f"{self.name}: {argv[0]} timed out after {timeout:g} s") from None
         except asyncio.CancelledError:
@@ -70,8 +72,7 @@ class LocalTransport(Transport):
         status = proc.returncode if proc.returncode is not None else -1
         if status < 0:  # killed by a signal: report it the way a shell would
             status = 128 - status
-        return CommandResult(tuple(argv), status, stdout.decode(errors="replace"),
-                             stderr.decode(errors="replace"))
+        return CommandResult(tuple(argv), status, stdout.decode(errors="replace"), stderr.decode(errors="replace"))
 
     async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
         proc = await self._spawn(argv, stdin=None)
@@ -87,8 +88,7 @@ class LocalTransport(Transport):
             self._children.discard(proc)
             await _kill(proc)
 
-    async def read_file(self, path: str, *, timeout: float = 10.0,
-                        max_bytes: int = 4 * 1024 * 1024) -> bytes:
+    async def read_file(self, path: str, *, timeout: float = 10.0, max_bytes: int = 4 * 1024 * 1024) -> bytes:
         def read() -> bytes:
             with open(path, "rb") as handle:
                 return handle.read(max_bytes)
@@ -97,7 +97,7 @@ class LocalTransport(Transport):
         future = asyncio.get_running_loop().run_in_executor(None, read)
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise CommandTimeout(f"{self.name}: reading {path} timed out after {timeout:g} s") from None
 
 

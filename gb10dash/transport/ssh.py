@@ -29,9 +29,11 @@ from gb10dash.transport.base import (
 def describe_ssh_error(alias: str, exc: BaseException) -> str:
     """One line an operator can act on, for any error asyncssh raises."""
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return (f"{alias}: host key refused ({exc.reason}); the key is unknown or has changed. "
-                f"Check it, then add it to known_hosts (e.g. ssh {alias} once, comparing the "
-                f"fingerprint with the host's own `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`)")
+        return (
+            f"{alias}: host key refused ({exc.reason}); the key is unknown or has changed. "
+            f"Check it, then add it to known_hosts (e.g. ssh {alias} once, comparing the "
+            f"fingerprint with the host's own `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`)"
+        )
     if isinstance(exc, asyncssh.PermissionDenied):
         return f"{alias}: authentication failed ({exc.reason}); check IdentityFile/User in the ssh config"
     if isinstance(exc, asyncssh.DisconnectError):
@@ -119,8 +121,9 @@ async def _close_quietly(handle: asyncssh.SFTPClientFile) -> None:
 
 
 class SshTransport(Transport):
-    def __init__(self, name: str, alias: str, settings: SshSettings | None = None, *,
-                 accept_new_host_key: bool = False):
+    def __init__(
+        self, name: str, alias: str, settings: SshSettings | None = None, *, accept_new_host_key: bool = False
+    ):
         self.name = name
         self.alias = alias
         self.settings = settings or SshSettings()
@@ -162,10 +165,12 @@ class SshTransport(Transport):
             except asyncssh.HostKeyNotVerifiable as exc:
                 offered = await self._offered_key(config)
                 if client is not None and client.changed:
-                    raise TransportError(f"{self.alias}: HOST KEY CHANGED: known_hosts holds another key for "
-                                         f"this host{offered}. Someone may be intercepting the connection, or the "
-                                         f"host was reinstalled; accept_new_host_key never accepts a changed key: "
-                                         f"check it and edit known_hosts yourself") from exc
+                    raise TransportError(
+                        f"{self.alias}: HOST KEY CHANGED: known_hosts holds another key for "
+                        f"this host{offered}. Someone may be intercepting the connection, or the "
+                        f"host was reinstalled; accept_new_host_key never accepts a changed key: "
+                        f"check it and edit known_hosts yourself"
+                    ) from exc
                 raise TransportError(describe_ssh_error(self.alias, exc) + offered) from exc
             except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 raise TransportError(describe_ssh_error(self.alias, exc)) from exc
@@ -179,14 +184,19 @@ class SshTransport(Transport):
         os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         with open(path, "a", encoding="ascii") as known:
             known.write(f"{pattern} {algorithm} {data}\n")
-        _log.warning("%s: accepted the new host key %s (accept_new_host_key = true) and added it to %s",
-                     self.alias, self.accepted_host_key, path)
+        _log.warning(
+            "%s: accepted the new host key %s (accept_new_host_key = true) and added it to %s",
+            self.alias,
+            self.accepted_host_key,
+            path,
+        )
 
     async def _offered_key(self, config: Sequence[str]) -> str:
         """The refused key's type and SHA256 fingerprint, to compare with the host's own."""
         try:
-            key = await asyncio.wait_for(asyncssh.get_server_host_key(self.alias, config=config),
-                                         self.settings.connect_timeout_s)
+            key = await asyncio.wait_for(
+                asyncssh.get_server_host_key(self.alias, config=config), self.settings.connect_timeout_s
+            )
         except (TimeoutError, OSError, asyncssh.Error, ValueError):
             return ""
         if key is None:
@@ -220,8 +230,7 @@ class SshTransport(Transport):
         assert self._conn is not None
         return self._conn
 
-    async def run(self, argv: Sequence[str], *, timeout: float = 10.0,
-                  input: str | None = None) -> CommandResult:
+    async def run(self, argv: Sequence[str], *, timeout: float = 10.0, input: str | None = None) -> CommandResult:
         conn = self._connection()
         # a command that reads stdin cannot be guarded by stdin EOF; it relies on sshd alone
         command = shlex.join(argv) if input is not None else guarded(argv)
@@ -247,8 +256,7 @@ class SshTransport(Transport):
         try:
             # a small window bounds what waits unread when we fall behind (asyncssh pauses reading at
             # the window; its 2 MiB default is ~2.6 MiB of str a stream): the sender waits instead
-            proc = await conn.create_process(guarded(argv), encoding="utf-8", errors="replace",
-                                             window=_STREAM_WINDOW)
+            proc = await conn.create_process(guarded(argv), encoding="utf-8", errors="replace", window=_STREAM_WINDOW)
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:
@@ -263,8 +271,7 @@ class SshTransport(Transport):
         finally:
             _terminate(proc)
 
-    async def read_file(self, path: str, *, timeout: float = 10.0,
-                        max_bytes: int = 4 * 1024 * 1024) -> bytes:
+    async def read_file(self, path: str, *, timeout: float = 10.0, max_bytes: int = 4 * 1024 * 1024) -> bytes:
         try:
             sftp = await self._sftp_client()
             async with asyncio.timeout(timeout):
@@ -390,7 +397,7 @@ class SshTransport(Transport):
 # (its own /proc/self/stat), so a command that ended and whose pid was reused is never hit.
 # The script is constant; argv are positional parameters, quoted with shlex.join.
 _GUARD_SCRIPT = (
-    'exec 3<&0; { while read -r _; do :; done; read -r _ _ _ pp _ </proc/self/stat; '
+    "exec 3<&0; { while read -r _; do :; done; read -r _ _ _ pp _ </proc/self/stat; "
     '[ "$pp" != "$$" ] || kill -TERM "$$"; } <&3 >/dev/null 2>&1 & exec "$@" </dev/null 3<&-'
 )
 

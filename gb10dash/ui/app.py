@@ -63,15 +63,14 @@ from gb10dash.ui.screens.help import HelpScreen
 from gb10dash.ui.screens.model_picker import ModelPicker
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 from gb10dash.ui.widgets.alert_banner import AlertBanner
-from gb10dash.ui.widgets.out_of_view import OutOfView
-from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.fleet_table import FleetTable
 from gb10dash.ui.widgets.host_grid import HostGrid
 from gb10dash.ui.widgets.host_panel import HostPanel
 from gb10dash.ui.widgets.log_pane import LogPane
+from gb10dash.ui.widgets.out_of_view import OutOfView
+from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.status_line import StatusLine
 from gb10dash.ui.widgets.steady_footer import SteadyFooter
-
 
 SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary
 #: journal entries kept per host by its monitor, and lines by the log pane: the same number, so the
@@ -87,13 +86,18 @@ class Gb10DashApp(PlanSafety, App[None]):
     #: which [keys] in hosts.toml remaps (gb10dash/keymap.py)
     BINDINGS = [Binding(c.key, c.id, c.footer or c.help, show=bool(c.footer), id=c.id) for c in REGISTRY if c.bound]
 
-    def __init__(self, config: Config, *, refresh_s: float = 1.0,
-                 states: Mapping[str, HostState] | None = None,
-                 histories: Mapping[str, list[RatePoint]] | None = None,
-                 now: float | None = None,
-                 bench: Mapping[str, list[HistoryEntry]] | None = None,
-                 background: Callable[[], Awaitable[None]] | None = None,
-                 read_only: bool = False) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        refresh_s: float = 1.0,
+        states: Mapping[str, HostState] | None = None,
+        histories: Mapping[str, list[RatePoint]] | None = None,
+        now: float | None = None,
+        bench: Mapping[str, list[HistoryEntry]] | None = None,
+        background: Callable[[], Awaitable[None]] | None = None,
+        read_only: bool = False,
+    ) -> None:
         """Live by default; with `states` it shows those fixed states (tests, screenshots).
         `background` is a coroutine factory run alongside (the demo's traffic).
         `read_only` refuses every action that changes a host, and the chat (gb10dash serve --read-only)."""
@@ -110,10 +114,16 @@ class Gb10DashApp(PlanSafety, App[None]):
         self._background = background
         cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=LOG_LINES)
         plan_watch = InterruptedPlans()  # plans that never ended: the banner, R
-        self.monitors = {} if states is not None else {
-            host.name: HostMonitor(host, config.ssh, cadence=cadence, on_update=self._monitor_changed,
-                                   plan_watch=plan_watch)
-            for host in config.hosts}
+        self.monitors = (
+            {}
+            if states is not None
+            else {
+                host.name: HostMonitor(
+                    host, config.ssh, cadence=cadence, on_update=self._monitor_changed, plan_watch=plan_watch
+                )
+                for host in config.hosts
+            }
+        )
         self.histories = {host.name: RateHistory() for host in config.hosts}
         self._dirty: set[str] = set()
         self._log_seq: dict[str, int] = {}
@@ -133,7 +143,7 @@ class Gb10DashApp(PlanSafety, App[None]):
         self.action_views: dict[str, ActionView] = {}  # host -> what its running action shows
         self._action_tasks: dict[str, asyncio.Task[None]] = {}
         self._bench_before: dict[str, BenchResult | None] = {}  # host -> the quick bench before its rebuild
-        self.chat_histories = ChatHistories()       # per host, for the session
+        self.chat_histories = ChatHistories()  # per host, for the session
         self._bench_cache: dict[str, tuple[tuple[str, str | None] | None, list[HistoryEntry]]] = {}
 
     @property
@@ -179,8 +189,9 @@ class Gb10DashApp(PlanSafety, App[None]):
 
         def healthy() -> bool:
             state = self.shown.get(name)
-            return bool(state and state.health and state.health.state is HealthState.OK
-                        and name not in self.actions_running)
+            return bool(
+                state and state.health and state.health.state is HealthState.OK and name not in self.actions_running
+            )
 
         def seen(result: CanaryResult) -> None:
             was = self.canary_results.get(name)
@@ -192,12 +203,22 @@ class Gb10DashApp(PlanSafety, App[None]):
                 self.notify(result.describe(), title=f"{name}: answers again", timeout=8)
 
         async def restart(result: CanaryResult) -> None:
-            self.notify(f"restarting {name} (auto-restart on a wedge; audited)", title="wedge canary",
-                        severity="warning", timeout=10)
+            self.notify(
+                f"restarting {name} (auto-restart on a wedge; audited)",
+                title="wedge canary",
+                severity="warning",
+                timeout=10,
+            )
             self._run_action(plan_restart(monitor.host), name, monitor.host.unit)
 
-        await CanaryRunner(self.config.canary, monitor.api_client, healthy=healthy, on_result=seen,
-                           restart=restart, first_after_s=self.canary_first_after_s).run()
+        await CanaryRunner(
+            self.config.canary,
+            monitor.api_client,
+            healthy=healthy,
+            on_result=seen,
+            restart=restart,
+            first_after_s=self.canary_first_after_s,
+        ).run()
 
     # -- updates ---------------------------------------------------------------------
     def _monitor_changed(self, monitor: HostMonitor) -> None:
@@ -242,8 +263,13 @@ class Gb10DashApp(PlanSafety, App[None]):
             if self.summary or not grid.in_view(panel):  # out of sight: drawn when it comes back
                 hidden.add(name)
                 continue
-            panel.show(state, history.points(now), now, self._bench_runs(name, state.model_id),
-                       self.alert_engine.active_for(name))
+            panel.show(
+                state,
+                history.points(now),
+                now,
+                self._bench_runs(name, state.model_id),
+                self.alert_engine.active_for(name),
+            )
         self._dirty = hidden
         if self.summary:
             self._show_table()
@@ -257,8 +283,15 @@ class Gb10DashApp(PlanSafety, App[None]):
     def _show_out_of_view(self) -> None:
         """A line for each host whose panel the grid cannot show now (none in the summary table)."""
         grid = self.query_one(HostGrid)
-        hidden = [] if self.summary else [self.shown[panel.host.name] for panel in grid.panels
-                                          if panel.host.name in self.shown and not grid.in_view(panel)]
+        hidden = (
+            []
+            if self.summary
+            else [
+                self.shown[panel.host.name]
+                for panel in grid.panels
+                if panel.host.name in self.shown and not grid.in_view(panel)
+            ]
+        )
         self.query_one(OutOfView).show(hidden)
 
     def _bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:
@@ -365,8 +398,12 @@ class Gb10DashApp(PlanSafety, App[None]):
     def _refused_read_only(self, what: str) -> bool:
         """True, after saying why, when this app only watches (started by gb10dash serve --read-only)."""
         if self.read_only:
-            self.notify(f"{what} is disabled: started with gb10dash serve --read-only", title="read-only",
-                        severity="warning", timeout=6)
+            self.notify(
+                f"{what} is disabled: started with gb10dash serve --read-only",
+                title="read-only",
+                severity="warning",
+                timeout=6,
+            )
         return self.read_only
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -377,8 +414,12 @@ class Gb10DashApp(PlanSafety, App[None]):
         """Every key, palette entry and screen runs the app's actions through here: a mutating one
         is refused, with the reason, in a read-only app — one check for every command the registry
         marks mutating, none wired by hand."""
-        if (isinstance(action, str) and default_namespace in (None, self) and is_mutating(action)
-                and self._refused_read_only(action.replace("_", " "))):
+        if (
+            isinstance(action, str)
+            and default_namespace in (None, self)
+            and is_mutating(action)
+            and self._refused_read_only(action.replace("_", " "))
+        ):
             return True
         return await super().run_action(action, default_namespace, namespaces)
 
@@ -406,8 +447,9 @@ class Gb10DashApp(PlanSafety, App[None]):
         if monitor is None:
             self.notify("no live connection in this view", severity="warning")
         elif self.focused_host in self.actions_running:
-            self.notify(f"{self.focused_host}: {self.actions_running[self.focused_host]} is still running",
-                        severity="warning")
+            self.notify(
+                f"{self.focused_host}: {self.actions_running[self.focused_host]} is still running", severity="warning"
+            )
             return None
         return monitor
 
@@ -443,8 +485,12 @@ class Gb10DashApp(PlanSafety, App[None]):
             bench_history.append(result)
             self._bench_cache.pop(name, None)
             self._dirty.add(name)
-            self.notify("\n".join(bench_table(result)), title=f"{name}: {bench_verdict(result)}", timeout=20,
-                        severity="warning" if result.regression else "information")
+            self.notify(
+                "\n".join(bench_table(result)),
+                title=f"{name}: {bench_verdict(result)}",
+                timeout=20,
+                severity="warning" if result.regression else "information",
+            )
         except (BenchError, TransportError, ValueError) as exc:
             self.notify(str(exc), title=f"{name}: benchmark failed", severity="error", timeout=10)
         finally:
@@ -484,8 +530,9 @@ class Gb10DashApp(PlanSafety, App[None]):
         if self._refused_read_only(plan.action):  # before a plan is even shown (_run_action checks again)
             return
         if host in self.actions_running:
-            self.notify(f"{host}: {self.actions_running[host]} is still running; wait for it to finish",
-                        severity="warning")
+            self.notify(
+                f"{host}: {self.actions_running[host]} is still running; wait for it to finish", severity="warning"
+            )
             return
 
         def answered(go: bool | None) -> None:
@@ -515,8 +562,11 @@ class Gb10DashApp(PlanSafety, App[None]):
             self._show_action()
             waiting = step.status == "progress" and step.percent is None and step.elapsed_s % 10 < 0.6
             if step.status in ("ok", "failed") or waiting:
-                self.notify(f"{host}: {step.title} — {step.status} {step.detail}".rstrip(), timeout=4,
-                            severity="error" if step.status == "failed" else "information")
+                self.notify(
+                    f"{host}: {step.title} — {step.status} {step.detail}".rstrip(),
+                    timeout=4,
+                    severity="error" if step.status == "failed" else "information",
+                )
 
         try:
             if plan.action == "rebuild" and switches_build(plan):
@@ -542,8 +592,9 @@ class Gb10DashApp(PlanSafety, App[None]):
 
     async def _regression_bench(self, monitor: HostMonitor, label: str) -> BenchResult | None:
         host = monitor.host.name
-        self.action_views[host] = ActionView(host, self.actions_running.get(host, "rebuild"),
-                                             title=f"quick bench {label} (regression check)")
+        self.action_views[host] = ActionView(
+            host, self.actions_running.get(host, "rebuild"), title=f"quick bench {label} (regression check)"
+        )
         self._show_action()
         try:
             return await quick_bench(monitor.host, await monitor.api_client())
@@ -559,8 +610,12 @@ class Gb10DashApp(PlanSafety, App[None]):
             return
         check = BeforeAfter(before, await self._regression_bench(monitor, "after"), commits=commits_of(result))
         self._bench_cache.pop(host, None)
-        self.notify("\n".join(check.table()), title=f"{host}: rebuild regression check", timeout=30,
-                    severity="warning" if check.dropped else "information")
+        self.notify(
+            "\n".join(check.table()),
+            title=f"{host}: rebuild regression check",
+            timeout=30,
+            severity="warning" if check.dropped else "information",
+        )
         if check.dropped:
             self._plan_revert(monitor, title=f"gen tok/s dropped on {host}: revert to the previous build?")
 
@@ -569,20 +624,32 @@ class Gb10DashApp(PlanSafety, App[None]):
             self.notify(f"{host}: {plan.action} done in {result.record.duration_s:.1f} s", title="done", timeout=6)
             return
         tail = "\n".join(result.journal[-8:])
-        self.notify(f"{result.error}" + (f"\n{tail}" if tail else ""), title=f"{host}: {plan.action} failed"
-                    + (" (rolled back)" if result.rolled_back else ""), severity="error", timeout=20)
+        self.notify(
+            f"{result.error}" + (f"\n{tail}" if tail else ""),
+            title=f"{host}: {plan.action} failed" + (" (rolled back)" if result.rolled_back else ""),
+            severity="error",
+            timeout=20,
+        )
 
     async def _offer_flag_rewrite(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> None:
         """The new build renamed flags of the unit's ExecStart: offer the rewritten one as a drop-in."""
         try:
             follow = await rewrite_follow_up(monitor.transport, monitor.host, plan, result)
         except (TransportError, ValueError) as exc:
-            self.notify(str(exc), title=f"{monitor.host.name}: cannot offer the rewritten ExecStart",
-                        severity="error", timeout=8)
+            self.notify(
+                str(exc),
+                title=f"{monitor.host.name}: cannot offer the rewritten ExecStart",
+                severity="error",
+                timeout=8,
+            )
             return
         if follow is not None:
-            self._confirm_and_run(follow, monitor.host.name, monitor.host.unit,
-                                  title=f"The new build renamed flags: switch {monitor.host.name} with this ExecStart?")
+            self._confirm_and_run(
+                follow,
+                monitor.host.name,
+                monitor.host.unit,
+                title=f"The new build renamed flags: switch {monitor.host.name} with this ExecStart?",
+            )
 
     def action_cancel_action(self) -> None:
         host = self.focused_host if self.focused_host in self._action_tasks else next(iter(self._action_tasks), None)
@@ -596,9 +663,16 @@ class Gb10DashApp(PlanSafety, App[None]):
             if go and task is not None:
                 task.cancel()
 
-        self.push_screen(ConfirmScreen(f"Cancel {action} on {host}?",
-                                       ["The running command is killed on the host (a build with all its "
-                                        "compilers); steps already done are undone, as on a failure."]), answered)
+        self.push_screen(
+            ConfirmScreen(
+                f"Cancel {action} on {host}?",
+                [
+                    "The running command is killed on the host (a build with all its "
+                    "compilers); steps already done are undone, as on a failure."
+                ],
+            ),
+            answered,
+        )
 
     def _evaluate_alerts(self, now: float) -> bool:
         """Judge the states shown against the alert rules (each tick: a rule's duration passes without
@@ -613,8 +687,12 @@ class Gb10DashApp(PlanSafety, App[None]):
             if event.kind == "raised":
                 if self.config.alerts.bell:
                     self.bell()
-                self.notify(f"{alert.rule}: {alert.message}", title=f"{alert.host}: alert", timeout=10,
-                            severity="error" if alert.severity == CRITICAL else "warning")
+                self.notify(
+                    f"{alert.rule}: {alert.message}",
+                    title=f"{alert.host}: alert",
+                    timeout=10,
+                    severity="error" if alert.severity == CRITICAL else "warning",
+                )
             else:
                 self.notify(f"{alert.rule} cleared", title=f"{alert.host}: alert cleared", timeout=6)
             if self._notifier.enabled:
@@ -634,8 +712,10 @@ class Gb10DashApp(PlanSafety, App[None]):
         self.push_screen(AlertHistoryScreen(self.alert_engine.history, time.time()))
 
     def _show_table(self) -> None:
-        self.query_one(FleetTable).show([self.shown[h.name] for h in self.config.hosts if h.name in self.shown],
-                                        {h.name: self.alert_engine.active_for(h.name) for h in self.config.hosts})
+        self.query_one(FleetTable).show(
+            [self.shown[h.name] for h in self.config.hosts if h.name in self.shown],
+            {h.name: self.alert_engine.active_for(h.name) for h in self.config.hosts},
+        )
 
     def _show_summary(self, on: bool) -> None:
         self.summary = on
@@ -670,8 +750,9 @@ class Gb10DashApp(PlanSafety, App[None]):
             self.notify("no log lines on screen to copy", severity="warning", timeout=3)
             return
         self.copy_to_clipboard("\n".join(lines) + "\n")
-        self.notify(f"copied {len(lines)} log lines of {self.focused_host} (OSC 52: your terminal's clipboard)",
-                    timeout=3)
+        self.notify(
+            f"copied {len(lines)} log lines of {self.focused_host} (OSC 52: your terminal's clipboard)", timeout=3
+        )
 
     def action_drop_caches(self) -> None:
         monitor = self._live_monitor()
@@ -679,8 +760,9 @@ class Gb10DashApp(PlanSafety, App[None]):
             return
         state = self.shown.get(monitor.host.name)
         split = memory_split(state.meminfo, state.server_gpu_memory_mib) if state is not None else None
-        self._confirm_and_run(plan_drop_caches(monitor.host, split.cache_kib if split else None),
-                              monitor.host.name, monitor.host.unit)
+        self._confirm_and_run(
+            plan_drop_caches(monitor.host, split.cache_kib if split else None), monitor.host.name, monitor.host.unit
+        )
 
     def action_revert_build(self) -> None:
         monitor = self._live_monitor()
@@ -691,8 +773,9 @@ class Gb10DashApp(PlanSafety, App[None]):
     async def _plan_revert(self, monitor: HostMonitor, title: str | None = None) -> None:
         host = monitor.host
         try:
-            plan = await prepare_revert(monitor.transport, host,
-                                        remote_path(host.build_dir, local=host.transport == "local"))
+            plan = await prepare_revert(
+                monitor.transport, host, remote_path(host.build_dir, local=host.transport == "local")
+            )
         except (TransportError, ValueError) as exc:
             self.notify(str(exc), title=f"{host.name}: cannot revert the build", severity="error", timeout=8)
             return
@@ -708,10 +791,17 @@ class Gb10DashApp(PlanSafety, App[None]):
             if go:
                 self.exit()
 
-        self.push_screen(ConfirmScreen("Quit while an action runs?",
-                                       [f"Still running: {running}.", "Quitting stops watching it; the host "
-                                        "finishes or fails on its own, and the audit log may miss the end."]),
-                         answered)
+        self.push_screen(
+            ConfirmScreen(
+                "Quit while an action runs?",
+                [
+                    f"Still running: {running}.",
+                    "Quitting stops watching it; the host "
+                    "finishes or fails on its own, and the audit log may miss the end.",
+                ],
+            ),
+            answered,
+        )
 
     async def on_unmount(self) -> None:
         self.remove_signal_handlers()

@@ -36,11 +36,20 @@ class PlanSafety:
         """A running plan was cancelled (the x key, a signal): say how its undo went."""
         if result is not None and result.undo_failed:
             self._undo_failed_on += (host,)
-            self.notify(f"{host}: {plan.action} cancelled, and undoing it failed: R (recover) finishes it",
-                        title="cancelled", severity="error", timeout=20)
+            self.notify(
+                f"{host}: {plan.action} cancelled, and undoing it failed: R (recover) finishes it",
+                title="cancelled",
+                severity="error",
+                timeout=20,
+            )
         else:
-            self.notify(f"{host}: {plan.action} cancelled" + ("; what it had changed was undone" if result is not None
-                        and result.rolled_back else ""), title="cancelled", severity="warning", timeout=8)
+            self.notify(
+                f"{host}: {plan.action} cancelled"
+                + ("; what it had changed was undone" if result is not None and result.rolled_back else ""),
+                title="cancelled",
+                severity="warning",
+                timeout=8,
+            )
 
     def install_signal_handlers(self: Gb10DashApp) -> None:
         self._saved_handlers = install_handlers(self._signal_received)
@@ -60,8 +69,13 @@ class PlanSafety:
         if not tasks:
             self.exit()
             return
-        self.notify(f"{name}: stopping {', '.join(f'{a} on {h}' for h, a in self.actions_running.items())} and "
-                    f"undoing what it changed, then exiting", title="interrupted", severity="warning", timeout=30)
+        self.notify(
+            f"{name}: stopping {', '.join(f'{a} on {h}' for h, a in self.actions_running.items())} and "
+            f"undoing what it changed, then exiting",
+            title="interrupted",
+            severity="warning",
+            timeout=30,
+        )
         for task in tasks:
             task.cancel(f"interrupted by {name}")
         self.run_worker(self._exit_when_undone(tasks), group="signal", exit_on_error=False)
@@ -81,8 +95,12 @@ class PlanSafety:
             self.notify(str(exc), title=f"{host.name}: cannot look for an interrupted plan", severity="error")
             return
         if found.marker_error is not None:
-            self.notify(f"{found.marker_error}; look at it and remove it by hand", title=f"{host.name}: recover",
-                        severity="error", timeout=12)
+            self.notify(
+                f"{found.marker_error}; look at it and remove it by hand",
+                title=f"{host.name}: recover",
+                severity="error",
+                timeout=12,
+            )
             return
         if not found.any:
             self.notify(f"{host.name}: nothing to recover", timeout=4)
@@ -92,6 +110,9 @@ class PlanSafety:
         if found.pending is None:
             self.call_later(monitor.poll_plans)
             return
-        self._confirm_and_run(plan_recovery(found.pending, host.name), host.name, host.unit,
-                              title=f"Undo the interrupted {found.pending.action} on {host.name}?")
-
+        self._confirm_and_run(
+            plan_recovery(found.pending, host.name),
+            host.name,
+            host.unit,
+            title=f"Undo the interrupted {found.pending.action} on {host.name}?",
+        )

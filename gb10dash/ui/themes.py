@@ -31,8 +31,19 @@ STATE_FILE = "ui.json"
 _PACKAGE = Path(__file__).resolve().parent.parent  # gb10dash/
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 _TOP_KEYS = {"name", "dark", "colors", "variables", "luminosity_spread", "text_alpha"}
-_COLOR_KEYS = ("primary", "secondary", "accent", "warning", "error", "success",
-               "foreground", "background", "surface", "panel", "boost")
+_COLOR_KEYS = (
+    "primary",
+    "secondary",
+    "accent",
+    "warning",
+    "error",
+    "success",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 
 
 def builtin_theme_dir() -> Path | None:
@@ -70,7 +81,7 @@ def _theme_from(data: dict[str, Any], path: Path, text: str) -> Theme:
             raise fail(key, _unknown(key, _TOP_KEYS))
     name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise fail("name", f"expected a theme name such as \"gb10-dark\" (a-z, 0-9, -), got {name!r}")
+        raise fail("name", f'expected a theme name such as "gb10-dark" (a-z, 0-9, -), got {name!r}')
     dark = data.get("dark")
     if not isinstance(dark, bool):
         raise fail("dark", f"expected true or false, got {dark!r}")
@@ -88,7 +99,7 @@ def _theme_from(data: dict[str, Any], path: Path, text: str) -> Theme:
         raise fail("variables", "expected a [variables] table of CSS values")
     for key, value in variables.items():
         if not isinstance(value, str) or not value.strip():
-            raise fail(f"variables.{key}", f"expected a CSS value such as \"#c8c8c8\", got {value!r}")
+            raise fail(f"variables.{key}", f'expected a CSS value such as "#c8c8c8", got {value!r}')
     extra: dict[str, float] = {}
     for key in ("luminosity_spread", "text_alpha"):
         if key in data:
@@ -101,11 +112,11 @@ def _theme_from(data: dict[str, Any], path: Path, text: str) -> Theme:
 
 def _check_color(value: Any, fail: Any) -> None:
     if not isinstance(value, str):
-        raise fail(f"expected a colour such as \"#4fa3e0\", got {value!r}")
+        raise fail(f'expected a colour such as "#4fa3e0", got {value!r}')
     try:
         Color.parse(value)
     except ColorParseError:
-        raise fail(f"expected a colour such as \"#4fa3e0\" or \"rgb(79,163,224)\", got {value!r}") from None
+        raise fail(f'expected a colour such as "#4fa3e0" or "rgb(79,163,224)", got {value!r}') from None
 
 
 def _unknown(key: str, known: Any) -> str:
@@ -139,8 +150,12 @@ def load_themes(dirs: Sequence[Path] | None = None) -> list[Theme]:
         for path in sorted(Path(directory).glob("*.toml")):
             theme = load_theme_file(path)
             if theme.name in themes:
-                raise ThemeError(path, "name", f"theme {theme.name!r} is already defined in "
-                                               f"{themes[theme.name][1]}", _line_of(path.read_text(), "name"))
+                raise ThemeError(
+                    path,
+                    "name",
+                    f"theme {theme.name!r} is already defined in {themes[theme.name][1]}",
+                    _line_of(path.read_text(), "name"),
+                )
             themes[theme.name] = (theme, path)
     return [theme for theme, _ in themes.values()]
 

@@ -20,8 +20,13 @@ UNIT = "llama-server.service"
 
 def ssh(lab: HostsLab, host: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
     """One command on the host as its login user, through the real OpenSSH client and the lab's ssh_config."""
-    return subprocess.run(["ssh", "-F", str(lab.ssh_config_path), f"{host}-llm", command], capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["ssh", "-F", str(lab.ssh_config_path), f"{host}-llm", command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def main_pid(lab: HostsLab, host: str) -> int:
@@ -38,9 +43,13 @@ def test_the_login_is_llm_agent_on_a_booted_systemd(hosts_lab: HostsLab, host: s
 
 
 def test_systemctl_journalctl_and_sudo_are_debians(hosts_lab: HostsLab) -> None:
-    done = ssh(hosts_lab, "pegasus", "systemctl --version | head -1; journalctl --version | head -1; "
-                                     "sudo -V | head -1; for t in systemctl journalctl sudo; do "
-                                     "dpkg -S \"$(command -v $t)\" 2>/dev/null || dpkg -S \"/bin/$t\"; done")
+    done = ssh(
+        hosts_lab,
+        "pegasus",
+        "systemctl --version | head -1; journalctl --version | head -1; "
+        "sudo -V | head -1; for t in systemctl journalctl sudo; do "
+        'dpkg -S "$(command -v $t)" 2>/dev/null || dpkg -S "/bin/$t"; done',
+    )
     lines = done.stdout.splitlines()
     assert lines[0].startswith("systemd 2") and lines[1].startswith("systemd 2"), lines
     assert lines[2].startswith("Sudo version 1.9"), lines
@@ -51,16 +60,26 @@ def test_systemctl_journalctl_and_sudo_are_debians(hosts_lab: HostsLab) -> None:
 def test_the_sudoers_file_is_what_gb10dash_sudoers_prints(hosts_lab: HostsLab, tmp_path) -> None:
     """Asked of the hosts themselves (login, FragmentPath, where sudo finds each command) and derived
     from the plans: the lab installs exactly that, and visudo accepts it."""
-    printed = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers",
-                              "stella"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    printed = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers", "stella"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert printed.returncode == 0, printed.stderr
     installed = (hosts_lab.container("stella").root / SUDOERS.lstrip("/")).read_text()
     assert printed.stdout == installed
     (tmp_path / "gb10dash").write_text(printed.stdout)
     checked = subprocess.run(["visudo", "-cf", str(tmp_path / "gb10dash")], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0 and "parsed OK" in checked.stdout, checked.stdout + checked.stderr
-    both = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers"],
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    both = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "sudoers"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert both.returncode == 0 and both.stdout.count("NOPASSWD:") == 2 and "# ---- pegasus: install as" in both.stdout
 
 
@@ -120,16 +139,24 @@ def test_a_killed_server_is_restarted_by_systemds_rules(hosts_lab: HostsLab) -> 
 
 def test_nvidia_smi_is_the_stand_in_on_the_real_server(hosts_lab: HostsLab) -> None:
     pid = main_pid(hosts_lab, "stella")
-    done = ssh(hosts_lab, "stella", "nvidia-smi --query-compute-apps=pid,process_name,used_memory "
-                                    "--format=csv,noheader,nounits")
+    done = ssh(
+        hosts_lab,
+        "stella",
+        "nvidia-smi --query-compute-apps=pid,process_name,used_memory --format=csv,noheader,nounits",
+    )
     assert done.returncode == 0, done.stderr
     fields = [f.strip() for f in done.stdout.strip().split(",")]
     assert int(fields[0]) == pid and fields[1].endswith("llama-server") and int(fields[2]) > 0
 
 
 def test_gb10dash_status_finds_both_hosts_healthy(hosts_lab: HostsLab) -> None:
-    done = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "status",
-                           "--json"], capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "--config", str(hosts_lab.config_path), "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     report = json.loads(done.stdout)
     assert done.returncode == 0, json.dumps(report, indent=1)[:4000] + done.stderr
 

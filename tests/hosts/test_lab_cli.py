@@ -21,8 +21,14 @@ pytestmark = pytest.mark.skipif(bool(can_boot()), reason=f"{can_boot()}")
 
 
 def gb10dash(*argv: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gb10dash", *argv], capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL, env=dict(os.environ, **env))
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        env=dict(os.environ, **env),
+    )
 
 
 def test_lab_start_gives_real_hosts_that_status_finds_healthy(tmp_path: Path) -> None:
@@ -35,8 +41,13 @@ def test_lab_start_gives_real_hosts_that_status_finds_healthy(tmp_path: Path) ->
         for host in ("pegasus", "stella"):
             box = lab.container(host)
             assert box.run(["ps", "-o", "comm=", "-p", "1"]).stdout.strip() == "systemd"
-            login = subprocess.run(["ssh", "-F", str(lab.ssh_config_path), f"{host}-llm", "id", "-un"],
-                                   capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+            login = subprocess.run(
+                ["ssh", "-F", str(lab.ssh_config_path), f"{host}-llm", "id", "-un"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                stdin=subprocess.DEVNULL,
+            )
             assert login.stdout.strip() == "llm-agent", login.stderr
         status = gb10dash("--config", str(lab.config_path), "status", "--json")
         report = json.loads(status.stdout)
@@ -52,8 +63,12 @@ def test_lab_start_gives_real_hosts_that_status_finds_healthy(tmp_path: Path) ->
 
 def test_the_demo_watches_the_real_hosts_and_stops_them_when_the_terminal_goes(tmp_path: Path) -> None:
     lab_dir = tmp_path / "demo"
-    demo = subprocess.Popen([sys.executable, "-m", "gb10dash", "demo", "--text", "--lab-dir", str(lab_dir)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "gb10dash", "demo", "--text", "--lab-dir", str(lab_dir)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         deadline, out = time.monotonic() + 120, b""
         while time.monotonic() < deadline and b"refreshing every" not in out:

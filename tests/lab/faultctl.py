@@ -27,11 +27,21 @@ FAST = Cadence(fast_s=0.3, slow_s=1.0, gpu_ms=200, stat_timeout_s=2.0, log_lines
 KEEPALIVE_S, KEEPALIVE_COUNT = 1.0, 2  # a silent connection is dropped after about 1 × (2 + 1) s
 
 
-def monitor_for(lab: Lab, name: str, cadence: Cadence = FAST, on_update: Callable[[HostMonitor], Any] | None = None,
-                **host_changes: Any) -> HostMonitor:
+def monitor_for(
+    lab: Lab,
+    name: str,
+    cadence: Cadence = FAST,
+    on_update: Callable[[HostMonitor], Any] | None = None,
+    **host_changes: Any,
+) -> HostMonitor:
     config = labctl.config(lab)
-    ssh = dataclasses.replace(config.ssh, keepalive_interval_s=KEEPALIVE_S, keepalive_count_max=KEEPALIVE_COUNT,
-                              reconnect_max_s=1, connect_timeout_s=3)
+    ssh = dataclasses.replace(
+        config.ssh,
+        keepalive_interval_s=KEEPALIVE_S,
+        keepalive_count_max=KEEPALIVE_COUNT,
+        reconnect_max_s=1,
+        connect_timeout_s=3,
+    )
     host = dataclasses.replace(config.host(name), **host_changes)
     return HostMonitor(host, ssh, cadence=cadence, on_update=on_update)
 

@@ -19,8 +19,8 @@ import psutil
 from gb10dash.config import Config, load_config
 from gb10dash.lab import Lab
 from gb10dash.lab import sshd as lab_sshd
-from gb10dash.lab.faults import HungMount
 from gb10dash.lab.container import CGROUP_FS, SHARE, SMI_ROOT, SUDOERS, HostContainer, cgroup_hierarchies
+from gb10dash.lab.faults import HungMount
 from gb10dash.lab.hosts_lab import HostsLab
 from gb10dash.lab.mounts import mount_share, unmount_share
 from gb10dash.lab.shims.gpu_controls import GpuControls, write_controls
@@ -45,12 +45,19 @@ def shim(lab: Lab | HostsLab, host: str, *argv: str, timeout: float = 30) -> sub
     if box is not None:
         return box.run(list(argv), timeout=timeout)
     paths = lab.layout.host(host)
-    return subprocess.run([str(paths.bin / argv[0]), *argv[1:]], env=host_env(lab, host),
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(paths.bin / argv[0]), *argv[1:]],
+        env=host_env(lab, host),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def gpu_controls(lab: Lab, host: str, *, reasons: int | None = None, power_w: float | None = None,
-                 load: float | None = None) -> None:
+def gpu_controls(
+    lab: Lab, host: str, *, reasons: int | None = None, power_w: float | None = None, load: float | None = None
+) -> None:
     """Set a host's pretend-GPU controls (clocks_event_reasons bitmask, pinned power draw, load 0..1);
     with no arguments, clear them. A running `nvidia-smi -lms` follows them from its next sample."""
     box = container(lab, host)
@@ -77,11 +84,15 @@ class JournalWriter:
         self._cat: subprocess.Popen | None = None
         self._last: str | None = None
         if self._box is not None:
-            join = "".join(f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
-                           for h in cgroup_hierarchies())
+            join = "".join(
+                f"echo $$ > {CGROUP_FS / h / 'system.slice/llama-server.service/cgroup.procs'} && "
+                for h in cgroup_hierarchies()
+            )
             self._cat = subprocess.Popen(
                 self._box.enter_argv(["sh", "-c", join + "exec systemd-cat -t llama-server cat"]),
-                stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+                stdin=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
 
     def write(self, messages: list[str]) -> None:
         if self._cat is None:
@@ -108,8 +119,9 @@ class JournalWriter:
         past its rate limit)."""
         deadline = time.monotonic() + within_s
         while self._last is not None and time.monotonic() < deadline:
-            tail = shim(self._lab, self._host, "journalctl", "-u", "llama-server.service", "-o", "cat", "-n", "50",
-                        "--no-pager").stdout
+            tail = shim(
+                self._lab, self._host, "journalctl", "-u", "llama-server.service", "-o", "cat", "-n", "50", "--no-pager"
+            ).stdout
             if self._last in tail.splitlines():
                 return
             time.sleep(0.05)
@@ -125,7 +137,7 @@ class JournalWriter:
             assert self._cat.returncode == 0, err
             self._cat = None
 
-    def __enter__(self) -> "JournalWriter":
+    def __enter__(self) -> JournalWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -151,7 +163,7 @@ def local_path(lab: Lab | HostsLab, host: str, remote: str) -> Path:
     if box is None:
         return Path(remote)
     if remote == SHARE or remote.startswith(SHARE + "/"):
-        return lab.layout.share_src / remote[len(SHARE):].lstrip("/")
+        return lab.layout.share_src / remote[len(SHARE) :].lstrip("/")
     return box.root / remote.lstrip("/")
 
 
@@ -251,7 +263,7 @@ class HungShare:
         self._mount = HungMount(self.remote, namespace_of=self.box.leader() if self.box else None)
         self._bound = False
 
-    def __enter__(self) -> "HungShare":
+    def __enter__(self) -> HungShare:
         self._mount.__enter__()
         return self
 

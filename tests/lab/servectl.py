@@ -37,14 +37,20 @@ def serve_env(lab: Lab) -> dict[str, str]:
 
 
 @contextmanager
-def served(lab: Lab, *args: str, timeout: float = 30.0,
-           env: dict[str, str] | None = None) -> Iterator[tuple[str, psutil.Popen]]:
+def served(
+    lab: Lab, *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, psutil.Popen]]:
     """`gb10dash serve --port P *args` on 127.0.0.1: yields (url, process) once it listens; stopped after.
     `env`: variables added to the server's environment (its session apps inherit them)."""
     port = free_port()
-    proc = psutil.Popen(serve_argv("--port", str(port), *args), env={**serve_env(lab), **(env or {})},
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = psutil.Popen(
+        serve_argv("--port", str(port), *args),
+        env={**serve_env(lab), **(env or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + timeout
         while not _listening(port):

@@ -16,8 +16,13 @@ from gb10dash.lab import Lab
 
 
 def resident_bytes(path: Path) -> int:
-    done = subprocess.run(["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
-                          capture_output=True, text=True, check=True, timeout=30)
+    done = subprocess.run(
+        ["fincore", "--bytes", "--noheadings", "--output", "RES", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
     return int(done.stdout.strip())
 
 
@@ -28,8 +33,14 @@ def test_drop_caches_empties_the_page_cache_and_is_audited(lab: Lab, tmp_path: P
     warm.read_bytes()
     assert resident_bytes(warm) > 48 * 1024 * 1024
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_STATE_HOME=str(tmp_path / "state"))
-    proc = subprocess.run([sys.executable, "-m", "gb10dash", "drop-caches", "stella", "--yes"], env=env,
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "drop-caches", "stella", "--yes"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sudo -n sysctl vm.drop_caches=3" in proc.stdout and "free the reclaimable page cache" in proc.stdout
     assert resident_bytes(warm) < 8 * 1024 * 1024

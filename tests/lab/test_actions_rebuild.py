@@ -16,8 +16,7 @@ import pytest
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.rebuild import prepare_rebuild
 from gb10dash.actions.runner import run_plan
-from gb10dash.lab import Lab
-from gb10dash.lab import llama_src
+from gb10dash.lab import Lab, llama_src
 from gb10dash.monitor import HostMonitor
 
 from . import labctl
@@ -56,8 +55,9 @@ async def rebuild(lab: Lab, *, restart: bool = True):
     monitor = HostMonitor(host, config.ssh)
     await monitor.transport.connect()
     try:
-        plan = await prepare_rebuild(host, monitor.transport, monitor.api_client, restart=restart,
-                                     arch_override="cpu", jobs=os.cpu_count() or 2)
+        plan = await prepare_rebuild(
+            host, monitor.transport, monitor.api_client, restart=restart, arch_override="cpu", jobs=os.cpu_count() or 2
+        )
         result = await run_plan(plan, monitor.transport, monitor.api_client, unit=host.unit)
         return plan, result
     finally:
@@ -112,7 +112,7 @@ def _pretend_an_old_build(lab: Lab, hp) -> str:
     argv = shown.split("argv[]=")[1].split(" ;")[0].split()
     assert "--load-mode" in argv
     at = argv.index("--load-mode")
-    argv[at:at + 2] = ["--no-mmap"]
+    argv[at : at + 2] = ["--no-mmap"]
     text = "[Service]\nExecStart=\nExecStart=" + " ".join(argv) + "\n"
     hp.dropin_dir.mkdir(exist_ok=True)
     (hp.dropin_dir / "gb10dash-model.conf").write_text(text)
@@ -133,7 +133,8 @@ def _exe(lab: Lab, pid: int) -> str:
 
 @pytest.mark.timeout(3600)  # the one real build of the suite: ~6 min on 2 cores
 async def test_a_cpu_rebuild_compiles_rewrites_renamed_flags_switches_restarts_and_reverts(
-        lab: Lab, source: Path, private_state: Path) -> None:
+    lab: Lab, source: Path, private_state: Path
+) -> None:
     import sys
 
     hp = lab.layout.host(HOST)
@@ -143,18 +144,27 @@ async def test_a_cpu_rebuild_compiles_rewrites_renamed_flags_switches_restarts_a
     old_dropin = _pretend_an_old_build(lab, hp)
     before_pid = main_pid(lab)
     dropin = hp.dropin_dir / "gb10dash-model.conf"
-    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_STATE_HOME=str(private_state.parent),
-               XDG_DATA_HOME=str(private_state.parent.parent / "data"))
+    env = dict(
+        os.environ,
+        GB10DASH_CONFIG=str(lab.config_path),
+        XDG_STATE_HOME=str(private_state.parent),
+        XDG_DATA_HOME=str(private_state.parent.parent / "data"),
+    )
     try:
         # the CLI: build (progress printed), the flag check fails on --no-mmap, the rewrite is offered and,
         # with --accept-flag-rewrite, applied: drop-in, switch, restart
-        proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", HOST, "--yes", "--arch", "cpu",
-                               "--accept-flag-rewrite"], env=env, capture_output=True, text=True, timeout=3000,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gb10dash", "rebuild", HOST, "--yes", "--arch", "cpu", "--accept-flag-rewrite"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=3000,
+            stdin=subprocess.DEVNULL,
+        )
         # exit 1 only for a regression the check found (then the new build stays: no --revert-on-regression)
         assert proc.returncode == 0 or "REGRESSION: gen tok/s" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert "regression check (quick bench):" in proc.stdout and "build after:" in proc.stdout
-        print("\n" + proc.stdout[proc.stdout.index("regression check"):])
+        print("\n" + proc.stdout[proc.stdout.index("regression check") :])
         assert "[100%]" in proc.stdout and ("[  0%]" in proc.stdout or "[  1%]" in proc.stdout)  # streamed
         assert "--no-mmap is not accepted by the new llama-server" in proc.stderr
         assert "write the rewritten ExecStart" in proc.stdout
@@ -174,11 +184,19 @@ async def test_a_cpu_rebuild_compiles_rewrites_renamed_flags_switches_restarts_a
         assert (build.parent / "build.previous-dropin.conf").read_text() == old_dropin
         lab.wait_ready(10)
         durations = {s["title"]: s["duration_s"] for s in first["steps"]}
-        print(f"\nCPU rebuild: build step {durations['build llama-server']:.0f} s, "
-              f"whole plan {first['duration_s'] + second['duration_s']:.0f} s")
+        print(
+            f"\nCPU rebuild: build step {durations['build llama-server']:.0f} s, "
+            f"whole plan {first['duration_s'] + second['duration_s']:.0f} s"
+        )
         # the one-key revert: the adopted old build again, with the drop-in it ran with, byte for byte
-        proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", HOST, "--revert", "--yes"], env=env,
-                              capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gb10dash", "rebuild", HOST, "--revert", "--yes"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         assert os.readlink(build).startswith("build-before-") and os.readlink(f"{build}.previous") == new_target
         assert dropin.read_text() == old_dropin
@@ -216,14 +234,26 @@ def test_the_cli_shows_the_plan_and_runs_nothing_unconfirmed(lab: Lab) -> None:
     build = lab.layout.host("pegasus").build_dir
     before = os.readlink(build) if build.is_symlink() else None
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", "pegasus"], env=env, capture_output=True,
-                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "rebuild", "pegasus"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert proc.returncode == 2 and "add --yes" in proc.stderr
     assert "CUDA build for arch 121a-real" in proc.stdout  # the config's cuda_arch wins
     assert "cmake --build " in proc.stdout and "--target llama-server" in proc.stdout
     assert "switch to the new build: mv -T" in proc.stdout and "previous build kept for revert" in proc.stdout
-    proc = subprocess.run([sys.executable, "-m", "gb10dash", "rebuild", "pegasus", "--no-restart", "--arch", "cpu"],
-                          env=env, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "rebuild", "pegasus", "--no-restart", "--arch", "cpu"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert "CPU build (-DGGML_CUDA=OFF)" in proc.stdout and "mv -T" not in proc.stdout
     assert (os.readlink(build) if build.is_symlink() else None) == before
     assert not list(build.parent.glob("build-2*"))

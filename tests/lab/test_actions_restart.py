@@ -35,8 +35,14 @@ def main_pid(lab: Lab, host: str) -> int:
 
 def restart_cli(lab: Lab, host: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", "restart", host, *extra], env=env,
-                          capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", "restart", host, *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_restart_replaces_the_process_and_comes_back_healthy(lab: Lab, private_state: Path) -> None:
@@ -81,9 +87,9 @@ def test_a_failing_service_shows_its_journal(lab: Lab) -> None:
     binary = unit.split("path=")[1].split(" ;")[0].strip()
     # a free unprivileged port: on a real host the server runs as its own user and cannot bind port 1
     # (it then fails on the port before the model: the lab as root hid that)
-    broken.write_text(f"[Service]\nExecStart=\nExecStart={binary} -m /nonexistent/missing.gguf "
-                      f"--port {free_port()}\n"
-                      "Restart=no\n")
+    broken.write_text(
+        f"[Service]\nExecStart=\nExecStart={binary} -m /nonexistent/missing.gguf --port {free_port()}\nRestart=no\n"
+    )
     try:
         assert labctl.shim(lab, "stella", "systemctl", "daemon-reload").returncode == 0
         proc = restart_cli(lab, "stella", "--yes", "--timeout", "20")

@@ -18,7 +18,6 @@ from gb10dash.lab.models import ModelSpec, write_model
 
 from . import labctl
 
-
 HOST = "stella"
 ORIGINAL = "Qwen_Qwen3-8B-Q8_0.gguf"
 
@@ -49,9 +48,14 @@ def served(lab: Lab) -> str:
 
 def swap(lab: Lab, model: str, *extra: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", "swap", HOST, model, "--yes", "--timeout", "60",
-                           *extra], env=env, capture_output=True, text=True, timeout=180,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", "swap", HOST, model, "--yes", "--timeout", "60", *extra],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -92,8 +96,9 @@ POLICIES = {
 
 
 @pytest.mark.parametrize("policy", list(POLICIES))
-def test_a_model_that_fails_to_load_is_rolled_back_within_seconds(lab: Lab, restored: Path, private_state: Path,
-                                                                   policy: str) -> None:
+def test_a_model_that_fails_to_load_is_rolled_back_within_seconds(
+    lab: Lab, restored: Path, private_state: Path, policy: str
+) -> None:
     """The wait step fails as soon as the process the swap started is gone (auto-restart, a restart by
     systemd, failed), with the server's own reason, instead of at the load timeout (60 s here)."""
     policy_dropin = restored / "zz-test-restart-policy.conf"
@@ -110,8 +115,10 @@ def test_a_model_that_fails_to_load_is_rolled_back_within_seconds(lab: Lab, rest
     assert record["result"] == "rolled back"
     wait = next(s for s in record["steps"] if s["title"] == "wait for the model to load")
     assert wait["status"] == "failed"
-    print(f"\n{policy}: the wait failed {wait['duration_s']:.1f} s after the restart (the corrupt model fails "
-          f"at once; load timeout 60 s): {wait.get('detail') or ''}")
+    print(
+        f"\n{policy}: the wait failed {wait['duration_s']:.1f} s after the restart (the corrupt model fails "
+        f"at once; load timeout 60 s): {wait.get('detail') or ''}"
+    )
     assert wait["duration_s"] < 10
     assert ("failed while starting" if policy == "start limit" else "systemd is restarting it") in wait["detail"]
     assert served(lab) == ORIGINAL
@@ -124,14 +131,18 @@ def test_corrupt_gguf_is_not_offered_without_force(lab: Lab) -> None:
     assert served(lab) == before
 
 
-@pytest.mark.parametrize("name", [
-    "we ird; 'q' \"d\" ü.gguf",
-    "$(touch PWNED) `id` && x.gguf",
-    "模型 tab\there.gguf",
-])
-def test_hostile_file_names_are_swapped_in_or_refused_never_executed(lab: Lab, restored: Path, tmp_path: Path,
-                                                                   name: str) -> None:
-    hostile_dir = lab.layout.share_src / "it's \"q\"; ünï (x)"  # seen through the share's bind mount
+@pytest.mark.parametrize(
+    "name",
+    [
+        "we ird; 'q' \"d\" ü.gguf",
+        "$(touch PWNED) `id` && x.gguf",
+        "模型 tab\there.gguf",
+    ],
+)
+def test_hostile_file_names_are_swapped_in_or_refused_never_executed(
+    lab: Lab, restored: Path, tmp_path: Path, name: str
+) -> None:
+    hostile_dir = lab.layout.share_src / 'it\'s "q"; ünï (x)'  # seen through the share's bind mount
     write_model(ModelSpec("m/m.gguf", 64, 2, "Q8_0"), tmp_path / "gen")
     hostile_dir.mkdir(exist_ok=True)
     target = hostile_dir / name

@@ -41,8 +41,9 @@ def engine(**rules: dict) -> AlertEngine:
 class Driver:
     """Feeds a monitor's states to an engine every 0.2 s (as the dashboard's refresh would)."""
 
-    def __init__(self, monitor: HostMonitor, e: AlertEngine,
-                 adjust: Callable[[HostState], HostState] = lambda s: s) -> None:
+    def __init__(
+        self, monitor: HostMonitor, e: AlertEngine, adjust: Callable[[HostState], HostState] = lambda s: s
+    ) -> None:
         self.monitor, self.engine, self.adjust = monitor, e, adjust
         self.events: list[AlertEvent] = []
 
@@ -84,8 +85,9 @@ async def test_stopped_service_raises_the_unit_alert_after_its_duration_and_clea
             started = labctl.shim(lab, "stella", "systemctl", "start", "llama-server")
             assert started.returncode == 0, started.stderr
             stopped_at = None
-            running_again = await labctl.until(lambda: (s := monitor.state).unit and s.unit.is_running and s.at,
-                                               20, "unit running again")
+            running_again = await labctl.until(
+                lambda: (s := monitor.state).unit and s.unit.is_running and s.at, 20, "unit running again"
+            )
             cleared = (await labctl.until(lambda: d.event("cleared", "unit"), 30, "unit alert cleared")).alert
             assert cleared.id == raised.id and cleared.cleared_at - running_again >= 3.0 - 1.2  # one slow poll
             await labctl.until(lambda: monitor.state.healthy, 60, "stella healthy after the restart")
@@ -94,9 +96,11 @@ async def test_stopped_service_raises_the_unit_alert_after_its_duration_and_clea
             # up to a slow poll, hence health for_s 2 here)
             assert d.event("raised", "health") is None
             assert [a.rule for a in e.history] == ["unit"] and e.active == []
-            print(f"\nunit alert: raised {raised.raised_at - stopped_at if stopped_at else raised.raised_at - raised.since:.1f} s "
-                  f"after the condition was seen (for_s 3), cleared {cleared.cleared_at - running_again:.1f} s after "
-                  f"the unit ran again (clear_s 3)")
+            print(
+                f"\nunit alert: raised {raised.raised_at - stopped_at if stopped_at else raised.raised_at - raised.since:.1f} s "
+                f"after the condition was seen (for_s 3), cleared {cleared.cleared_at - running_again:.1f} s after "
+                f"the unit ran again (clear_s 3)"
+            )
     finally:
         if stopped_at is not None:
             labctl.shim(lab, "stella", "systemctl", "start", "llama-server")
@@ -123,8 +127,11 @@ async def _chat_loop(url: str, stop: asyncio.Event) -> None:
         for _ in range(2000):  # bounded
             if stop.is_set():
                 return
-            body = {"messages": [{"role": "user", "content": "Count from one to twelve."}], "max_tokens": 32,
-                    "cache_prompt": False}
+            body = {
+                "messages": [{"role": "user", "content": "Count from one to twelve."}],
+                "max_tokens": 32,
+                "cache_prompt": False,
+            }
             with contextlib.suppress(httpx.HTTPError):
                 await client.post(f"{url}/v1/chat/completions", json=body)
 
@@ -187,8 +194,10 @@ async def test_throttled_llama_server_raises_the_throughput_alert_and_it_clears_
                 cleared = (await labctl.until(lambda: d.event("cleared", "throughput"), 60, "cleared")).alert
                 assert cleared.id == raised.id
                 t3 = time.monotonic()
-            print(f"\nthroughput: baseline {baseline[0]:.0f} tok/s measured in {t1 - t0:.1f} s; throttled (stopped 95 % of the time): "
-                  f"{raised.message} after {t2 - t1:.1f} s; cleared {t3 - t2:.1f} s after the throttle ended")
+            print(
+                f"\nthroughput: baseline {baseline[0]:.0f} tok/s measured in {t1 - t0:.1f} s; throttled (stopped 95 % of the time): "
+                f"{raised.message} after {t2 - t1:.1f} s; cleared {t3 - t2:.1f} s after the throttle ended"
+            )
         finally:
             stop_throttle.set()
             if throttle is not None:
@@ -199,8 +208,14 @@ async def test_throttled_llama_server_raises_the_throughput_alert_and_it_clears_
 
 def check(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", "check", *args], env=env,
-                          capture_output=True, text=True, timeout=90, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", "check", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 def test_check_exits_0_when_all_is_fine_and_1_with_the_alert_printed_when_a_service_is_stopped(lab: Lab) -> None:

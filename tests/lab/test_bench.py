@@ -39,8 +39,14 @@ def counters(lab: Lab, host: str) -> dict[str, float]:
 
 def run_bench(config: Path, data_home: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(config), XDG_DATA_HOME=str(data_home))
-    return subprocess.run([sys.executable, "-m", "gb10dash", "bench", *args], env=env, capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", "bench", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def history_docs(data_home: Path) -> list[dict[str, Any]]:
@@ -96,8 +102,10 @@ def test_history_lines_name_the_model_and_build(lab: Lab, quick_run: QuickRun) -
         assert doc["build"] == get_json(api + "/props")["build_info"]
         assert doc["workload"]["prompt_tokens"] == QUICK_N and doc["workload"]["gen_tokens"] == QUICK_M
         assert doc["workload"]["repeat"] == 2 and doc["workload"]["quick"] is True
-        assert doc["baseline"] == {"gen_tps": labctl.config(lab).host(host).baseline_gen_tps,
-                                   "prompt_tps": labctl.config(lab).host(host).baseline_prompt_tps}
+        assert doc["baseline"] == {
+            "gen_tps": labctl.config(lab).host(host).baseline_gen_tps,
+            "prompt_tps": labctl.config(lab).host(host).baseline_prompt_tps,
+        }
         assert doc["gen_tps"]["n"] == 2 and doc["gen_tps"]["mean"] > 0 and doc["prompt_tps"]["mean"] > 0
         assert 0 < doc["ttft_s"]["mean"] < 60
         assert doc["regression"]["any"] == (doc["ratio"]["gen"] < 0.9 or doc["ratio"]["prompt"] < 0.9)
@@ -122,8 +130,11 @@ def test_figures_match_the_servers_metrics_counters(quick_run: QuickRun) -> None
         assert len(requests) == 3
         before, after = quick_run.before[host], quick_run.after[host]
         assert after["prompt_tokens_total"] - before["prompt_tokens_total"] == sum(r["prompt_n"] for r in requests)
-        assert after["tokens_predicted_total"] - before["tokens_predicted_total"] == \
-            sum(r["predicted_n"] for r in requests) == 8 + 2 * QUICK_M
+        assert (
+            after["tokens_predicted_total"] - before["tokens_predicted_total"]
+            == sum(r["predicted_n"] for r in requests)
+            == 8 + 2 * QUICK_M
+        )
 
 
 def _config_variant(lab: Lab, dest: Path, changes: dict[str, dict[str, Any]], extra: list[dict[str, Any]]) -> Path:
@@ -145,12 +156,23 @@ def test_regression_flag_ssh_forward_and_a_host_that_is_down(lab: Lab, tmp_path:
     with socket.socket() as closed:  # bound, never listening: connection refused
         closed.bind(("127.0.0.1", 0))
         down_url = f"http://127.0.0.1:{closed.getsockname()[1]}"
-        vega = {"name": "vega", "transport": "local", "api_url": down_url, "model_path": "/mnt/models/x.gguf",
-                "ctx": 4096, "baseline_gen_tps": 50.0}
-        config = _config_variant(lab, tmp_path / "hosts.toml", {
-            "pegasus": {"baseline_gen_tps": 1e9, "api_via_ssh": True},  # nothing is that fast
-            "stella": {"baseline_gen_tps": 0.001, "baseline_prompt_tps": 0.001},  # everything is
-        }, [vega])
+        vega = {
+            "name": "vega",
+            "transport": "local",
+            "api_url": down_url,
+            "model_path": "/mnt/models/x.gguf",
+            "ctx": 4096,
+            "baseline_gen_tps": 50.0,
+        }
+        config = _config_variant(
+            lab,
+            tmp_path / "hosts.toml",
+            {
+                "pegasus": {"baseline_gen_tps": 1e9, "api_via_ssh": True},  # nothing is that fast
+                "stella": {"baseline_gen_tps": 0.001, "baseline_prompt_tps": 0.001},  # everything is
+            },
+            [vega],
+        )
         data_home = tmp_path / "data"
         proc = run_bench(config, data_home, "pegasus", "stella", "vega", "--quick", "--repeat", "1", "--json")
     assert proc.returncode == 1, proc.stdout + proc.stderr
@@ -162,8 +184,9 @@ def test_regression_flag_ssh_forward_and_a_host_that_is_down(lab: Lab, tmp_path:
     assert pegasus["base_url"] != lab.host("pegasus").api_url  # through the SSH port-forward
     assert pegasus["samples"][0]["predicted_n"] == QUICK_M
     assert stella["regression"]["any"] is False and stella["ratio"]["gen"] > 1
-    assert doc["errors"] == [{"host": "vega", "error": f"llama-server is down: {down_url}: "
-                                                      "connection refused or host unreachable"}]
+    assert doc["errors"] == [
+        {"host": "vega", "error": f"llama-server is down: {down_url}: connection refused or host unreachable"}
+    ]
     assert "vega" not in by_host
     assert f"gb10dash bench: vega: llama-server is down: {down_url}" in proc.stderr
     assert [d["host"] for d in history_docs(data_home)] == ["pegasus", "stella"]  # errors write nothing
@@ -195,9 +218,15 @@ def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path)
     api = lab.host("stella").api_url
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_DATA_HOME=str(tmp_path))
     before = counters(lab, "stella")
-    proc = subprocess.Popen([sys.executable, "-m", "gb10dash", "bench", "stella", "--quick", "--repeat", "3",
-                             "--gen-tokens", "3500"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, stdin=subprocess.DEVNULL, preexec_fn=default_sigint)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gb10dash", "bench", "stella", "--quick", "--repeat", "3", "--gen-tokens", "3500"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=default_sigint,
+    )
     try:
         deadline = time.monotonic() + 180
         progress = []
@@ -207,12 +236,18 @@ def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path)
             if "rep 1/3" in line or not line:
                 break
         assert "rep 1/3" in progress[-1], "".join(progress)
-        labctl.wait_for(lambda: any(s["is_processing"] for s in get_json(api + "/slots")), timeout=30,
-                        what="the second request to start")
+        labctl.wait_for(
+            lambda: any(s["is_processing"] for s in get_json(api + "/slots")),
+            timeout=30,
+            what="the second request to start",
+        )
         proc.send_signal(signal.SIGINT)
         sent = time.monotonic()
-        labctl.wait_for(lambda: not any(s["is_processing"] for s in get_json(api + "/slots")), timeout=15,
-                        what="the slot to go idle")
+        labctl.wait_for(
+            lambda: not any(s["is_processing"] for s in get_json(api + "/slots")),
+            timeout=15,
+            what="the slot to go idle",
+        )
         idle_after = time.monotonic() - sent
         out, err = proc.communicate(timeout=30)
     finally:

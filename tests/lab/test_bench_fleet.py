@@ -22,8 +22,14 @@ async def test_fleet_aliases_reach_the_real_hosts(lab: Lab, tmp_path: Path) -> N
     # OpenSSH and asyncssh both take the alias, with the host key checked against the lab's known_hosts
     ask, answer = labctl.identity(lab, "stella")
     done = await asyncio.to_thread(
-        subprocess.run, ["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", *ask],
-        check=False, capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        subprocess.run,
+        ["ssh", "-F", str(config.ssh.config_file), "fleet-04-llm", *ask],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0 and done.stdout.strip() == answer, done.stderr
     transport = SshTransport("fleet-05", "fleet-05-llm", config.ssh)
     await transport.connect()

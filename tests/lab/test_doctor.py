@@ -29,8 +29,13 @@ def real_hosts(lab) -> None:
 
 def doctor(config: Path, host: str = HOST) -> tuple[int, dict[str, dict]]:
     env = dict(os.environ, GB10DASH_CONFIG=str(config))
-    proc = subprocess.run([sys.executable, "-m", "gb10dash", "doctor", "--json", host], env=env,
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "doctor", "--json", host],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     doc = json.loads(proc.stdout)
     (host,) = doc["hosts"]
     return proc.returncode, {check["name"]: check for check in host["checks"]}
@@ -44,21 +49,29 @@ def test_as_the_lab_stands_nothing_is_broken(lab: HostsLab) -> None:
     code, checks = doctor(lab.config_path)
     print("\n" + "\n".join(f"{c['verdict']:>4} {n}: {c['detail']}" for n, c in checks.items()))
     assert code == 0
-    assert list(checks) == ["ssh", "unit", "flags", "journal", "sudo", "gpu", "process files", "api", "share",
-                            "build"]
+    assert list(checks) == ["ssh", "unit", "flags", "journal", "sudo", "gpu", "process files", "api", "share", "build"]
     # the lab's limits, said as such: its server runs as another user (as on the real hosts), and a machine
     # without the CUDA toolkit has no nvcc for a CUDA rebuild
     has_nvcc = labctl.shim(lab, HOST, "test", "-x", "/usr/local/cuda/bin/nvcc").returncode == 0
-    assert verdicts(checks) == {**dict.fromkeys(checks, "ok"), "process files": "warn",
-                                "build": "ok" if has_nvcc else "warn"}
+    assert verdicts(checks) == {
+        **dict.fromkeys(checks, "ok"),
+        "process files": "warn",
+        "build": "ok" if has_nvcc else "warn",
+    }
     assert "estimated from past loads" in checks["process files"]["detail"]
     assert ("nvcc there" in checks["build"]["detail"]) if has_nvcc else ("--arch cpu" in checks["build"]["fix"])
     assert checks["gpu"]["detail"] == "NVIDIA H100 80GB HBM3, compute_cap 9.0; memory reported"
     code, gb10 = doctor(lab.config_path, "pegasus")  # the GB10 profile: nvidia-smi says [N/A] for memory
-    assert code == 0 and gb10["gpu"]["detail"].endswith("compute_cap 12.1; memory [N/A]: unified, read from "
-                                                         "/proc/meminfo")
-    text = subprocess.run([sys.executable, "-m", "gb10dash", "doctor", HOST], capture_output=True, text=True,
-                          env=dict(os.environ, GB10DASH_CONFIG=str(lab.config_path)), timeout=180)
+    assert code == 0 and gb10["gpu"]["detail"].endswith(
+        "compute_cap 12.1; memory [N/A]: unified, read from /proc/meminfo"
+    )
+    text = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "doctor", HOST],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, GB10DASH_CONFIG=str(lab.config_path)),
+        timeout=180,
+    )
     assert text.returncode == 0 and "✓ ssh" in text.stdout and "! process files" in text.stdout
     assert text.stdout.rstrip().endswith("✓ every check passed")
 

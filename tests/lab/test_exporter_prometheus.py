@@ -43,9 +43,12 @@ def stop(proc: subprocess.Popen) -> None:
 @contextlib.contextmanager
 def exporter(config: Path, port: int, log: Path) -> Iterator[subprocess.Popen]:
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "gb10dash", "--config", str(config), "exporter",
-                                 "--listen", f"127.0.0.1:{port}"], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gb10dash", "--config", str(config), "exporter", "--listen", f"127.0.0.1:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     try:
         yield proc
     finally:
@@ -57,13 +60,25 @@ def prometheus(tmp: Path, target_port: int, port: int) -> Iterator[str]:
     if not os.path.exists(PROMETHEUS):
         pytest.fail("prometheus missing: apt-get install -y prometheus (or scripts/setup --test)", pytrace=False)
     config = tmp / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
-                      "scrape_configs:\n  - job_name: gb10dash\n    static_configs:\n"
-                      f"      - targets: ['127.0.0.1:{target_port}']\n")
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+        "scrape_configs:\n  - job_name: gb10dash\n    static_configs:\n"
+        f"      - targets: ['127.0.0.1:{target_port}']\n"
+    )
     log = (tmp / "prometheus.log").open("wb")
-    proc = subprocess.Popen([PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={tmp / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=1h",
-                             "--log.level=warn"], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.tsdb.retention.time=1h",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -82,8 +97,10 @@ def query(base: str, promql: str) -> dict[tuple[tuple[str, str], ...], float]:
         return {}
     doc = answer.json()
     assert doc["status"] == "success", doc
-    return {tuple(sorted((k, v) for k, v in r["metric"].items() if k != "__name__")): float(r["value"][1])
-            for r in doc["data"]["result"]}
+    return {
+        tuple(sorted((k, v) for k, v in r["metric"].items() if k != "__name__")): float(r["value"][1])
+        for r in doc["data"]["result"]
+    }
 
 
 def per_host(base: str, promql: str) -> dict[str, float]:
@@ -103,8 +120,9 @@ def debian_service_running() -> bool:
     """The package's own service: /usr/bin/prometheus without our --config.file (it reads /etc/prometheus)."""
     for proc in psutil.process_iter(["name", "cmdline"]):
         argv = proc.info["cmdline"] or []
-        if proc.info["name"] == "prometheus" and not any(a.startswith("--config.file=/tmp") or "pytest" in a
-                                                         for a in argv):
+        if proc.info["name"] == "prometheus" and not any(
+            a.startswith("--config.file=/tmp") or "pytest" in a for a in argv
+        ):
             return True
     return False
 
@@ -116,15 +134,25 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
     exporter_port, prom_port = free_port(), free_port()
     stopped = False
     t0 = time.monotonic()
-    with exporter(config, exporter_port, tmp_path / "exporter.log"), \
-            prometheus(tmp_path, exporter_port, prom_port) as base:
+    with (
+        exporter(config, exporter_port, tmp_path / "exporter.log"),
+        prometheus(tmp_path, exporter_port, prom_port) as base,
+    ):
         try:
-            up = labctl.wait_for(lambda: per_host(base, "gb10dash_health_ok") == {"pegasus": 1.0, "stella": 1.0}
-                                 and per_host(base, "gb10dash_unit_active"), 60, "both hosts scraped healthy", 0.5)
+            up = labctl.wait_for(
+                lambda: (
+                    per_host(base, "gb10dash_health_ok") == {"pegasus": 1.0, "stella": 1.0}
+                    and per_host(base, "gb10dash_unit_active")
+                ),
+                60,
+                "both hosts scraped healthy",
+                0.5,
+            )
             first = time.monotonic() - t0
             assert up == {"pegasus": 1.0, "stella": 1.0}
-            assert query(base, 'up{job="gb10dash"}') == {(("instance", f"127.0.0.1:{exporter_port}"),
-                                                          ("job", "gb10dash")): 1.0}
+            assert query(base, 'up{job="gb10dash"}') == {
+                (("instance", f"127.0.0.1:{exporter_port}"), ("job", "gb10dash")): 1.0
+            }
             models = {dict(labels)["host"]: dict(labels) for labels in query(base, "gb10dash_model_info")}
             for name in ("pegasus", "stella"):
                 assert models[name]["model_id"] == lab.host(name).model_path.name
@@ -132,7 +160,9 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
             assert per_host(base, 'gb10dash_unit_state{state="active"}') == {"pegasus": 1.0, "stella": 1.0}
             assert per_host(base, "gb10dash_host_up") == {"pegasus": 1.0, "stella": 1.0}
             assert per_host(base, "gb10dash_memory_total_bytes") == {
-                "pegasus": psutil.virtual_memory().total // 1024 * 1024, "stella": psutil.virtual_memory().total // 1024 * 1024}
+                "pegasus": psutil.virtual_memory().total // 1024 * 1024,
+                "stella": psutil.virtual_memory().total // 1024 * 1024,
+            }
             temps = per_host(base, "gb10dash_gpu_temperature_celsius")
             assert set(temps) == {"pegasus", "stella"} and all(0 < t < 120 for t in temps.values())
             if os.geteuid() == 0:
@@ -143,12 +173,19 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
             assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
             stopped = True
             t1 = time.monotonic()
-            labctl.wait_for(lambda: query(base, 'gb10dash_alert_active{host="stella"}'), 40, "the alert in Prometheus",
-                            0.5)
+            labctl.wait_for(
+                lambda: query(base, 'gb10dash_alert_active{host="stella"}'), 40, "the alert in Prometheus", 0.5
+            )
             alert_seen = time.monotonic() - t1
             assert query(base, "gb10dash_alert_active") == {
-                (("host", "stella"), ("instance", f"127.0.0.1:{exporter_port}"), ("job", "gb10dash"),
-                 ("rule", "unit"), ("severity", "critical")): 1.0}
+                (
+                    ("host", "stella"),
+                    ("instance", f"127.0.0.1:{exporter_port}"),
+                    ("job", "gb10dash"),
+                    ("rule", "unit"),
+                    ("severity", "critical"),
+                ): 1.0
+            }
             assert per_host(base, "gb10dash_unit_active") == {"pegasus": 1.0, "stella": 0.0}
             assert per_host(base, 'gb10dash_unit_state{state="inactive"}')["stella"] == 1.0
         finally:
@@ -157,5 +194,7 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
                 lab.wait_ready(60)
     assert our_prometheus_processes(tmp_path) == []
     assert not debian_service_running()
-    print(f"\nprometheus: both hosts healthy in Prometheus {first:.1f} s after start; the unit alert "
-          f"{alert_seen:.1f} s after the stop (for_s 1, scrape every 1 s)")
+    print(
+        f"\nprometheus: both hosts healthy in Prometheus {first:.1f} s after start; the unit alert "
+        f"{alert_seen:.1f} s after the stop (for_s 1, scrape every 1 s)"
+    )

@@ -72,18 +72,26 @@ async def test_nvidia_smi_faults_are_reported_and_the_rest_goes_on(lab: Lab) -> 
     timings: dict[str, float] = {}
     try:
         async with running(monitor):
-            await until(lambda: (g := monitor.state.gpu) and g.name == "NVIDIA GB10" and monitor.state.unit, 20,
-                        "a first GPU sample")
+            await until(
+                lambda: (g := monitor.state.gpu) and g.name == "NVIDIA GB10" and monitor.state.unit,
+                20,
+                "a first GPU sample",
+            )
             for mode, (source, words) in FAILING.items():
                 faults.set(mode)
                 t0 = time.monotonic()
                 await until(lambda w=words, s=source: w in last_error(monitor, s), 20, f"{mode} reported on {source}")
                 timings[mode] = time.monotonic() - t0
                 unit_ok = monitor.state.sources["unit"].last_ok
-                await until(lambda t=unit_ok: monitor.state.sources["unit"].last_ok > t, 5, f"unit polled during {mode}")
+                await until(
+                    lambda t=unit_ok: monitor.state.sources["unit"].last_ok > t, 5, f"unit polled during {mode}"
+                )
                 faults.clear()
-                await until(lambda: not last_error(monitor, "gpu") and not last_error(monitor, "gpu_apps"),
-                            20, f"the GPU back after {mode}")
+                await until(
+                    lambda: not last_error(monitor, "gpu") and not last_error(monitor, "gpu_apps"),
+                    20,
+                    f"the GPU back after {mode}",
+                )
             faults.set("na")
             await until(lambda: (g := monitor.state.gpu) and g.name is None, 20, "an all-N/A sample")
             sample = monitor.state.gpu
@@ -92,4 +100,3 @@ async def test_nvidia_smi_faults_are_reported_and_the_rest_goes_on(lab: Lab) -> 
     finally:
         faults.clear()
     print("\nnvidia-smi faults reported after: " + ", ".join(f"{m} {t:.2f} s" for m, t in timings.items()))
-

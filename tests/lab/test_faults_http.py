@@ -22,7 +22,6 @@ from . import labctl
 from .faultctl import FAST, CountingProxy, Recorder, monitor_for, running
 from .labctl import until
 
-
 TIMEOUT_S = 3.0  # LlamaClient's default request timeout
 # mode → (health state, words in its message)
 EXPECTED = {
@@ -70,8 +69,11 @@ async def test_monitor_through_every_bad_answer_and_a_long_load(lab: Lab) -> Non
             for mode, (state, words) in EXPECTED.items():
                 server.mode = mode
                 changed = time.monotonic()
-                await until(lambda s=state, w=words: (h := monitor.state.health) and h.state is s and w in (h.message or ""),
-                            TIMEOUT_S + 10, f"{mode} reported")
+                await until(
+                    lambda s=state, w=words: (h := monitor.state.health) and h.state is s and w in (h.message or ""),
+                    TIMEOUT_S + 10,
+                    f"{mode} reported",
+                )
                 print(f"\n{mode}: reported after {time.monotonic() - changed:.2f} s")
                 assert monitor.state.connected and monitor.state.unit.is_running  # SSH sources unaffected
             server.mode = "ok"
@@ -100,13 +102,16 @@ async def test_sigkilled_llama_server_is_reported_and_comes_back(lab: Lab) -> No
         down = time.monotonic() - t0
         await until(lambda: (p := main_pid(monitor)) and p != first and monitor.state.healthy, 30, "back healthy")
         back = time.monotonic() - t0
-        await until(lambda: any("code=killed, status=9/KILL" in e.message for e in monitor.log), 10,
-                    "the kill in the journal")
+        await until(
+            lambda: any("code=killed, status=9/KILL" in e.message for e in monitor.log), 10, "the kill in the journal"
+        )
     states = seen.since(t0)
     units = {(s.unit.active_state, s.unit.sub_state) for s in states if s.unit}
     healths = {s.health.state for s in states if s.health}
-    print(f"\nllama-server SIGKILLed: health down after {down:.2f} s, healthy with a new process after {back:.2f} s; "
-          f"unit states seen {sorted(units)}; health states seen {sorted(h.value for h in healths)}")
+    print(
+        f"\nllama-server SIGKILLed: health down after {down:.2f} s, healthy with a new process after {back:.2f} s; "
+        f"unit states seen {sorted(units)}; health states seen {sorted(h.value for h in healths)}"
+    )
     assert monitor.state.unit.n_restarts == restarts + 1
     assert units - {("active", "running")}, "the dead unit was never shown (failed / auto-restart / activating)"
     assert not psutil.pid_exists(first_here)
@@ -121,8 +126,15 @@ async def test_steady_polls_ask_metrics_alone_and_a_hung_server_is_still_down_in
     async with CountingProxy(config_url) as proxy:
         monitor = monitor_for(lab, "stella", api_url=proxy.url)
         async with running(monitor):
-            await until(lambda: monitor.state.healthy and monitor.state.metrics is not None
-                        and not monitor.state.sources["api"].failing, 20, "healthy with metrics")
+            await until(
+                lambda: (
+                    monitor.state.healthy
+                    and monitor.state.metrics is not None
+                    and not monitor.state.sources["api"].failing
+                ),
+                20,
+                "healthy with metrics",
+            )
             await asyncio.sleep(2 * FAST.fast_s * IDLE_SLOTS_EVERY)
             proxy.paths.clear()
             await asyncio.sleep(20 * FAST.fast_s)
@@ -142,6 +154,8 @@ async def test_steady_polls_ask_metrics_alone_and_a_hung_server_is_still_down_in
             finally:
                 os.kill(server_pid, signal.SIGCONT)
             await until(lambda: monitor.state.healthy, 15, "healthy again")
-    print(f"stopped llama-server: health down after {down:.2f} s "
-          f"(bound {TIMEOUT_S + HEALTH_RECHECK_TIMEOUT_S + FAST.fast_s:.1f} s + scheduling)")
+    print(
+        f"stopped llama-server: health down after {down:.2f} s "
+        f"(bound {TIMEOUT_S + HEALTH_RECHECK_TIMEOUT_S + FAST.fast_s:.1f} s + scheduling)"
+    )
     assert down < TIMEOUT_S + HEALTH_RECHECK_TIMEOUT_S + FAST.fast_s + 2

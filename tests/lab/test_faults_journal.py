@@ -78,7 +78,7 @@ def remote_journalctl(lab: Lab) -> list[psutil.Process]:
     for proc in faultctl.sshd_tree(lab, "pegasus"):
         with contextlib.suppress(psutil.Error):
             argv = proc.cmdline()
-            journalctl = bool(argv) and argv[0].endswith("journalctl") or "gb10dash.lab.shims.journalctl" in argv
+            journalctl = (bool(argv) and argv[0].endswith("journalctl")) or "gb10dash.lab.shims.journalctl" in argv
             if journalctl and "-f" in argv:
                 found.append(proc)
     return found
@@ -91,8 +91,11 @@ async def test_broken_journal_stream_loses_and_repeats_nothing(lab: Lab) -> None
     total = 1500
     try:
         async with running(monitor):
-            await until(lambda: monitor.state.connected and monitor.cursor and remote_journalctl(lab), 20,
-                        "the journal followed")
+            await until(
+                lambda: monitor.state.connected and monitor.cursor and remote_journalctl(lab),
+                20,
+                "the journal followed",
+            )
             writer = asyncio.create_task(asyncio.to_thread(write_numbered, lab, tag, 1, total, 25, 0.03))
             await until(lambda: len(seen.numbers) > 100, 20, "the first lines")
             faultctl.signal_all(remote_journalctl(lab), signal.SIGKILL)  # 1: journalctl dies, the connection stays
@@ -100,8 +103,15 @@ async def test_broken_journal_stream_loses_and_repeats_nothing(lab: Lab) -> None
             connection = monitor.transport._conn
             faultctl.signal_all(faultctl.session_processes(lab, "pegasus"), signal.SIGKILL)  # 2: the connection is cut
             cut = time.monotonic()
-            await until(lambda: monitor.transport._conn not in (None, connection) and monitor.state.connected
-                        and remote_journalctl(lab), 20, "reconnected and following")
+            await until(
+                lambda: (
+                    monitor.transport._conn not in (None, connection)
+                    and monitor.state.connected
+                    and remote_journalctl(lab)
+                ),
+                20,
+                "reconnected and following",
+            )
             rejoined = time.monotonic() - cut
             await writer
             journal = await asyncio.to_thread(journal_numbers, lab, tag)
@@ -109,8 +119,10 @@ async def test_broken_journal_stream_loses_and_repeats_nothing(lab: Lab) -> None
             await asyncio.sleep(1.0)  # nothing more may come
         lost = len(set(journal) - set(seen.numbers))
         repeated = len(seen.numbers) - len(set(seen.numbers))
-        print(f"\nbroken journal stream: {total} lines written, {len(journal)} in the journal, {lost} of them lost, "
-              f"{repeated} repeated; following again {rejoined:.2f} s after the connection was cut")
+        print(
+            f"\nbroken journal stream: {total} lines written, {len(journal)} in the journal, {lost} of them lost, "
+            f"{repeated} repeated; following again {rejoined:.2f} s after the connection was cut"
+        )
         assert journal == list(range(1, total + 1))  # under journald's rate limit: it kept every line
         assert seen.numbers == journal
     finally:
@@ -142,11 +154,13 @@ async def test_journal_flood_keeps_every_line_and_bounded_memory(lab: Lab) -> No
         assert len(monitor.log) == kept  # the kept stream is bounded...
         assert [int(e.message.rsplit(" ", 1)[1]) for e in monitor.log] == journal[-kept:]
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    print(f"\njournal flood: {total} lines in {written_in:.1f} s ({total / written_in:.0f}/s), {len(journal)} kept by "
-          f"the journal; last line in {behind:.2f} s after the writer finished; lost "
-          f"{len(set(journal) - set(seen.numbers))}, repeated {len(seen.numbers) - len(set(seen.numbers))}; kept "
-          f"{len(monitor.log)}; RSS {rss_before} → {rss_after} KiB; client CPU {cpu:.1f} s "
-          f"({100 * cpu / written_in:.0f} % of a core)")
+    print(
+        f"\njournal flood: {total} lines in {written_in:.1f} s ({total / written_in:.0f}/s), {len(journal)} kept by "
+        f"the journal; last line in {behind:.2f} s after the writer finished; lost "
+        f"{len(set(journal) - set(seen.numbers))}, repeated {len(seen.numbers) - len(set(seen.numbers))}; kept "
+        f"{len(monitor.log)}; RSS {rss_before} → {rss_after} KiB; client CPU {cpu:.1f} s "
+        f"({100 * cpu / written_in:.0f} % of a core)"
+    )
     assert seen.numbers == journal  # ...and nothing the journal holds was lost or repeated
 
 
@@ -184,8 +198,11 @@ async def test_dashboard_under_a_60_s_flood_stays_responsive_and_keeps_every_lin
     tag = f"dashflood-{time.time_ns()}"
     total = int(FLOOD_RATE * DASHBOARD_FLOOD_S)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(lambda: all(n in app.shown and app.shown[n].healthy for n in ("pegasus", "stella")), 60,
-                    "both hosts healthy")
+        await until(
+            lambda: all(n in app.shown and app.shown[n].healthy for n in ("pegasus", "stella")),
+            60,
+            "both hosts healthy",
+        )
         monitor = app.monitors["pegasus"]
         await until(lambda: monitor.cursor, 20, "the journal followed")
         seen = Counting(monitor, tag)
@@ -208,11 +225,13 @@ async def test_dashboard_under_a_60_s_flood_stays_responsive_and_keeps_every_lin
         log = app.query_one(LogPane)
         kept, pane_lines, pane_cap = len(monitor.log), len(log.kept_entries), log.max_lines
         last_kept = [e.message for e in monitor.log][-1]
-    print(f"\ndashboard under a journal flood: {total} lines in {written_in:.1f} s ({total / written_in:.0f}/s), "
-          f"{len(journal)} kept by the journal; the last in the stream {behind:.2f} s after the writer; lost "
-          f"{len(set(journal) - set(seen.numbers))}, repeated "
-          f"{len(seen.numbers) - len(set(seen.numbers))}; kept {kept} (cap {monitor.cadence.log_lines}), "
-          f"pane {pane_lines} (cap {pane_cap}); RSS {rss_before / 1024:.0f} → peak {rss_peak / 1024:.0f} MiB")
+    print(
+        f"\ndashboard under a journal flood: {total} lines in {written_in:.1f} s ({total / written_in:.0f}/s), "
+        f"{len(journal)} kept by the journal; the last in the stream {behind:.2f} s after the writer; lost "
+        f"{len(set(journal) - set(seen.numbers))}, repeated "
+        f"{len(seen.numbers) - len(set(seen.numbers))}; kept {kept} (cap {monitor.cadence.log_lines}), "
+        f"pane {pane_lines} (cap {pane_cap}); RSS {rss_before / 1024:.0f} → peak {rss_peak / 1024:.0f} MiB"
+    )
     print(f"n/N → log pane shows the other host: quiet {spread(quiet)}; under the flood {spread(loaded)}")
     assert seen.numbers == journal  # nothing lost, nothing repeated
     assert kept == monitor.cadence.log_lines and last_kept == f"{tag} {journal[-1]}"

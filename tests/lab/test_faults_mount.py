@@ -57,8 +57,10 @@ async def test_hung_share_is_reported_within_the_stat_timeout(lab: Lab, tmp_path
             assert "model share" in " ".join(monitor.state.problems())
             mount.release()  # the server comes back as "gone": the blocked stat fails with ENOTCONN
             await until(lambda: (m := monitor.state.mount) and m.state is not MountState.HUNG, 20, "not hung")
-        print(f"\nhung share: reported hung {reported:.2f} s after connecting (stat timeout {FAST.stat_timeout_s:g} s,"
-              f" slow poll {FAST.slow_s:g} s); then {monitor.state.mount.state.value}")
+        print(
+            f"\nhung share: reported hung {reported:.2f} s after connecting (stat timeout {FAST.stat_timeout_s:g} s,"
+            f" slow poll {FAST.slow_s:g} s); then {monitor.state.mount.state.value}"
+        )
     await until(lambda: not blocked(lab), 10, "no stat left")
     await asyncio.sleep(0.1)
     assert len(asyncio.all_tasks()) <= tasks_before, [t.get_coro() for t in asyncio.all_tasks()]

@@ -62,8 +62,10 @@ async def test_sshd_killed_for_30_s_other_host_unaffected(lab: Lab) -> None:
             back = time.monotonic()
             await until(lambda: collecting(pegasus) and pegasus.state.unit.main_pid, 20, "pegasus back")
             rejoined = time.monotonic() - back
-        print(f"\nsshd killed: noticed after {detected:.2f} s; down 30 s; collecting {rejoined:.2f} s after restart "
-              f"(reconnect backoff capped at 1 s here); stella states published meanwhile: {len(seen.since(killed))}")
+        print(
+            f"\nsshd killed: noticed after {detected:.2f} s; down 30 s; collecting {rejoined:.2f} s after restart "
+            f"(reconnect backoff capped at 1 s here); stella states published meanwhile: {len(seen.since(killed))}"
+        )
         assert detected < 5 and rejoined < 15
     finally:
         faultctl.ensure_sshd(lab, "pegasus")
@@ -86,11 +88,16 @@ async def test_stopped_sshd_is_detected_by_keepalive_then_reconnects(lab: Lab) -
             await until(lambda: "timed out" in (pegasus.state.unreachable_reason or ""), 15, "a connect timeout")
             faultctl.signal_all(stopped, signal.SIGCONT)
             resumed = time.monotonic()
-            await until(lambda: collecting(pegasus) and pegasus.state.sources["unit"].last_ok > time.time() - 1,
-                        20, "pegasus collecting again")
+            await until(
+                lambda: collecting(pegasus) and pegasus.state.sources["unit"].last_ok > time.time() - 1,
+                20,
+                "pegasus collecting again",
+            )
             rejoined = time.monotonic() - resumed
-        print(f"\nsshd SIGSTOPped: hung connection detected after {detected:.2f} s (keepalive {KEEPALIVE_S:g} s × "
-              f"{KEEPALIVE_COUNT}, bound {bound:.1f} s + one 0.2 s watch tick); collecting {rejoined:.2f} s after SIGCONT")
+        print(
+            f"\nsshd SIGSTOPped: hung connection detected after {detected:.2f} s (keepalive {KEEPALIVE_S:g} s × "
+            f"{KEEPALIVE_COUNT}, bound {bound:.1f} s + one 0.2 s watch tick); collecting {rejoined:.2f} s after SIGCONT"
+        )
         assert detected < bound + 3  # generous for a loaded machine
         assert rejoined < 15
     finally:

@@ -24,8 +24,14 @@ HOST = "pegasus"  # the gb10 profile
 
 def smi(root: Path, *argv: str) -> str:
     env = dict(os.environ, GB10LAB_ROOT=str(root))
-    done = subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.nvidia_smi", *argv], env=env,
-                          capture_output=True, text=True, timeout=30, check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "gb10dash.lab.shims.nvidia_smi", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return done.stdout
 
 
@@ -50,8 +56,11 @@ def test_shim_prints_the_reasons_as_the_real_tool_and_follows_its_controls(tmp_p
     assert smi(tmp_path, "--query-gpu=clocks_event_reasons.active", "--format=csv,noheader") == "0x0000000000000004\n"
     (tmp_path / "etc" / "gpu-profile").write_text("gb10\n")
     write_controls(tmp_path, GpuControls(load=0.8))  # a GB10 under load: no reason, and not power_low's ≤ 40 W
-    reasons, power = smi(tmp_path, "--query-gpu=clocks_event_reasons.active,power.draw",
-                         "--format=csv,noheader,nounits").strip().split(", ")
+    reasons, power = (
+        smi(tmp_path, "--query-gpu=clocks_event_reasons.active,power.draw", "--format=csv,noheader,nounits")
+        .strip()
+        .split(", ")
+    )
     assert reasons == "0x0000000000000000" and 43 <= float(power) <= 45
     write_controls(tmp_path, GpuControls())
     assert read_controls(tmp_path) == GpuControls() and not list((tmp_path / "state").glob("gpu-*"))
@@ -63,14 +72,18 @@ async def test_throttle_and_pinned_low_power_are_decoded_alerted_and_cleared(lab
     monitor = monitor_for(lab, HOST)
     try:
         async with running(monitor), driving(Driver(monitor, e)) as d:
-            first = await labctl.until(lambda: (g := monitor.state.gpu) and g.clocks_event_reasons is not None and g,
-                                       30, "a first GPU sample")
+            first = await labctl.until(
+                lambda: (g := monitor.state.gpu) and g.clocks_event_reasons is not None and g, 30, "a first GPU sample"
+            )
             assert first.name == "NVIDIA GB10" and first.sm_clock_max_mhz == 3003 and not first.throttle_reasons
             labctl.gpu_controls(lab, HOST, reasons=0x48, power_w=30.0, load=0.95)
             t0 = time.monotonic()
             # (a) the monitor's sample decodes it
-            g = await labctl.until(lambda: (g := monitor.state.gpu) and g.clocks_event_reasons == 0x48 and g,
-                                   20, "the HW thermal slowdown in a sample")
+            g = await labctl.until(
+                lambda: (g := monitor.state.gpu) and g.clocks_event_reasons == 0x48 and g,
+                20,
+                "the HW thermal slowdown in a sample",
+            )
             seen = time.monotonic() - t0
             assert [r.key for r in g.throttle_reasons] == ["hw_thermal_slowdown"]
             assert [r.key for r in g.clock_reasons] == ["hw_slowdown", "hw_thermal_slowdown"]
@@ -88,7 +101,9 @@ async def test_throttle_and_pinned_low_power_are_decoded_alerted_and_cleared(lab
                 cleared = (await labctl.until(lambda r=rule: d.event("cleared", r), 20, f"{rule} cleared")).alert
                 assert cleared.id == alert.id and cleared.cleared_at - cleared.raised_at >= 2.0
             assert e.active == []
-            print(f"\nthrottle/power_low: seen in a sample {seen:.1f} s after the control was set, both raised "
-                  f"{raised:.1f} s after (for_s 2), cleared {time.monotonic() - t1:.1f} s after it ended (clear_s 2)")
+            print(
+                f"\nthrottle/power_low: seen in a sample {seen:.1f} s after the control was set, both raised "
+                f"{raised:.1f} s after (for_s 2), cleared {time.monotonic() - t1:.1f} s after it ended (clear_s 2)"
+            )
     finally:
         labctl.gpu_controls(lab, HOST)

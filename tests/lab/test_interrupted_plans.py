@@ -40,8 +40,14 @@ def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def gb10dash(lab: Lab, *argv: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", *argv], env=env, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def marker(lab: Lab) -> Path:
@@ -56,8 +62,9 @@ def slow_start(lab: Lab) -> Iterator[Path]:
     dropins.mkdir(parents=True, exist_ok=True)
     shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
     argv = shown.split("argv[]=")[1].split(" ;")[0]
-    (dropins / SLOW_START).write_text('[Service]\nExecStart=\nExecStart=/bin/sh -c "sleep 5; exec \\"$$0\\" '
-                                      f'\\"$$@\\"" {argv}\n')
+    (dropins / SLOW_START).write_text(
+        f'[Service]\nExecStart=\nExecStart=/bin/sh -c "sleep 5; exec \\"$$0\\" \\"$$@\\"" {argv}\n'
+    )
     labctl.shim(lab, HOST, "systemctl", "daemon-reload")
     try:
         first = gb10dash(lab, "swap", HOST, FIRST, "--yes", "--timeout", "60")
@@ -77,9 +84,14 @@ def slow_start(lab: Lab) -> Iterator[Path]:
 def start_swap(lab: Lab) -> subprocess.Popen[str]:
     """`gb10dash swap` of the second model, returned once its wait step has started."""
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    proc = subprocess.Popen([sys.executable, "-m", "gb10dash", "swap", HOST, SECOND, "--yes", "--timeout", "60"],
-                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gb10dash", "swap", HOST, SECOND, "--yes", "--timeout", "60"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     seen = []
     for line in proc.stdout:
@@ -87,8 +99,10 @@ def start_swap(lab: Lab) -> subprocess.Popen[str]:
         if WAIT_STARTED in line:
             return proc
     proc.wait(10)
-    raise AssertionError(f"the swap ended before its wait step (exit {proc.returncode}): {''.join(seen)}"
-                         f"{proc.stderr.read() if proc.stderr else ''}")
+    raise AssertionError(
+        f"the swap ended before its wait step (exit {proc.returncode}): {''.join(seen)}"
+        f"{proc.stderr.read() if proc.stderr else ''}"
+    )
 
 
 def unit_files(lab: Lab, dropins: Path) -> tuple[dict[str, bytes], bytes]:

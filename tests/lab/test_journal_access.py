@@ -38,13 +38,20 @@ def outside_journal_groups(lab: Lab) -> Iterator[None]:
 
 async def test_the_monitor_the_pane_and_status_say_why_and_the_fix(lab: Lab, outside_journal_groups: None) -> None:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    status = subprocess.run([sys.executable, "-m", "gb10dash", "status", "--json", HOST], env=env,
-                            capture_output=True, text=True, timeout=90)
+    status = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "status", "--json", HOST],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     (host,) = json.loads(status.stdout)["hosts"]
-    assert any(w.startswith("journal: llm-agent may not read the system journal") and FIX in w
-               for w in host["warnings"]), host["warnings"]
-    text = subprocess.run([sys.executable, "-m", "gb10dash", "status", HOST], env=env, capture_output=True,
-                          text=True, timeout=90)
+    assert any(
+        w.startswith("journal: llm-agent may not read the system journal") and FIX in w for w in host["warnings"]
+    ), host["warnings"]
+    text = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "status", HOST], env=env, capture_output=True, text=True, timeout=90
+    )
     assert FIX in text.stdout, text.stdout
 
     monitor = monitor_for(lab, HOST)

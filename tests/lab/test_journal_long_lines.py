@@ -30,10 +30,12 @@ async def test_a_1mb_line_and_a_non_utf8_line_arrive_readable(lab: Lab) -> None:
             writer.write_bytes(long_line + b"\n" + f"BIN-{tag} caf".encode() + b"\xe9 \xff\xfe end", f"END-{tag}")
         await until(lambda: any(e.message == f"END-{tag}" for e in seen), 30, "the last line")
     first = next(i for i, e in enumerate(seen) if e.message.startswith(f"LONG-{tag}"))
-    pieces = [seen[first]] + [e for e in seen[first + 1:] if e.message.startswith("x" * 10)]
+    pieces = [seen[first]] + [e for e in seen[first + 1 :] if e.message.startswith("x" * 10)]
     held = len(labctl.journal_messages(lab, HOST, "xxxxxxxxxx"))
-    print(f"\n1 MB line: journald holds it as {held} entries; the log got {len(pieces)} pieces, each capped at "
-          f"{MESSAGE_CAP} characters: {pieces[0].message[MESSAGE_CAP - 10:]!r}")
+    print(
+        f"\n1 MB line: journald holds it as {held} entries; the log got {len(pieces)} pieces, each capped at "
+        f"{MESSAGE_CAP} characters: {pieces[0].message[MESSAGE_CAP - 10 :]!r}"
+    )
     assert len(pieces) >= 20 and all(p.message.strip() for p in pieces)  # not 22 empty lines
     assert pieces[0].message.startswith(f"LONG-{tag} xxxx")
     assert all(len(p.message) < MESSAGE_CAP + 60 and "more characters cut]" in p.message for p in pieces[:-1])

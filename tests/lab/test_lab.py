@@ -26,8 +26,13 @@ ON_SHIM_LAB = True
 
 
 def ssh(lab: Lab, alias: str, command: str, timeout: float = 30) -> subprocess.CompletedProcess:
-    return subprocess.run(["ssh", "-F", str(lab.ssh_config_path), "-o", "BatchMode=yes", alias, command],
-                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        ["ssh", "-F", str(lab.ssh_config_path), "-o", "BatchMode=yes", alias, command],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def get_json(url: str, body: dict | None = None) -> dict:
@@ -76,17 +81,17 @@ def test_each_alias_reaches_its_own_host_environment(lab):
 async def test_asyncssh_connects_and_verifies_host_keys(lab, tmp_path):
     for h in lab.hosts:
         async with asyncssh.connect(h.alias, config=[str(lab.ssh_config_path)]) as conn:
-            result = await conn.run("printf %s \"$GB10LAB_ROOT\"", check=True, timeout=20)
+            result = await conn.run('printf %s "$GB10LAB_ROOT"', check=True, timeout=20)
             assert result.stdout == str(h.root)
     # the wrong host key must be refused: give pegasus' port stella's key
     peg, stella = lab.host("pegasus"), lab.host("stella")
-    stella_key = next(line for line in lab.known_hosts_path.read_text().splitlines()
-                      if f":{stella.ssh_port} " in line).split()[1:]
+    stella_key = next(
+        line for line in lab.known_hosts_path.read_text().splitlines() if f":{stella.ssh_port} " in line
+    ).split()[1:]
     bad = tmp_path / "known_hosts"
     bad.write_text(f"[127.0.0.1]:{peg.ssh_port} {' '.join(stella_key)}\n")
     with pytest.raises(asyncssh.HostKeyNotVerifiable):
-        async with asyncssh.connect("pegasus-llm", config=[str(lab.ssh_config_path)],
-                                    known_hosts=str(bad)):
+        async with asyncssh.connect("pegasus-llm", config=[str(lab.ssh_config_path)], known_hosts=str(bad)):
             pass
 
 
@@ -101,9 +106,10 @@ def test_llama_servers_are_healthy_and_serve_the_right_model(lab):
 
 def test_chat_completion_answers(lab):
     for h in lab.hosts:
-        reply = get_json(h.api_url + "/v1/chat/completions",
-                         {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8,
-                          "ignore_eos": True})  # a first-token EOS leaves no decode rate to report
+        reply = get_json(
+            h.api_url + "/v1/chat/completions",
+            {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 8, "ignore_eos": True},
+        )  # a first-token EOS leaves no decode rate to report
         assert reply["usage"]["completion_tokens"] > 0
         assert reply["timings"]["predicted_per_second"] > 0
 

@@ -26,8 +26,14 @@ def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def gb10dash(lab: HostsLab, *argv: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", *argv], env=env, capture_output=True, text=True,
-                          timeout=180, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def main_pid(lab: HostsLab) -> str:
@@ -66,8 +72,9 @@ def test_every_rule_of_the_hosts_sudoers_file_is_tried_below(lab: HostsLab) -> N
 
 
 @pytest.mark.parametrize(("rule", "argv"), list(NEEDED_BY.items()))
-def test_a_plan_whose_rule_is_missing_is_refused_before_anything_changes(lab: HostsLab, rule: str,
-                                                                        argv: list[str]) -> None:
+def test_a_plan_whose_rule_is_missing_is_refused_before_anything_changes(
+    lab: HostsLab, rule: str, argv: list[str]
+) -> None:
     if not isinstance(lab, HostsLab):
         pytest.skip("needs the real-hosts lab's sudo")
     before_pid, before_files = main_pid(lab), host_files(lab)

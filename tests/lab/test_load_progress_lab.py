@@ -29,7 +29,6 @@ from . import labctl
 from .labctl import until
 from .test_monitor import monitor_for
 
-
 HOST = "stella"
 DROPIN = "zz-load-progress-test.conf"
 NOBODY = 65534
@@ -47,8 +46,9 @@ def big_model(lab: Lab, scratch: Path) -> tuple[Path, str]:
     """A ~4.5 GB f16 GGUF (zeros: written in seconds; it loads from disk in a few seconds) on the host, readable by its server user: where this
     machine sees it, and its path on the host. Afterwards the unit serves its own model again."""
     local_dir, remote_dir = labctl.host_dir(lab, HOST, scratch / "host")
-    (path,) = write_model(ModelSpec("big-GGUF/big-f16.gguf", n_embd=4096, n_layer=16, qtype="F16"), local_dir,
-                          zeros=True)
+    (path,) = write_model(
+        ModelSpec("big-GGUF/big-f16.gguf", n_embd=4096, n_layer=16, qtype="F16"), local_dir, zeros=True
+    )
     path.parent.chmod(0o755)
     path.chmod(0o644)
     yield path, f"{remote_dir}/{path.relative_to(local_dir)}"
@@ -96,14 +96,16 @@ def _serve(lab: Lab, model: str | None, user: str | None = None) -> None:
 def _watching(monitor) -> list[LoadProgress]:
     """Every distinct load progress the monitor publishes, in order."""
     seen: list[LoadProgress] = []
-    monitor.on_update = lambda m: seen.append(p) if (p := m._fields.get("load_progress")) and (
-        not seen or seen[-1] != p) else None
+    monitor.on_update = lambda m: (
+        seen.append(p) if (p := m._fields.get("load_progress")) and (not seen or seen[-1] != p) else None
+    )
     return seen
 
 
 @pytest.mark.timeout(180)
 async def test_the_bar_moves_while_a_big_model_loads_and_the_load_time_is_recorded(
-        lab: Lab, big_model: tuple[Path, str], state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab: Lab, big_model: tuple[Path, str], state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     local, remote = big_model
     monkeypatch.setenv("XDG_STATE_HOME", str(state_home))
     monitor = monitor_for(lab, HOST)
@@ -120,16 +122,19 @@ async def test_the_bar_moves_while_a_big_model_loads_and_the_load_time_is_record
         measured = [p for p in seen if not p.estimated]
         fractions = sorted({p.fraction for p in measured if p.fraction is not None and 0 < p.fraction < 1})
         rates = [p.rate_bps for p in measured if p.rate_bps]
-        print(f"\nload: {len(measured)} readings, {[f'{f:.0%}' for f in fractions]}, "
-              f"rates {[f'{r / 2**20:.0f} MiB/s' for r in rates]}, recorded {monitor.load_watcher.recorded}; "
-              f"{[p.describe() for p in measured][:6]}")
+        print(
+            f"\nload: {len(measured)} readings, {[f'{f:.0%}' for f in fractions]}, "
+            f"rates {[f'{r / 2**20:.0f} MiB/s' for r in rates]}, recorded {monitor.load_watcher.recorded}; "
+            f"{[p.describe() for p in measured][:6]}"
+        )
         assert len(fractions) >= 2, [p.describe() for p in seen]
         assert rates and all(r > 0 for r in rates)
         assert all(p.total_bytes == local.stat().st_size for p in measured)
-        (model, seconds), = monitor.load_watcher.recorded
+        ((model, seconds),) = monitor.load_watcher.recorded
         assert model == remote and 0 < seconds < 60
-        assert LoadHistory(state_home / "gb10dash" / "load-times.json").past(HOST, remote) == \
-            [pytest.approx(seconds, abs=0.001)]
+        assert LoadHistory(state_home / "gb10dash" / "load-times.json").past(HOST, remote) == [
+            pytest.approx(seconds, abs=0.001)
+        ]
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -138,7 +143,8 @@ async def test_the_bar_moves_while_a_big_model_loads_and_the_load_time_is_record
 
 @pytest.mark.timeout(180)
 async def test_unreadable_proc_io_gives_an_estimate_from_past_loads(
-        lab: Lab, big_model: tuple[Path, str], state_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lab: Lab, big_model: tuple[Path, str], state_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same model loaded by the host's `llama` user: llm-agent may not read its /proc/PID/io, and
     the bar is the estimate from the load the test above recorded, saying why."""
     local, remote = big_model

@@ -65,10 +65,17 @@ async def test_journal_lines_written_while_disconnected_arrive_exactly_once(lab:
 
 
 def chat(url: str, prompt: str, tokens: int) -> dict:
-    body = json.dumps({"messages": [{"role": "user", "content": prompt}], "max_tokens": tokens,
-                       "temperature": 0, "cache_prompt": False}).encode()
-    request = urllib.request.Request(f"{url}/v1/chat/completions", data=body,
-                                     headers={"Content-Type": "application/json"})
+    body = json.dumps(
+        {
+            "messages": [{"role": "user", "content": prompt}],
+            "max_tokens": tokens,
+            "temperature": 0,
+            "cache_prompt": False,
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}/v1/chat/completions", data=body, headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
@@ -77,8 +84,11 @@ async def test_live_collection_and_tok_s_from_metrics(lab: Lab) -> None:
     monitor = monitor_for(lab, "stella")
     task = asyncio.create_task(monitor.run())
     try:
-        state = await until(lambda: (s := monitor.state).unit and s.health and s.mount and s.meminfo
-                            and s.gpu and s.metrics and s, 20, "every source")
+        state = await until(
+            lambda: (s := monitor.state).unit and s.health and s.mount and s.meminfo and s.gpu and s.metrics and s,
+            20,
+            "every source",
+        )
         assert state.unit.is_running and state.health.state is HealthState.OK
         assert state.gpu.name == "NVIDIA H100 80GB HBM3"
         first_gpu = state.sources["gpu"].last_ok
@@ -90,8 +100,16 @@ async def test_live_collection_and_tok_s_from_metrics(lab: Lab) -> None:
         prompt_text = "Count to ten, please, and then name the colours of the rainbow. " * 12
         reply = await asyncio.to_thread(chat, lab.host("stella").api_url, prompt_text, 64)
         timings = reply["timings"]
-        gen = await until(lambda: (r := monitor.state.throughput.gen) and r.source is RateSource.METRICS
-                          and r.at > reply["created"] - 1 and r, 10, "a gen rate from /metrics")
+        gen = await until(
+            lambda: (
+                (r := monitor.state.throughput.gen)
+                and r.source is RateSource.METRICS
+                and r.at > reply["created"] - 1
+                and r
+            ),
+            10,
+            "a gen rate from /metrics",
+        )
         assert abs(gen.tokens_per_second - timings["predicted_per_second"]) / timings["predicted_per_second"] < 0.02
         prompt = monitor.state.throughput.prompt
         assert prompt is not None and prompt.source is RateSource.METRICS
@@ -133,8 +151,7 @@ async def test_local_transport_collects_the_same(lab: Lab) -> None:
 
     box = labctl.container(lab, "pegasus")
     if box is not None:
-        done = await asyncio.to_thread(box.run, [sys.executable, "-c", _ON_THE_HOST, str(lab.config_path)],
-                                       timeout=60)
+        done = await asyncio.to_thread(box.run, [sys.executable, "-c", _ON_THE_HOST, str(lab.config_path)], timeout=60)
         assert done.returncode == 0, done.stderr[-2000:]
         state = json.loads(done.stdout)
         assert state["healthy"], state["problems"]
@@ -143,8 +160,12 @@ async def test_local_transport_collects_the_same(lab: Lab) -> None:
         return
     env = labctl.host_env(lab, "pegasus")
     monitor = monitor_for(lab, "pegasus", transport="local", ssh_alias=None)
-    monitor = HostMonitor(monitor.host, monitor.ssh, cadence=FAST,
-                          transport=LocalTransport("pegasus", env={k: env[k] for k in ("GB10LAB_ROOT", "PATH")}))
+    monitor = HostMonitor(
+        monitor.host,
+        monitor.ssh,
+        cadence=FAST,
+        transport=LocalTransport("pegasus", env={k: env[k] for k in ("GB10LAB_ROOT", "PATH")}),
+    )
     state = await monitor.snapshot()
     assert state.healthy, state.problems()
     assert state.unit.main_pid and state.gpu.name == "NVIDIA GB10" and state.gpu.memory_total_mib is None
@@ -157,11 +178,17 @@ async def test_a_cursor_the_journal_refuses_falls_back_to_the_tail(lab: Lab) -> 
     monitor.cursor = "s=not-a-cursor"
     task = asyncio.create_task(monitor.run())
     try:
-        await until(lambda: "cursor no longer in the journal" in (monitor.state.sources.get("journal")
-                                                                 and monitor.state.sources["journal"].last_error
-                                                                 or ""), 15, "the cursor to be dropped")
-        await until(lambda: monitor.log and monitor.cursor and monitor.cursor.startswith("s="), 15,
-                    "entries from the tail")
+        await until(
+            lambda: (
+                "cursor no longer in the journal"
+                in ((monitor.state.sources.get("journal") and monitor.state.sources["journal"].last_error) or "")
+            ),
+            15,
+            "the cursor to be dropped",
+        )
+        await until(
+            lambda: monitor.log and monitor.cursor and monitor.cursor.startswith("s="), 15, "entries from the tail"
+        )
         assert monitor.state.sources["journal"].last_ok is not None
     finally:
         task.cancel()

@@ -14,7 +14,6 @@ from . import labctl
 from .faultctl import monitor_for, running
 from .labctl import until
 
-
 # the dashboard's cadence at a 1 s refresh; the backstops far beyond the test's waits
 CADENCE = Cadence(fast_s=1.0, slow_s=5.0, unit_backstop_s=30.0, apps_backstop_s=60.0, gpu_ms=1000)
 SHOWN_WITHIN_S = 1.5
@@ -32,8 +31,11 @@ async def test_stop_and_start_reach_the_state_by_event_not_by_the_backstop(lab: 
     monitor = monitor_for(lab, "stella", cadence=CADENCE)
     try:
         async with running(monitor):
-            first = await until(lambda: (u := monitor.state.unit) and u.is_running and monitor._journal_live and u,
-                                30, "a running unit and a following journal stream")
+            first = await until(
+                lambda: (u := monitor.state.unit) and u.is_running and monitor._journal_live and u,
+                30,
+                "a running unit and a following journal stream",
+            )
             await asyncio.sleep(1.0)  # the startup's polls are done; from here only events (or the backstop)
             started = time.monotonic()
 
@@ -42,12 +44,17 @@ async def test_stop_and_start_reach_the_state_by_event_not_by_the_backstop(lab: 
             stop_seen = time.monotonic() - stopped_at
 
             started_at = await systemctl(lab, "stella", "start")
-            unit = await until(lambda: (u := monitor.state.unit) and u.is_running and u.main_pid != first.main_pid
-                               and u, 10, "the new MainPID shown")
+            unit = await until(
+                lambda: (u := monitor.state.unit) and u.is_running and u.main_pid != first.main_pid and u,
+                10,
+                "the new MainPID shown",
+            )
             start_seen = time.monotonic() - started_at
             assert time.monotonic() - started < CADENCE.unit_backstop_s  # no backstop poll could have done it
-            print(f"\nunit state by event (backstop {CADENCE.unit_backstop_s:g} s): stop shown {stop_seen:.2f} s, "
-                  f"start shown {start_seen:.2f} s after systemctl returned")
+            print(
+                f"\nunit state by event (backstop {CADENCE.unit_backstop_s:g} s): stop shown {stop_seen:.2f} s, "
+                f"start shown {start_seen:.2f} s after systemctl returned"
+            )
             assert stop_seen <= SHOWN_WITHIN_S and start_seen <= SHOWN_WITHIN_S
             assert unit.main_pid == (await asyncio.to_thread(_main_pid, lab))
     finally:
@@ -70,4 +77,3 @@ def _healthy(lab: Lab) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-

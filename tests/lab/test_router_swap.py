@@ -75,9 +75,22 @@ def router(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     write_extras(models)
     port = _free_port()
     log = (root / "router.log").open("wb")
-    proc = subprocess.Popen([str(find_llama_server()), "--host", "127.0.0.1", "--port", str(port),
-                             "--models-dir", str(models), "--no-models-autoload"],
-                            cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(find_llama_server()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--models-dir",
+            str(models),
+            "--no-models-autoload",
+        ],
+        cwd=root,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         labctl.wait_for(lambda: _get(f"{url}/health")[0] == 200, 60, "the router's /health")
@@ -100,16 +113,18 @@ def status(url: str, model: str) -> str | None:
 
 
 def answers(url: str, model: str) -> bool:
-    code, body = _post(f"{url}/v1/chat/completions", {"model": model, "max_tokens": 3,
-                                                      "messages": [{"role": "user", "content": "hi"}]})
+    code, body = _post(
+        f"{url}/v1/chat/completions", {"model": model, "max_tokens": 3, "messages": [{"role": "user", "content": "hi"}]}
+    )
     return code == 200 and body.get("model") == model and len(body.get("choices", [])) == 1
 
 
 @pytest.fixture
 async def site(router: tuple[str, Path]) -> AsyncIterator[tuple[HostConfig, LocalTransport, object]]:
     url, root = router
-    host = HostConfig(name="router-lab", api_url=url, model_path="", ctx=4096, transport="local",
-                      model_share=str(root / "models"))
+    host = HostConfig(
+        name="router-lab", api_url=url, model_path="", ctx=4096, transport="local", model_share=str(root / "models")
+    )
     transport, client = LocalTransport("router-lab"), LlamaClient(url)
 
     async def factory() -> LlamaClient:
@@ -123,8 +138,9 @@ async def site(router: tuple[str, Path]) -> AsyncIterator[tuple[HostConfig, Loca
 async def swap(site, model: str, *, allow_disabled: bool = False):
     host, transport, factory = site
     candidates = await share_models(transport, host, client=factory)
-    plan = await prepare_swap(transport, host, find_candidate(candidates, model), client=factory, timeout_s=60,
-                              allow_disabled=allow_disabled)
+    plan = await prepare_swap(
+        transport, host, find_candidate(candidates, model), client=factory, timeout_s=60, allow_disabled=allow_disabled
+    )
     progress: list[Progress] = []
     result = await run_plan(plan, transport, factory, unit=host.unit, on_progress=progress.append)
     return plan, result, progress

@@ -28,7 +28,6 @@ from gb10dash.lab.sshd import free_port
 
 from .faultctl import monitor_for
 
-
 KEY = "sk-gb10-" + os.urandom(12).hex()
 ENV = "GB10DASH_TEST_LLAMA_KEY"
 
@@ -50,10 +49,24 @@ def keyed_url(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     log = tmp_path_factory.mktemp("keyed") / "llama-server.log"
     with open(log, "wb") as sink:
         server = subprocess.Popen(
-            [str(find_llama_server()), "-m", str(lab.layout.share_src / HOST_SPECS["stella"].model), "-c", "1024",
-             "--host", "127.0.0.1",
-             "--port", str(port), "--metrics", "--slots"],
-            env=dict(os.environ, LLAMA_API_KEY=KEY), stdout=sink, stderr=sink, stdin=subprocess.DEVNULL)
+            [
+                str(find_llama_server()),
+                "-m",
+                str(lab.layout.share_src / HOST_SPECS["stella"].model),
+                "-c",
+                "1024",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--metrics",
+                "--slots",
+            ],
+            env=dict(os.environ, LLAMA_API_KEY=KEY),
+            stdout=sink,
+            stderr=sink,
+            stdin=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -68,7 +81,8 @@ def keyed_url(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 
 
 async def test_key_from_the_environment_reaches_every_endpoint_and_no_log(
-        lab: Lab, keyed_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    lab: Lab, keyed_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv(ENV, KEY)
     caplog.set_level(logging.DEBUG)
     monitor = monitor_for(lab, "stella", api_url=keyed_url, api_key_env=ENV)
@@ -81,8 +95,9 @@ async def test_key_from_the_environment_reaches_every_endpoint_and_no_log(
         async for turn in stream_turn(monitor.api_client, ChatHistory("stella"), "Say hi"):
             pass
         assert turn is not None and turn.done and turn.error is None and turn.deltas > 0, turn
-        bench = await BenchRun(monitor.host, client, make_workload(quick=True, prompt_tokens=32, gen_tokens=8,
-                                                                    repeat=1), warmup=False).run()
+        bench = await BenchRun(
+            monitor.host, client, make_workload(quick=True, prompt_tokens=32, gen_tokens=8, repeat=1), warmup=False
+        ).run()
         assert bench.samples and not bench.partial, bench
         printed = " ".join([repr(state), repr(client), repr(monitor.host), caplog.text, repr(bench)])
     finally:
@@ -90,8 +105,9 @@ async def test_key_from_the_environment_reaches_every_endpoint_and_no_log(
     assert KEY not in printed and KEY[8:] not in printed
 
 
-async def test_without_the_key_the_api_source_says_so(lab: Lab, keyed_url: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_without_the_key_the_api_source_says_so(
+    lab: Lab, keyed_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv(ENV, raising=False)
     unset = await monitor_for(lab, "stella", api_url=keyed_url, api_key_env=ENV).snapshot()
     assert f"${ENV} is not set" in unset.sources["health"].last_error
@@ -124,8 +140,13 @@ def test_status_json_never_shows_the_key(lab: Lab, keyed_url: str, tmp_path: Pat
     tail = re.sub(r'api_url = "[^"]*"', f'api_url = "{keyed_url}"\napi_key_env = "{ENV}"', tail, count=1)
     config = tmp_path / "hosts.toml"
     config.write_text(head + tail)
-    done = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(config), "status", "--json"],
-                          env=dict(os.environ, **{ENV: KEY}), capture_output=True, text=True, timeout=60,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "--config", str(config), "status", "--json"],
+        env=dict(os.environ, **{ENV: KEY}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert '"stella"' in done.stdout, done.stderr
     assert KEY not in done.stdout + done.stderr and KEY[8:] not in done.stdout + done.stderr

@@ -24,9 +24,35 @@ MARKER_DIR = Path("/tmp")
 
 def fragments(marker: Path) -> st.SearchStrategy[str]:
     touch = f"touch {marker}"
-    return st.sampled_from([f"$({touch})", f"`{touch}`", f"; {touch}", f"| {touch}", f"\n{touch}\n", f"&& {touch}",
-                            f"' ; {touch} ; '", f'" ; {touch} ; "', "-rf", "--", "-", "~", "*", "$HOME", "${IFS}",
-                            "\\", "%s", "%%", "Qwen3 8B Q8_0.gguf", "модель.gguf", "模型.gguf", "🦙", " ", "\t", "\r"])
+    return st.sampled_from(
+        [
+            f"$({touch})",
+            f"`{touch}`",
+            f"; {touch}",
+            f"| {touch}",
+            f"\n{touch}\n",
+            f"&& {touch}",
+            f"' ; {touch} ; '",
+            f'" ; {touch} ; "',
+            "-rf",
+            "--",
+            "-",
+            "~",
+            "*",
+            "$HOME",
+            "${IFS}",
+            "\\",
+            "%s",
+            "%%",
+            "Qwen3 8B Q8_0.gguf",
+            "модель.gguf",
+            "模型.gguf",
+            "🦙",
+            " ",
+            "\t",
+            "\r",
+        ]
+    )
 
 
 def hostile(marker: Path) -> st.SearchStrategy[str]:
@@ -36,8 +62,11 @@ def hostile(marker: Path) -> st.SearchStrategy[str]:
 
 
 def file_names(marker: Path) -> st.SearchStrategy[str]:
-    return hostile(marker).map(lambda s: s.replace("/", "∕")).filter(
-        lambda s: s not in (".", "..") and len(s.encode()) <= 200)
+    return (
+        hostile(marker)
+        .map(lambda s: s.replace("/", "∕"))
+        .filter(lambda s: s not in (".", "..") and len(s.encode()) <= 200)
+    )
 
 
 async def round_trip(lab: Lab, args: list[str], names: list[str], share: Path, remote_share: str) -> None:
@@ -72,8 +101,10 @@ def test_hostile_arguments_are_never_interpreted(lab: Lab, tmp_path: Path) -> No
     examples = 0
 
     @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(st.lists(hostile(remote_marker), min_size=1, max_size=25),
-           st.lists(file_names(remote_marker), max_size=4, unique=True))
+    @given(
+        st.lists(hostile(remote_marker), min_size=1, max_size=25),
+        st.lists(file_names(remote_marker), max_size=4, unique=True),
+    )
     def check(args: list[str], names: list[str]) -> None:
         nonlocal examples
         examples += 1

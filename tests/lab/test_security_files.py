@@ -32,9 +32,14 @@ def mode(path: Path) -> int:
 def test_audit_log_is_0600_in_a_0700_state_dir(state_home: Path) -> None:
     secret_dropin = "[Service]\nEnvironment=LLAMA_API_KEY=sk-not-to-be-logged\n"
     size, digest = stdin_fingerprint(secret_dropin)
-    record = PlanRecord("pegasus", "swap", "swap to x.gguf",
-                        steps=[StepRecord("write drop-in", "sudo -n tee /etc/x.conf", "ok", 0, 0.1,
-                                          stdin_bytes=size, stdin_sha256=digest)])
+    record = PlanRecord(
+        "pegasus",
+        "swap",
+        "swap to x.gguf",
+        steps=[
+            StepRecord("write drop-in", "sudo -n tee /etc/x.conf", "ok", 0, 0.1, stdin_bytes=size, stdin_sha256=digest)
+        ],
+    )
     log = AuditLog()
     log.append(record)
     assert log.path == locations.state_dir() / "audit.jsonl" and log.path.parent == state_home

@@ -22,8 +22,12 @@ from .servectl import (
 )
 
 PANELS_SHOWN = 60.0  # first frame and both hosts populated, on a loaded 2-core machine
-WS_HEADERS = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
-              "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+WS_HEADERS = {
+    "Connection": "Upgrade",
+    "Upgrade": "websocket",
+    "Sec-WebSocket-Version": "13",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+}
 
 
 def main_pid(lab: Lab, host: str) -> int:
@@ -76,8 +80,10 @@ def test_the_dashboard_in_chromium_behind_a_token(lab: Lab, tmp_path) -> None:
 
 def test_read_only_r_and_d_change_nothing_on_the_host(lab: Lab, tmp_path) -> None:
     state = tmp_path / "state"  # the session app's audit log would be written here
-    with browser_page() as (page, term), served(lab, "--read-only", "--max-sessions", "1",
-                                                  env={"XDG_STATE_HOME": str(state)}) as (url, server):
+    with (
+        browser_page() as (page, term),
+        served(lab, "--read-only", "--max-sessions", "1", env={"XDG_STATE_HOME": str(state)}) as (url, server),
+    ):
         page.goto(f"{url}/")
         page.wait_for_selector("body.-first-byte", timeout=30_000)
         term.wait_for(both_panels, PANELS_SHOWN, "both host panels")
@@ -105,10 +111,16 @@ def test_read_only_r_and_d_change_nothing_on_the_host(lab: Lab, tmp_path) -> Non
 
 def test_a_non_loopback_bind_needs_read_only_or_a_token(lab: Lab) -> None:
     port = free_port()
-    done = subprocess.run(serve_argv("--host", "0.0.0.0", "--port", str(port)), env=serve_env(lab),
-                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+    done = subprocess.run(
+        serve_argv("--host", "0.0.0.0", "--port", str(port)),
+        env=serve_env(lab),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert done.returncode == 2
     assert "refusing to bind 0.0.0.0" in done.stderr and "--read-only" in done.stderr
     assert "--token-file" in done.stderr and "ssh -L" in done.stderr
     assert done.stdout == ""  # no server was started
-

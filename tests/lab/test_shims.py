@@ -1,4 +1,5 @@
 """The lab shims (systemctl, journalctl, sudo, nvidia-smi) driven as real processes — no mocks."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parents[2]
 UNIT = "llama-server.service"
-SERVICE = r'''
+SERVICE = r"""
 import os, signal, sys, time
 args = sys.argv[1:]
 print("svc starting", " ".join(args), flush=True)
@@ -44,7 +45,7 @@ while time.monotonic() < end:
         sum(range(20000))
     else:
         time.sleep(0.2)
-'''
+"""
 CURSOR_RE = re.compile(r"^s=[0-9a-f]{32};i=[0-9a-f]+;b=[0-9a-f]{32};m=[0-9a-f]+;t=[0-9a-f]+;x=[0-9a-f]{16}$")
 
 
@@ -66,7 +67,8 @@ class Lab:
         self.unit_path.write_text(
             "[Unit]\nDescription=llama.cpp server (lab)\nAfter=network-online.target\n\n[Service]\n"
             f"ExecStart={shlex.join([sys.executable, str(self.script), *args])}\n"
-            f"Restart={restart}\nRestartSec=100ms\n{extra}")
+            f"Restart={restart}\nRestartSec=100ms\n{extra}"
+        )
 
     def dropin(self, name: str, text: str) -> Path:
         folder = self.unit_path.with_name(UNIT + ".d")
@@ -92,13 +94,19 @@ class Lab:
         return [json.loads(line) for line in out.decode().splitlines() if line.startswith("{")]
 
     def messages(self) -> list[str]:
-        return [m if isinstance(m, str) else bytes(m).decode(errors="replace")
-                for m in (e["MESSAGE"] for e in self.journal())]
+        return [
+            m if isinstance(m, str) else bytes(m).decode(errors="replace")
+            for m in (e["MESSAGE"] for e in self.journal())
+        ]
 
     def append(self, *messages: str) -> list[str]:
-        result = subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.journal_append", UNIT, *messages],
-                                env=dict(self.env, PYTHONPATH=str(REPO)), capture_output=True, timeout=30,
-                                check=True)
+        result = subprocess.run(
+            [sys.executable, "-m", "gb10dash.lab.shims.journal_append", UNIT, *messages],
+            env=dict(self.env, PYTHONPATH=str(REPO)),
+            capture_output=True,
+            timeout=30,
+            check=True,
+        )
         return result.stdout.decode().split()
 
 
@@ -134,11 +142,16 @@ class LineReader:
 
 # --- install ------------------------------------------------------------------------------------
 
+
 def test_install_shims_writes_small_wrappers(tmp_path: Path):
     python = str(tmp_path / "odd dir" / "python3")
     install_shims(tmp_path / "h", python)
-    for name, module in (("systemctl", "systemctl"), ("journalctl", "journalctl"), ("sudo", "sudo"),
-                         ("nvidia-smi", "nvidia_smi")):
+    for name, module in (
+        ("systemctl", "systemctl"),
+        ("journalctl", "journalctl"),
+        ("sudo", "sudo"),
+        ("nvidia-smi", "nvidia_smi"),
+    ):
         path = tmp_path / "h" / "bin" / name
         text = path.read_text()
         assert os.access(path, os.X_OK)
@@ -149,18 +162,30 @@ def test_install_shims_writes_small_wrappers(tmp_path: Path):
 
 def test_shims_need_lab_root():
     env = {k: v for k, v in os.environ.items() if k != "GB10LAB_ROOT"}
-    result = subprocess.run([sys.executable, "-m", "gb10dash.lab.shims.systemctl", "is-active", UNIT], env=env,
-                            cwd=REPO, capture_output=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "gb10dash.lab.shims.systemctl", "is-active", UNIT],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert b"GB10LAB_ROOT is not set" in result.stderr
 
 
 # --- systemctl ----------------------------------------------------------------------------------
 
+
 def test_never_started_unit_show(lab: Lab):
     asked = lab.show("ExecMainStartTimestamp", "MainPID", "ActiveState", "SubState", "NRestarts", "LoadState")
-    assert asked == {"ExecMainStartTimestamp": "", "MainPID": "0", "ActiveState": "inactive", "SubState": "dead",
-                     "NRestarts": "0", "LoadState": "loaded"}
+    assert asked == {
+        "ExecMainStartTimestamp": "",
+        "MainPID": "0",
+        "ActiveState": "inactive",
+        "SubState": "dead",
+        "NRestarts": "0",
+        "LoadState": "loaded",
+    }
     full = lab.run("systemctl", "show", "llama-server").stdout.decode().splitlines()
     assert "MainPID=0" in full and "Id=llama-server.service" in full
     assert not any(line.startswith(("ExecMainStartTimestamp=", "DropInPaths=")) for line in full)
@@ -170,17 +195,31 @@ def test_never_started_unit_show(lab: Lab):
 def test_start_show_stop_leaves_nothing_behind(lab: Lab):
     started = time.time()
     assert lab.run("systemctl", "start", "llama-server").returncode == 0
-    props = lab.show("ActiveState", "SubState", "MainPID", "ExecMainStartTimestamp", "ExecMainPID", "ExecStart",
-                     "NRestarts", "Result", "Id")
+    props = lab.show(
+        "ActiveState",
+        "SubState",
+        "MainPID",
+        "ExecMainStartTimestamp",
+        "ExecMainPID",
+        "ExecStart",
+        "NRestarts",
+        "Result",
+        "Id",
+    )
     pid = int(props["MainPID"])
-    assert (props["ActiveState"], props["SubState"], props["Result"], props["NRestarts"]) == \
-        ("active", "running", "success", "0")
+    assert (props["ActiveState"], props["SubState"], props["Result"], props["NRestarts"]) == (
+        "active",
+        "running",
+        "success",
+        "0",
+    )
     assert pid > 0 and alive(pid) and props["ExecMainPID"] == str(pid)
     assert re.fullmatch(r"[A-Z][a-z]{2} \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \S+", props["ExecMainStartTimestamp"])
     assert re.fullmatch(
         rf"\{{ path={re.escape(sys.executable)} ; argv\[\]={re.escape(sys.executable)} \S+svc\.py --tag A ; "
         rf"ignore_errors=no ; start_time=\[.+\] ; stop_time=\[n/a\] ; pid={pid} ; code=\(null\) ; status=0/0 \}}",
-        props["ExecStart"])
+        props["ExecStart"],
+    )
     unix = lab.run("systemctl", "--no-pager", "show", UNIT, "--timestamp=unix", "-p", "ExecMainStartTimestamp")
     stamp = unix.stdout.decode().strip()
     assert re.fullmatch(r"ExecMainStartTimestamp=@\d+", stamp)
@@ -199,10 +238,12 @@ def test_start_show_stop_leaves_nothing_behind(lab: Lab):
     inactive = lab.run("systemctl", "is-active", UNIT)
     assert (inactive.returncode, inactive.stdout) == (3, b"inactive\n")
     messages = lab.messages()
-    tail = messages[messages.index("Stopping llama-server.service - llama.cpp server (lab)..."):]
+    tail = messages[messages.index("Stopping llama-server.service - llama.cpp server (lab)...") :]
     assert "got SIGTERM" in tail
-    assert tail[-3:-1] == ["llama-server.service: Deactivated successfully.",
-                           "Stopped llama-server.service - llama.cpp server (lab)."]
+    assert tail[-3:-1] == [
+        "llama-server.service: Deactivated successfully.",
+        "Stopped llama-server.service - llama.cpp server (lab).",
+    ]
     assert tail[-1].startswith("llama-server.service: Consumed ")
 
 
@@ -250,13 +291,22 @@ def test_failing_execstart_ends_failed_after_start_limit(lab: Lab):
     assert lab.run("systemctl", "start", UNIT).returncode == 0  # Type=simple: the job itself succeeds
     wait_for(lambda: lab.show("ActiveState")["ActiveState"] == "failed", 20, what="failed state")
     props = lab.show("ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "NRestarts", "MainPID")
-    assert props == {"ActiveState": "failed", "SubState": "failed", "Result": "exit-code", "ExecMainStatus": "1",
-                     "ExecMainCode": "1", "NRestarts": "5", "MainPID": "0"}
+    assert props == {
+        "ActiveState": "failed",
+        "SubState": "failed",
+        "Result": "exit-code",
+        "ExecMainStatus": "1",
+        "ExecMainCode": "1",
+        "NRestarts": "5",
+        "MainPID": "0",
+    }
     messages = lab.messages()
     assert "llama-server.service: Main process exited, code=exited, status=1/FAILURE" in messages
-    assert messages[-3:] == ["llama-server.service: Start request repeated too quickly.",
-                             "llama-server.service: Failed with result 'exit-code'.",
-                             "Failed to start llama-server.service - llama.cpp server (lab)."]
+    assert messages[-3:] == [
+        "llama-server.service: Start request repeated too quickly.",
+        "llama-server.service: Failed with result 'exit-code'.",
+        "Failed to start llama-server.service - llama.cpp server (lab).",
+    ]
     again = lab.run("systemctl", "start", UNIT)
     assert again.returncode == 1 and b"start of the service was attempted too often" in again.stderr
     status = lab.run("systemctl", "status", UNIT)
@@ -275,15 +325,22 @@ def test_restart_no_fails_once(lab: Lab):
 
 
 def test_missing_executable_fails_with_203(lab: Lab):
-    lab.unit_path.write_text("[Unit]\nDescription=llama.cpp server (lab)\n[Service]\n"
-                             "ExecStart=/nonexistent/llama-server -m /mnt/models/x.gguf\nRestart=no\n")
+    lab.unit_path.write_text(
+        "[Unit]\nDescription=llama.cpp server (lab)\n[Service]\n"
+        "ExecStart=/nonexistent/llama-server -m /mnt/models/x.gguf\nRestart=no\n"
+    )
     assert lab.run("systemctl", "start", UNIT).returncode == 0
     wait_for(lambda: lab.show("ActiveState")["ActiveState"] == "failed", 10, what="failed state")
-    assert lab.show("Result", "ExecMainStatus", "ExecMainCode") == \
-        {"Result": "exit-code", "ExecMainStatus": "203", "ExecMainCode": "1"}
+    assert lab.show("Result", "ExecMainStatus", "ExecMainCode") == {
+        "Result": "exit-code",
+        "ExecMainStatus": "203",
+        "ExecMainCode": "1",
+    }
     messages = lab.messages()
-    assert "llama-server.service: Failed at step EXEC spawning /nonexistent/llama-server: No such file or directory" \
+    assert (
+        "llama-server.service: Failed at step EXEC spawning /nonexistent/llama-server: No such file or directory"
         in messages
+    )
     assert "llama-server.service: Main process exited, code=exited, status=203/EXEC" in messages
 
 
@@ -321,14 +378,17 @@ def test_stop_escalates_to_sigkill_after_timeout(lab: Lab):
 
 def test_dropin_reset_needs_daemon_reload(lab: Lab):
     lab.run("systemctl", "start", UNIT)
-    conf = lab.dropin("10-model.conf", "[Service]\nExecStart=\n"
-                      f"ExecStart={shlex.join([sys.executable, str(lab.script), '--tag', 'B'])}\n")
+    conf = lab.dropin(
+        "10-model.conf",
+        f"[Service]\nExecStart=\nExecStart={shlex.join([sys.executable, str(lab.script), '--tag', 'B'])}\n",
+    )
     assert lab.show("NeedDaemonReload") == {"NeedDaemonReload": "yes"}
     restart = lab.run("systemctl", "restart", UNIT)
     assert restart.returncode == 0
     assert restart.stderr.decode() == (
         "Warning: The unit file, source configuration file or drop-ins of llama-server.service changed on disk. "
-        "Run 'systemctl daemon-reload' to reload units.\n")
+        "Run 'systemctl daemon-reload' to reload units.\n"
+    )
     argv = Path(f"/proc/{lab.show('MainPID')['MainPID']}/cmdline").read_bytes().split(b"\0")
     assert argv[-3:-1] == [b"--tag", b"A"]  # still the loaded (old) config
 
@@ -351,6 +411,7 @@ def test_dropin_reset_needs_daemon_reload(lab: Lab):
 
 # --- journalctl ---------------------------------------------------------------------------------
 
+
 def test_journal_json_lines(lab: Lab):
     lab.run("systemctl", "start", UNIT)
     pid = lab.show("MainPID")["MainPID"]
@@ -366,8 +427,7 @@ def test_journal_json_lines(lab: Lab):
     service = [e for e in entries if e.get("_SYSTEMD_UNIT") == UNIT]
     assert {e["_PID"] for e in service} == {pid}
     assert {(e["PRIORITY"], e["_TRANSPORT"]) for e in service} == {("6", "stdout")}
-    by_message = {bytes(e["MESSAGE"]) if isinstance(e["MESSAGE"], list) else e["MESSAGE"].encode(): e
-                  for e in service}
+    by_message = {bytes(e["MESSAGE"]) if isinstance(e["MESSAGE"], list) else e["MESSAGE"].encode(): e for e in service}
     assert isinstance(by_message[b"bad utf8 \xff\xfe line"]["MESSAGE"], list)
     assert isinstance(by_message[b"load: ....\r....\r done"]["MESSAGE"], list)
     assert by_message[b"svc stderr line"]["MESSAGE"] == "svc stderr line"
@@ -375,8 +435,10 @@ def test_journal_json_lines(lab: Lab):
     assert seqnums == sorted(seqnums) and len(set(seqnums)) == len(seqnums)
     short = lab.run("journalctl", "-u", UNIT, "-n", "3").stdout.decode().splitlines()
     assert len(short) == 3
-    assert re.fullmatch(rf"[A-Z][a-z]{{2}} \d\d \d\d:\d\d:\d\d pegasus python\S*\[{pid}\]: svc stderr line",
-                        next(line for line in short if "stderr" in line))
+    assert re.fullmatch(
+        rf"[A-Z][a-z]{{2}} \d\d \d\d:\d\d:\d\d pegasus python\S*\[{pid}\]: svc stderr line",
+        next(line for line in short if "stderr" in line),
+    )
     assert any(re.search(r": \[\d+B blob data\]$", line) for line in short)
 
 
@@ -393,9 +455,14 @@ def test_after_cursor_resumes_exactly(lab: Lab):
 
 
 def test_concurrent_appends_keep_one_order(lab: Lab):
-    procs = [subprocess.Popen([sys.executable, "-m", "gb10dash.lab.shims.journal_append", UNIT,
-                               *[f"w{w} {i}" for i in range(25)]], env=dict(lab.env, PYTHONPATH=str(REPO)),
-                              stdout=subprocess.DEVNULL) for w in range(4)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gb10dash.lab.shims.journal_append", UNIT, *[f"w{w} {i}" for i in range(25)]],
+            env=dict(lab.env, PYTHONPATH=str(REPO)),
+            stdout=subprocess.DEVNULL,
+        )
+        for w in range(4)
+    ]
     for proc in procs:
         assert proc.wait(timeout=60) == 0
     entries = lab.journal()
@@ -433,6 +500,7 @@ def test_follow_exits_when_its_reader_goes_away(lab: Lab):
 
 # --- sudo -----------------------------------------------------------------------------------------
 
+
 def test_sudo_password_required_and_plain_exec(lab: Lab):
     flag = lab.root / "state" / "sudo-password-required"
     flag.touch()
@@ -450,14 +518,25 @@ def test_sudo_password_required_and_plain_exec(lab: Lab):
 
 # --- nvidia-smi -----------------------------------------------------------------------------------
 
+
 def test_nvidia_smi_gb10_memory_is_not_available(lab: Lab):
-    out = lab.run("nvidia-smi", "--query-gpu=index,name,memory.total,memory.used,memory.free",
-                  "--format=csv,noheader,nounits")
+    out = lab.run(
+        "nvidia-smi", "--query-gpu=index,name,memory.total,memory.used,memory.free", "--format=csv,noheader,nounits"
+    )
     assert (out.returncode, out.stdout) == (0, b"0, NVIDIA GB10, [N/A], [N/A], [N/A]\n")
-    out = lab.run("nvidia-smi", "--query-gpu=clocks.sm,gpu_name,compute_cap,driver_version,power.limit,"
-                  "utilization.memory,power.draw", "--format=csv").stdout.decode().splitlines()
-    assert out[0] == ("clocks.current.sm [MHz], name, compute_cap, driver_version, power.limit [W], "
-                      "utilization.memory [%], power.draw [W]")
+    out = (
+        lab.run(
+            "nvidia-smi",
+            "--query-gpu=clocks.sm,gpu_name,compute_cap,driver_version,power.limit,utilization.memory,power.draw",
+            "--format=csv",
+        )
+        .stdout.decode()
+        .splitlines()
+    )
+    assert out[0] == (
+        "clocks.current.sm [MHz], name, compute_cap, driver_version, power.limit [W], "
+        "utilization.memory [%], power.draw [W]"
+    )
     assert re.fullmatch(r"\d+ MHz, NVIDIA GB10, 12\.1, 580\.95\.05, \[N/A\], 0 %, \d+\.\d\d W", out[1])
     table = lab.run("nvidia-smi").stdout.decode()
     assert "| Not Supported          |" in table and "0000000F:01:00.0" in table
@@ -480,19 +559,26 @@ def test_nvidia_smi_compute_apps_follow_the_unit(lab: Lab):
 
 def test_nvidia_smi_h100_profile(lab: Lab):
     (lab.root / "etc" / "gpu-profile").write_text("h100\n")
-    out = lab.run("nvidia-smi", "--query-gpu=name,compute_cap,memory.total,memory.used,memory.free,power.limit,"
-                  "pci.bus_id,uuid", "--format=csv,noheader").stdout.decode()
-    assert out == ("NVIDIA H100 80GB HBM3, 9.0, 81559 MiB, 0 MiB, 81080 MiB, 700.00 W, 00000000:00:06.0, "
-                   "GPU-9c8cbba9-953c-e8c8-98ae-d32a0fd7fdf3\n")
+    out = lab.run(
+        "nvidia-smi",
+        "--query-gpu=name,compute_cap,memory.total,memory.used,memory.free,power.limit,pci.bus_id,uuid",
+        "--format=csv,noheader",
+    ).stdout.decode()
+    assert out == (
+        "NVIDIA H100 80GB HBM3, 9.0, 81559 MiB, 0 MiB, 81080 MiB, 700.00 W, 00000000:00:06.0, "
+        "GPU-9c8cbba9-953c-e8c8-98ae-d32a0fd7fdf3\n"
+    )
     table = lab.run("nvidia-smi").stdout.decode().splitlines()
     assert table[8] == "|   0  NVIDIA H100 80GB HBM3          On  |   00000000:00:06.0 Off |                    0 |"
-    assert re.fullmatch(r"\| N/A   \d\dC    P0 +\d+W /  700W \|       0MiB /  81559MiB \| +\d+%      Default \|",
-                        table[9])
+    assert re.fullmatch(
+        r"\| N/A   \d\dC    P0 +\d+W /  700W \|       0MiB /  81559MiB \| +\d+%      Default \|", table[9]
+    )
 
 
 def test_nvidia_smi_loop_emits_at_the_interval(lab: Lab):
-    proc = lab.popen("nvidia-smi", "--query-gpu=timestamp,utilization.gpu,temperature.gpu",
-                     "--format=csv,nounits", "-lms", "200")
+    proc = lab.popen(
+        "nvidia-smi", "--query-gpu=timestamp,utilization.gpu,temperature.gpu", "--format=csv,nounits", "-lms", "200"
+    )
     try:
         reader = LineReader(proc)
         assert reader.get()[1] == "timestamp, utilization.gpu [%], temperature.gpu"
@@ -502,8 +588,10 @@ def test_nvidia_smi_loop_emits_at_the_interval(lab: Lab):
         proc.wait(timeout=5)
     for _, row in rows:
         assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d\.\d{3}, \d+, \d+", row)
-    stamps = [time.mktime(time.strptime(r.split(".")[0], "%Y/%m/%d %H:%M:%S")) + int(r.split(".")[1][:3]) / 1000
-              for _, r in rows]
+    stamps = [
+        time.mktime(time.strptime(r.split(".")[0], "%Y/%m/%d %H:%M:%S")) + int(r.split(".")[1][:3]) / 1000
+        for _, r in rows
+    ]
     gaps = [b - a for a, b in zip(stamps, stamps[1:])]
     assert 0.15 < sum(gaps) / len(gaps) < 0.3 and all(0.05 < gap < 0.6 for gap in gaps), gaps
 
@@ -511,8 +599,7 @@ def test_nvidia_smi_loop_emits_at_the_interval(lab: Lab):
 def test_nvidia_smi_utilization_follows_service_load(lab: Lab):
     lab.write_unit("busy")
     lab.run("systemctl", "start", UNIT)
-    proc = lab.popen("nvidia-smi", "--query-gpu=utilization.gpu,pstate", "--format=csv,noheader,nounits",
-                     "-lms", "300")
+    proc = lab.popen("nvidia-smi", "--query-gpu=utilization.gpu,pstate", "--format=csv,noheader,nounits", "-lms", "300")
     try:
         reader = LineReader(proc)
         rows = [reader.get()[1] for _ in range(4)]
@@ -531,8 +618,10 @@ def test_nvidia_smi_errors_match_the_real_tool(lab: Lab):
     bad_format = lab.run("nvidia-smi", "--query-gpu=name", "--format=json")
     assert (bad_format.returncode, bad_format.stdout) == (2, b"Format modifier is not recognized.\n")
     bogus = lab.run("nvidia-smi", "--bogus")
-    assert (bogus.returncode, bogus.stdout) == (255, b"ERROR: Option --bogus is not recognized. "
-                                                     b"Please run 'nvidia-smi -h'.\n\n")
+    assert (bogus.returncode, bogus.stdout) == (
+        255,
+        b"ERROR: Option --bogus is not recognized. Please run 'nvidia-smi -h'.\n\n",
+    )
     (lab.root / "state" / "nvidia-smi-fail").write_text("error\n")
     failed = lab.run("nvidia-smi", "--query-gpu=name", "--format=csv")
     assert failed.returncode == 9 and failed.stdout.startswith(b"NVIDIA-SMI has failed because it couldn't")

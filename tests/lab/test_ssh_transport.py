@@ -22,8 +22,9 @@ from . import labctl
 
 
 def settings(lab: Lab, **overrides) -> SshSettings:
-    base = SshSettings(config_file=lab.ssh_config_path, connect_timeout_s=5, keepalive_interval_s=1,
-                       keepalive_count_max=3)
+    base = SshSettings(
+        config_file=lab.ssh_config_path, connect_timeout_s=5, keepalive_interval_s=1, keepalive_count_max=3
+    )
     return dataclasses.replace(base, **overrides)
 
 
@@ -84,8 +85,9 @@ async def test_stream_lines_and_cancelling_kills_the_remote_process(lab: Lab) ->
     await transport.connect()
     try:
         lines = []
-        stream = transport.stream(["nvidia-smi", "--query-gpu=index,temperature.gpu",
-                                   "--format=csv,noheader,nounits", "-lms", "137"])
+        stream = transport.stream(
+            ["nvidia-smi", "--query-gpu=index,temperature.gpu", "--format=csv,noheader,nounits", "-lms", "137"]
+        )
         async for line in stream:
             lines.append(line)
             if len(lines) == 3:
@@ -173,8 +175,9 @@ async def test_unknown_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
         await transport.connect()
     assert not transport.connected
     offered = lab.layout.sshd_dir("pegasus") / "ssh_host_ed25519_key.pub"
-    fingerprint = subprocess.run(["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True,
-                                 check=True).stdout.split()[1]
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
     assert f"the host offered ssh-ed25519 {fingerprint}" in str(refused.value)
     assert empty.read_text() == ""  # nothing was added behind the operator's back
 
@@ -194,12 +197,14 @@ async def test_changed_host_key_is_refused(lab: Lab, tmp_path: Path) -> None:
 
 def fingerprint_of(lab: Lab, host: str) -> str:
     offered = lab.layout.sshd_dir(host) / "ssh_host_ed25519_key.pub"
-    return subprocess.run(["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True,
-                          check=True).stdout.split()[1]
+    return subprocess.run(
+        ["ssh-keygen", "-lf", str(offered)], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
 
 
-async def test_unknown_host_key_accepted_when_the_host_opts_in(lab: Lab, tmp_path: Path,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_unknown_host_key_accepted_when_the_host_opts_in(
+    lab: Lab, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     empty = tmp_path / "known_hosts"
     empty.write_text("")
     config = labctl.ssh_config_with_known_hosts(lab, empty, tmp_path / "ssh_config")
@@ -245,8 +250,9 @@ async def test_silent_host_times_out_without_blocking(lab: Lab, tmp_path: Path) 
     silent.listen(4)
     port = silent.getsockname()[1]
     config = tmp_path / "ssh_config"
-    config.write_text(f"Host silent-llm\n    HostName 127.0.0.1\n    Port {port}\n"
-                      f"    UserKnownHostsFile {lab.known_hosts_path}\n")
+    config.write_text(
+        f"Host silent-llm\n    HostName 127.0.0.1\n    Port {port}\n    UserKnownHostsFile {lab.known_hosts_path}\n"
+    )
     try:
         transport = SshTransport("silent", "silent-llm", settings(lab, config_file=config, connect_timeout_s=1.5))
         good = SshTransport("pegasus", "pegasus-llm", settings(lab))

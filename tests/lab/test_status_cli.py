@@ -13,14 +13,14 @@ from gb10dash.lab import Lab
 
 from . import labctl
 
-
 IS_ROOT = os.geteuid() == 0
 
 
 def status(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    return subprocess.run([sys.executable, "-m", "gb10dash", "status", *args], env=env,
-                          capture_output=True, text=True, timeout=90)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", "status", *args], env=env, capture_output=True, text=True, timeout=90
+    )
 
 
 def unit_pid(lab: Lab, host: str) -> int:
@@ -97,12 +97,17 @@ def test_stopped_service_is_reported_and_exit_code_is_1(lab: Lab) -> None:
 def test_unreachable_host_is_degraded_not_a_crash(lab: Lab, tmp_path) -> None:
     text = lab.config_path.read_text().replace('ssh_alias = "stella-llm"', 'ssh_alias = "nowhere-llm"')
     (tmp_path / "hosts.toml").write_text(text)
-    (tmp_path / "ssh_config").write_text(lab.ssh_config_path.read_text()
-                                         + "\nHost nowhere-llm\n    HostName 127.0.0.1\n    Port 9\n")
+    (tmp_path / "ssh_config").write_text(
+        lab.ssh_config_path.read_text() + "\nHost nowhere-llm\n    HostName 127.0.0.1\n    Port 9\n"
+    )
     cfg = (tmp_path / "hosts.toml").read_text().replace(str(lab.ssh_config_path), str(tmp_path / "ssh_config"))
     (tmp_path / "hosts.toml").write_text(cfg)
-    proc = subprocess.run([sys.executable, "-m", "gb10dash", "--config", str(tmp_path / "hosts.toml"),
-                           "status", "--json"], capture_output=True, text=True, timeout=90)
+    proc = subprocess.run(
+        [sys.executable, "-m", "gb10dash", "--config", str(tmp_path / "hosts.toml"), "status", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     doc = json.loads(proc.stdout)
     stella = doc["hosts"][1]
@@ -133,8 +138,13 @@ def test_a_plain_model_directory_is_healthy_only_when_configured_so(lab: Lab, tm
         config = tmp_path / f"hosts-{healthy}.toml"
         config.write_text(head + f'model_share = "/var/lib"{flag}' + tail)
         env = dict(os.environ, GB10DASH_CONFIG=str(config))
-        proc = subprocess.run([sys.executable, "-m", "gb10dash", "status", "--json", "stella"], env=env,
-                              capture_output=True, text=True, timeout=90)
+        proc = subprocess.run(
+            [sys.executable, "-m", "gb10dash", "status", "--json", "stella"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         (host,) = json.loads(proc.stdout)["hosts"]
         assert host["healthy"] is healthy and proc.returncode == (0 if healthy else 1), proc.stdout
         if healthy:
@@ -149,6 +159,8 @@ def test_what_the_login_may_not_read_of_the_server_is_said(lab: Lab) -> None:
     proc = status(lab, "--json", "stella")
     (host,) = json.loads(proc.stdout)["hosts"]
     pid = host["unit"]["main_pid"]
-    assert (f"the server's /proc/{pid}/io is not readable by the login (the server runs as another user): a "
-            f"model load's progress is estimated from past loads") in host["warnings"]
+    assert (
+        f"the server's /proc/{pid}/io is not readable by the login (the server runs as another user): a "
+        f"model load's progress is estimated from past loads"
+    ) in host["warnings"]
     assert host["healthy"] and host["memory"]["server_rss_kib"] > 0  # /proc/PID/status is readable: RSS is shown

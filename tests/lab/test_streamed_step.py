@@ -40,13 +40,19 @@ def _no_client():
 
 
 def _executor(tmp_path: Path, seen: list[Progress]) -> Executor:
-    return Executor(LocalTransport("local"), _no_client, unit="llama-server.service",
-                    audit=AuditLog(tmp_path / "audit.jsonl"), on_progress=seen.append)
+    return Executor(
+        LocalTransport("local"),
+        _no_client,
+        unit="llama-server.service",
+        audit=AuditLog(tmp_path / "audit.jsonl"),
+        on_progress=seen.append,
+    )
 
 
 def _plan(*argv: str, timeout_s: float = 60.0) -> Plan:
-    return Plan("rebuild", "local", (Step("build llama-server", argv=argv, streamed=True, timeout_s=timeout_s,
-                                          tail_lines=40),))
+    return Plan(
+        "rebuild", "local", (Step("build llama-server", argv=argv, streamed=True, timeout_s=timeout_s, tail_lines=40),)
+    )
 
 
 async def _wait_gone(pids: list[int], within_s: float = 10.0) -> list[int]:
@@ -93,8 +99,9 @@ async def test_a_failing_build_shows_its_last_lines_and_status(tmp_path: Path) -
 async def test_cancel_ends_every_process_of_the_build_and_is_audited(tmp_path: Path) -> None:
     seen: list[Progress] = []
     audit = tmp_path / "audit.jsonl"
-    task = asyncio.ensure_future(_executor(tmp_path, seen).execute(_plan("sh", "-c", SPAWNS_CHILDREN, "b",
-                                                                         str(tmp_path))))
+    task = asyncio.ensure_future(
+        _executor(tmp_path, seen).execute(_plan("sh", "-c", SPAWNS_CHILDREN, "b", str(tmp_path)))
+    )
     pids = await _pids(tmp_path)
     assert all(alive(p) for p in pids)
     task.cancel()
@@ -121,10 +128,16 @@ async def test_cancel_over_ssh_ends_the_remote_build_and_all_its_processes(lab: 
     seen = []
     local, remote = labctl.host_dir(lab, HOST, tmp_path / "host")
     try:
-        plan = Plan("rebuild", HOST, (Step("build llama-server", argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote),
-                                           streamed=True),))
-        task = asyncio.ensure_future(Executor(monitor.transport, monitor.api_client, unit="llama-server.service",
-                                              on_progress=seen.append).execute(plan))
+        plan = Plan(
+            "rebuild",
+            HOST,
+            (Step("build llama-server", argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote), streamed=True),),
+        )
+        task = asyncio.ensure_future(
+            Executor(
+                monitor.transport, monitor.api_client, unit="llama-server.service", on_progress=seen.append
+            ).execute(plan)
+        )
         pids = await _pids(local, lab)
         await labctl.until(lambda: any(p.percent == 1 for p in seen), 20, "the [  1%] line")
         task.cancel()

@@ -6,7 +6,6 @@ import asyncio
 import os
 from pathlib import Path
 
-
 from gb10dash.actions.models import list_models
 from gb10dash.actions.swap import current_exec_start, dropin_path, dropin_text, plan_swap, read_dropin
 from gb10dash.collectors.systemd import collect_unit
@@ -17,10 +16,12 @@ from gb10dash.transport.ssh import SshTransport
 
 from . import labctl
 
-
 SPLIT = "gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4 (3 parts)"
-SINGLES = ("Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf", "Qwen3-32B-GGUF/Qwen_Qwen3-32B-Q4_K_M.gguf",
-           "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf")
+SINGLES = (
+    "Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf",
+    "Qwen3-32B-GGUF/Qwen_Qwen3-32B-Q4_K_M.gguf",
+    "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf",
+)
 
 
 async def connected(lab: Lab, host: str) -> SshTransport:
@@ -62,7 +63,7 @@ async def test_the_lab_share_is_listed_grouped_with_headers_read_remotely(lab: L
 async def test_hostile_names_survive_the_remote_listing_and_sftp(lab: Lab, tmp_path: Path) -> None:
     """A share in a directory of the host's, written from here."""
     share, remote = labctl.host_dir(lab, "stella", tmp_path / "share")
-    names = ["it's \"q\" $(touch pwned); x", "new\nline", "Modèle 模型", "semi;colon"]
+    names = ['it\'s "q" $(touch pwned); x', "new\nline", "Modèle 模型", "semi;colon"]
     for name in names:
         write_model(ModelSpec(f"{name}/{name}-Q8_0.gguf", 64, 2, "Q8_0"), share)
     write_model(ModelSpec("split $(x)/s-00001-of-00002.gguf", 64, 2, "Q8_0", splits=2), share)
@@ -72,11 +73,14 @@ async def test_hostile_names_survive_the_remote_listing_and_sftp(lab: Lab, tmp_p
     finally:
         await transport.close()
     assert sorted(m.path for m in models) == sorted(
-        [f"{remote}/{n}/{n}-Q8_0.gguf" for n in names] + [f"{remote}/split $(x)/s-00001-of-00002.gguf"])
+        [f"{remote}/{n}/{n}-Q8_0.gguf" for n in names] + [f"{remote}/split $(x)/s-00001-of-00002.gguf"]
+    )
     assert all(m.enabled and m.header.quant == "Q8_0" for m in models), [m.reason for m in models]
     homes = [Path.home(), labctl.local_path(lab, "stella", "/home/llm-agent")]
-    assert not any(p.name == "pwned" for p in [*tmp_path.rglob("pwned"), *share.rglob("pwned"),
-                                               *(f for h in homes for f in h.glob("pwned"))])
+    assert not any(
+        p.name == "pwned"
+        for p in [*tmp_path.rglob("pwned"), *share.rglob("pwned"), *(f for h in homes for f in h.glob("pwned"))]
+    )
 
 
 async def test_swap_plan_from_the_lab_unit(lab: Lab) -> None:

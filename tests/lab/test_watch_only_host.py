@@ -31,9 +31,25 @@ def hand_started(lab: Lab) -> Iterator[tuple[int, int]]:
     shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
     binary = shown.split("path=")[1].split(" ;")[0].strip()
     port = free_port()
-    proc, pid = labctl.spawn_on(lab, HOST, [binary, "-m", "/mnt/models/Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf",
-                                            "-c", "512", "--host", "127.0.0.1", "--port", str(port), "--metrics",
-                                            "--load-mode", "none"], user="llm-agent")
+    proc, pid = labctl.spawn_on(
+        lab,
+        HOST,
+        [
+            binary,
+            "-m",
+            "/mnt/models/Qwen3-14B-GGUF/Qwen3-14B-Q4_K_M.gguf",
+            "-c",
+            "512",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--metrics",
+            "--load-mode",
+            "none",
+        ],
+        user="llm-agent",
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -63,8 +79,11 @@ def watch_only_config(lab: Lab, tmp_path: Path, port: int) -> Path:
     head, tail = lab.config_path.read_text().split('name = "stella"', 1)
     block, rest = (tail.split("[[host]]", 1) + [""])[:2]
     block = block.replace('unit = "llama-server.service"', 'unit = ""')
-    block = block.split("api_url = ", 1)[0] + f'api_url = "http://127.0.0.1:{port}"\n' + \
-        block.split("api_url = ", 1)[1].split("\n", 1)[1]
+    block = (
+        block.split("api_url = ", 1)[0]
+        + f'api_url = "http://127.0.0.1:{port}"\n'
+        + block.split("api_url = ", 1)[1].split("\n", 1)[1]
+    )
     path = tmp_path / "hosts.toml"
     path.write_text(head + 'name = "stella"' + block + (("[[host]]" + rest) if rest else ""))
     return path
@@ -72,12 +91,19 @@ def watch_only_config(lab: Lab, tmp_path: Path, port: int) -> Path:
 
 def gb10dash(config: Path, *argv: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, GB10DASH_CONFIG=str(config))
-    return subprocess.run([sys.executable, "-m", "gb10dash", *argv], env=env, capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "gb10dash", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
-def test_a_server_without_a_unit_is_watched_through_its_process(lab: Lab, tmp_path: Path,
-                                                                hand_started: tuple[int, int]) -> None:
+def test_a_server_without_a_unit_is_watched_through_its_process(
+    lab: Lab, tmp_path: Path, hand_started: tuple[int, int]
+) -> None:
     port, pid = hand_started
     config = watch_only_config(lab, tmp_path, port)
     status = gb10dash(config, "status", "--json", HOST)
@@ -90,11 +116,16 @@ def test_a_server_without_a_unit_is_watched_through_its_process(lab: Lab, tmp_pa
     text = gb10dash(config, "status", HOST).stdout
     assert f"llama-server process  pid {pid}" in text and "(watch-only: no unit)" in text
 
-    for argv in (["restart", HOST, "--yes"], ["swap", HOST, "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf", "--yes"],
-                 ["rebuild", HOST, "--yes"], ["rebuild", HOST, "--revert", "--yes"]):
+    for argv in (
+        ["restart", HOST, "--yes"],
+        ["swap", HOST, "Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf", "--yes"],
+        ["rebuild", HOST, "--yes"],
+        ["rebuild", HOST, "--revert", "--yes"],
+    ):
         refused = gb10dash(config, *argv)
-        assert refused.returncode == 1 and 'stella is watch-only (unit = "" in its config)' in refused.stderr, \
+        assert refused.returncode == 1 and 'stella is watch-only (unit = "" in its config)' in refused.stderr, (
             refused.stdout + refused.stderr
+        )
 
 
 def test_a_watch_only_host_without_its_server_says_so(lab: Lab, tmp_path: Path) -> None:

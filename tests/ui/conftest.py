@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def utc_clock() -> Iterator[None]:
-    """"unreachable since HH:MM:SS" is local time: pin the zone so pictures are the same everywhere."""
+    """ "unreachable since HH:MM:SS" is local time: pin the zone so pictures are the same everywhere."""
     saved = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()

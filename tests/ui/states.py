@@ -87,7 +87,10 @@ def pegasus() -> HostState:
     unit = parse_systemctl_show(read("systemd/show-active.txt"))  # MainPID 48213
     apps = read("nvidia-smi/gb10-compute-apps-nounits.csv").replace("1784176", str(unit.main_pid))
     return HostState(
-        config=host, at=NOW, connected=True, unit=unit,
+        config=host,
+        at=NOW,
+        connected=True,
+        unit=unit,
         health=parse_health(200, read("llama-server/health_ready.body")),
         model=parse_models(_models_body(host.model_path, 63_387_346_944, "MXFP4 MoE", 116_829_156_672, 131072))[0],
         props=parse_props(_props_body(host.model_path, 131072, 2)),
@@ -109,7 +112,10 @@ def stella() -> HostState:
     unit_text = read("systemd/show-active.txt").replace("48213", "6262")
     (gpu,) = parse_gpu_csv(read("nvidia-smi/h100-query-gpu-units.csv"), None)
     return HostState(
-        config=host, at=NOW, connected=True, unit=parse_systemctl_show(unit_text),
+        config=host,
+        at=NOW,
+        connected=True,
+        unit=parse_systemctl_show(unit_text),
         health=parse_health(200, read("llama-server/health_ready.body")),
         model=parse_models(_models_body(host.model_path, 8_709_519_360, "Q8_0", 8_190_735_360, 32768))[0],
         props=parse_props(_props_body(host.model_path, 8192, 4)),
@@ -129,7 +135,9 @@ def stopped(name: str = "stella") -> HostState:
     host = hosts()["stella"] if name == "stella" else renamed(hosts()["stella"], name)
     lms = read("nvidia-smi/gb10-lms-stream-nounits.csv").splitlines()
     return HostState(
-        config=host, at=NOW, connected=True,
+        config=host,
+        at=NOW,
+        connected=True,
         unit=parse_systemctl_show(read("systemd/show-never-started.txt")),
         health=health_down("connection refused (127.0.0.1:8000)"),
         gpu=parse_gpu_csv_line(lms[0]),
@@ -144,9 +152,13 @@ def unreachable(name: str = "pegasus") -> HostState:
     state = pegasus()
     host = state.config if name == "pegasus" else renamed(state.config, name)
     return dataclasses.replace(
-        state, config=host, connected=False, unreachable_since=NOW - 133,
+        state,
+        config=host,
+        connected=False,
+        unreachable_since=NOW - 133,
         unreachable_reason=f"{host.ssh_alias}: connection lost",
-        sources=_sources(NOW - 133, ssh="connection lost"))
+        sources=_sources(NOW - 133, ssh="connection lost"),
+    )
 
 
 def loading(name: str = "pegasus") -> HostState:
@@ -155,10 +167,17 @@ def loading(name: str = "pegasus") -> HostState:
     host = state.config if name == "pegasus" else renamed(state.config, name)
     unit = dataclasses.replace(state.unit, started_at=NOW - 72)
     return dataclasses.replace(
-        state, config=host, unit=unit, model=None, props=None, slots=None, metrics=None,
+        state,
+        config=host,
+        unit=unit,
+        model=None,
+        props=None,
+        slots=None,
+        metrics=None,
         health=parse_health(503, read("llama-server/health_loading.body")),
         gpu=parse_gpu_csv_line(read("nvidia-smi/gb10-lms-stream-nounits.csv").splitlines()[0]),
-        throughput=Throughput())
+        throughput=Throughput(),
+    )
 
 
 def healthy_copy(state: HostState, name: str) -> HostState:

@@ -38,22 +38,31 @@ async def swap_from_the_picker(app: Gb10DashApp, pilot, model: str) -> None:
     await pilot.press("m")
     picker = await until(lambda: isinstance(app.screen, ModelPicker) and app.screen, 20, "the picker")
     options = picker.query_one("OptionList")
-    options.highlighted = next(i for i in range(options.option_count)
-                               if (options.get_option_at_index(i).id or "").endswith(os.path.basename(model)))
+    options.highlighted = next(
+        i
+        for i in range(options.option_count)
+        if (options.get_option_at_index(i).id or "").endswith(os.path.basename(model))
+    )
     await pilot.press("enter")
     await until(lambda: isinstance(app.screen, ConfirmScreen), 20, "the swap plan")
     await pilot.press("y")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(lab: Lab, slow_start: Path,  # noqa: F811
-                                                                      signum: signal.Signals) -> None:
+async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(
+    lab: Lab,
+    slow_start: Path,  # noqa: F811
+    signum: signal.Signals,
+) -> None:
     before = unit_files(lab, slow_start)
     app = Gb10DashApp(labctl.config(lab), refresh_s=0.5)
     async with app.run_test(size=(160, 48)) as pilot:
         await swap_from_the_picker(app, pilot, SECOND)
-        await until(lambda: (view := app.action_views.get(HOST)) is not None
-                    and view.title == "wait for the model to load", 30, "the swap's wait step")
+        await until(
+            lambda: (view := app.action_views.get(HOST)) is not None and view.title == "wait for the model to load",
+            30,
+            "the swap's wait step",
+        )
         os.kill(os.getpid(), signum)  # the real signal, to this process: the app's own handler takes it
         await until(lambda: app.return_code is not None, 120, "the app to exit after the undo")
     assert app.return_code == 3
@@ -82,8 +91,9 @@ async def test_a_killed_swap_shows_a_banner_and_r_recovers_it(lab: Lab, slow_sta
         confirm = await until(lambda: isinstance(app.screen, ConfirmScreen) and app.screen, 20, "the recovery plan")
         assert "restore the previous drop-in" in str(confirm.query_one("#confirm-plan").render())
         await pilot.press("y")
-        await until(lambda: any("recover done" in str(n.message) for n in app._notifications), 90,
-                    "the recovery to finish")
+        await until(
+            lambda: any("recover done" in str(n.message) for n in app._notifications), 90, "the recovery to finish"
+        )
         await until(lambda: not banner.display, 20, "the banner to go")
         await pilot.press("q")
     assert unit_files(lab, slow_start) == before and not marker(lab).exists()

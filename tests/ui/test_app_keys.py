@@ -62,8 +62,11 @@ async def test_keys_remapped_from_the_config_and_shown_in_help() -> None:
     import dataclasses
 
     app = fixed_app()
-    app = Gb10DashApp(dataclasses.replace(app.config, keys={"next_host": "right", "help": "f1"}),
-                      states=app._fixed_states, now=states.NOW)
+    app = Gb10DashApp(
+        dataclasses.replace(app.config, keys={"next_host": "right", "help": "f1"}),
+        states=app._fixed_states,
+        now=states.NOW,
+    )
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("n")  # the default no longer focuses the next host
         assert app.focused_host == "pegasus"
@@ -222,7 +225,11 @@ def test_no_style_rule_reaches_inside_a_focused_panel() -> None:
     tcss = (states.REPO / "gb10dash" / "ui" / "app.tcss").read_text()
     tcss += (states.REPO / "gb10dash" / "ui" / "chat.tcss").read_text()
     selectors = re.findall(r"([^{}]+)\{", re.sub(r"/\*.*?\*/", "", tcss, flags=re.S))
-    reaching_in = [s.strip() for sel in selectors for s in sel.split(",")
-                   if re.search(r"HostPanel[^\s]*:focus[^\s]*\s+\S", s.strip())]
+    reaching_in = [
+        s.strip()
+        for sel in selectors
+        for s in sel.split(",")
+        if re.search(r"HostPanel[^\s]*:focus[^\s]*\s+\S", s.strip())
+    ]
     assert reaching_in == [], reaching_in
     assert app_module.Gb10DashApp.CSS_PATH == "app.tcss"  # the file checked is the one the app loads

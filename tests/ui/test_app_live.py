@@ -26,8 +26,11 @@ def app_for(lab: Lab) -> Gb10DashApp:
 async def test_both_panels_populate_and_keys_work(lab: Lab) -> None:
     app = app_for(lab)
     async with app.run_test(size=(160, 48)) as pilot:
-        await until(lambda: all(n in app.shown and app.shown[n].healthy and app.shown[n].gpu
-                                        for n in ("pegasus", "stella")), 30, "both panels healthy")
+        await until(
+            lambda: all(n in app.shown and app.shown[n].healthy and app.shown[n].gpu for n in ("pegasus", "stella")),
+            30,
+            "both panels healthy",
+        )
         assert app.shown["pegasus"].model_id == lab.host("pegasus").model_path.name
         assert app.focused_host == "pegasus"
         log = app.query_one(LogPane)
@@ -77,8 +80,17 @@ async def test_stopped_service_shows_in_its_panel(lab: Lab) -> None:
         await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
         assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
         try:
-            state = await until(lambda: (s := app.shown["stella"]).unit and not s.unit.is_running
-                                 and s.health and s.health.state is HealthState.DOWN and s, 20, "stella stopped")
+            state = await until(
+                lambda: (
+                    (s := app.shown["stella"]).unit
+                    and not s.unit.is_running
+                    and s.health
+                    and s.health.state is HealthState.DOWN
+                    and s
+                ),
+                20,
+                "stella stopped",
+            )
             assert (state.unit.active_state, state.unit.sub_state) == ("inactive", "dead")
             assert app.query_one(HostGrid).panel("stella").has_class("-degraded")
             assert app.shown["pegasus"].healthy
@@ -93,8 +105,7 @@ async def test_killed_sshd_turns_the_host_unreachable_and_it_recovers(lab: Lab) 
         await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].healthy, 30, "pegasus healthy")
         await asyncio.to_thread(labctl.kill_sshd, lab, "pegasus")
         try:
-            state = await until(lambda: not (s := app.shown["pegasus"]).connected and s, 15,
-                                 "pegasus unreachable")
+            state = await until(lambda: not (s := app.shown["pegasus"]).connected and s, 15, "pegasus unreachable")
             assert state.unreachable_since is not None
             panel = app.query_one(HostGrid).panel("pegasus")
             assert panel.has_class("-stale")
@@ -102,8 +113,7 @@ async def test_killed_sshd_turns_the_host_unreachable_and_it_recovers(lab: Lab) 
             assert app.shown["stella"].healthy
         finally:
             await asyncio.to_thread(labctl.start_sshd, lab, "pegasus")
-        await until(lambda: app.shown["pegasus"].connected and app.shown["pegasus"].healthy, 30,
-                     "pegasus back")
+        await until(lambda: app.shown["pegasus"].connected and app.shown["pegasus"].healthy, 30, "pegasus back")
         assert not app.query_one(HostGrid).panel("pegasus").has_class("-stale")
 
 
@@ -126,11 +136,15 @@ async def test_restart_key_shows_the_plan_and_restarts_when_confirmed(lab: Lab) 
         await pilot.press("r")
         await until(lambda: isinstance(app.screen, ConfirmScreen), 5, "the plan to be shown")
         await pilot.press("y")
-        await until(lambda: any("restart done" in str(n.message) for n in app._notifications), 60,
-                    "the restart to finish")
+        await until(
+            lambda: any("restart done" in str(n.message) for n in app._notifications), 60, "the restart to finish"
+        )
         assert main_pid(lab, "pegasus") != before
-        await until(lambda: app.shown["pegasus"].unit.main_pid == main_pid(lab, "pegasus")
-                    and app.shown["pegasus"].healthy, 30, "the panel to show the new process")
+        await until(
+            lambda: app.shown["pegasus"].unit.main_pid == main_pid(lab, "pegasus") and app.shown["pegasus"].healthy,
+            30,
+            "the panel to show the new process",
+        )
 
 
 async def test_swap_key_picks_a_model_and_serves_it(lab: Lab) -> None:
@@ -144,19 +158,27 @@ async def test_swap_key_picks_a_model_and_serves_it(lab: Lab) -> None:
             await pilot.press("m")
             picker = await until(lambda: isinstance(app.screen, ModelPicker) and app.screen, 20, "the picker")
             options = picker.query_one("OptionList")
-            disabled = {options.get_option_at_index(i).id for i in range(options.option_count)
-                        if options.get_option_at_index(i).disabled}
+            disabled = {
+                options.get_option_at_index(i).id
+                for i in range(options.option_count)
+                if options.get_option_at_index(i).disabled
+            }
             assert any(path.endswith("corrupt.gguf") for path in disabled)
-            target = next(i for i in range(options.option_count)
-                          if (options.get_option_at_index(i).id or "").endswith("Qwen3-14B-Q4_K_M.gguf"))
+            target = next(
+                i
+                for i in range(options.option_count)
+                if (options.get_option_at_index(i).id or "").endswith("Qwen3-14B-Q4_K_M.gguf")
+            )
             options.highlighted = target
             await pilot.press("enter")
             await until(lambda: isinstance(app.screen, ConfirmScreen), 20, "the swap plan")
             await pilot.press("y")
-            await until(lambda: any("swap done" in str(n.message) for n in app._notifications), 90,
-                        "the swap to finish")
-            await until(lambda: app.shown["stella"].model_id == "Qwen3-14B-Q4_K_M.gguf", 30,
-                        "the panel to show the new model")
+            await until(
+                lambda: any("swap done" in str(n.message) for n in app._notifications), 90, "the swap to finish"
+            )
+            await until(
+                lambda: app.shown["stella"].model_id == "Qwen3-14B-Q4_K_M.gguf", 30, "the panel to show the new model"
+            )
     finally:
         dropin.unlink(missing_ok=True)
         labctl.shim(lab, "stella", "systemctl", "daemon-reload")
@@ -206,17 +228,24 @@ async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(l
         await until(lambda: "stella" in app.shown and app.shown["stella"].connected, 30, "stella connected")
         await pilot.press("n")
         local, remote = labctl.host_dir(lab, "stella", tmp_path / "host")
-        plan = Plan("rebuild", "stella", (Step("build llama-server", streamed=True,
-                                               argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote)),))
+        plan = Plan(
+            "rebuild",
+            "stella",
+            (Step("build llama-server", streamed=True, argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote)),),
+        )
         app._run_action(plan, "stella", "llama-server.service")
         pids = await _pids(local, lab, "stella")
-        await until(lambda: "stella" in app.action_views and app.action_views["stella"].percent == 1, 20,
-                    "the build's [  1%] line")
+        await until(
+            lambda: "stella" in app.action_views and app.action_views["stella"].percent == 1,
+            20,
+            "the build's [  1%] line",
+        )
         await pilot.pause(0.1)
         bar = app.query_one(ActionProgress)
         assert bar.display
-        assert "rebuild on stella · step 1/1 · build llama-server · 1%" in str(bar.query_one("#action-headline")
-                                                                                 .render())
+        assert "rebuild on stella · step 1/1 · build llama-server · 1%" in str(
+            bar.query_one("#action-headline").render()
+        )
         assert "common/arg.cpp.o" in str(bar.query_one("#action-lines").render())
         await pilot.press("x")
         await until(lambda: isinstance(app.screen, ConfirmScreen), 5, "the cancel question")
@@ -241,8 +270,10 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
 
     config = labctl.config(lab)
     async with FaultServer("wedged") as wedged:
-        hosts = tuple(dataclasses.replace(h, api_url=wedged.url, api_via_ssh=False) if h.name == "pegasus" else h
-                      for h in config.hosts)
+        hosts = tuple(
+            dataclasses.replace(h, api_url=wedged.url, api_via_ssh=False) if h.name == "pegasus" else h
+            for h in config.hosts
+        )
         canary = CanarySettings(interval_s=10, timeout_s=1.0, auto_restart=True, max_restarts_per_hour=1)
         app = Gb10DashApp(dataclasses.replace(config, hosts=hosts, canary=canary), refresh_s=0.5)
         app.canary_first_after_s = 0.5
@@ -253,8 +284,14 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
             await until(lambda: "pegasus" in app.canary_results, 30, "pegasus's canary")
             result = app.canary_results["pegasus"]
             assert not result.ok and result.error == "no answer to the canary within 1 s"
-            await until(lambda: "pegasus" in app.shown and "wedged: no answer to the canary within 1 s"
-                        in app.shown["pegasus"].problems(), 10, "the panel to say wedged")
+            await until(
+                lambda: (
+                    "pegasus" in app.shown
+                    and "wedged: no answer to the canary within 1 s" in app.shown["pegasus"].problems()
+                ),
+                10,
+                "the panel to say wedged",
+            )
             assert not app.shown["pegasus"].healthy and app.shown["pegasus"].health.state is HealthState.OK
             await until(lambda: main_pid(lab, "pegasus") != before, 60, "the auto-restart")
             await until(lambda: "pegasus" not in app.actions_running, 60, "the restart plan to end")
@@ -268,8 +305,7 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
     lab.wait_ready(60)
 
 
-async def test_a_stopped_service_raises_an_alert_banner_bell_notify_and_history_then_clears(lab: Lab,
-                                                                                            tmp_path) -> None:
+async def test_a_stopped_service_raises_an_alert_banner_bell_notify_and_history_then_clears(lab: Lab, tmp_path) -> None:
     """The alert engine in the dashboard: stella's unit stopped → after the rule's duration the banner
     and stella's panel show the alert, the bell rings, the notify command gets the event as JSON on
     stdin; started again → cleared after clear_s, kept in the history with both times."""
@@ -331,8 +367,10 @@ def _alerting_app(lab: Lab, rules: dict, **host_changes) -> Gb10DashApp:
     from gb10dash.alerts.settings import DEFAULT_RULES
 
     config = labctl.config(lab)
-    merged = {**DEFAULT_RULES, **{name: dataclasses.replace(DEFAULT_RULES[name], **changes)
-                                  for name, changes in rules.items()}}
+    merged = {
+        **DEFAULT_RULES,
+        **{name: dataclasses.replace(DEFAULT_RULES[name], **changes) for name, changes in rules.items()},
+    }
     hosts = tuple(dataclasses.replace(h, **host_changes) if h.name == "pegasus" else h for h in config.hosts)
     return Gb10DashApp(dataclasses.replace(config, hosts=hosts, alerts=AlertSettings(rules=merged)), refresh_s=0.5)
 
@@ -377,11 +415,21 @@ async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_a
         monitor = monitor_for(lab, "pegasus")
         async with running(monitor):
             baseline = await gen_baseline(monitor, timeout=90)
-        app = _alerting_app(lab, {"throughput": {"for_s": 2.0, "clear_s": 2.0, "fraction": 0.5, "max_age_s": 4.0}},
-                            baseline_gen_tps=baseline)
+        app = _alerting_app(
+            lab,
+            {"throughput": {"for_s": 2.0, "clear_s": 2.0, "fraction": 0.5, "max_age_s": 4.0}},
+            baseline_gen_tps=baseline,
+        )
         async with app.run_test(size=(160, 48)):
-            await until(lambda: "pegasus" in app.shown and app.shown["pegasus"].throughput.gen  # (over HTTP, and
-                        and app.shown["pegasus"].unit, 60, "tok/s and the unit shown")  # the unit over SSH)
+            await until(
+                lambda: (
+                    "pegasus" in app.shown
+                    and app.shown["pegasus"].throughput.gen  # (over HTTP, and
+                    and app.shown["pegasus"].unit
+                ),
+                60,
+                "tok/s and the unit shown",
+            )  # the unit over SSH)
             pid = labctl.host_pid(lab, "pegasus", app.shown["pegasus"].unit.main_pid or 0)  # numbered here
             assert pid
             throttle = asyncio.create_task(_throttle(pid, stop_throttle))

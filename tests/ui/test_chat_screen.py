@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from lab.labctl import until
 from textual.app import App
 from textual.message import Message
 from textual.widgets import Collapsible, Input, Select, Static
@@ -27,9 +28,6 @@ from gb10dash.lab.models import QWEN8B
 from gb10dash.monitor import HostMonitor
 from gb10dash.ui import themes
 from gb10dash.ui.screens.chat import ChatScreen, TurnView
-
-from lab.labctl import until
-
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "chat"
 SIZE = (120, 36)
@@ -62,7 +60,7 @@ def harness(url: str, host: str = "pegasus", **settings: object) -> ChatHarness:
     return ChatHarness(host, fixed_url(url), histories)
 
 
-async def send(pilot, text: str) -> None:  # noqa: ANN001 - a Pilot
+async def send(pilot, text: str) -> None:
     """Type into the prompt (set at once: a long paste) and press enter, as the user does."""
     prompt = pilot.app.chat.query_one("#chat-prompt", Input)
     prompt.focus()
@@ -120,8 +118,11 @@ async def test_streams_a_real_answer_with_the_servers_timings(lab: Lab) -> None:
 
         def counted() -> tuple[float, float]:
             after = metrics(url)
-            return (after["prompt_tokens_total"] - before["prompt_tokens_total"],
-                    after["tokens_predicted_total"] - before["tokens_predicted_total"])
+            return (
+                after["prompt_tokens_total"] - before["prompt_tokens_total"],
+                after["tokens_predicted_total"] - before["tokens_predicted_total"],
+            )
+
         expected = (turn.timings.prompt_n, turn.timings.predicted_n)
         await until(lambda: counted() == expected, 5, f"/metrics to count {expected} tokens")
         view = app.chat.query_one(TurnView)
@@ -189,8 +190,9 @@ async def test_an_option_the_server_rejects_is_named(lab: Lab) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "hi")
         turn = await answered(app)
-        assert turn.error == ("the server rejected reasoning_format: "
-                              "server error (500 server_error): Unknown reasoning format: bogus")
+        assert turn.error == (
+            "the server rejected reasoning_format: server error (500 server_error): Unknown reasoning format: bogus"
+        )
 
 
 async def test_through_the_monitors_ssh_port_forward(lab: Lab) -> None:
@@ -288,9 +290,23 @@ def thinking_server(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Itera
     reasoning_effort), so that the server itself splits `<think>…</think>` into reasoning_content."""
     port = free_port()
     log = tmp_path_factory.mktemp("think") / "llama-server.log"
-    argv = [str(find_llama_server()), "-m", str(lab.layout.share_src / QWEN8B), "--host", "127.0.0.1",
-            "--port", str(port), "-c", "2048", "-np", "1", "--slots", "--jinja",
-            "--chat-template-file", str(FIX / "think_template.jinja")]
+    argv = [
+        str(find_llama_server()),
+        "-m",
+        str(lab.layout.share_src / QWEN8B),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        "2048",
+        "-np",
+        "1",
+        "--slots",
+        "--jinja",
+        "--chat-template-file",
+        str(FIX / "think_template.jinja"),
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
@@ -319,8 +335,9 @@ THINK_GRAMMAR = 'root ::= "<think>" [a-z]{20,40} "</think>" [a-z]{10,20}'
 
 
 async def test_reasoning_is_shown_apart_dimmed_and_collapsible(thinking_server: str) -> None:
-    app = harness(thinking_server, host="stella", think=True, effort="high", max_tokens=200,
-                  extra={"grammar": THINK_GRAMMAR})
+    app = harness(
+        thinking_server, host="stella", think=True, effort="high", max_tokens=200, extra={"grammar": THINK_GRAMMAR}
+    )
     async with app.run_test(size=SIZE) as pilot:
         await send(pilot, "why is the sky blue?")
         turn = await answered(app)
@@ -362,9 +379,13 @@ def fixed_conversation() -> ChatHistories:
     histories = ChatHistories()
     history = histories.get("stella")
     history.settings.think, history.settings.effort = True, "high"
-    overflow = Turn("paste of a long log …", options=("think on", "effort high"), done=True,
-                    model="/srv/lab/models/Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf",
-                    error=error_message(400, (FIX / "exceed_context_400.body").read_text()))
+    overflow = Turn(
+        "paste of a long log …",
+        options=("think on", "effort high"),
+        done=True,
+        model="/srv/lab/models/Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf",
+        error=error_message(400, (FIX / "exceed_context_400.body").read_text()),
+    )
     history.turns += [
         recorded_turn("Why is the sky blue?", "reasoning_stream_usage.body", ("think on", "effort high")),
         overflow,
@@ -373,8 +394,8 @@ def fixed_conversation() -> ChatHistories:
     return histories
 
 
-def test_snapshot_recorded_conversation(snap_compare) -> None:  # noqa: ANN001 - pytest fixture
-    async def no_blink(pilot) -> None:  # noqa: ANN001
+def test_snapshot_recorded_conversation(snap_compare) -> None:
+    async def no_blink(pilot) -> None:
         for field in pilot.app.screen.query(Input):
             field.cursor_blink = False
         await pilot.pause()

@@ -16,12 +16,18 @@ from . import states
 
 
 def styled(content, style: str) -> list[str]:
-    return [content.plain[span.start:span.end] for span in content.spans if span.style == style]
+    return [content.plain[span.start : span.end] for span in content.spans if span.style == style]
 
 
 def test_content_names_the_slowdown_in_warning_style() -> None:
-    gpu = GpuSample(utilization_pct=96.0, temperature_c=61.0, power_w=30.2, sm_clock_mhz=1395.0,
-                    sm_clock_max_mhz=1980.0, clocks_event_reasons=0x8 | 0x40)
+    gpu = GpuSample(
+        utilization_pct=96.0,
+        temperature_c=61.0,
+        power_w=30.2,
+        sm_clock_mhz=1395.0,
+        sm_clock_max_mhz=1980.0,
+        clocks_event_reasons=0x8 | 0x40,
+    )
     hot = gpu_content(gpu)
     assert hot.plain == "gpu  ⚠ HW thermal slowdown · 96% · 61°C · 30.2 W · SM 1,395/1,980 MHz"
     assert styled(hot, WARN) == ["⚠ HW thermal slowdown", "1,395/1,980 MHz"]
@@ -36,16 +42,20 @@ def test_content_names_the_slowdown_in_warning_style() -> None:
 
 async def test_the_panel_shows_it_and_compact_mode_keeps_it_on_one_line() -> None:
     pegasus = states.pegasus()
-    shown = [dataclasses.replace(pegasus, gpu=dataclasses.replace(pegasus.gpu, sm_clock_mhz=1395.0,
-                                                                  clocks_event_reasons=0x4 | 0x20))]
+    shown = [
+        dataclasses.replace(
+            pegasus, gpu=dataclasses.replace(pegasus.gpu, sm_clock_mhz=1395.0, clocks_event_reasons=0x4 | 0x20)
+        )
+    ]
     config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
     app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
     async with app.run_test(size=(80, 50)) as pilot:
         await pilot.pause(0.1)
         panel = app.query_one("#host-pegasus", HostPanel)
         line = panel.query_one(GpuLine)
-        assert line.content.plain == ("gpu  ⚠ SW power cap, SW thermal slowdown · 96% · 61°C · 47.8 W · "
-                                      "SM 1,395/3,003 MHz")
+        assert line.content.plain == (
+            "gpu  ⚠ SW power cap, SW thermal slowdown · 96% · 61°C · 47.8 W · SM 1,395/3,003 MHz"
+        )
         assert not panel.has_class("-compact") and line.region.height == 2  # 83 cells in a 76-cell line
         await pilot.press("z")
         await pilot.pause(0.2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import timezone
+from datetime import UTC
 from pathlib import Path
 
 from textual.app import App, ComposeResult
@@ -38,7 +38,7 @@ class PaneApp(App[None]):
         self._footer = footer
 
     def compose(self) -> ComposeResult:
-        yield LogPane(max_lines=self._max_lines, id="log", tz=timezone.utc)
+        yield LogPane(max_lines=self._max_lines, id="log", tz=UTC)
         if self._footer:
             yield Footer()
 
@@ -99,7 +99,9 @@ async def test_show_host_replaces_and_keeps_only_max_lines() -> None:
         await pilot.pause()
         assert pane.host == "spark-2"
         assert [line.split(" ", 1)[1] for line in pane.visible_lines] == [
-            "other host 100", "other host 101", "other host 102"
+            "other host 100",
+            "other host 101",
+            "other host 102",
         ]
         assert "spark-2" in status_text(pane)
 
@@ -186,7 +188,11 @@ async def test_text_filter_via_search_input() -> None:
         assert all("eval time" in line for line in pane.visible_lines)
         assert "8 of 41 lines" in status_text(pane)
         # the filter also applies to lines that arrive later
-        pane.append(make_entries(3, 0, "prompt eval time = 1.00 ms / 1 tokens (1.00 ms per token, 1000.00 tokens per second) {i}"))
+        pane.append(
+            make_entries(
+                3, 0, "prompt eval time = 1.00 ms / 1 tokens (1.00 ms per token, 1000.00 tokens per second) {i}"
+            )
+        )
         pane.append(make_entries(3, 0, "something else {i}"))
         assert len(pane.visible_lines) == 11
         await pilot.press("enter")  # keeps the filter, closes the input
@@ -276,8 +282,13 @@ async def test_bindings_are_in_the_footer_when_focused() -> None:
     async with app.run_test(size=(100, 20)) as pilot:
         await pilot.pause()
         active = app.active_bindings
-        for key, description in [("p", "Pause"), ("slash", "Search"), ("l", "Level"), ("end", "Follow"),
-                                  ("G", "Follow")]:
+        for key, description in [
+            ("p", "Pause"),
+            ("slash", "Search"),
+            ("l", "Level"),
+            ("end", "Follow"),
+            ("G", "Follow"),
+        ]:
             assert active[key].binding.description == description
 
 
@@ -297,15 +308,33 @@ async def test_append_10000_lines_in_batches_of_100_timing() -> None:
             await pilot.pause()  # let each batch be drawn, as in the app
         total = time.perf_counter() - t0
         assert len(pane.kept_entries) == 5000
-        print(f"\nappend 10,000 lines in 100 batches: append() calls {calls * 1000:.1f} ms, "
-              f"with a redraw after each batch {total * 1000:.1f} ms")
+        print(
+            f"\nappend 10,000 lines in 100 batches: append() calls {calls * 1000:.1f} ms, "
+            f"with a redraw after each batch {total * 1000:.1f} ms"
+        )
 
 
 def snapshot_entries() -> list[JournalEntry]:
     gen = fixture_entries("new-gen-h100.jsonl")
     failure = fixture_entries("start-failure.jsonl")
-    return [gen[2], gen[3], gen[5], gen[6], gen[7], gen[9], gen[10], gen[11], gen[12], gen[17], gen[40],
-            failure[4], failure[12], failure[14], failure[15], failure[16]]
+    return [
+        gen[2],
+        gen[3],
+        gen[5],
+        gen[6],
+        gen[7],
+        gen[9],
+        gen[10],
+        gen[11],
+        gen[12],
+        gen[17],
+        gen[40],
+        failure[4],
+        failure[12],
+        failure[14],
+        failure[15],
+        failure[16],
+    ]
 
 
 def test_snapshot_llama_server_lines(snap_compare) -> None:

@@ -30,8 +30,18 @@ def private_state(tmp_path, monkeypatch):
 
 
 def test_the_registry_marks_every_command_that_changes_a_host() -> None:
-    assert {"restart", "swap", "rebuild", "rebuild_only", "revert_build", "cancel_action", "drop_caches", "recover",
-            "chat", "bench"} <= MUTATING
+    assert {
+        "restart",
+        "swap",
+        "rebuild",
+        "rebuild_only",
+        "revert_build",
+        "cancel_action",
+        "drop_caches",
+        "recover",
+        "chat",
+        "bench",
+    } <= MUTATING
     assert not {"next_host", "help", "quit", "toggle_summary", "copy_log"} & MUTATING
     assert all(callable(getattr(Gb10DashApp, f"action_{c.id}", None)) for c in COMMANDS)
 

@@ -57,13 +57,16 @@ def test_bad_colour_value(tmp_path: Path) -> None:
         themes.load_theme_file(path)
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    (GOOD.replace('name = "test-dark"\n', ""), "name"),
-    (GOOD.replace("dark = true", 'dark = "yes"'), "dark"),
-    (GOOD.replace('primary = "#4FA3E0"\n', ""), "colors.primary"),
-    ("sparkle = 1\n" + GOOD, "sparkle"),
-    (GOOD + "sparkle = 1\n", "colors.sparkle"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        (GOOD.replace('name = "test-dark"\n', ""), "name"),
+        (GOOD.replace("dark = true", 'dark = "yes"'), "dark"),
+        (GOOD.replace('primary = "#4FA3E0"\n', ""), "colors.primary"),
+        ("sparkle = 1\n" + GOOD, "sparkle"),
+        (GOOD + "sparkle = 1\n", "colors.sparkle"),
+    ],
+)
 def test_missing_or_wrong_keys(tmp_path: Path, text: str, key: str) -> None:
     path = write(tmp_path, "bad.toml", text)
     with pytest.raises(ThemeError) as caught:

@@ -8,8 +8,18 @@ def test_a_new_step_clears_the_bar_and_an_undo_is_named() -> None:
     view = ActionView("stella", "rebuild", total=3)
     view = view.advanced(Progress(2, 3, "build llama-server", "started", "cmake --build b"))
     assert view.percent is None and view.detail == "started"
-    view = view.advanced(Progress(2, 3, "build llama-server", "progress", "[ 40%] Building x.o", 3.0, 40,
-                                  ("[ 39%] a.o", "[ 40%] Building x.o")))
+    view = view.advanced(
+        Progress(
+            2,
+            3,
+            "build llama-server",
+            "progress",
+            "[ 40%] Building x.o",
+            3.0,
+            40,
+            ("[ 39%] a.o", "[ 40%] Building x.o"),
+        )
+    )
     view = view.advanced(Progress(2, 3, "build llama-server", "progress", "warning: y", 3.2, None, ()))
     assert view.percent == 40 and view.lines[-1] == "[ 40%] Building x.o"  # kept within the step
     assert view.headline() == "rebuild on stella · step 2/3 · build llama-server · 40% · x cancels"

@@ -27,7 +27,9 @@ def test_defaults_without_an_alerts_section() -> None:
 
 
 def test_overrides() -> None:
-    text = HOST + """
+    text = (
+        HOST
+        + """
 [alerts]
 bell = true
 notify = ["/usr/local/bin/page-me", "--team", "llm; rm -rf /"]
@@ -44,6 +46,7 @@ clear_s = 0
 [alerts.memory]
 enabled = false
 """
+    )
     alerts = parse_config(text, PATH).alerts
     assert alerts.bell is True and alerts.notify == ("/usr/local/bin/page-me", "--team", "llm; rm -rf /")
     assert alerts.notify_timeout_s == 3.0
@@ -53,20 +56,27 @@ enabled = false
     assert alerts.rule("memory").enabled is False and alerts.rule("unit") == DEFAULT_RULES["unit"]
 
 
-@pytest.mark.parametrize(("tail", "line", "words"), [
-    ('[alerts]\nbel = true\n', 10, "unknown key 'bel' in [alerts] (did you mean 'bell'?)"),
-    ('[alerts]\nbell = "yes"\n', 10, "key 'bell': expected true or false"),
-    ('[alerts]\nnotify = "page-me --now"\n', 10, "key 'notify': expected a command as an array of strings"),
-    ('[alerts]\nnotify = []\n', 10, "expected a command as an array"),
-    ('[alerts]\nnotify_timeout_s = 0\n', 10, "expected a positive number of seconds"),
-    ('[alerts]\n\n[alerts.health]\nfor_s = -1\n', 12, "[alerts.health]: key 'for_s': expected a number of seconds ≥ 0"),
-    ('[alerts.throughput]\nfraction = 1.5\n', 10, "key 'fraction': expected a number between 0 and 1"),
-    ('[alerts.gpu_temp]\nlimit = 80\n', 10, "unknown key 'limit' in [alerts.gpu_temp] (did you mean 'limit_c'?)"),
-    ('[alerts.unit]\nrestarts = 2.5\n', 10, "key 'restarts': expected a positive integer"),
-    ('[alerts.memory]\nlimit_c = 80\n', 10, "unknown key 'limit_c' in [alerts.memory]"),
-    ('[alerts]\nhealth = 30\n', 10, "key 'health': expected a table [alerts.health]"),
-    ('[alerts]\nnonsense = 1\n', 10, "valid keys: bell, gpu_temp, health, memory, notify"),
-])
+@pytest.mark.parametrize(
+    ("tail", "line", "words"),
+    [
+        ("[alerts]\nbel = true\n", 10, "unknown key 'bel' in [alerts] (did you mean 'bell'?)"),
+        ('[alerts]\nbell = "yes"\n', 10, "key 'bell': expected true or false"),
+        ('[alerts]\nnotify = "page-me --now"\n', 10, "key 'notify': expected a command as an array of strings"),
+        ("[alerts]\nnotify = []\n", 10, "expected a command as an array"),
+        ("[alerts]\nnotify_timeout_s = 0\n", 10, "expected a positive number of seconds"),
+        (
+            "[alerts]\n\n[alerts.health]\nfor_s = -1\n",
+            12,
+            "[alerts.health]: key 'for_s': expected a number of seconds ≥ 0",
+        ),
+        ("[alerts.throughput]\nfraction = 1.5\n", 10, "key 'fraction': expected a number between 0 and 1"),
+        ("[alerts.gpu_temp]\nlimit = 80\n", 10, "unknown key 'limit' in [alerts.gpu_temp] (did you mean 'limit_c'?)"),
+        ("[alerts.unit]\nrestarts = 2.5\n", 10, "key 'restarts': expected a positive integer"),
+        ("[alerts.memory]\nlimit_c = 80\n", 10, "unknown key 'limit_c' in [alerts.memory]"),
+        ("[alerts]\nhealth = 30\n", 10, "key 'health': expected a table [alerts.health]"),
+        ("[alerts]\nnonsense = 1\n", 10, "valid keys: bell, gpu_temp, health, memory, notify"),
+    ],
+)
 def test_errors_name_the_file_line_and_key(tail: str, line: int, words: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(HOST + "\n" + tail, PATH)

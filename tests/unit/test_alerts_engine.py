@@ -77,7 +77,9 @@ def test_message_updates_in_place_and_alerts_are_per_host_and_rule() -> None:
     e.evaluate(dataclasses.replace(other, unit=STOPPED))
     assert e.evaluate(healthy(T0 + 1, unit=unit(active_state="failed", sub_state="failed", result="signal"))) == []
     assert [(a.host, a.message) for a in e.active] == [
-        ("pegasus", "unit failed (result signal, failed)"), ("stella", "unit inactive/dead")]
+        ("pegasus", "unit failed (result signal, failed)"),
+        ("stella", "unit inactive/dead"),
+    ]
     assert e.history[0].message == "unit failed (result signal, failed)"
     assert [a.host for a in e.active_for("stella")] == ["stella"]
 
@@ -97,14 +99,24 @@ def test_event_document_for_notify() -> None:
     e = engine(unit={"for_s": 0})
     [raised] = e.evaluate(healthy(T0, unit=STOPPED))
     doc = raised.to_json()
-    assert doc == {"schema": "gb10dash.alert/1", "event": "raised", "host": "pegasus", "rule": "unit",
-                   "severity": "critical", "message": "unit inactive/dead", "since": "2027-01-15T08:00:00Z",
-                   "raised_at": "2027-01-15T08:00:00Z", "cleared_at": None}
+    assert doc == {
+        "schema": "gb10dash.alert/1",
+        "event": "raised",
+        "host": "pegasus",
+        "rule": "unit",
+        "severity": "critical",
+        "message": "unit inactive/dead",
+        "since": "2027-01-15T08:00:00Z",
+        "raised_at": "2027-01-15T08:00:00Z",
+        "cleared_at": None,
+    }
 
 
 def test_history_is_bounded() -> None:
-    e = AlertEngine(AlertSettings(rules={**DEFAULT_RULES, "unit": dataclasses.replace(
-        DEFAULT_RULES["unit"], for_s=0, clear_s=0)}), history_size=3)
+    e = AlertEngine(
+        AlertSettings(rules={**DEFAULT_RULES, "unit": dataclasses.replace(DEFAULT_RULES["unit"], for_s=0, clear_s=0)}),
+        history_size=3,
+    )
     for i in range(5):
         e.evaluate(healthy(T0 + 2 * i, unit=STOPPED))
         e.evaluate(healthy(T0 + 2 * i + 1))

@@ -22,8 +22,14 @@ FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
 
 
 def gpu(reasons: int | None = 0, power: float | None = 45.0, util: float | None = 95.0) -> GpuSample:
-    return GpuSample(utilization_pct=util, power_w=power, temperature_c=60.0, sm_clock_mhz=1395.0,
-                     sm_clock_max_mhz=3003.0, clocks_event_reasons=reasons)
+    return GpuSample(
+        utilization_pct=util,
+        power_w=power,
+        temperature_c=60.0,
+        sm_clock_mhz=1395.0,
+        sm_clock_max_mhz=3003.0,
+        clocks_event_reasons=reasons,
+    )
 
 
 def check(name: str, state, **changes: object):
@@ -41,7 +47,8 @@ def test_throttle_names_the_slowdowns_and_ignores_idle_and_clock_settings() -> N
     found = check("throttle", healthy(gpu=gpu(0x8 | 0x40)))
     assert found.severity == "warning" and found.message == "GPU clocks held down: HW thermal slowdown"
     assert check("throttle", healthy(gpu=gpu(0x4 | 0x20))).message == (
-        "GPU clocks held down: SW power cap, SW thermal slowdown")
+        "GPU clocks held down: SW power cap, SW thermal slowdown"
+    )
     for mask in (0x0, 0x1, 0x2, 0x100, 0x1 | 0x2):
         assert check("throttle", healthy(gpu=gpu(mask))) is None, hex(mask)
     # the real GB10 line under load (bitmask 0x0) is fine
@@ -55,7 +62,7 @@ def test_power_low_under_load_only() -> None:
     assert found.message == "GPU power 30 W at 96% utilization: at most 40 W under load (power negotiation?)"
     assert check("power_low", healthy(gpu=gpu(power=40.0, util=80.0))) is not None  # both bounds inclusive
     assert check("power_low", healthy(gpu=gpu(power=40.1, util=96.0))) is None
-    assert check("power_low", healthy(gpu=gpu(power=4.0, util=0.0))) is None       # idle: low power is right
+    assert check("power_low", healthy(gpu=gpu(power=4.0, util=0.0))) is None  # idle: low power is right
     assert check("power_low", healthy(gpu=gpu(power=4.0, util=79.0))) is None
     assert check("power_low", healthy(gpu=gpu(power=30.0, util=96.0)), max_power_w=25) is None
     assert check("power_low", healthy(gpu=gpu(power=30.0, util=50.0)), min_util_pct=40) is not None
@@ -75,8 +82,11 @@ def test_missing_figures_neither_raise_nor_clear() -> None:
 
 
 def test_engine_raises_after_for_s_and_clears_after_clear_s_and_a_dip_resets_the_wait() -> None:
-    e = AlertEngine(AlertSettings(rules={**DEFAULT_RULES, "throttle": dataclasses.replace(
-        DEFAULT_RULES["throttle"], for_s=60, clear_s=30)}))
+    e = AlertEngine(
+        AlertSettings(
+            rules={**DEFAULT_RULES, "throttle": dataclasses.replace(DEFAULT_RULES["throttle"], for_s=60, clear_s=30)}
+        )
+    )
     events = []
     for t in range(0, 50, 5):
         events += e.evaluate(healthy(T0 + t, gpu=gpu(0x40)))
@@ -104,14 +114,18 @@ def test_engine_power_low_pinned_under_load() -> None:
 
 
 def test_config_keys_and_errors() -> None:
-    text = HOST + "\n[alerts.power_low]\nmax_power_w = 35\nmin_util_pct = 90\nfor_s = 120\n" \
-                  "\n[alerts.throttle]\nenabled = false\n"
+    text = (
+        HOST + "\n[alerts.power_low]\nmax_power_w = 35\nmin_util_pct = 90\nfor_s = 120\n"
+        "\n[alerts.throttle]\nenabled = false\n"
+    )
     alerts = parse_config(text, Path("/h.toml")).alerts
     p = alerts.rule("power_low")
     assert (p.max_power_w, p.min_util_pct, p.for_s) == (35.0, 90.0, 120.0) and not alerts.rule("throttle").enabled
-    for tail, words in (("[alerts.power_low]\nmin_util_pct = 120\n", "expected a percentage above 0, at most 100"),
-                        ("[alerts.power_low]\nmax_power_w = 0\n", "expected a positive number of watts"),
-                        ("[alerts.throttle]\nlimit_c = 80\n", "unknown key 'limit_c' in [alerts.throttle]")):
+    for tail, words in (
+        ("[alerts.power_low]\nmin_util_pct = 120\n", "expected a percentage above 0, at most 100"),
+        ("[alerts.power_low]\nmax_power_w = 0\n", "expected a positive number of watts"),
+        ("[alerts.throttle]\nlimit_c = 80\n", "unknown key 'limit_c' in [alerts.throttle]"),
+    ):
         with pytest.raises(ConfigError) as caught:
             parse_config(HOST + "\n" + tail, Path("/h.toml"))
         assert caught.value.line == 10 and words in str(caught.value), str(caught.value)

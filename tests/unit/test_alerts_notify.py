@@ -27,7 +27,7 @@ async def test_the_command_reads_the_alert_as_json_on_stdin_and_its_arguments_ar
     script = "import sys, pathlib; pathlib.Path(sys.argv[1]).write_text(sys.stdin.read() + sys.argv[2])"
     assert await Notifier([sys.executable, "-c", script, str(out), "$(touch x); `id`"]).send(event()) is None
     text = out.read_text()
-    doc = json.loads(text[:text.rindex("}") + 1])
+    doc = json.loads(text[: text.rindex("}") + 1])
     assert doc["schema"] == "gb10dash.alert/1" and doc["event"] == "raised" and doc["rule"] == "unit"
     assert text.endswith("$(touch x); `id`") and not (tmp_path / "x").exists()
 
@@ -35,16 +35,29 @@ async def test_the_command_reads_the_alert_as_json_on_stdin_and_its_arguments_ar
 async def test_failures_are_returned_worded_not_raised() -> None:
     missing = await Notifier(["/nonexistent/page-me"]).send(event())
     assert missing == "notify: cannot run /nonexistent/page-me: No such file or directory"
-    failing = [sys.executable, "-c", ("import sys; sys.stdin.read(); print('x' * 100000, file=sys.stderr);"
-                                      " print('no route to pager', file=sys.stderr); sys.exit(3)")]
+    failing = [
+        sys.executable,
+        "-c",
+        (
+            "import sys; sys.stdin.read(); print('x' * 100000, file=sys.stderr);"
+            " print('no route to pager', file=sys.stderr); sys.exit(3)"
+        ),
+    ]
     assert await Notifier(failing).send(event()) == "notify: python3 exited 3: no route to pager".replace(
-        "python3", Path(sys.executable).name)
+        "python3", Path(sys.executable).name
+    )
     assert await Notifier([]).send(event()) is None
 
 
 async def test_a_hanging_command_and_its_children_are_killed_after_the_timeout() -> None:
-    hang = [sys.executable, "-c", ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
-                                   "'import time; time.sleep(60)']); time.sleep(60)")]
+    hang = [
+        sys.executable,
+        "-c",
+        (
+            "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)']); time.sleep(60)"
+        ),
+    ]
     before = {p.pid for p in psutil.process_iter()}
     t0 = time.monotonic()
     result = await Notifier(hang, timeout_s=1.0).send(event())
@@ -53,8 +66,11 @@ async def test_a_hanging_command_and_its_children_are_killed_after_the_timeout()
     assert took < 10, took
     deadline = time.monotonic() + 5
     while True:
-        left = [p for p in psutil.process_iter(["cmdline"]) if p.pid not in before
-                and "time.sleep(60)" in " ".join(p.info["cmdline"] or [])]
+        left = [
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if p.pid not in before and "time.sleep(60)" in " ".join(p.info["cmdline"] or [])
+        ]
         if not left or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.1)

@@ -70,15 +70,15 @@ def test_unit_restarting_repeatedly_counts_restarts_seen_in_the_window() -> None
 
 def test_unit_restarts_seen_at_first_sight_count_only_when_the_process_started_in_the_window() -> None:
     assert check("unit", healthy(unit=unit(n_restarts=5, started_at=T0 - 30))).message.startswith(
-        "unit restarted 3 times")
+        "unit restarted 3 times"
+    )
     assert check("unit", healthy(unit=unit(n_restarts=5, started_at=T0 - 3600))) is None
 
 
 def test_health_not_ok_and_loading_excepted_until_the_load_timeout() -> None:
     down = check("health", healthy(health=Health(HealthState.ERROR, 500, "boom")))
     assert down.message == "health error: boom" and down.since is None
-    loading = healthy(health=Health(HealthState.LOADING, 503, "Loading model"),
-                      unit=unit(started_at=T0 - 100))
+    loading = healthy(health=Health(HealthState.LOADING, 503, "Loading model"), unit=unit(started_at=T0 - 100))
     assert check("health", loading, load_timeout_s=300) is None
     not_listening = healthy(health=Health(HealthState.DOWN, None, "connection refused"), unit=unit(started_at=T0 - 2))
     assert check("health", not_listening) is None  # just started: the port is not open yet
@@ -86,17 +86,21 @@ def test_health_not_ok_and_loading_excepted_until_the_load_timeout() -> None:
     late = check("health", loading, now=T0 + 250, load_timeout_s=300)
     assert late.message == "still loading for 5m50s (load timeout 5m00s)" and late.since == T0 - 100 + 300
     # a stopped unit is the unit rule's business, not a second alert
-    stopped = healthy(health=Health(HealthState.DOWN, None, "connection refused"),
-                      unit=unit(active_state="inactive", sub_state="dead"))
+    stopped = healthy(
+        health=Health(HealthState.DOWN, None, "connection refused"),
+        unit=unit(active_state="inactive", sub_state="dead"),
+    )
     assert check("health", stopped) is None
     assert check("health", healthy(health=None)) is UNKNOWN
 
 
 def test_share_not_mounted_or_hung() -> None:
-    hung = MountStatus(path="/mnt/models", state=MountState.HUNG, stat_seconds=3.0,
-                       error="stat did not answer within 3 s")
+    hung = MountStatus(
+        path="/mnt/models", state=MountState.HUNG, stat_seconds=3.0, error="stat did not answer within 3 s"
+    )
     assert check("share", healthy(mount=hung)).message == (
-        "model share /mnt/models hung (stat did not answer within 3 s)")
+        "model share /mnt/models hung (stat did not answer within 3 s)"
+    )
     gone = MountStatus(path="/mnt/models", state=MountState.NOT_MOUNTED)
     assert check("share", healthy(mount=gone)).message == "model share /mnt/models not mounted"
     assert check("share", healthy(mount=None)) is UNKNOWN
@@ -106,13 +110,14 @@ def test_throughput_under_load_below_the_baseline_by_more_than_the_fraction() ->
     def gen(tps: float, age: float = 5.0):
         return healthy(throughput=Throughput(gen=Rate(tps, RateSource.METRICS, T0 - age)))
 
-    assert check("throughput", gen(36.0), fraction=0.3) is None         # 50 × 0.7 = 35: not below
+    assert check("throughput", gen(36.0), fraction=0.3) is None  # 50 × 0.7 = 35: not below
     slow = check("throughput", gen(30.0), fraction=0.3)
     assert slow.severity == "warning"
-    assert slow.message == ("gen 30.0 tok/s (metrics) under 35.0: more than 30% below the baseline 50 "
-                            "(median of 1 in 2m00s)")
-    assert check("throughput", gen(30.0, age=600), max_age_s=120) is None   # not under load lately
-    assert check("throughput", gen(0.0)) is None                             # idle
+    assert slow.message == (
+        "gen 30.0 tok/s (metrics) under 35.0: more than 30% below the baseline 50 (median of 1 in 2m00s)"
+    )
+    assert check("throughput", gen(30.0, age=600), max_age_s=120) is None  # not under load lately
+    assert check("throughput", gen(0.0)) is None  # idle
     # stopped: the journal's last figure (all that is left when the API is down) is the unit rule's
     # business, as health is — seen in the lab: a slow bench a minute before a stop gave a second alert
     stopped = dataclasses.replace(gen(30.0), unit=unit(active_state="inactive", sub_state="dead"))

@@ -17,10 +17,28 @@ from gb10dash.collectors.llama import HealthState
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
 FUZZ = settings(max_examples=200, deadline=None)
-lines = st.lists(st.one_of(st.text(max_size=60), st.sampled_from(
-    ["ActiveState=active", "SubState=", "MainPID=x", "ExecStart={ path=/bin/x ; argv[]=/bin/x \"a ; }",
-     "NRestarts=-1", "[N/A]", "llamacpp:requests_processing 1", "data: {", "data: [DONE]", "", "\x00",
-     "Field \"x\" is not a valid field to query."])), max_size=12).map("\n".join)
+lines = st.lists(
+    st.one_of(
+        st.text(max_size=60),
+        st.sampled_from(
+            [
+                "ActiveState=active",
+                "SubState=",
+                "MainPID=x",
+                'ExecStart={ path=/bin/x ; argv[]=/bin/x "a ; }',
+                "NRestarts=-1",
+                "[N/A]",
+                "llamacpp:requests_processing 1",
+                "data: {",
+                "data: [DONE]",
+                "",
+                "\x00",
+                'Field "x" is not a valid field to query.',
+            ]
+        ),
+    ),
+    max_size=12,
+).map("\n".join)
 
 
 def only_value_errors(parse, text):
@@ -62,12 +80,16 @@ def test_a_1_mb_journal_line_is_capped_saying_how_much_was_cut() -> None:
     as_bytes = json.dumps({"__CURSOR": "s=1;i=3", "MESSAGE": list(b"\xff" * 1024 * 1024)})
     entry = journal.parse_journal_line(as_bytes)
     assert entry is not None and entry.message.startswith("\ufffd" * journal.MESSAGE_CAP + " … [")
-    assert journal.parse_journal_line(json.dumps({"MESSAGE": "y" * journal.MESSAGE_CAP})).message == \
-        "y" * journal.MESSAGE_CAP  # at the cap: whole
+    assert (
+        journal.parse_journal_line(json.dumps({"MESSAGE": "y" * journal.MESSAGE_CAP})).message
+        == "y" * journal.MESSAGE_CAP
+    )  # at the cap: whole
 
 
-@pytest.mark.parametrize("line", ['{"PRIORITY": Infinity}', '{"_PID": -Infinity, "MESSAGE": "x"}',
-                                  '{"__REALTIME_TIMESTAMP": NaN, "MESSAGE": "x"}'])
+@pytest.mark.parametrize(
+    "line",
+    ['{"PRIORITY": Infinity}', '{"_PID": -Infinity, "MESSAGE": "x"}', '{"__REALTIME_TIMESTAMP": NaN, "MESSAGE": "x"}'],
+)
 def test_journal_numbers_json_cannot_hold_in_an_int_are_dropped(line: str) -> None:
     """Python's json reads Infinity/NaN (found by the fuzz test below): such a field is unknown, not a crash."""
     entry = journal.parse_journal_line(line)
@@ -75,11 +97,22 @@ def test_journal_numbers_json_cannot_hold_in_an_int_are_dropped(line: str) -> No
 
 
 @FUZZ
-@given(st.one_of(st.text(max_size=200), st.dictionaries(
-    st.sampled_from(["__CURSOR", "MESSAGE", "PRIORITY", "_PID", "__REALTIME_TIMESTAMP", "_SYSTEMD_UNIT"]),
-    st.one_of(st.none(), st.integers(), st.floats(), st.text(max_size=20),
-              st.lists(st.integers(-300, 300), max_size=20), st.dictionaries(st.text(max_size=3), st.integers())),
-).map(json.dumps)))
+@given(
+    st.one_of(
+        st.text(max_size=200),
+        st.dictionaries(
+            st.sampled_from(["__CURSOR", "MESSAGE", "PRIORITY", "_PID", "__REALTIME_TIMESTAMP", "_SYSTEMD_UNIT"]),
+            st.one_of(
+                st.none(),
+                st.integers(),
+                st.floats(),
+                st.text(max_size=20),
+                st.lists(st.integers(-300, 300), max_size=20),
+                st.dictionaries(st.text(max_size=3), st.integers()),
+            ),
+        ).map(json.dumps),
+    )
+)
 def test_journal_line_fuzz_never_raises(line: str) -> None:
     entry = journal.parse_journal_line(line)
     assert entry is None or isinstance(entry.message, str)
@@ -101,8 +134,13 @@ def test_nvidia_smi_fuzz(text: str) -> None:
 
 
 @FUZZ
-@given(st.lists(st.sampled_from(["[N/A]", "[Not Supported]", "N/A", "", " ", "12.1", "0x1", "-5", "1e309"]),
-                min_size=len(gpu.GPU_QUERY_FIELDS), max_size=len(gpu.GPU_QUERY_FIELDS)))
+@given(
+    st.lists(
+        st.sampled_from(["[N/A]", "[Not Supported]", "N/A", "", " ", "12.1", "0x1", "-5", "1e309"]),
+        min_size=len(gpu.GPU_QUERY_FIELDS),
+        max_size=len(gpu.GPU_QUERY_FIELDS),
+    )
+)
 def test_nvidia_smi_cells_of_any_kind(cells: list[str]) -> None:
     result = only_value_errors(gpu.parse_gpu_csv_line, ", ".join(cells))
     if not isinstance(result, ValueError):  # [N/A] is None, never 0
@@ -120,12 +158,37 @@ def test_malformed_metrics_is_a_worded_error(name: str) -> None:
 
 
 @FUZZ
-@given(st.one_of(lines, st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")),
-                 st.recursive(st.one_of(st.none(), st.integers(), st.text(max_size=10), st.booleans()),
-                              lambda i: st.one_of(st.lists(i, max_size=3), st.dictionaries(
-                                  st.sampled_from(["data", "error", "status", "id", "meta", "slots", "n_ctx",
-                                                   "default_generation_settings", "models", "next_token"]),
-                                  i, max_size=4)), max_leaves=8).map(json.dumps)))
+@given(
+    st.one_of(
+        lines,
+        st.binary(max_size=200).map(lambda b: b.decode("utf-8", "replace")),
+        st.recursive(
+            st.one_of(st.none(), st.integers(), st.text(max_size=10), st.booleans()),
+            lambda i: st.one_of(
+                st.lists(i, max_size=3),
+                st.dictionaries(
+                    st.sampled_from(
+                        [
+                            "data",
+                            "error",
+                            "status",
+                            "id",
+                            "meta",
+                            "slots",
+                            "n_ctx",
+                            "default_generation_settings",
+                            "models",
+                            "next_token",
+                        ]
+                    ),
+                    i,
+                    max_size=4,
+                ),
+            ),
+            max_leaves=8,
+        ).map(json.dumps),
+    )
+)
 def test_llama_bodies_fuzz(body: str) -> None:
     for parse in (llama.parse_models, llama.parse_props, llama.parse_slots, llama.parse_metrics):
         only_value_errors(parse, body)

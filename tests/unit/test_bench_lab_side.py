@@ -25,8 +25,8 @@ def datagrams() -> list[bytes]:
     data, out = (FIXTURES / "cnproc-sh-fork-exec-exit.bin").read_bytes(), []
     while data:
         size = int.from_bytes(data[:2], "little")
-        out.append(data[2:2 + size])
-        data = data[2 + size:]
+        out.append(data[2 : 2 + size])
+        data = data[2 + size :]
     return out
 
 
@@ -39,8 +39,10 @@ def test_sshd_log_counts_connections_logins_and_sessions() -> None:
 
 def test_sshd_log_ignores_the_key_lines_and_empty_windows() -> None:
     assert count_log("") == SshdCounts()
-    assert count_log("Accepted key ED25519 SHA256:x found at /k:1\nClose session: user root from 1 port 2 id 0\n") \
+    assert (
+        count_log("Accepted key ED25519 SHA256:x found at /k:1\nClose session: user root from 1 port 2 id 0\n")
         == SshdCounts()
+    )
 
 
 def test_acct_records_of_a_recording() -> None:

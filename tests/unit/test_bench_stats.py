@@ -14,9 +14,17 @@ from gb10dash.bench.stats import compare, is_regression, ratio, summarize
 from gb10dash.bench.workload import DEFAULT, QUICK, Workload, base_text, make_workload
 
 # the `timings` of shared/reference/llama-server/recorded/bench_big/run1.json (a real answer)
-RECORDED_TIMINGS = {"cache_n": 0, "prompt_n": 24, "prompt_ms": 13.315, "prompt_per_token_ms": 0.5547916666666667,
-                    "prompt_per_second": 1802.4784078107398, "predicted_n": 512, "predicted_ms": 876.737,
-                    "predicted_per_token_ms": 1.7157279843444226, "predicted_per_second": 582.8429734344508}
+RECORDED_TIMINGS = {
+    "cache_n": 0,
+    "prompt_n": 24,
+    "prompt_ms": 13.315,
+    "prompt_per_token_ms": 0.5547916666666667,
+    "prompt_per_second": 1802.4784078107398,
+    "predicted_n": 512,
+    "predicted_ms": 876.737,
+    "predicted_per_token_ms": 1.7157279843444226,
+    "predicted_per_second": 582.8429734344508,
+}
 
 
 def test_summary_mean_and_sample_stdev() -> None:
@@ -40,15 +48,18 @@ def test_ratio_to_baseline() -> None:
     assert ratio(None, 58.8) is None and ratio(30.0, None) is None and ratio(30.0, 0.0) is None
 
 
-@pytest.mark.parametrize(("value", "baseline", "flag"), [
-    (58.8, 58.8, False),      # at the baseline
-    (70.0, 58.8, False),      # faster
-    (53.0, 58.8, False),      # 9.9 % below: within the tolerance
-    (52.92, 58.8, False),     # exactly 10 % below: not more than 10 %
-    (52.8, 58.8, True),       # 10.2 % below
-    (1500.0, 1809.0, True),   # pegasus prompt 17 % below
-    (25.0, None, False),      # no baseline: never a regression
-])
+@pytest.mark.parametrize(
+    ("value", "baseline", "flag"),
+    [
+        (58.8, 58.8, False),  # at the baseline
+        (70.0, 58.8, False),  # faster
+        (53.0, 58.8, False),  # 9.9 % below: within the tolerance
+        (52.92, 58.8, False),  # exactly 10 % below: not more than 10 %
+        (52.8, 58.8, True),  # 10.2 % below
+        (1500.0, 1809.0, True),  # pegasus prompt 17 % below
+        (25.0, None, False),  # no baseline: never a regression
+    ],
+)
 def test_regression_when_more_than_ten_percent_below(value: float, baseline: float | None, flag: bool) -> None:
     assert is_regression(ratio(value, baseline)) is flag
     assert compare([value], baseline).regression is flag
@@ -67,8 +78,12 @@ def test_sample_from_a_recorded_answer() -> None:
     assert s.predicted_per_second == pytest.approx(582.84, abs=0.01)
     assert s.prompt_per_second == pytest.approx(1802.48, abs=0.01)
     assert s.ignore_eos is None  # the chat answer does not echo generation_settings
-    final = {"stop": True, "stop_type": "limit", "generation_settings": {"ignore_eos": True},
-             "timings": RECORDED_TIMINGS}
+    final = {
+        "stop": True,
+        "stop_type": "limit",
+        "generation_settings": {"ignore_eos": True},
+        "timings": RECORDED_TIMINGS,
+    }
     assert sample_from_final(final, None, 1.0).ignore_eos is True
     with pytest.raises(BenchError, match="no 'timings'"):
         sample_from_final({"stop": True}, None, 1.0)
@@ -106,16 +121,35 @@ def test_the_fixed_text_is_deterministic_ascii() -> None:
 
 
 def _result(gen: list[float], prompt: list[float], *, repeat: int | None = None) -> BenchResult:
-    result = BenchResult(host="pegasus", base_url="http://127.0.0.1:8000",
-                         model="gpt-oss-120b-mxfp4-00001-of-00003.gguf",
-                         model_id="/mnt/models/gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4-00001-of-00003.gguf",
-                         build="b7999-abcdef0", workload=Workload(2048, 256, repeat or len(gen)), prompt_tokens=2048,
-                         baseline_gen_tps=58.8, baseline_prompt_tps=1809.0, started_at=1795600000.0,
-                         finished_at=1795600030.0)
+    result = BenchResult(
+        host="pegasus",
+        base_url="http://127.0.0.1:8000",
+        model="gpt-oss-120b-mxfp4-00001-of-00003.gguf",
+        model_id="/mnt/models/gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4-00001-of-00003.gguf",
+        build="b7999-abcdef0",
+        workload=Workload(2048, 256, repeat or len(gen)),
+        prompt_tokens=2048,
+        baseline_gen_tps=58.8,
+        baseline_prompt_tps=1809.0,
+        started_at=1795600000.0,
+        finished_at=1795600030.0,
+    )
     for g, p in zip(gen, prompt):
-        result.samples.append(Sample(prompt_n=2048, prompt_ms=2048 / p * 1000, prompt_per_second=p, predicted_n=256,
-                                     predicted_ms=256 / g * 1000, predicted_per_second=g, cache_n=0, ttft_s=1.2,
-                                     total_s=5.0, stop_type="limit", ignore_eos=True))
+        result.samples.append(
+            Sample(
+                prompt_n=2048,
+                prompt_ms=2048 / p * 1000,
+                prompt_per_second=p,
+                predicted_n=256,
+                predicted_ms=256 / g * 1000,
+                predicted_per_second=g,
+                cache_n=0,
+                ttft_s=1.2,
+                total_s=5.0,
+                stop_type="limit",
+                ignore_eos=True,
+            )
+        )
     return result
 
 
@@ -175,4 +209,7 @@ def test_rebuild_before_after_table_and_the_revert_offer() -> None:
     dropped = BeforeAfter(before, slower)
     assert dropped.dropped and round((dropped.change() or 0) * 100) == -23
     assert dropped.table()[-1].startswith("  REGRESSION: gen tok/s 23 % lower than before (threshold 10 %)")
-    assert not BeforeAfter(before, None).dropped and BeforeAfter(None, slower).table()[-1] == "  no comparison: a run is missing"
+    assert (
+        not BeforeAfter(before, None).dropped
+        and BeforeAfter(None, slower).table()[-1] == "  no comparison: a run is missing"
+    )

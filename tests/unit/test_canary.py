@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from minimal_config import ONE_HOST as HOST
 
 from gb10dash.canary import CanarySettings, RestartBudget, judge
 from gb10dash.config import ConfigError, parse_config
-from minimal_config import ONE_HOST as HOST
 
 RECORDED = (Path(__file__).parent.parent / "fixtures" / "llama-server" / "chat_completion.body").read_text()
 
@@ -21,8 +21,9 @@ def test_a_recorded_completion_is_alive_and_slow_ones_are_wedged() -> None:
     assert not slow.ok and slow.describe() == "wedged: the canary generated 9,259.3 tok/s, below 10000"
     assert "HTTP 503" in (judge(503, '{"error":{"code":503}}', 0.1, CanarySettings(), 1.0).error or "")
     assert "not a chat completion" in (judge(200, "<html>", 0.1, CanarySettings(), 1.0).error or "")
-    empty = RECORDED.replace('"completion_tokens":2', '"completion_tokens":0').replace('"predicted_n":2',
-                                                                                        '"predicted_n":0')
+    empty = RECORDED.replace('"completion_tokens":2', '"completion_tokens":0').replace(
+        '"predicted_n":2', '"predicted_n":0'
+    )
     assert "no tokens" in (judge(200, empty, 0.1, CanarySettings(), 1.0).error or "")
 
 
@@ -39,13 +40,16 @@ def test_settings_from_hosts_toml() -> None:
     assert parse_config(HOST, Path("h.toml")).canary == CanarySettings()
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("intervall_s = 60", "did you mean 'interval_s'"),
-    ("interval_s = 1", "expected a number of seconds ≥ 10"),
-    ("enabled = 1", "expected true or false"),
-    ("max_tokens = 1000", "expected an integer from 1 to 256"),
-    ("timeout_s = true", "expected a positive number of seconds"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("intervall_s = 60", "did you mean 'interval_s'"),
+        ("interval_s = 1", "expected a number of seconds ≥ 10"),
+        ("enabled = 1", "expected true or false"),
+        ("max_tokens = 1000", "expected an integer from 1 to 256"),
+        ("timeout_s = true", "expected a positive number of seconds"),
+    ],
+)
 def test_bad_settings_name_the_line(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(HOST + "\n[canary]\n" + text + "\n", Path("h.toml"))

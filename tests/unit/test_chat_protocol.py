@@ -41,8 +41,10 @@ def chunks(name: str) -> list[Chunk | ChatError]:
 def test_messages_carry_system_prompt_and_history() -> None:
     assert build_messages("Be brief.", [("hi", "hello"), ("and?", "done")], "again") == [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-        {"role": "user", "content": "and?"}, {"role": "assistant", "content": "done"},
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "user", "content": "and?"},
+        {"role": "assistant", "content": "done"},
         {"role": "user", "content": "again"},
     ]
     assert build_messages("  ", [], "hi") == [{"role": "user", "content": "hi"}]
@@ -50,8 +52,13 @@ def test_messages_carry_system_prompt_and_history() -> None:
 
 def test_request_streams_with_usage_and_leaves_defaults_alone() -> None:
     body = build_request("m.gguf", [{"role": "user", "content": "hi"}], max_tokens=64)
-    assert body == {"messages": [{"role": "user", "content": "hi"}], "stream": True,
-                    "stream_options": {"include_usage": True}, "model": "m.gguf", "max_tokens": 64}
+    assert body == {
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "model": "m.gguf",
+        "max_tokens": 64,
+    }
     assert "chat_template_kwargs" not in body and "reasoning_effort" not in body
 
 
@@ -72,10 +79,14 @@ def test_effort_goes_top_level_and_into_the_template_kwargs() -> None:
 
 
 def test_extra_fields_merge_last() -> None:
-    body = build_request(None, [], think=False, max_tokens=10,
-                         extra={"max_tokens": 99, "grammar": "root ::= \"x\"",
-                                "chat_template_kwargs": {"custom": 1}})
-    assert body["max_tokens"] == 99 and body["grammar"] == "root ::= \"x\""
+    body = build_request(
+        None,
+        [],
+        think=False,
+        max_tokens=10,
+        extra={"max_tokens": 99, "grammar": 'root ::= "x"', "chat_template_kwargs": {"custom": 1}},
+    )
+    assert body["max_tokens"] == 99 and body["grammar"] == 'root ::= "x"'
     assert body["chat_template_kwargs"] == {"enable_thinking": False, "custom": 1}
 
 
@@ -88,9 +99,15 @@ def test_recorded_stream_chunks() -> None:
     assert "".join(c.content for c in parsed if isinstance(c, Chunk)) == "merkbHLPerriQJv heg"
     last = parsed[-1]
     assert isinstance(last, Chunk) and last.finish_reason == "length" and last.usage is None
-    assert last.timings == ServerTimings(prompt_n=1, prompt_per_second=3401.360544217687, predicted_n=16,
-                                         predicted_per_second=2671.8916993231205, prompt_ms=0.294,
-                                         predicted_ms=5.614, cache_n=49)
+    assert last.timings == ServerTimings(
+        prompt_n=1,
+        prompt_per_second=3401.360544217687,
+        predicted_n=16,
+        predicted_per_second=2671.8916993231205,
+        prompt_ms=0.294,
+        predicted_ms=5.614,
+        cache_n=49,
+    )
 
 
 def test_include_usage_puts_usage_and_timings_in_an_extra_chunk() -> None:
@@ -113,12 +130,15 @@ def test_reasoning_content_is_kept_apart_from_the_answer() -> None:
     assert all(not c.content for c in parsed[:first_answer]) and not any(c.reasoning for c in parsed[first_answer:])
 
 
-@pytest.mark.parametrize("data, message", [
-    ({"error": {"code": 500, "message": "boom", "type": "server_error"}}, "server error (500 server_error): boom"),
-    (["not", "an", "object"], "unexpected chunk (not a JSON object)"),
-    ({"object": "chat.completion.chunk"}, "unexpected chunk (no choices list)"),
-    ({"choices": ["x"]}, "unexpected chunk (a choice is not an object)"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"error": {"code": 500, "message": "boom", "type": "server_error"}}, "server error (500 server_error): boom"),
+        (["not", "an", "object"], "unexpected chunk (not a JSON object)"),
+        ({"object": "chat.completion.chunk"}, "unexpected chunk (no choices list)"),
+        ({"choices": ["x"]}, "unexpected chunk (a choice is not an object)"),
+    ],
+)
 def test_odd_chunks_are_errors(data: object, message: str) -> None:
     got = parse_chunk(data)
     assert isinstance(got, ChatError) and got.message == message
@@ -126,8 +146,13 @@ def test_odd_chunks_are_errors(data: object, message: str) -> None:
 
 
 def test_odd_field_types_are_ignored_not_fatal() -> None:
-    got = parse_chunk({"choices": [{"delta": {"content": 5, "reasoning_content": None}, "finish_reason": 1}],
-                       "timings": {"predicted_n": "many", "predicted_per_second": True}, "usage": []})
+    got = parse_chunk(
+        {
+            "choices": [{"delta": {"content": 5, "reasoning_content": None}, "finish_reason": 1}],
+            "timings": {"predicted_n": "many", "predicted_per_second": True},
+            "usage": [],
+        }
+    )
     assert got == Chunk(timings=ServerTimings(None, None, None, None))
 
 
@@ -154,21 +179,35 @@ def test_notes_for_switches_the_template_ignores() -> None:
     assert notes[0].startswith("think off: not supported") and "enable_thinking" in notes[0]
     assert notes[1].startswith("reasoning effort low: not supported")
     assert template_notes(None, True, None, "/props: HTTP 404") == [
-        "could not check whether the model's chat template reads think on/off (/props: HTTP 404)"]
+        "could not check whether the model's chat template reads think on/off (/props: HTTP 404)"
+    ]
 
 
 # -- error bodies ---------------------------------------------------------------------------
-@pytest.mark.parametrize("status, name, message", [
-    (503, "chat_loading_503.body",
-     "the server is still loading the model (503 Loading model); try again in a moment"),
-    (400, "exceed_context_400.body",
-     "the conversation is too long for the context (9,918 tokens > 4,096 of context); "
-     "shorten it or clear the history"),
-    (500, "reasoning_bogus_500.body", "server error (500 server_error): Unknown reasoning format: bogus"),
-    (400, "router_unknown_model_400.body", "request rejected (400 invalid_request_error): model 'nope' not found"),
-    (400, "enable_thinking_string_400.body", 'request rejected (400 invalid_request_error): invalid type for '
-                                             '"enable_thinking" (expected boolean, got string)'),
-])
+@pytest.mark.parametrize(
+    "status, name, message",
+    [
+        (
+            503,
+            "chat_loading_503.body",
+            "the server is still loading the model (503 Loading model); try again in a moment",
+        ),
+        (
+            400,
+            "exceed_context_400.body",
+            "the conversation is too long for the context (9,918 tokens > 4,096 of context); "
+            "shorten it or clear the history",
+        ),
+        (500, "reasoning_bogus_500.body", "server error (500 server_error): Unknown reasoning format: bogus"),
+        (400, "router_unknown_model_400.body", "request rejected (400 invalid_request_error): model 'nope' not found"),
+        (
+            400,
+            "enable_thinking_string_400.body",
+            "request rejected (400 invalid_request_error): invalid type for "
+            '"enable_thinking" (expected boolean, got string)',
+        ),
+    ],
+)
 def test_recorded_error_bodies(status: int, name: str, message: str) -> None:
     assert error_message(status, chat(name)) == message
 
@@ -183,8 +222,10 @@ def test_bodies_that_are_not_llama_server_json() -> None:
 
 def test_rejected_option_names_what_we_sent() -> None:
     thinking = error_message(400, chat("enable_thinking_string_400.body"))
-    assert rejected_option(thinking, build_request(None, [], extra={"chat_template_kwargs": {"enable_thinking": "x"}})) \
+    assert (
+        rejected_option(thinking, build_request(None, [], extra={"chat_template_kwargs": {"enable_thinking": "x"}}))
         == "enable_thinking"
+    )
     bogus = error_message(500, chat("reasoning_bogus_500.body"))
     assert rejected_option(bogus, {"reasoning_format": "bogus"}) == "reasoning_format"
     assert rejected_option(bogus, {"messages": []}) is None
@@ -204,7 +245,9 @@ class Clock:
 def replay(name: str, clock: Clock, extra: bytes = b"") -> Turn:
     builder = TurnBuilder("hi", ("think on",), clock)
     builder.sent()
-    for event in parse_body((FIX / "chat" / name).read_bytes().replace(b"\n\ndata: [DONE]", extra + b"\n\ndata: [DONE]")):
+    for event in parse_body(
+        (FIX / "chat" / name).read_bytes().replace(b"\n\ndata: [DONE]", extra + b"\n\ndata: [DONE]")
+    ):
         builder.apply(event)
     return builder.finish()
 
@@ -229,8 +272,10 @@ def test_malformed_line_mid_stream_is_a_note_and_the_answer_completes() -> None:
     clean = replay("chat_stream_usage.body", Clock(0.01))
     turn = replay("chat_stream_usage.body", Clock(0.01), extra=b"\n\nnonsense line\n\ndata: {broken")
     assert turn.answer == clean.answer and turn.error is None
-    assert turn.notes == ("skipped a malformed stream line: unexpected line in the event stream: 'nonsense line'",
-                          "skipped a malformed stream line: event data is not JSON: '{broken'")
+    assert turn.notes == (
+        "skipped a malformed stream line: unexpected line in the event stream: 'nonsense line'",
+        "skipped a malformed stream line: event data is not JSON: '{broken'",
+    )
 
 
 def test_stream_cut_without_done_fails_but_keeps_the_text() -> None:
@@ -251,8 +296,11 @@ def test_server_error_chunk_fails_the_turn() -> None:
 # -- history and the text of the figures --------------------------------------------------------
 def test_history_sends_answers_back_but_not_failures() -> None:
     history = ChatHistory("pegasus")
-    history.turns += [Turn("a", answer="A", done=True), Turn("b", error="down", done=True),
-                      Turn("c", answer="par", stopped=True, done=True)]
+    history.turns += [
+        Turn("a", answer="A", done=True),
+        Turn("b", error="down", done=True),
+        Turn("c", answer="par", stopped=True, done=True),
+    ]
     assert history.pairs() == [("a", "A"), ("c", "par")]
     assert history.last_answer() == "par"
     history.clear()

@@ -44,7 +44,7 @@ def test_any_split_of_the_bytes_gives_the_same_events(name: str) -> None:
         parser, got, at = SseParser(), [], 0
         while at < len(data):
             step = rng.randint(1, 40)
-            got += parser.feed(data[at:at + step])
+            got += parser.feed(data[at : at + step])
             at += step
         got += parser.finish()
         assert got == whole
@@ -53,7 +53,7 @@ def test_any_split_of_the_bytes_gives_the_same_events(name: str) -> None:
 def test_byte_by_byte_through_a_multibyte_character() -> None:
     data = 'data: {"choices":[{"delta":{"content":"héllo ✓ 🙂"}}]}\n\ndata: [DONE]\n\n'.encode()
     parser = SseParser()
-    events = [e for i in range(len(data)) for e in parser.feed(data[i:i + 1])] + parser.finish()
+    events = [e for i in range(len(data)) for e in parser.feed(data[i : i + 1])] + parser.finish()
     assert events == [Frame({"choices": [{"delta": {"content": "héllo ✓ 🙂"}}]}), Done()]
 
 
@@ -78,18 +78,26 @@ def test_event_name_and_id_fields() -> None:
 
 def test_malformed_lines_are_errors_and_parsing_goes_on() -> None:
     lines = [
-        'data: {"choices":[{"delta":{"content":"a"}}]}', "",
+        'data: {"choices":[{"delta":{"content":"a"}}]}',
+        "",
         "garbage without a colon",
-        "bogus: field", "",
-        "data: {not json", "",
-        'data: {"choices":[{"delta":{"content":"b"}}]}', "",
-        "data: [DONE]", "",
+        "bogus: field",
+        "",
+        "data: {not json",
+        "",
+        'data: {"choices":[{"delta":{"content":"b"}}]}',
+        "",
+        "data: [DONE]",
+        "",
     ]
     events = list(parse_lines(lines))
     assert [e.data["choices"][0]["delta"]["content"] for e in frames(events)] == ["a", "b"]
     messages = [e.message for e in errors(events)]
-    assert messages == ["unexpected line in the event stream", "unexpected line in the event stream",
-                        "event data is not JSON"]
+    assert messages == [
+        "unexpected line in the event stream",
+        "unexpected line in the event stream",
+        "event data is not JSON",
+    ]
     assert errors(events)[0].line == "garbage without a colon"
     assert isinstance(events[-1], Done)
 

@@ -8,18 +8,17 @@ import pytest
 
 from gb10dash.config import ConfigError, parse_config
 
-HOST = '''[[host]]
+HOST = """[[host]]
 name = "pegasus"
 ssh_alias = "pegasus-llm"
 api_url = "http://127.0.0.1:8000"
 model_path = "/models/m.gguf"
 ctx = 4096
-'''
+"""
 
 
 def test_off_unless_the_host_says_so() -> None:
-    config = parse_config(HOST + "accept_new_host_key = true\n" + HOST.replace("pegasus", "stella"),
-                          Path("hosts.toml"))
+    config = parse_config(HOST + "accept_new_host_key = true\n" + HOST.replace("pegasus", "stella"), Path("hosts.toml"))
     assert [h.accept_new_host_key for h in config.hosts] == [True, False]
 
 

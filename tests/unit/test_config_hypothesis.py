@@ -15,14 +15,27 @@ from gb10dash.config import _HOST_KEYS, _SSH_KEYS, Config, ConfigError, parse_co
 
 PATH = Path("/etc/gb10dash/hosts.toml")
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-VALID_HOST = {"name": "pegasus", "ssh_alias": "pegasus-llm", "api_url": "http://127.0.0.1:8000",
-              "model_path": "/mnt/models/m.gguf", "ctx": 4096}
+VALID_HOST = {
+    "name": "pegasus",
+    "ssh_alias": "pegasus-llm",
+    "api_url": "http://127.0.0.1:8000",
+    "model_path": "/mnt/models/m.gguf",
+    "ctx": 4096,
+}
 
 text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
-scalars = st.one_of(text, st.integers(-2**63, 2**63 - 1), st.floats(), st.booleans(),
-                    st.sampled_from(["", "ssh", "local", "http://x", "-1", "a.gguf", "121a-real"]))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3),
-                                                       st.dictionaries(text, inner, max_size=3)), max_leaves=6)
+scalars = st.one_of(
+    text,
+    st.integers(-(2**63), 2**63 - 1),
+    st.floats(),
+    st.booleans(),
+    st.sampled_from(["", "ssh", "local", "http://x", "-1", "a.gguf", "121a-real"]),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(text, inner, max_size=3)),
+    max_leaves=6,
+)
 host_keys = st.one_of(st.sampled_from(sorted(_HOST_KEYS)), text)
 ssh_keys = st.one_of(st.sampled_from(sorted(_SSH_KEYS)), text)
 
@@ -35,8 +48,11 @@ def toml_value(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else ("inf" if value == float("inf") else
-                                             "-inf" if value == float("-inf") else repr(value))
+        return (
+            "nan"
+            if math.isnan(value)
+            else ("inf" if value == float("inf") else "-inf" if value == float("-inf") else repr(value))
+        )
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
@@ -75,8 +91,10 @@ def test_any_text_gives_a_config_or_a_config_error(raw: str) -> None:
 
 
 @SETTINGS
-@given(st.one_of(st.none(), st.dictionaries(ssh_keys, values, max_size=4)),
-       st.lists(st.dictionaries(host_keys, values, max_size=8), max_size=3))
+@given(
+    st.one_of(st.none(), st.dictionaries(ssh_keys, values, max_size=4)),
+    st.lists(st.dictionaries(host_keys, values, max_size=8), max_size=3),
+)
 def test_random_tables_give_a_config_or_a_config_error(ssh: dict | None, hosts: list[dict]) -> None:
     outcome(document(ssh, hosts))
 

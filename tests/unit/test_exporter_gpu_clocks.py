@@ -29,5 +29,7 @@ def test_idle_is_not_throttled_and_unreported_figures_have_no_series() -> None:
     assert reasons(got)["gpu_idle"] == 1 and sum(reasons(got).values()) == 1
     assert got[("gb10dash_gpu_throttled", H)] == 0
     none = scrape([healthy(T0, gpu=GpuSample(sm_clock_mhz=345.0))])  # no max, no bitmask ([N/A])
-    assert not any(name in ("gb10dash_gpu_sm_clock_ratio", "gb10dash_gpu_throttle_active", "gb10dash_gpu_throttled")
-                   for name, _ in none)
+    assert not any(
+        name in ("gb10dash_gpu_sm_clock_ratio", "gb10dash_gpu_throttle_active", "gb10dash_gpu_throttled")
+        for name, _ in none
+    )

@@ -20,8 +20,11 @@ def scrape(states, alerts=()) -> dict[tuple[str, tuple], float]:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     text = generate_latest(registry).decode()
-    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-            for family in text_string_to_metric_families(text) for sample in family.samples}
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def test_a_healthy_host() -> None:
@@ -29,11 +32,15 @@ def test_a_healthy_host() -> None:
     h = (("host", "pegasus"),)
     assert got[("gb10dash_host_up", h)] == 1
     assert got[("gb10dash_unit_active", (("host", "pegasus"), ("unit", "llama-server.service")))] == 1
-    assert got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "active"), ("unit", "llama-server.service")))] == 1
-    assert got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "failed"), ("unit", "llama-server.service")))] == 0
+    assert (
+        got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "active"), ("unit", "llama-server.service")))] == 1
+    )
+    assert (
+        got[("gb10dash_unit_state", (("host", "pegasus"), ("state", "failed"), ("unit", "llama-server.service")))] == 0
+    )
     assert got[("gb10dash_health_ok", h)] == 1
     assert got[("gb10dash_gen_tokens_per_second", (("host", "pegasus"), ("source", "metrics")))] == 55.0
-    assert got[("gb10dash_memory_available_bytes", h)] == 60 * 1024 ** 3
+    assert got[("gb10dash_memory_available_bytes", h)] == 60 * 1024**3
     assert got[("gb10dash_gpu_utilization_ratio", h)] == pytest.approx(0.10)
     assert got[("gb10dash_gpu_temperature_celsius", h)] == 55.0
     assert got[("gb10dash_mount_ok", (("host", "pegasus"), ("path", "/mnt/models")))] == 1
@@ -47,7 +54,9 @@ def test_missing_figures_have_no_series_and_alerts_are_labelled() -> None:
     stopped = healthy(T0, unit=unit(active_state="failed", sub_state="failed", n_restarts=4))
     e.evaluate(stopped)
     e.evaluate(dataclasses.replace(stopped, at=T0 + 60))
-    gone = dataclasses.replace(unreachable(T0, since=T0 - 10), config=dataclasses.replace(stopped.config, name="stella"))
+    gone = dataclasses.replace(
+        unreachable(T0, since=T0 - 10), config=dataclasses.replace(stopped.config, name="stella")
+    )
     got = scrape([stopped, gone], e.active)
     assert got[("gb10dash_alert_active", (("host", "pegasus"), ("rule", "unit"), ("severity", "critical")))] == 1
     assert got[("gb10dash_alerts_active", (("host", "pegasus"),))] == 1

@@ -35,7 +35,10 @@ def test_argv() -> None:
     assert gpu_query_argv(None) == ["nvidia-smi", "--query-gpu=" + fields, "--format=csv,noheader,nounits"]
     assert gpu_query_argv(1000)[-2:] == ["-lms", "1000"]
     assert compute_apps_argv() == [
-        "nvidia-smi", "--query-compute-apps=pid,process_name,used_memory", "--format=csv,noheader,nounits"]
+        "nvidia-smi",
+        "--query-compute-apps=pid,process_name,used_memory",
+        "--format=csv,noheader,nounits",
+    ]
     assert COMPUTE_APPS_FIELDS == ("pid", "process_name", "used_memory")
 
 
@@ -116,8 +119,10 @@ def test_multi_gpu() -> None:
 
 @pytest.mark.parametrize(
     ("name", "match"),
-    [("h100-error-unknown-field.txt", 'Field "foo" is not a valid field'),
-     ("h100-error-bad-option.txt", "is not recognized")],
+    [
+        ("h100-error-unknown-field.txt", 'Field "foo" is not a valid field'),
+        ("h100-error-bad-option.txt", "is not recognized"),
+    ],
 )
 def test_nvidia_smi_error_output_raises(name: str, match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -154,7 +159,9 @@ def test_compute_apps_without_processes() -> None:
 def test_compute_apps_odd_names_and_orders() -> None:
     (p,) = parse_compute_apps(read("gb10-compute-apps-comma-name.csv"))
     assert (p.pid, p.process_name, p.used_memory_mib) == (114687, "/opt/odd,dir/python", 19135.0)
-    (q,) = parse_compute_apps(read("gb10-compute-apps-uuid-first.csv"), ("gpu_uuid", "pid", "process_name", "used_memory"))
+    (q,) = parse_compute_apps(
+        read("gb10-compute-apps-uuid-first.csv"), ("gpu_uuid", "pid", "process_name", "used_memory")
+    )
     assert (q.pid, q.gpu_uuid) == (114687, "GPU-3f0c2a71-8d4e-5b19-a6c2-7e91d04b5a13")
     with pytest.raises(ValueError, match="integer pid"):
         parse_compute_apps(read("gb10-compute-apps-uuid-first.csv"))
@@ -162,8 +169,14 @@ def test_compute_apps_odd_names_and_orders() -> None:
 
 @pytest.mark.parametrize(
     ("cap", "mxfp4", "arch"),
-    [("12.1", False, "121"), ("12.1", True, "121a-real"), ("9.0", False, "90"), ("9.0", True, "90"),
-     ("8.9", False, "89"), (" 10.0 ", True, "100a-real")],
+    [
+        ("12.1", False, "121"),
+        ("12.1", True, "121a-real"),
+        ("9.0", False, "90"),
+        ("9.0", True, "90"),
+        ("8.9", False, "89"),
+        (" 10.0 ", True, "100a-real"),
+    ],
 )
 def test_cuda_arch_for(cap: str, mxfp4: bool, arch: str) -> None:
     assert cuda_arch_for(cap, mxfp4=mxfp4) == arch

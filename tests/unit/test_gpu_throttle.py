@@ -30,8 +30,11 @@ def keys(reasons) -> list[str]:
 def test_recorded_bitmask_agrees_with_the_per_reason_fields_printed_beside_it() -> None:
     (s,) = parse_gpu_csv((DEVICE / "clocks-event-reasons-units.csv").read_text(), None)
     assert s.clocks_event_reasons == 0x1 and (s.sm_clock_mhz, s.sm_clock_max_mhz, s.power_w) == (345, 1980, 70.78)
-    printed = {name.removeprefix("clocks_event_reasons."): value for name, value in s.extra.items()
-               if name.startswith("clocks_event_reasons.")}
+    printed = {
+        name.removeprefix("clocks_event_reasons."): value
+        for name, value in s.extra.items()
+        if name.startswith("clocks_event_reasons.")
+    }
     assert len(printed) == 8  # every per-reason field the tool has; each is one of ours
     for key, value in printed.items():
         assert value in ("Active", "Not Active"), (key, value)
@@ -62,9 +65,16 @@ def test_every_per_reason_query_field_in_the_help_is_a_reason_here() -> None:
 
 def test_bits_follow_nvml_h() -> None:
     assert {r.key: r.bit for r in REASONS} == {
-        "gpu_idle": 0x1, "applications_clocks_setting": 0x2, "sw_power_cap": 0x4, "hw_slowdown": 0x8,
-        "sync_boost": 0x10, "sw_thermal_slowdown": 0x20, "hw_thermal_slowdown": 0x40,
-        "hw_power_brake_slowdown": 0x80, "display_clock_setting": 0x100}
+        "gpu_idle": 0x1,
+        "applications_clocks_setting": 0x2,
+        "sw_power_cap": 0x4,
+        "hw_slowdown": 0x8,
+        "sync_boost": 0x10,
+        "sw_thermal_slowdown": 0x20,
+        "hw_thermal_slowdown": 0x40,
+        "hw_power_brake_slowdown": 0x80,
+        "display_clock_setting": 0x100,
+    }
     assert THROTTLE_MASK == 0x4 | 0x8 | 0x10 | 0x20 | 0x40 | 0x80
 
 

@@ -33,11 +33,29 @@ def kinds(name: str) -> list[LineKind]:
 
 def test_argv() -> None:
     assert journalctl_argv("llama-server", follow=False, after_cursor=None, lines=None) == [
-        "journalctl", "-u", "llama-server", "-o", "json", "--all", "--no-pager"]
+        "journalctl",
+        "-u",
+        "llama-server",
+        "-o",
+        "json",
+        "--all",
+        "--no-pager",
+    ]
     cursor = "s=3f2e;i=4ed36;b=6c7c;m=9ea6;t=65a3;x=9865"
     argv = journalctl_argv("llama-server", follow=True, after_cursor=cursor, lines=200)
-    assert argv == ["journalctl", "-u", "llama-server", "-o", "json", "--all", "--no-pager", "-f",
-                    "--after-cursor=" + cursor, "-n", "200"]
+    assert argv == [
+        "journalctl",
+        "-u",
+        "llama-server",
+        "-o",
+        "json",
+        "--all",
+        "--no-pager",
+        "-f",
+        "--after-cursor=" + cursor,
+        "-n",
+        "200",
+    ]
     assert journalctl_argv("x", follow=False, after_cursor=None, lines=None, user=True)[1] == "--user-unit"
     with pytest.raises(ValueError):
         journalctl_argv("-f", follow=False, after_cursor=None, lines=None)
@@ -63,7 +81,12 @@ def test_new_generation_recorded_log() -> None:
     assert len(es) == 41
     first = es[0]
     assert first.cursor and first.cursor.startswith("s=")
-    assert (first.realtime_us, first.priority, first.pid, first.unit) == (1788042587000000, 6, 6262, "llama-server.service")
+    assert (first.realtime_us, first.priority, first.pid, first.unit) == (
+        1788042587000000,
+        6,
+        6262,
+        "llama-server.service",
+    )
     assert first.at == 1788042587.0
     k = [e.kind for e in es]
     assert k.index(LineKind.MODEL_LOADING) < k.index(LineKind.MODEL_LOADED) < k.index(LineKind.LISTENING)
@@ -83,15 +106,18 @@ def test_old_generation_gb10_log() -> None:
     assert by_msg["main: server is listening on http://0.0.0.0:8000 - starting the main loop"] == LineKind.LISTENING
     # the early "HTTP server is listening, hostname: ..." line comes before the model is loaded
     assert by_msg["main: HTTP server is listening, hostname: 0.0.0.0, port: 8000, http threads: 19"] == LineKind.OTHER
-    assert by_msg[
-        "llama_model_load_from_file_impl: using device CUDA0 (NVIDIA GB10) (000f:01:00.0) - 118548 MiB free"
-    ] == LineKind.MODEL_LOADING
+    assert (
+        by_msg["llama_model_load_from_file_impl: using device CUDA0 (NVIDIA GB10) (000f:01:00.0) - 118548 MiB free"]
+        == LineKind.MODEL_LOADING
+    )
     assert by_msg["      total time =    9774.48 ms /  2451 tokens"] == LineKind.OTHER
     started = [e for e in es if e is not None and e.message.startswith("Started")][0]
     assert (started.unit, started.pid) == ("llama-server.service", 1)  # systemd's line: UNIT=, not init.scope
     timings = [e.timing for e in es if e is not None and e.timing is not None]
     assert [(t.phase, t.tokens, t.tokens_per_second) for t in timings] == [
-        ("prompt", 1939, 1808.19), ("eval", 512, 58.84)]
+        ("prompt", 1939, 1808.19),
+        ("eval", 512, 58.84),
+    ]
 
 
 def test_progress_bytes_and_ansi_are_decoded() -> None:
@@ -127,8 +153,13 @@ def test_odd_fields() -> None:
 
 @pytest.mark.parametrize(
     "log",
-    ["h100_server.stderr.log", "alias_server.stderr.log", "loading_server.stderr.log",
-     "no_timestamps_prefix.stderr.log", "default_port.stderr.log"],
+    [
+        "h100_server.stderr.log",
+        "alias_server.stderr.log",
+        "loading_server.stderr.log",
+        "no_timestamps_prefix.stderr.log",
+        "default_port.stderr.log",
+    ],
 )
 def test_recorded_stderr_logs_reach_listening(log: str) -> None:
     lines = (FIX / "llama-server" / log).read_text().splitlines()
@@ -171,20 +202,33 @@ def test_classify_odd_cases() -> None:
 def test_print_timing_recorded_lines() -> None:
     prompt = parse_print_timing(
         "0.01.148.570 I slot print_timing: id  3 | task 0 | prompt eval time =      58.78 ms /    27 tokens "
-        "(    2.18 ms per token,   459.30 tokens per second)")
+        "(    2.18 ms per token,   459.30 tokens per second)"
+    )
     assert prompt is not None
     assert (prompt.phase, prompt.ms, prompt.tokens, prompt.tokens_per_second, prompt.slot, prompt.task) == (
-        "prompt", 58.78, 27, 459.30, 3, 0)
+        "prompt",
+        58.78,
+        27,
+        459.30,
+        3,
+        0,
+    )
     gen = parse_print_timing(
         "0.01.148.577 I slot print_timing: id  3 | task 0 |        eval time =     138.30 ms /   256 tokens "
-        "(    0.54 ms per token,  1843.80 tokens per second)")
+        "(    0.54 ms per token,  1843.80 tokens per second)"
+    )
     assert gen is not None and (gen.phase, gen.tokens, gen.tokens_per_second) == ("eval", 256, 1843.80)
-    assert parse_print_timing("slot print_timing: id  3 | task 0 |       total time =     197.09 ms /   283 tokens") is None
+    assert (
+        parse_print_timing("slot print_timing: id  3 | task 0 |       total time =     197.09 ms /   283 tokens")
+        is None
+    )
     assert parse_print_timing("slot print_timing: id  3 | task 0 |    graphs reused =        254") is None
 
 
 def test_print_timing_zero_tokens_inf_rate() -> None:
-    t = parse_print_timing("prompt eval time =       0.00 ms /     0 tokens (     nan ms per token,      inf tokens per second)")
+    t = parse_print_timing(
+        "prompt eval time =       0.00 ms /     0 tokens (     nan ms per token,      inf tokens per second)"
+    )
     assert t is not None and t.tokens == 0 and t.tokens_per_second == 0.0
 
 
@@ -202,7 +246,8 @@ def test_a_long_line_is_null_without_all_and_capped_with_it() -> None:
     assert [e.message for e in without if e is not None][:2] == ["", ""]
     first, second, binary = (e for e in entries("long-line-with-all.jsonl") if e is not None)
     assert first.message.startswith("LONG xxxx") and first.message.endswith(
-        f" … [{49152 - MESSAGE_CAP:,} more characters cut]")
+        f" … [{49152 - MESSAGE_CAP:,} more characters cut]"
+    )
     assert second.message == "x" * MESSAGE_CAP + f" … [{10853 - MESSAGE_CAP:,} more characters cut]"
     assert binary.message == "bin caf\ufffd \ufffd end"
     assert "--all" in journalctl_argv("llama-server", follow=True, after_cursor=None, lines=10)
@@ -212,8 +257,10 @@ def test_a_long_line_is_null_without_all_and_capped_with_it() -> None:
 ID_IN = "uid=1001(llm-agent) gid=1001(llm-agent) groups=1001(llm-agent),999(systemd-journal)\n"
 ID_OUT = "uid=1001(llm-agent) gid=1001(llm-agent) groups=1001(llm-agent)\n"
 ID_ROOT = "uid=0(root) gid=0(root) groups=0(root)\n"
-HINT = ("Hint: You are currently not seeing messages from other users and the system.\n"
-        "      Users in groups 'adm', 'systemd-journal' can see all messages.\n")
+HINT = (
+    "Hint: You are currently not seeing messages from other users and the system.\n"
+    "      Users in groups 'adm', 'systemd-journal' can see all messages.\n"
+)
 
 
 def test_parse_id() -> None:
@@ -229,7 +276,7 @@ def test_a_login_outside_the_journal_groups_gets_the_fix() -> None:
     assert "add llm-agent to the group systemd-journal (sudo usermod -aG systemd-journal llm-agent" in problem
     assert journal_access_problem("", HINT, ID_OUT) == problem
     assert journal_access_problem("", HINT, ID_IN) == problem  # in the group, but not yet in this login
-    assert journal_access_problem("", "", ID_IN) is None       # may read it: the unit has no lines yet
+    assert journal_access_problem("", "", ID_IN) is None  # may read it: the unit has no lines yet
     assert journal_access_problem("", "", ID_ROOT) is None
     assert journal_access_problem('{"MESSAGE": "x"}\n', "", ID_OUT) is None  # lines arrive (an ACL, say)
     assert journal_access_problem("", "", "uid=5(x) gid=5(x) groups=5(x),4(adm)") is None

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from gb10dash.config import ConfigError, parse_config
 from minimal_config import ONE_HOST as HOST
 
+from gb10dash.config import ConfigError, parse_config
 
 
 def parse(keys: str):
@@ -21,14 +20,17 @@ def test_remaps_are_kept_normalised() -> None:
     assert parse_config(HOST, Path("hosts.toml")).keys == {}
 
 
-@pytest.mark.parametrize(("keys", "message", "line"), [
-    ('restrat = "r"\n', "did you mean 'restart'", 10),
-    ('restart = ""\n', "expected a key such as", 10),
-    ('restart = 3\n', "expected a key such as", 10),
-    ('quit = "q"\nrestart = "ctrl+space bar"\n', "is not a key name", 11),
-    ('restart = "hyperctrl+r"\n', "is not a key name", 10),
-    ('quit = "q"\nrestart = "q"\n', "'q' is already the key of quit", 11),
-])
+@pytest.mark.parametrize(
+    ("keys", "message", "line"),
+    [
+        ('restrat = "r"\n', "did you mean 'restart'", 10),
+        ('restart = ""\n', "expected a key such as", 10),
+        ("restart = 3\n", "expected a key such as", 10),
+        ('quit = "q"\nrestart = "ctrl+space bar"\n', "is not a key name", 11),
+        ('restart = "hyperctrl+r"\n', "is not a key name", 10),
+        ('quit = "q"\nrestart = "q"\n', "'q' is already the key of quit", 11),
+    ],
+)
 def test_bad_keys_name_the_line(keys: str, message: str, line: int) -> None:
     with pytest.raises(ConfigError) as caught:
         parse(keys)

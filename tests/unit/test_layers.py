@@ -8,10 +8,23 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gb10dash"
-CORE = ("gb10dash.monitor", "gb10dash.state", "gb10dash.rates", "gb10dash.history", "gb10dash.throughput",
-        "gb10dash.canary", "gb10dash.load_progress", "gb10dash.load_watch", "gb10dash.memsplit",
-        "gb10dash.config", "gb10dash.config_errors", "gb10dash.format", "gb10dash.locations",
-        "gb10dash.collectors", "gb10dash.transport")
+CORE = (
+    "gb10dash.monitor",
+    "gb10dash.state",
+    "gb10dash.rates",
+    "gb10dash.history",
+    "gb10dash.throughput",
+    "gb10dash.canary",
+    "gb10dash.load_progress",
+    "gb10dash.load_watch",
+    "gb10dash.memsplit",
+    "gb10dash.config",
+    "gb10dash.config_errors",
+    "gb10dash.format",
+    "gb10dash.locations",
+    "gb10dash.collectors",
+    "gb10dash.transport",
+)
 FORBIDDEN_FOR_CORE = ("textual", "gb10dash.ui", "gb10dash.actions")
 
 
@@ -105,13 +118,18 @@ def test_the_cycle_finder_finds_one() -> None:
 
 
 def test_the_core_collectors_and_transports_never_import_the_ui_or_the_actions() -> None:
-    broken = {name: sorted(d for d in deps if d.startswith(FORBIDDEN_FOR_CORE))
-              for name, deps in graph().items() if name.startswith(CORE)}
+    broken = {
+        name: sorted(d for d in deps if d.startswith(FORBIDDEN_FOR_CORE))
+        for name, deps in graph().items()
+        if name.startswith(CORE)
+    }
     assert {name: deps for name, deps in broken.items() if deps} == {}
 
 
 def test_the_import_reader_sees_deferred_imports_and_skips_type_checking_ones(tmp_path: Path) -> None:
     source = tmp_path / "m.py"
-    source.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from gb10dash.ui import app\n"
-                      "def f():\n    from gb10dash.actions import executor\n")
+    source.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from gb10dash.ui import app\n"
+        "def f():\n    from gb10dash.actions import executor\n"
+    )
     assert imports(source, modules()) == {"typing", "gb10dash.actions.executor"}

@@ -75,13 +75,25 @@ def test_models_alias_recorded() -> None:
 def test_models_router_recorded() -> None:
     loaded, unloaded = parse_models(read("router_models_after_load.body"))
     assert (loaded.id, loaded.status, loaded.n_params) == ("tiny", "loaded", 116032)
-    assert (unloaded.id, unloaded.status, unloaded.n_params, unloaded.n_ctx_train) == ("tiny-big", "unloaded", None, None)
+    assert (unloaded.id, unloaded.status, unloaded.n_params, unloaded.n_ctx_train) == (
+        "tiny-big",
+        "unloaded",
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(
     ("model_id", "name"),
-    [("/mnt/models/gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4-00001-of-00003.gguf", "gpt-oss-120b-mxfp4-00001-of-00003.gguf"),
-     ("Qwen_Qwen3-8B-Q8_0.gguf", "Qwen_Qwen3-8B-Q8_0.gguf"), ("/mnt/models/dir/", "dir"), ("C:\\m\\x.gguf", "x.gguf")],
+    [
+        (
+            "/mnt/models/gpt-oss-120b-GGUF/gpt-oss-120b-mxfp4-00001-of-00003.gguf",
+            "gpt-oss-120b-mxfp4-00001-of-00003.gguf",
+        ),
+        ("Qwen_Qwen3-8B-Q8_0.gguf", "Qwen_Qwen3-8B-Q8_0.gguf"),
+        ("/mnt/models/dir/", "dir"),
+        ("C:\\m\\x.gguf", "x.gguf"),
+    ],
 )
 def test_model_file_name(model_id: str, name: str) -> None:
     assert model_file_name(model_id) == name
@@ -107,7 +119,9 @@ def test_props_router_recorded() -> None:
 def test_slots_idle_recorded() -> None:
     slots = parse_slots(read("slots_idle.body"))
     assert [(s.id, s.n_ctx, s.is_processing, s.id_task, s.n_decoded) for s in slots] == [
-        (0, 1024, False, None, None), (1, 1024, False, None, None)]
+        (0, 1024, False, None, None),
+        (1, 1024, False, None, None),
+    ]
 
 
 def test_slots_busy_recorded() -> None:
@@ -165,8 +179,12 @@ def test_metrics_labels_nan_inf() -> None:
 # ---- error bodies: ValueError (LlamaErrorBody), never KeyError/TypeError/JSONDecodeError
 @pytest.mark.parametrize(
     ("parser", "body"),
-    [(parse_props, "props_loading.body"), (parse_slots, "slots_loading.body"),
-     (parse_metrics, "metrics_loading.body"), (parse_models, "v1_models_loading.body")],
+    [
+        (parse_props, "props_loading.body"),
+        (parse_slots, "slots_loading.body"),
+        (parse_metrics, "metrics_loading.body"),
+        (parse_models, "v1_models_loading.body"),
+    ],
 )
 def test_503_loading_bodies(parser, body: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(LlamaErrorBody, match="Loading model") as info:

@@ -88,8 +88,10 @@ def test_the_estimate_rests_on_the_median_of_past_loads() -> None:
     late = estimated(40.0, [10.0], "x")
     assert late.fraction == 0.99 and late.eta_s is None  # longer than usual: no guess
     none = estimated(3.0, [], "/proc/1/io not readable (permission denied)")
-    assert none.fraction is None and none.describe() == \
-        "loading (no progress known: /proc/1/io not readable (permission denied))"
+    assert (
+        none.fraction is None
+        and none.describe() == "loading (no progress known: /proc/1/io not readable (permission denied))"
+    )
 
 
 def test_the_history_file_is_private_kept_short_and_survives_junk(tmp_path: Path) -> None:

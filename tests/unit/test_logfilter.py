@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -117,13 +117,17 @@ def test_match_spans() -> None:
 
 
 def test_tps_spans_and_badge() -> None:
-    e = entry("0.01.148.577 I slot print_timing: id  3 | task 0 |        eval time =     138.30 ms /   256 tokens"
-              " (    0.54 ms per token,  1843.80 tokens per second)")
+    e = entry(
+        "0.01.148.577 I slot print_timing: id  3 | task 0 |        eval time =     138.30 ms /   256 tokens"
+        " (    0.54 ms per token,  1843.80 tokens per second)"
+    )
     assert e.kind is LineKind.TIMING_EVAL
-    (a, b), = tps_spans(e.message)
+    ((a, b),) = tps_spans(e.message)
     assert e.message[a:b] == "1843.80 tokens per second"
     assert tps_badge(e.timing) == "gen 1,843.8 tok/s"
-    prompt = entry("prompt eval time =    1072.35 ms /  1939 tokens (    0.55 ms per token,  1808.19 tokens per second)")
+    prompt = entry(
+        "prompt eval time =    1072.35 ms /  1939 tokens (    0.55 ms per token,  1808.19 tokens per second)"
+    )
     assert tps_badge(prompt.timing) == "prompt 1,808.2 tok/s"
     assert tps_badge(None) is None
     assert tps_spans("no timing here") == []
@@ -139,6 +143,6 @@ def test_clean_message() -> None:
 
 def test_format_clock_is_given_its_zone() -> None:
     us = 1788042587_123456  # 2026-08-29 22:29:47.123456 UTC
-    assert format_clock(us, timezone.utc) == "22:29:47"
+    assert format_clock(us, UTC) == "22:29:47"
     assert format_clock(us, timezone(timedelta(hours=2))) == "00:29:47"
-    assert format_clock(None, timezone.utc) == "--:--:--"
+    assert format_clock(None, UTC) == "--:--:--"

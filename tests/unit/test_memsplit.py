@@ -25,8 +25,15 @@ def test_split_adds_up_to_the_total_and_matches_meminfo() -> None:
 
 
 def test_no_gpu_figure_puts_all_used_in_other_and_odd_inputs() -> None:
-    mem = MemInfo(total_kib=1000, available_kib=600, free_kib=100, cached_kib=700, buffers_kib=50,
-                  swap_total_kib=0, swap_free_kib=0)
+    mem = MemInfo(
+        total_kib=1000,
+        available_kib=600,
+        free_kib=100,
+        cached_kib=700,
+        buffers_kib=50,
+        swap_total_kib=0,
+        swap_free_kib=0,
+    )
     split = memory_split(mem, None)
     assert split is not None and not split.gpu_known
     assert (split.gpu_kib, split.other_kib, split.cache_kib, split.free_kib) == (0, 400, 500, 100)
@@ -40,8 +47,11 @@ def test_data_age_turns_amber_then_red() -> None:
     from gb10dash.ui.widgets.host_panel import age_level, data_age
 
     class Shown:  # the only part of HostState data_age reads
-        sources = {"memory": SourceStatus(last_ok=100.0), "gpu": SourceStatus(last_ok=104.0),
-                   "unit": SourceStatus(last_ok=200.0)}  # a slow source does not make the panel fresh
+        sources = {
+            "memory": SourceStatus(last_ok=100.0),
+            "gpu": SourceStatus(last_ok=104.0),
+            "unit": SourceStatus(last_ok=200.0),
+        }  # a slow source does not make the panel fresh
 
     assert data_age(Shown(), 110.0) == 6.0  # type: ignore[arg-type]
     assert [age_level(a, (5.0, 30.0)) for a in (None, 1.0, 5.0, 29.9, 30.0)] == ["", "", "amber", "amber", "red"]

@@ -15,15 +15,28 @@ from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.actions.recover import Interrupted, close_unfinished, plan_recovery
 
 DROPIN = "[Service]\nExecStart=\nExecStart=/opt/llama-server -m '/models/a b.gguf' --api-key s3cret\n"
-RESTORE = Step("restore the previous drop-in", argv=("sudo", "-n", "tee", "/etc/x.d/gb10dash-model.conf"),
-               stdin=DROPIN, timeout_s=30.0)
+RESTORE = Step(
+    "restore the previous drop-in",
+    argv=("sudo", "-n", "tee", "/etc/x.d/gb10dash-model.conf"),
+    stdin=DROPIN,
+    timeout_s=30.0,
+)
 WAIT = Step("wait for the previous model", kind=StepKind.WAIT_HEALTHY, timeout_s=300.0)
-PLAN = Plan("swap", "stella", (
-    Step("write the drop-in", argv=("sudo", "-n", "tee", "/etc/x.d/gb10dash-model.conf"), stdin="new\n",
-         undo=(RESTORE, WAIT)),
-    Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", "llama-server")),
-    Step("check", kind=StepKind.EXPECT_MODEL, expect="b.gguf", undo=(Step("last undo", argv=("true",)),)),
-), summary="serve b")
+PLAN = Plan(
+    "swap",
+    "stella",
+    (
+        Step(
+            "write the drop-in",
+            argv=("sudo", "-n", "tee", "/etc/x.d/gb10dash-model.conf"),
+            stdin="new\n",
+            undo=(RESTORE, WAIT),
+        ),
+        Step("restart the service", argv=("sudo", "-n", "systemctl", "restart", "llama-server")),
+        Step("check", kind=StepKind.EXPECT_MODEL, expect="b.gguf", undo=(Step("last undo", argv=("true",)),)),
+    ),
+    summary="serve b",
+)
 
 
 def test_a_step_round_trips_through_its_dict_with_stdin_and_undo() -> None:
@@ -31,23 +44,29 @@ def test_a_step_round_trips_through_its_dict_with_stdin_and_undo() -> None:
         assert Step.from_dict(json.loads(json.dumps(step.to_dict()))) == step
 
 
-@pytest.mark.parametrize("bad, message", [
-    ({"argv": ["x"]}, "no title"),
-    ({"title": "t", "argv": "rm -rf /"}, "argv must be a list of strings"),
-    ({"title": "t", "kind": "shell", "argv": ["x"]}, "unknown kind 'shell'"),
-    ({"title": "t", "argv": []}, "needs an argv"),
-    ({"title": "t", "argv": ["x"], "timeout_s": -1}, "timeout_s"),
-    ({"title": "t", "argv": ["x"], "stdin": 5}, "stdin must be text"),
-    ({"title": "t", "argv": ["x"], "undo": [{"title": "u"}]}, "'u': a command step needs an argv"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ({"argv": ["x"]}, "no title"),
+        ({"title": "t", "argv": "rm -rf /"}, "argv must be a list of strings"),
+        ({"title": "t", "kind": "shell", "argv": ["x"]}, "unknown kind 'shell'"),
+        ({"title": "t", "argv": []}, "needs an argv"),
+        ({"title": "t", "argv": ["x"], "timeout_s": -1}, "timeout_s"),
+        ({"title": "t", "argv": ["x"], "stdin": 5}, "stdin must be text"),
+        ({"title": "t", "argv": ["x"], "undo": [{"title": "u"}]}, "'u': a command step needs an argv"),
+    ],
+)
 def test_a_bad_step_is_refused_naming_what_is_wrong(bad: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         Step.from_dict(bad)
 
 
 def test_undo_steps_run_newest_step_first() -> None:
-    assert [s.title for s in undo_steps(PLAN)] == ["last undo", "restore the previous drop-in",
-                                                   "wait for the previous model"]
+    assert [s.title for s in undo_steps(PLAN)] == [
+        "last undo",
+        "restore the previous drop-in",
+        "wait for the previous model",
+    ]
 
 
 def test_the_marker_round_trips_and_a_damaged_one_names_itself() -> None:

@@ -105,6 +105,7 @@ def test_slots_prompt_phase_is_zero_generation() -> None:
 def test_rate_from_recorded_timing() -> None:
     t = parse_print_timing(
         "0.05.355.279 I slot print_timing: id  1 | task 1539 |        eval time =    2516.14 ms /   900 tokens "
-        "(    2.80 ms per token,   357.29 tokens per second)")
+        "(    2.80 ms per token,   357.29 tokens per second)"
+    )
     assert t is not None
     assert rate_from_timing(t, T0) == Rate(357.29, RateSource.JOURNAL, T0)

@@ -29,16 +29,54 @@ from gb10dash.actions.streamed import parse_build_progress
 from gb10dash.config import HostConfig
 
 HELP = (Path(__file__).parent.parent / "fixtures" / "llama-server" / "help.txt").read_text()
-OLD_UNIT = ["/home/llm-agent/llama.cpp/build/bin/llama-server", "-m", "/mnt/models/x.gguf", "-ngl", "999",
-            "--no-mmap", "-fa", "on", "-c", "131072", "--host", "0.0.0.0", "--port", "8000", "--jinja"]
+OLD_UNIT = [
+    "/home/llm-agent/llama.cpp/build/bin/llama-server",
+    "-m",
+    "/mnt/models/x.gguf",
+    "-ngl",
+    "999",
+    "--no-mmap",
+    "-fa",
+    "on",
+    "-c",
+    "131072",
+    "--host",
+    "0.0.0.0",
+    "--port",
+    "8000",
+    "--jinja",
+]
 HOST = HostConfig(name="pegasus", api_url="http://127.0.0.1:8000", model_path="/mnt/models/x.gguf", ctx=131072)
 
 
 def test_help_flags_cover_every_spelling() -> None:
     flags = parse_help_flags(HELP)
-    assert {"-h", "--help", "--usage", "--version", "-c", "--ctx-size", "-fa", "--flash-attn", "-lm",
-            "--load-mode", "-ngl", "--gpu-layers", "--n-gpu-layers", "--metrics", "--slots", "--no-slots",
-            "--jinja", "--no-jinja", "--host", "--port", "-m", "--model", "-ngld", "--n-gpu-layers-draft"} <= flags
+    assert {
+        "-h",
+        "--help",
+        "--usage",
+        "--version",
+        "-c",
+        "--ctx-size",
+        "-fa",
+        "--flash-attn",
+        "-lm",
+        "--load-mode",
+        "-ngl",
+        "--gpu-layers",
+        "--n-gpu-layers",
+        "--metrics",
+        "--slots",
+        "--no-slots",
+        "--jinja",
+        "--no-jinja",
+        "--host",
+        "--port",
+        "-m",
+        "--model",
+        "-ngld",
+        "--n-gpu-layers-draft",
+    } <= flags
     assert "--no-mmap" not in flags and "--mlock" not in flags
     assert all(f.startswith("-") and " " not in f for f in flags)
     assert len(flags) > 300
@@ -52,8 +90,24 @@ def test_help_options_keep_the_value_placeholder() -> None:
 
 def test_the_lab_unit_passes_and_the_gb10_unit_names_no_mmap() -> None:
     flags = parse_help_flags(HELP)
-    lab = ["/x/llama-server", "-m", "/m.gguf", "-c", "4096", "--metrics", "--slots", "-ngl", "999",
-           "--load-mode", "none", "-fa", "on", "--temp", "-1", "--ctx-size=8"]
+    lab = [
+        "/x/llama-server",
+        "-m",
+        "/m.gguf",
+        "-c",
+        "4096",
+        "--metrics",
+        "--slots",
+        "-ngl",
+        "999",
+        "--load-mode",
+        "none",
+        "-fa",
+        "on",
+        "--temp",
+        "-1",
+        "--ctx-size=8",
+    ]
     assert check_exec_start(lab, flags) == []
     (problem,) = check_exec_start(OLD_UNIT, flags)
     assert problem.flag == "--no-mmap" and problem.position == 5
@@ -76,19 +130,29 @@ def test_check_flags_step_offers_the_rewritten_exec_start() -> None:
     assert check_flags_step(HELP, shlex.join(OLD_UNIT[:5] + ["--load-mode", "none"])) == ("", None)
     message, rewritten = check_flags_step(HELP, shlex.join(OLD_UNIT))
     assert "--no-mmap is not accepted" in message
-    assert "rewritten ExecStart for a drop-in: " + shlex.join(
-        OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:]) in message
+    assert (
+        "rewritten ExecStart for a drop-in: " + shlex.join(OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:])
+        in message
+    )
     assert rewritten == tuple(OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:])
     message, rewritten = check_flags_step(HELP, shlex.join(["/x", "--bogus"]))
     assert "rewritten" not in message and rewritten is None
     assert "listed no flags" in check_flags_step("error: invalid argument: --help", "/x -m y")[0]
 
 
-@pytest.mark.parametrize(("cap", "ftype", "override", "arch"), [
-    ("12.1", "Q8_0", None, "121"), ("12.1", "MXFP4 MoE", None, "121a-real"), ("9.0", None, None, "90"),
-    ("8.9", "mxfp4", None, "89"), ("12.1", "MXFP4", "121", "121"), (None, None, None, None),
-    ("9.0", None, "cpu", None), (None, None, "90", "90"),
-])
+@pytest.mark.parametrize(
+    ("cap", "ftype", "override", "arch"),
+    [
+        ("12.1", "Q8_0", None, "121"),
+        ("12.1", "MXFP4 MoE", None, "121a-real"),
+        ("9.0", None, None, "90"),
+        ("8.9", "mxfp4", None, "89"),
+        ("12.1", "MXFP4", "121", "121"),
+        (None, None, None, None),
+        ("9.0", None, "cpu", None),
+        (None, None, "90", "90"),
+    ],
+)
 def test_arch_for_host(cap: str | None, ftype: str | None, override: str | None, arch: str | None) -> None:
     got, why = arch_for_host(cap, ftype, override)
     assert got == arch and why
@@ -121,16 +185,27 @@ def test_cmake_configure_cpu_and_cuda() -> None:
 
 
 def _plan(**kw):
-    args = dict(arch="121", src_dir="llama.cpp", build_dir="llama.cpp/build", new_build_dir="llama.cpp/build-1",
-                jobs=20, restart=True, current_exec_start=OLD_UNIT, previous_target="build-0")
+    args = dict(
+        arch="121",
+        src_dir="llama.cpp",
+        build_dir="llama.cpp/build",
+        new_build_dir="llama.cpp/build-1",
+        jobs=20,
+        restart=True,
+        current_exec_start=OLD_UNIT,
+        previous_target="build-0",
+    )
     return plan_rebuild(HOST, **{**args, **kw})
 
 
 def test_plan_builds_checks_then_switches_atomically() -> None:
     plan = _plan()
     argvs = [s.argv for s in plan.steps]
-    assert argvs[:3] == [("git", "-C", "llama.cpp", "rev-parse", "HEAD"), ("git", "-C", "llama.cpp", "pull",
-                         "--ff-only"), ("git", "-C", "llama.cpp", "log", "-1", "--format=%h %s")]
+    assert argvs[:3] == [
+        ("git", "-C", "llama.cpp", "rev-parse", "HEAD"),
+        ("git", "-C", "llama.cpp", "pull", "--ff-only"),
+        ("git", "-C", "llama.cpp", "log", "-1", "--format=%h %s"),
+    ]
     assert argvs[3][:5] == ("cmake", "-S", "llama.cpp", "-B", "llama.cpp/build-1")
     assert argvs[4] == ("cmake", "--build", "llama.cpp/build-1", "-j", "20", "--target", "llama-server")
     assert plan.steps[4].timeout_s >= 3600 and plan.steps[4].tail_lines == 40
@@ -140,18 +215,23 @@ def test_plan_builds_checks_then_switches_atomically() -> None:
     assert arch.argv[-1] == "llama.cpp/build-1/CMakeCache.txt"
     check = plan.steps[7]
     assert check.kind is StepKind.CHECK_FLAGS and shlex.split(check.expect or "") == OLD_UNIT
-    assert argvs[8:10] == [("ln", "-sfn", "build-1", "llama.cpp/build.switch-link"),
-                           ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
+    assert argvs[8:10] == [
+        ("ln", "-sfn", "build-1", "llama.cpp/build.switch-link"),
+        ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build"),
+    ]
     undo = plan.steps[9].undo
-    assert [u.argv for u in undo[:2]] == [("ln", "-sfn", "build-0", "llama.cpp/build.switch-link"),
-                                          ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build")]
+    assert [u.argv for u in undo[:2]] == [
+        ("ln", "-sfn", "build-0", "llama.cpp/build.switch-link"),
+        ("mv", "-T", "llama.cpp/build.switch-link", "llama.cpp/build"),
+    ]
     assert undo[2].argv[-2:] == ("restart", "llama-server.service") and undo[3].kind is StepKind.WAIT_HEALTHY
     assert plan.steps[10].argv == ("sudo", "-n", "systemctl", "restart", "llama-server.service")
     assert plan.steps[11].kind is StepKind.WAIT_HEALTHY
-    assert [s.argv for s in plan.steps[12:]] == [("ln", "-sfn", "build-0", "llama.cpp/build.previous.switch-link"),
-                                                 ("mv", "-T", "llama.cpp/build.previous.switch-link",
-                                                  "llama.cpp/build.previous"),
-                                                 ("rm", "-f", "--", "llama.cpp/build.previous-dropin.conf")]
+    assert [s.argv for s in plan.steps[12:]] == [
+        ("ln", "-sfn", "build-0", "llama.cpp/build.previous.switch-link"),
+        ("mv", "-T", "llama.cpp/build.previous.switch-link", "llama.cpp/build.previous"),
+        ("rm", "-f", "--", "llama.cpp/build.previous-dropin.conf"),
+    ]
     assert plan.steps[4].streamed and not any(s.streamed for s in plan.steps[5:])
     assert all("~" not in a for s in plan.steps for a in s.argv)
     assert "previous build kept for revert: build-0" in plan.notes
@@ -190,21 +270,35 @@ def test_revert_points_back_and_restarts() -> None:
 
 def test_revert_swaps_current_and_previous_and_restores_the_saved_dropin() -> None:
     dropin = "/etc/systemd/system/llama-server.service.d/gb10dash-model.conf"
-    plan = plan_revert(HOST, build_dir="b", previous_target="build-0", current_target="build-1",
-                       restore=(dropin, posixpath.dirname(dropin), False, "[Service]\nOLD\n", "[Service]\nNEW\n"))
+    plan = plan_revert(
+        HOST,
+        build_dir="b",
+        previous_target="build-0",
+        current_target="build-1",
+        restore=(dropin, posixpath.dirname(dropin), False, "[Service]\nOLD\n", "[Service]\nNEW\n"),
+    )
     argvs = [s.argv for s in plan.steps]
     assert argvs[0] == ("tee", "b.previous-dropin.conf") and plan.steps[0].stdin == "[Service]\nNEW\n"
     assert argvs[1] == ("sudo", "-n", "tee", dropin) and plan.steps[1].stdin == "[Service]\nOLD\n"
     assert plan.steps[1].undo[0].stdin == "[Service]\nNEW\n"  # undone byte for byte
     assert argvs[2][-1] == "daemon-reload"
     assert argvs[3:5] == [("ln", "-sfn", "build-0", "b.switch-link"), ("mv", "-T", "b.switch-link", "b")]
-    assert [u.argv for u in plan.steps[4].undo[:2]] == [("ln", "-sfn", "build-1", "b.switch-link"),
-                                                        ("mv", "-T", "b.switch-link", "b")]
-    assert argvs[5:7] == [("ln", "-sfn", "build-1", "b.previous.switch-link"),
-                          ("mv", "-T", "b.previous.switch-link", "b.previous")]
+    assert [u.argv for u in plan.steps[4].undo[:2]] == [
+        ("ln", "-sfn", "build-1", "b.switch-link"),
+        ("mv", "-T", "b.switch-link", "b"),
+    ]
+    assert argvs[5:7] == [
+        ("ln", "-sfn", "build-1", "b.previous.switch-link"),
+        ("mv", "-T", "b.previous.switch-link", "b.previous"),
+    ]
     assert argvs[7][-2] == "restart" and plan.steps[8].kind is StepKind.WAIT_HEALTHY
-    none_before = plan_revert(HOST, build_dir="b", previous_target="build-0", current_target="build-1",
-                              restore=(dropin, posixpath.dirname(dropin), False, None, "[Service]\nNEW\n"))
+    none_before = plan_revert(
+        HOST,
+        build_dir="b",
+        previous_target="build-0",
+        current_target="build-1",
+        restore=(dropin, posixpath.dirname(dropin), False, None, "[Service]\nNEW\n"),
+    )
     assert none_before.steps[1].argv == ("sudo", "-n", "rm", "-f", dropin)
 
 
@@ -213,20 +307,44 @@ def test_flag_rewrite_follow_up_writes_the_dropin_just_before_the_restart() -> N
     check = next(i for i, s in enumerate(plan.steps, 1) if s.kind is StepKind.CHECK_FLAGS)
     new_argv = OLD_UNIT[:5] + ["--load-mode", "none"] + OLD_UNIT[6:]
     dropin = "/etc/systemd/system/llama-server.service.d/gb10dash-model.conf"
-    follow = plan_flag_rewrite(plan, check, new_argv, dropin=dropin, directory=posixpath.dirname(dropin),
-                               need_mkdir=True, previous_dropin=None, build_dir="llama.cpp/build")
+    follow = plan_flag_rewrite(
+        plan,
+        check,
+        new_argv,
+        dropin=dropin,
+        directory=posixpath.dirname(dropin),
+        need_mkdir=True,
+        previous_dropin=None,
+        build_dir="llama.cpp/build",
+    )
     titles = [s.title for s in follow.steps]
     assert titles[:2] == ["switch to the new build: make a temporary link", "switch to the new build"]
-    assert titles[2:7] == ["save the drop-in the previous build runs with", "make the drop-in directory",
-                           "write the rewritten ExecStart", "reload systemd", "restart the service"]
-    assert follow.steps[2].stdin == NO_DROPIN and follow.steps[2].argv == ("tee", "llama.cpp/build.previous-dropin.conf")
+    assert titles[2:7] == [
+        "save the drop-in the previous build runs with",
+        "make the drop-in directory",
+        "write the rewritten ExecStart",
+        "reload systemd",
+        "restart the service",
+    ]
+    assert follow.steps[2].stdin == NO_DROPIN and follow.steps[2].argv == (
+        "tee",
+        "llama.cpp/build.previous-dropin.conf",
+    )
     write = follow.steps[4]
     assert "ExecStart=\nExecStart=" in (write.stdin or "") and "--load-mode none" in (write.stdin or "")
     assert write.undo[0].argv == ("sudo", "-n", "rm", "-f", dropin)  # there was none: removed on failure
     assert "forget an older saved drop-in" not in titles and titles[-1].startswith("remember the previous build")
     with pytest.raises(ValueError, match="build-only"):
-        plan_flag_rewrite(_plan(restart=False), check, new_argv, dropin=dropin, directory="d", need_mkdir=False,
-                          previous_dropin=None, build_dir="llama.cpp/build")
+        plan_flag_rewrite(
+            _plan(restart=False),
+            check,
+            new_argv,
+            dropin=dropin,
+            directory="d",
+            need_mkdir=False,
+            previous_dropin=None,
+            build_dir="llama.cpp/build",
+        )
 
 
 H100_CACHE = (Path(__file__).parent.parent / "fixtures" / "cmake" / "h100-cuda-arch90-cmakecache-lines.txt").read_text()

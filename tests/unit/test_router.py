@@ -21,9 +21,9 @@ from gb10dash.collectors.router import (
     LOADING,
     UNLOADED,
     RouterModel,
+    flag_value,
     parse_error_body,
     parse_router_models,
-    flag_value,
     parse_sse_line,
 )
 from gb10dash.collectors.router_client import MAX_EVENT_BYTES, _capped_lines
@@ -51,7 +51,10 @@ def http(name: str) -> tuple[int, str]:
 def test_listing_statuses_and_model_paths() -> None:
     unloaded = models("models-unloaded.json")
     assert [(m.id, m.status) for m in unloaded] == [
-        ("Qwen3-14B-Q4_K_M", UNLOADED), ("Qwen_Qwen3-32B-Q4_K_M", UNLOADED), ("corrupt", UNLOADED)]
+        ("Qwen3-14B-Q4_K_M", UNLOADED),
+        ("Qwen_Qwen3-32B-Q4_K_M", UNLOADED),
+        ("corrupt", UNLOADED),
+    ]
     assert unloaded[2].model_path == "/tmp/router-me/models/corrupt.gguf"
     assert {m.source for m in unloaded} == {"models_dir"}
     loaded = {m.id: m for m in models("models-loaded.json")}
@@ -84,28 +87,48 @@ def test_a_single_model_servers_listing_is_not_a_router_listing() -> None:
 
 def test_sse_load_progress_then_loaded() -> None:
     assert events("sse-load.txt") == [
-        ("Qwen3-14B-Q4_K_M", LOADING, None), ("Qwen3-14B-Q4_K_M", LOADING, 0.0),
-        ("Qwen3-14B-Q4_K_M", LOADING, 1.0), ("Qwen3-14B-Q4_K_M", LOADED, None)]
+        ("Qwen3-14B-Q4_K_M", LOADING, None),
+        ("Qwen3-14B-Q4_K_M", LOADING, 0.0),
+        ("Qwen3-14B-Q4_K_M", LOADING, 1.0),
+        ("Qwen3-14B-Q4_K_M", LOADED, None),
+    ]
     lines = (ROUTER / "sse-load.txt").read_text().splitlines()
     assert parse_sse_line(lines[2]).describe() == "loading 0 % (text_model)"  # type: ignore[union-attr]
 
 
 def test_sse_unload_then_a_failed_load() -> None:
     assert events("sse-unload-then-failed-load.txt") == [
-        ("Qwen3-14B-Q4_K_M", UNLOADED, None), ("corrupt", LOADING, None), ("corrupt", LOADING, 0.0),
-        ("corrupt", FAILED, None)]
+        ("Qwen3-14B-Q4_K_M", UNLOADED, None),
+        ("corrupt", LOADING, None),
+        ("corrupt", LOADING, 0.0),
+        ("corrupt", FAILED, None),
+    ]
     last = parse_sse_line((ROUTER / "sse-unload-then-failed-load.txt").read_text().strip().splitlines()[-1])
     assert last is not None and last.exit_code == 1 and last.describe() == "failed (exit status 1)"
 
 
 def test_sse_eviction_under_models_max() -> None:
     assert [e[:2] for e in events("sse-evict-and-load.txt")] == [
-        ("Qwen3-14B-Q4_K_M", UNLOADED), ("Qwen_Qwen3-32B-Q4_K_M", LOADING), ("Qwen_Qwen3-32B-Q4_K_M", LOADING),
-        ("Qwen_Qwen3-32B-Q4_K_M", LOADING), ("Qwen_Qwen3-32B-Q4_K_M", LOADED)]
+        ("Qwen3-14B-Q4_K_M", UNLOADED),
+        ("Qwen_Qwen3-32B-Q4_K_M", LOADING),
+        ("Qwen_Qwen3-32B-Q4_K_M", LOADING),
+        ("Qwen_Qwen3-32B-Q4_K_M", LOADING),
+        ("Qwen_Qwen3-32B-Q4_K_M", LOADED),
+    ]
 
 
-@pytest.mark.parametrize("line", ["", ": comment", "event: x", "data: not json", "data: []", 'data: {"x": 1}',
-                                  'data: {"model": "m", "data": {"progress": {"value": "NaN"}}}'])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        ": comment",
+        "event: x",
+        "data: not json",
+        "data: []",
+        'data: {"x": 1}',
+        'data: {"model": "m", "data": {"progress": {"value": "NaN"}}}',
+    ],
+)
 def test_odd_sse_lines_never_raise(line: str) -> None:
     event = parse_sse_line(line)
     assert event is None or (event.model == "m" and event.progress is None)
@@ -119,22 +142,27 @@ def test_refusals_say_why() -> None:
     assert parse_error_body(502, "<html>bad gateway</html>") == "HTTP 502: '<html>bad gateway</html>'"
 
 
-@pytest.mark.parametrize(("argv", "router"), [
-    (("/opt/llama-server", "--models-dir", "/mnt/models", "--port", "8000"), True),
-    (("/opt/llama-server", "--models-dir=/mnt/models"), True),
-    (("/opt/llama-server", "--models-preset", "/etc/llama/presets.ini"), True),
-    (("/opt/llama-server", "-m", "/mnt/models/a.gguf", "--models-dir", "/mnt/models"), False),
-    (("/opt/llama-server", "--model=/mnt/models/a.gguf"), False),
-    (("/opt/llama-server", "-hf", "ggml-org/gpt-oss-20b-GGUF"), False),
-    (("/opt/llama-server",), False),
-])
+@pytest.mark.parametrize(
+    ("argv", "router"),
+    [
+        (("/opt/llama-server", "--models-dir", "/mnt/models", "--port", "8000"), True),
+        (("/opt/llama-server", "--models-dir=/mnt/models"), True),
+        (("/opt/llama-server", "--models-preset", "/etc/llama/presets.ini"), True),
+        (("/opt/llama-server", "-m", "/mnt/models/a.gguf", "--models-dir", "/mnt/models"), False),
+        (("/opt/llama-server", "--model=/mnt/models/a.gguf"), False),
+        (("/opt/llama-server", "-hf", "ggml-org/gpt-oss-20b-GGUF"), False),
+        (("/opt/llama-server",), False),
+    ],
+)
 def test_router_mode_from_the_execstart(argv: tuple[str, ...], router: bool) -> None:
     assert is_router_exec_start(argv) is router
 
 
 def test_models_dir_from_the_execstart() -> None:
-    assert flag_value(("/opt/llama-server", "--port", "8000", "--models-dir", "/mnt/models"), ("--models-dir",)) \
+    assert (
+        flag_value(("/opt/llama-server", "--port", "8000", "--models-dir", "/mnt/models"), ("--models-dir",))
         == "/mnt/models"
+    )
     assert flag_value(("/opt/llama-server", "--models-dir=/mnt/my models"), ("--models-dir",)) == "/mnt/my models"
     assert flag_value(("/opt/llama-server", "--models-dir"), ("--models-dir",)) is None
 
@@ -152,22 +180,36 @@ def site(name: str) -> RouterSite:
 
 
 def test_plan_unloads_the_loaded_model_with_a_reload_as_undo_then_loads_and_checks() -> None:
-    new = ModelCandidate("/tmp/router-me/models/Qwen_Qwen3-32B-Q4_K_M.gguf", "Qwen_Qwen3-32B-Q4_K_M.gguf",
-                         ("/tmp/router-me/models/Qwen_Qwen3-32B-Q4_K_M.gguf",), 1568800)
+    new = ModelCandidate(
+        "/tmp/router-me/models/Qwen_Qwen3-32B-Q4_K_M.gguf",
+        "Qwen_Qwen3-32B-Q4_K_M.gguf",
+        ("/tmp/router-me/models/Qwen_Qwen3-32B-Q4_K_M.gguf",),
+        1568800,
+    )
     plan = plan_router_swap(HOST, site("models-loaded.json"), new, timeout_s=90)
     assert [(s.kind, s.expect) for s in plan.steps] == [
-        (StepKind.ROUTER_UNLOAD, "Qwen3-14B-Q4_K_M"), (StepKind.ROUTER_LOAD, "Qwen_Qwen3-32B-Q4_K_M"),
-        (StepKind.ROUTER_EXPECT, "Qwen_Qwen3-32B-Q4_K_M")]
+        (StepKind.ROUTER_UNLOAD, "Qwen3-14B-Q4_K_M"),
+        (StepKind.ROUTER_LOAD, "Qwen_Qwen3-32B-Q4_K_M"),
+        (StepKind.ROUTER_EXPECT, "Qwen_Qwen3-32B-Q4_K_M"),
+    ]
     (reload,) = plan.steps[0].undo
     assert (reload.kind, reload.expect, reload.timeout_s) == (StepKind.ROUTER_LOAD, "Qwen3-14B-Q4_K_M", 90)
-    assert plan.steps[1].command_line() == ('POST /models/load {"model": "Qwen_Qwen3-32B-Q4_K_M"}, '
-                                            "progress from /models/sse (up to 90 s)")
+    assert plan.steps[1].command_line() == (
+        'POST /models/load {"model": "Qwen_Qwen3-32B-Q4_K_M"}, progress from /models/sse (up to 90 s)'
+    )
     assert "instead of Qwen3-14B-Q4_K_M" in plan.summary and not plan.notes
 
 
 def test_plan_with_nothing_loaded_says_a_failure_leaves_none() -> None:
-    corrupt = RouterCandidate("/tmp/router-me/models/corrupt.gguf", "corrupt", ("x",), 33, enabled=False,
-                              reason="not a GGUF", model_id="corrupt")
+    corrupt = RouterCandidate(
+        "/tmp/router-me/models/corrupt.gguf",
+        "corrupt",
+        ("x",),
+        33,
+        enabled=False,
+        reason="not a GGUF",
+        model_id="corrupt",
+    )
     with pytest.raises(ValueError, match="not a GGUF"):
         plan_router_swap(HOST, site("models-unloaded.json"), corrupt, timeout_s=60)
     plan = plan_router_swap(HOST, site("models-unloaded.json"), corrupt, timeout_s=60, allow_disabled=True)
@@ -176,8 +218,12 @@ def test_plan_with_nothing_loaded_says_a_failure_leaves_none() -> None:
 
 
 def test_plan_maps_a_share_file_in_a_subdirectory_to_the_routers_id_and_quotes_odd_ids() -> None:
-    odd = ModelCandidate("/tmp/router-me/tree/odd dir/it's $(x); y.gguf", "odd dir/it's $(x); y.gguf",
-                         ("/tmp/router-me/tree/odd dir/it's $(x); y.gguf",), 325728)
+    odd = ModelCandidate(
+        "/tmp/router-me/tree/odd dir/it's $(x); y.gguf",
+        "odd dir/it's $(x); y.gguf",
+        ("/tmp/router-me/tree/odd dir/it's $(x); y.gguf",),
+        325728,
+    )
     plan = plan_router_swap(HOST, RouterSite(models("models-subdirs.json"), None), odd, timeout_s=60)
     assert plan.steps[0].expect == "odd dir"
     stranger = ModelCandidate("/elsewhere/a.gguf", "a.gguf", ("/elsewhere/a.gguf",), 1)

@@ -18,14 +18,28 @@ from gb10dash.serve.bind import (
 )
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "[::1]", "localhost",
-                                  "LOCALHOST"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "[::1]", "localhost", "LOCALHOST"]
+)
 def test_loopback_addresses(host: str) -> None:
     assert is_loopback(host)
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "::", "", "192.168.1.20", "10.0.0.1", "fe80::1", "::ffff:127.0.0.1",
-                                  "dash.home.arpa", "localhost.evil.example", "127.0.0.1.nip.io"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",
+        "::",
+        "",
+        "192.168.1.20",
+        "10.0.0.1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "dash.home.arpa",
+        "localhost.evil.example",
+        "127.0.0.1.nip.io",
+    ],
+)
 def test_everything_else_counts_as_reachable(host: str) -> None:
     assert not is_loopback(host)
 
@@ -34,9 +48,14 @@ def test_loopback_binds_need_nothing() -> None:
     check_bind("127.0.0.1", 8765, read_only=False, token_file=None)
 
 
-@pytest.mark.parametrize("options", [{"read_only": True, "token_file": None},
-                                     {"read_only": False, "token_file": "/some/token"},
-                                     {"read_only": True, "token_file": "/some/token"}])
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"read_only": True, "token_file": None},
+        {"read_only": False, "token_file": "/some/token"},
+        {"read_only": True, "token_file": "/some/token"},
+    ],
+)
 def test_other_binds_need_read_only_or_a_token(options: dict) -> None:
     check_bind("0.0.0.0", 8765, **options)
 

@@ -20,8 +20,13 @@ async def _discard(_data: object) -> None:
 
 
 async def _start(command: str) -> BoundedAppService:
-    service = BoundedAppService(command, write_bytes=_discard, write_str=_discard, close=lambda: _discard(None),
-                                download_manager=DownloadManager())
+    service = BoundedAppService(
+        command,
+        write_bytes=_discard,
+        write_str=_discard,
+        close=lambda: _discard(None),
+        download_manager=DownloadManager(),
+    )
     await service.start(80, 24)
     return service
 

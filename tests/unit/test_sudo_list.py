@@ -24,12 +24,14 @@ def test_the_recorded_listing_gives_each_rule_unescaped() -> None:
 
 
 def test_all_wildcards_and_commands_without_arguments() -> None:
-    text = ("User u may run the following commands on h:\n    (ALL : ALL) NOPASSWD: ALL\n")
+    text = "User u may run the following commands on h:\n    (ALL : ALL) NOPASSWD: ALL\n"
     assert parse_sudo_list(text) == ["ALL"] and allows(["ALL"], ("anything", "at", "all"))
-    allowed = parse_sudo_list("User u may run the following commands on h:\n"
-                              "    (root) NOPASSWD: /usr/bin/systemctl, /usr/bin/tee /etc/x/*\n"
-                              "    (root) /usr/bin/rm -f /etc/x/y\n"   # needs a password: not for sudo -n
-                              "    (www-data) NOPASSWD: /usr/bin/rm\n")  # not as root
+    allowed = parse_sudo_list(
+        "User u may run the following commands on h:\n"
+        "    (root) NOPASSWD: /usr/bin/systemctl, /usr/bin/tee /etc/x/*\n"
+        "    (root) /usr/bin/rm -f /etc/x/y\n"  # needs a password: not for sudo -n
+        "    (www-data) NOPASSWD: /usr/bin/rm\n"
+    )  # not as root
     assert allowed == ["/usr/bin/systemctl", "/usr/bin/tee /etc/x/*"]
     assert allows(allowed, ("systemctl", "daemon-reload")) and allows(allowed, ("tee", "/etc/x/z.conf"))
     assert not allows(allowed, ("rm", "-f", "/etc/x/y"))

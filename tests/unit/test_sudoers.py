@@ -23,23 +23,42 @@ from gb10dash.actions.sudoers import (
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
 
-HOST = HostConfig(name="stella", api_url="http://127.0.0.1:8080", model_path="/mnt/models/a.gguf", ctx=4096,
-                  unit="llama-server.service")
+HOST = HostConfig(
+    name="stella",
+    api_url="http://127.0.0.1:8080",
+    model_path="/mnt/models/a.gguf",
+    ctx=4096,
+    unit="llama-server.service",
+)
 
 
 def unit(fragment: str) -> UnitStatus:
-    return UnitStatus(active_state="active", sub_state="running", main_pid=7, started_at=None, n_restarts=0,
-                      result="success", exec_main_status=None, exec_start=("llama-server",), fragment_path=fragment,
-                      drop_in_paths=())
+    return UnitStatus(
+        active_state="active",
+        sub_state="running",
+        main_pid=7,
+        started_at=None,
+        n_restarts=0,
+        result="success",
+        exec_main_status=None,
+        exec_start=("llama-server",),
+        fragment_path=fragment,
+        drop_in_paths=(),
+    )
 
 
 def test_commands_are_collected_from_forward_and_undo_steps_once_each() -> None:
     undo = (Step("put back", argv=("sudo", "-n", "tee", "/x")), Step("again", argv=("sudo", "-n", "rm", "-f", "/x")))
-    plan = Plan(action="t", host="h", summary="", steps=(
-        Step("plain", argv=("rm", "-f", "/y")),
-        Step("write", argv=("sudo", "-n", "tee", "/x"), undo=undo),
-        Step("write again", argv=("sudo", "-n", "tee", "/x")),
-    ))
+    plan = Plan(
+        action="t",
+        host="h",
+        summary="",
+        steps=(
+            Step("plain", argv=("rm", "-f", "/y")),
+            Step("write", argv=("sudo", "-n", "tee", "/x"), undo=undo),
+            Step("write again", argv=("sudo", "-n", "tee", "/x")),
+        ),
+    )
     assert sudo_commands([plan]) == [("tee", "/x"), ("rm", "-f", "/x")]
 
 
@@ -48,10 +67,14 @@ def test_every_plan_that_runs_sudo_is_covered_for_the_units_drop_in_directory() 
     assert {"restart", "swap", "revert-build", "drop-caches"} <= actions
     dropin = "/etc/systemd/system/llama-server.service.d/gb10dash-model.conf"
     assert set(needed_commands(HOST, unit("/etc/systemd/system/llama-server.service"))) == {
-        ("systemctl", "restart", "llama-server.service"), ("systemctl", "daemon-reload"),
+        ("systemctl", "restart", "llama-server.service"),
+        ("systemctl", "daemon-reload"),
         ("systemctl", "reset-failed", "llama-server.service"),
         ("mkdir", "-p", "/etc/systemd/system/llama-server.service.d"),
-        ("tee", dropin), ("rm", "-f", dropin), ("sysctl", "vm.drop_caches=3")}
+        ("tee", dropin),
+        ("rm", "-f", dropin),
+        ("sysctl", "vm.drop_caches=3"),
+    }
 
 
 def test_a_vendor_unit_gets_its_drop_in_under_etc() -> None:
@@ -71,8 +94,12 @@ def test_arguments_are_escaped_and_odd_ones_refused() -> None:
 
 @pytest.mark.skipif(shutil.which("visudo") is None, reason="visudo not installed (apt-get install sudo)")
 def test_visudo_accepts_the_generated_file(tmp_path: Path) -> None:
-    text = sudoers_text("llm-agent", needed_commands(HOST, unit("/etc/systemd/system/llama-server.service")),
-                        DEBIAN_PATHS, host="stella")
+    text = sudoers_text(
+        "llm-agent",
+        needed_commands(HOST, unit("/etc/systemd/system/llama-server.service")),
+        DEBIAN_PATHS,
+        host="stella",
+    )
     (tmp_path / "gb10dash").write_text(text)
     checked = subprocess.run(["visudo", "-cf", str(tmp_path / "gb10dash")], capture_output=True, text=True, timeout=30)
     assert checked.returncode == 0, checked.stdout + checked.stderr

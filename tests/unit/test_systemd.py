@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -81,13 +81,16 @@ def test_auto_restart_is_neither_running_nor_failed() -> None:
 
 def test_human_timestamps_and_unknown_keys() -> None:
     st = show("show-human-timestamps.txt")
-    expected = datetime(2026, 10, 8, 22, 33, 44, tzinfo=timezone.utc).timestamp()  # 23:33:44 CET
+    expected = datetime(2026, 10, 8, 22, 33, 44, tzinfo=UTC).timestamp()  # 23:33:44 CET
     assert st.started_at == expected
     assert st.raw["Environment"] == "LLAMA_ARG_FLASH_ATTN=on CUDA_VISIBLE_DEVICES=0"  # split at the first "="
     assert st.raw["Id"] == "llama-server.service"
     assert st.exec_start == (
-        "/home/llm-agent/llama.cpp/build/bin/llama-server", "-m",
-        "/mnt/models/Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf", "--port", "8000",
+        "/home/llm-agent/llama.cpp/build/bin/llama-server",
+        "-m",
+        "/mnt/models/Qwen3-8B-GGUF/Qwen_Qwen3-8B-Q8_0.gguf",
+        "--port",
+        "8000",
     )
     assert st.result is None and st.fragment_path is None  # suppressed properties
 
@@ -130,9 +133,9 @@ def test_no_active_state_raises_clearly() -> None:
     [
         ("@1788042587", 1788042587.0),
         ("@1788042587.123456", 1788042587.123456),
-        ("Thu 2026-10-08 23:33:44 UTC", datetime(2026, 10, 8, 23, 33, 44, tzinfo=timezone.utc).timestamp()),
-        ("Sun 2026-07-19 01:57:20 BST", datetime(2026, 7, 19, 0, 57, 20, tzinfo=timezone.utc).timestamp()),
-        ("Thu 2026-10-08 23:33:44 +0530", datetime(2026, 10, 8, 18, 3, 44, tzinfo=timezone.utc).timestamp()),
+        ("Thu 2026-10-08 23:33:44 UTC", datetime(2026, 10, 8, 23, 33, 44, tzinfo=UTC).timestamp()),
+        ("Sun 2026-07-19 01:57:20 BST", datetime(2026, 7, 19, 0, 57, 20, tzinfo=UTC).timestamp()),
+        ("Thu 2026-10-08 23:33:44 +0530", datetime(2026, 10, 8, 18, 3, 44, tzinfo=UTC).timestamp()),
         ("Thu 2026-10-08 23:33:44 XYZT", None),
         ("Thu 2026-10-08 23:33:44", None),
         ("n/a", None),

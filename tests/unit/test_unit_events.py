@@ -30,15 +30,18 @@ def test_systemd_lines_of_a_failed_start_are_events_and_the_servers_own_lines_ar
     assert any("exiting due to model loading error" in m for m, event in found if not event)
 
 
-@pytest.mark.parametrize("message, pid, unit, expected", [
-    ("Stopping llama-server.service - llama.cpp server...", 1, UNIT, True),
-    ("Stopped llama-server.service - llama.cpp server.", 1, UNIT, True),
-    ("Started llama-server.service - llama.cpp server.", 1, UNIT, True),
-    ("llama-server.service: Deactivated successfully.", 1, UNIT, True),
-    ("Stopping llama-server.service - llama.cpp server...", 1, "other.service", False),  # another unit
-    ("Stopping the main loop", 4242, UNIT, False),  # the server's own line, not PID 1
-    ("Started llama-server.service - llama.cpp server.", 1, None, False),
-])
+@pytest.mark.parametrize(
+    "message, pid, unit, expected",
+    [
+        ("Stopping llama-server.service - llama.cpp server...", 1, UNIT, True),
+        ("Stopped llama-server.service - llama.cpp server.", 1, UNIT, True),
+        ("Started llama-server.service - llama.cpp server.", 1, UNIT, True),
+        ("llama-server.service: Deactivated successfully.", 1, UNIT, True),
+        ("Stopping llama-server.service - llama.cpp server...", 1, "other.service", False),  # another unit
+        ("Stopping the main loop", 4242, UNIT, False),  # the server's own line, not PID 1
+        ("Started llama-server.service - llama.cpp server.", 1, None, False),
+    ],
+)
 def test_unit_event(message: str, pid: int, unit: str | None, expected: bool) -> None:
     assert is_unit_event(message, pid, UNIT, unit) is expected
 

@@ -5,6 +5,7 @@ Each lab host has a root directory ($GB10LAB_ROOT) holding bin/ (the wrappers in
 etc/systemd/system/ (unit files, drop-ins), etc/gpu-profile ("gb10" | "h100"), optional etc/hostname,
 and state/ (unit state, journal, locks — owned by these shims).
 """
+
 from __future__ import annotations
 
 import os
@@ -30,11 +31,11 @@ def install_shims(host_root: Path, python: str) -> None:
     for name, module in SHIMS.items():
         text = (
             "#!/bin/sh\n"
-            f"if [ -z \"${{{ROOT_ENV}:-}}\" ]; then {ROOT_ENV}={shlex.quote(str(host_root))}; fi\n"
+            f'if [ -z "${{{ROOT_ENV}:-}}" ]; then {ROOT_ENV}={shlex.quote(str(host_root))}; fi\n'
             f"export {ROOT_ENV}\n"
             f"PYTHONPATH={shlex.quote(str(PACKAGE_PARENT))}${{PYTHONPATH:+:$PYTHONPATH}}\n"
             "export PYTHONPATH\n"
-            f"exec {shlex.quote(python)} -m gb10dash.lab.shims.{module} \"$@\"\n"
+            f'exec {shlex.quote(python)} -m gb10dash.lab.shims.{module} "$@"\n'
         )
         path = bin_dir / name
         tmp = path.with_name(f".{name}.tmp")

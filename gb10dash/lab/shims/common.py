@@ -1,4 +1,5 @@
 """Shared plumbing of the lab shims: the host root, locks, atomic JSON state, /proc helpers, time formats."""
+
 from __future__ import annotations
 
 import contextlib
@@ -78,13 +79,14 @@ def read_json(path: Path) -> dict | None:
 
 # --- processes ---------------------------------------------------------------------------------
 
+
 def _stat_fields(pid: int) -> list[str] | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     # comm may hold spaces and parentheses: split after the last ')'.
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def pid_alive(pid: int) -> bool:
@@ -136,6 +138,7 @@ def proc_status_kib(pid: int, key: str) -> int | None:
 
 # --- host identity -----------------------------------------------------------------------------
 
+
 def hostname(root: Path | None = None) -> str:
     """The lab host's name: $GB10LAB_ROOT/etc/hostname when present, else the machine's."""
     try:
@@ -162,6 +165,7 @@ def machine_id() -> str:
 
 
 # --- time --------------------------------------------------------------------------------------
+
 
 def now_us() -> tuple[int, int]:
     """(realtime µs, monotonic µs) — CLOCK_MONOTONIC is system-wide, like systemd's."""
@@ -190,9 +194,17 @@ def format_timespan(usec: float | None) -> str:
     if usec == 0:
         return "0"
     parts = []
-    for name, size in (("y", 31_557_600_000_000), ("month", 2_629_800_000_000), ("w", 604_800_000_000),
-                       ("d", 86_400_000_000), ("h", 3_600_000_000), ("min", 60_000_000), ("s", 1_000_000),
-                       ("ms", 1000), ("us", 1)):
+    for name, size in (
+        ("y", 31_557_600_000_000),
+        ("month", 2_629_800_000_000),
+        ("w", 604_800_000_000),
+        ("d", 86_400_000_000),
+        ("h", 3_600_000_000),
+        ("min", 60_000_000),
+        ("s", 1_000_000),
+        ("ms", 1000),
+        ("us", 1),
+    ):
         if usec >= size:
             parts.append(f"{usec // size}{name}")
             usec %= size
@@ -204,9 +216,27 @@ def parse_timespan(text: str, default_unit: float = 1.0) -> float | None:
     text = text.strip()
     if text == "infinity":
         return None
-    units = {"us": 1e-6, "usec": 1e-6, "ms": 1e-3, "msec": 1e-3, "s": 1, "sec": 1, "second": 1, "seconds": 1,
-             "m": 60, "min": 60, "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hour": 3600, "hours": 3600,
-             "d": 86400, "day": 86400, "days": 86400}
+    units = {
+        "us": 1e-6,
+        "usec": 1e-6,
+        "ms": 1e-3,
+        "msec": 1e-3,
+        "s": 1,
+        "sec": 1,
+        "second": 1,
+        "seconds": 1,
+        "m": 60,
+        "min": 60,
+        "minute": 60,
+        "minutes": 60,
+        "h": 3600,
+        "hr": 3600,
+        "hour": 3600,
+        "hours": 3600,
+        "d": 86400,
+        "day": 86400,
+        "days": 86400,
+    }
     total, number, word = 0.0, "", ""
     for ch in text + " ":
         if ch.isdigit() or ch == ".":

@@ -1,4 +1,5 @@
 """The lab's pretend GPU: a profile (gb10 | h100) plus live values driven by the llama-server unit's CPU use."""
+
 from __future__ import annotations
 
 import math
@@ -9,8 +10,17 @@ import time
 import uuid
 from pathlib import Path
 
-from .common import (hostname, pid_alive, proc_cmdline, proc_cpu_seconds, proc_exe, proc_status_kib, read_json,
-                     state_dir, write_json_atomic)
+from .common import (
+    hostname,
+    pid_alive,
+    proc_cmdline,
+    proc_cpu_seconds,
+    proc_exe,
+    proc_status_kib,
+    read_json,
+    state_dir,
+    write_json_atomic,
+)
 from .gpu_controls import read_controls
 from .unitstate import read_state
 
@@ -18,39 +28,127 @@ NA = "[N/A]"
 GPU_UNIT = "llama-server.service"
 FIELDS_FILE = Path(__file__).with_name("query_gpu_fields.txt")
 
-UNITS = {"[%]": ("utilization.gpu", "utilization.memory", "utilization.encoder", "utilization.decoder",
-                 "utilization.jpeg", "utilization.ofa", "fan.speed"),
-         "[MiB]": ("memory.total", "memory.reserved", "memory.used", "memory.free", "protected_memory.total",
-                   "protected_memory.used", "protected_memory.free", "used_gpu_memory"),
-         "[W]": ("power.draw", "power.draw.average", "power.draw.instant", "power.limit", "enforced.power.limit",
-                 "power.default_limit", "power.min_limit", "power.max_limit", "module.power.draw.average",
-                 "module.power.draw.instant", "module.power.limit", "module.enforced.power.limit",
-                 "module.power.default_limit", "module.power.min_limit", "module.power.max_limit")}
+UNITS = {
+    "[%]": (
+        "utilization.gpu",
+        "utilization.memory",
+        "utilization.encoder",
+        "utilization.decoder",
+        "utilization.jpeg",
+        "utilization.ofa",
+        "fan.speed",
+    ),
+    "[MiB]": (
+        "memory.total",
+        "memory.reserved",
+        "memory.used",
+        "memory.free",
+        "protected_memory.total",
+        "protected_memory.used",
+        "protected_memory.free",
+        "used_gpu_memory",
+    ),
+    "[W]": (
+        "power.draw",
+        "power.draw.average",
+        "power.draw.instant",
+        "power.limit",
+        "enforced.power.limit",
+        "power.default_limit",
+        "power.min_limit",
+        "power.max_limit",
+        "module.power.draw.average",
+        "module.power.draw.instant",
+        "module.power.limit",
+        "module.enforced.power.limit",
+        "module.power.default_limit",
+        "module.power.min_limit",
+        "module.power.max_limit",
+    ),
+}
 UNIT_OF = {field: unit for unit, fields in UNITS.items() for field in fields}
 # clocks_event_reasons bits (nvml.h) → the per-reason query field; the slowdowns and how far they pull the SM clock
-REASON_FIELDS = {0x1: "gpu_idle", 0x2: "applications_clocks_setting", 0x4: "sw_power_cap", 0x8: "hw_slowdown",
-                 0x10: "sync_boost", 0x20: "sw_thermal_slowdown", 0x40: "hw_thermal_slowdown",
-                 0x80: "hw_power_brake_slowdown"}
+REASON_FIELDS = {
+    0x1: "gpu_idle",
+    0x2: "applications_clocks_setting",
+    0x4: "sw_power_cap",
+    0x8: "hw_slowdown",
+    0x10: "sync_boost",
+    0x20: "sw_thermal_slowdown",
+    0x40: "hw_thermal_slowdown",
+    0x80: "hw_power_brake_slowdown",
+}
 HW_SLOWDOWN, SW_SLOWDOWN = 0x8 | 0x40 | 0x80, 0x4 | 0x10 | 0x20
 
 PROFILES = {
-    "h100": {"name": "NVIDIA H100 80GB HBM3", "compute_cap": "9.0", "driver_version": "580.159.04", "cuda": "13.0",
-             "pci.bus_id": "00000000:00:06.0", "uuid": "GPU-9c8cbba9-953c-e8c8-98ae-d32a0fd7fdf3",
-             "serial": "1752824025700", "vbios_version": "96.00.DA.00.0C", "pci.device_id": "0x233010DE",
-             "pci.sub_device_id": "0x16C110DE", "pci.domain": "0x0000", "pci.bus": "0x00", "pci.device": "0x06",
-             "memory.total": 81559, "memory.reserved": 480, "power.limit": 700.0, "power.min_limit": 200.0,
-             "idle_power": 72.0, "load_power": 630.0, "idle_temp": 40.0, "load_temp": 17.0,
-             "sm_idle": 1980, "sm_load": (1350, 1410), "clocks.max.sm": 1980, "clocks.current.memory": 2619,
-             "clocks.max.memory": 2619, "pstate_idle": "P0", "ecc": "0", "mig": "Disabled",
-             "pcie.link.gen.current": "5", "pcie.link.width.current": "16", "ecc.mode.current": "Enabled"},
-    "gb10": {"name": "NVIDIA GB10", "compute_cap": "12.1", "driver_version": "580.95.05", "cuda": "13.0",
-             "pci.bus_id": "0000000F:01:00.0", "uuid": "", "serial": NA, "vbios_version": NA,
-             "pci.device_id": "0x2E1210DE", "pci.sub_device_id": NA, "pci.domain": "0x000F", "pci.bus": "0x01",
-             "pci.device": "0x00", "memory.total": None, "memory.reserved": None, "power.limit": None,
-             "power.min_limit": None, "idle_power": 4.0, "load_power": 50.0, "idle_temp": 35.0,
-             "load_temp": 35.0, "sm_idle": 850, "sm_load": (2400, 3003), "clocks.max.sm": 3003,
-             "clocks.current.memory": None, "clocks.max.memory": None, "pstate_idle": "P8", "ecc": "N/A",
-             "mig": "N/A", "pcie.link.gen.current": NA, "pcie.link.width.current": NA, "ecc.mode.current": NA},
+    "h100": {
+        "name": "NVIDIA H100 80GB HBM3",
+        "compute_cap": "9.0",
+        "driver_version": "580.159.04",
+        "cuda": "13.0",
+        "pci.bus_id": "00000000:00:06.0",
+        "uuid": "GPU-9c8cbba9-953c-e8c8-98ae-d32a0fd7fdf3",
+        "serial": "1752824025700",
+        "vbios_version": "96.00.DA.00.0C",
+        "pci.device_id": "0x233010DE",
+        "pci.sub_device_id": "0x16C110DE",
+        "pci.domain": "0x0000",
+        "pci.bus": "0x00",
+        "pci.device": "0x06",
+        "memory.total": 81559,
+        "memory.reserved": 480,
+        "power.limit": 700.0,
+        "power.min_limit": 200.0,
+        "idle_power": 72.0,
+        "load_power": 630.0,
+        "idle_temp": 40.0,
+        "load_temp": 17.0,
+        "sm_idle": 1980,
+        "sm_load": (1350, 1410),
+        "clocks.max.sm": 1980,
+        "clocks.current.memory": 2619,
+        "clocks.max.memory": 2619,
+        "pstate_idle": "P0",
+        "ecc": "0",
+        "mig": "Disabled",
+        "pcie.link.gen.current": "5",
+        "pcie.link.width.current": "16",
+        "ecc.mode.current": "Enabled",
+    },
+    "gb10": {
+        "name": "NVIDIA GB10",
+        "compute_cap": "12.1",
+        "driver_version": "580.95.05",
+        "cuda": "13.0",
+        "pci.bus_id": "0000000F:01:00.0",
+        "uuid": "",
+        "serial": NA,
+        "vbios_version": NA,
+        "pci.device_id": "0x2E1210DE",
+        "pci.sub_device_id": NA,
+        "pci.domain": "0x000F",
+        "pci.bus": "0x01",
+        "pci.device": "0x00",
+        "memory.total": None,
+        "memory.reserved": None,
+        "power.limit": None,
+        "power.min_limit": None,
+        "idle_power": 4.0,
+        "load_power": 50.0,
+        "idle_temp": 35.0,
+        "load_temp": 35.0,
+        "sm_idle": 850,
+        "sm_load": (2400, 3003),
+        "clocks.max.sm": 3003,
+        "clocks.current.memory": None,
+        "clocks.max.memory": None,
+        "pstate_idle": "P8",
+        "ecc": "N/A",
+        "mig": "N/A",
+        "pcie.link.gen.current": NA,
+        "pcie.link.width.current": NA,
+        "ecc.mode.current": NA,
+    },
 }
 
 
@@ -104,8 +202,12 @@ class Gpu:
         if now - self._pid_asked_at >= 1.0:
             self._pid_asked_at = now
             try:
-                done = subprocess.run(["systemctl", "show", GPU_UNIT, "-p", "MainPID", "--value"],
-                                      capture_output=True, text=True, timeout=5)
+                done = subprocess.run(
+                    ["systemctl", "show", GPU_UNIT, "-p", "MainPID", "--value"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                )
                 self._pid = int(done.stdout.strip() or 0)
             except (OSError, ValueError, subprocess.SubprocessError):
                 self._pid = 0
@@ -137,8 +239,13 @@ class Gpu:
         apps = []
         for pid in pids:
             argv = proc_cmdline(pid)
-            apps.append({"pid": str(pid), "process_name": argv[0] if argv else proc_exe(pid),
-                         "used_gpu_memory": str((proc_status_kib(pid, "VmRSS") or 0) // 1024)})
+            apps.append(
+                {
+                    "pid": str(pid),
+                    "process_name": argv[0] if argv else proc_exe(pid),
+                    "used_gpu_memory": str((proc_status_kib(pid, "VmRSS") or 0) // 1024),
+                }
+            )
         return apps
 
     def sample(self) -> dict[str, str]:
@@ -165,40 +272,76 @@ class Gpu:
             reasons = controls.reasons
             sm = sm * 45 // 100 if reasons & HW_SLOWDOWN else sm * 3 // 4 if reasons & SW_SLOWDOWN else sm
         used = sum(int(app["used_gpu_memory"]) for app in self.apps())
-        values = {key: p[key] for key in ("name", "compute_cap", "driver_version", "pci.bus_id", "uuid", "serial",
-                                           "vbios_version", "pci.device_id", "pci.sub_device_id", "pci.domain",
-                                           "pci.bus", "pci.device", "pcie.link.gen.current",
-                                           "pcie.link.width.current", "ecc.mode.current")}
+        values = {
+            key: p[key]
+            for key in (
+                "name",
+                "compute_cap",
+                "driver_version",
+                "pci.bus_id",
+                "uuid",
+                "serial",
+                "vbios_version",
+                "pci.device_id",
+                "pci.sub_device_id",
+                "pci.domain",
+                "pci.bus",
+                "pci.device",
+                "pcie.link.gen.current",
+                "pcie.link.width.current",
+                "ecc.mode.current",
+            )
+        }
 
         def num(value, fmt="{}") -> str:
             return NA if value is None else fmt.format(value)
 
         total, now = p["memory.total"], time.time()
-        values.update({
-            "timestamp": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}",
-            "count": "1", "index": "0", "persistence_mode": "Enabled", "compute_mode": "Default",
-            "display_active": "Disabled", "display_attached": "No", "fan.speed": NA,
-            "pstate": "P0" if util else p["pstate_idle"], "temperature.gpu": str(round(self.temp)),
-            "temperature.memory": str(round(self.temp) - 8) if p["profile"] == "h100" else NA,
-            "utilization.gpu": str(util),
-            "utilization.memory": str(round(util * 0.3)) if p["profile"] == "h100" else "0",
-            "utilization.encoder": "0", "utilization.decoder": "0", "utilization.jpeg": "0", "utilization.ofa": "0",
-            "memory.total": num(total), "memory.reserved": num(p["memory.reserved"]),
-            "memory.used": num(None if total is None else used),
-            "memory.free": num(None if total is None else max(0, total - used - p["memory.reserved"] + 1)),
-            "power.draw": f"{power:.2f}", "power.draw.average": f"{power * 0.99:.2f}",
-            "power.draw.instant": f"{power * (1 + 0.02 * jitter):.2f}",
-            "power.limit": num(p["power.limit"], "{:.2f}"), "enforced.power.limit": num(p["power.limit"], "{:.2f}"),
-            "power.default_limit": num(p["power.limit"], "{:.2f}"), "power.max_limit": num(p["power.limit"], "{:.2f}"),
-            "power.min_limit": num(p["power.min_limit"], "{:.2f}"),
-            "clocks.current.sm": str(sm), "clocks.current.graphics": str(sm),
-            "clocks.current.memory": num(p["clocks.current.memory"]), "clocks.max.sm": str(p["clocks.max.sm"]),
-            "clocks.max.graphics": str(p["clocks.max.sm"]), "clocks.max.memory": num(p["clocks.max.memory"]),
-            "clocks_event_reasons.active": f"0x{reasons:016X}",
-            **{f"clocks_event_reasons.{name}": "Active" if reasons & bit else "Not Active"
-               for bit, name in REASON_FIELDS.items()},
-            "mig.mode.current": p["mig"] if p["mig"] != "N/A" else NA,
-        })
+        values.update(
+            {
+                "timestamp": time.strftime("%Y/%m/%d %H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}",
+                "count": "1",
+                "index": "0",
+                "persistence_mode": "Enabled",
+                "compute_mode": "Default",
+                "display_active": "Disabled",
+                "display_attached": "No",
+                "fan.speed": NA,
+                "pstate": "P0" if util else p["pstate_idle"],
+                "temperature.gpu": str(round(self.temp)),
+                "temperature.memory": str(round(self.temp) - 8) if p["profile"] == "h100" else NA,
+                "utilization.gpu": str(util),
+                "utilization.memory": str(round(util * 0.3)) if p["profile"] == "h100" else "0",
+                "utilization.encoder": "0",
+                "utilization.decoder": "0",
+                "utilization.jpeg": "0",
+                "utilization.ofa": "0",
+                "memory.total": num(total),
+                "memory.reserved": num(p["memory.reserved"]),
+                "memory.used": num(None if total is None else used),
+                "memory.free": num(None if total is None else max(0, total - used - p["memory.reserved"] + 1)),
+                "power.draw": f"{power:.2f}",
+                "power.draw.average": f"{power * 0.99:.2f}",
+                "power.draw.instant": f"{power * (1 + 0.02 * jitter):.2f}",
+                "power.limit": num(p["power.limit"], "{:.2f}"),
+                "enforced.power.limit": num(p["power.limit"], "{:.2f}"),
+                "power.default_limit": num(p["power.limit"], "{:.2f}"),
+                "power.max_limit": num(p["power.limit"], "{:.2f}"),
+                "power.min_limit": num(p["power.min_limit"], "{:.2f}"),
+                "clocks.current.sm": str(sm),
+                "clocks.current.graphics": str(sm),
+                "clocks.current.memory": num(p["clocks.current.memory"]),
+                "clocks.max.sm": str(p["clocks.max.sm"]),
+                "clocks.max.graphics": str(p["clocks.max.sm"]),
+                "clocks.max.memory": num(p["clocks.max.memory"]),
+                "clocks_event_reasons.active": f"0x{reasons:016X}",
+                **{
+                    f"clocks_event_reasons.{name}": "Active" if reasons & bit else "Not Active"
+                    for bit, name in REASON_FIELDS.items()
+                },
+                "mig.mode.current": p["mig"] if p["mig"] != "N/A" else NA,
+            }
+        )
         return values
 
 

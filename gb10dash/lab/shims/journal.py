@@ -1,4 +1,5 @@
 """The lab journal: an append-only JSONL file of entries already in `journalctl -o json` form."""
+
 from __future__ import annotations
 
 import hashlib
@@ -102,9 +103,14 @@ class Journal:
         realtime, mono = now_us()
         xhash = hashlib.blake2b(repr((seq, sorted(fields.items()))).encode(), digest_size=8).hexdigest()
         cursor = f"s={self.seqnum_id};i={seq:x};b={self.boot_id};m={mono:x};t={realtime:x};x={xhash}"
-        entry: dict = {"__CURSOR": cursor, "__REALTIME_TIMESTAMP": str(realtime),
-                       "__MONOTONIC_TIMESTAMP": str(mono), "__SEQNUM": str(seq),
-                       "__SEQNUM_ID": self.seqnum_id, "_BOOT_ID": self.boot_id}
+        entry: dict = {
+            "__CURSOR": cursor,
+            "__REALTIME_TIMESTAMP": str(realtime),
+            "__MONOTONIC_TIMESTAMP": str(mono),
+            "__SEQNUM": str(seq),
+            "__SEQNUM_ID": self.seqnum_id,
+            "_BOOT_ID": self.boot_id,
+        }
         for key, value in fields.items():
             entry[key] = encode_value(value)
         entry.setdefault("_MACHINE_ID", self.machine_id)
@@ -132,22 +138,44 @@ def stdout_fields(meta: dict, pid: int, message: bytes | str) -> dict[str, str |
     """Fields journald records for one line a service wrote to its stdout/stderr stream."""
     unit = meta["unit"]
     return {
-        "PRIORITY": "6", "SYSLOG_FACILITY": "3", "_UID": str(meta.get("uid", os.getuid())),
-        "_GID": str(meta.get("gid", os.getgid())), "_TRANSPORT": "stdout", "_STREAM_ID": meta["stream_id"],
-        "SYSLOG_IDENTIFIER": meta["identifier"], "_PID": str(pid), "_COMM": meta["comm"], "_EXE": meta["exe"],
-        "_CMDLINE": meta["cmdline"], "_SYSTEMD_CGROUP": f"/system.slice/{unit}", "_SYSTEMD_UNIT": unit,
-        "_SYSTEMD_SLICE": "system.slice", "_SYSTEMD_INVOCATION_ID": meta["invocation_id"], "MESSAGE": message,
+        "PRIORITY": "6",
+        "SYSLOG_FACILITY": "3",
+        "_UID": str(meta.get("uid", os.getuid())),
+        "_GID": str(meta.get("gid", os.getgid())),
+        "_TRANSPORT": "stdout",
+        "_STREAM_ID": meta["stream_id"],
+        "SYSLOG_IDENTIFIER": meta["identifier"],
+        "_PID": str(pid),
+        "_COMM": meta["comm"],
+        "_EXE": meta["exe"],
+        "_CMDLINE": meta["cmdline"],
+        "_SYSTEMD_CGROUP": f"/system.slice/{unit}",
+        "_SYSTEMD_UNIT": unit,
+        "_SYSTEMD_SLICE": "system.slice",
+        "_SYSTEMD_INVOCATION_ID": meta["invocation_id"],
+        "MESSAGE": message,
     }
 
 
-def systemd_fields(unit: str, message: str, priority: int = 6, invocation_id: str = "",
-                   extra: dict[str, str] | None = None) -> dict[str, str | bytes]:
+def systemd_fields(
+    unit: str, message: str, priority: int = 6, invocation_id: str = "", extra: dict[str, str] | None = None
+) -> dict[str, str | bytes]:
     """Fields of a message PID 1 logs about a unit (UNIT=, SYSLOG_IDENTIFIER=systemd, _PID=1)."""
     fields: dict[str, str | bytes] = {
-        "PRIORITY": str(priority), "SYSLOG_FACILITY": "3", "SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal",
-        "_PID": "1", "_UID": "0", "_GID": "0", "_COMM": "systemd", "_EXE": "/usr/lib/systemd/systemd",
-        "_CMDLINE": "/sbin/init splash", "_SYSTEMD_CGROUP": "/init.scope", "_SYSTEMD_UNIT": "init.scope",
-        "_SYSTEMD_SLICE": "-.slice", "UNIT": unit,
+        "PRIORITY": str(priority),
+        "SYSLOG_FACILITY": "3",
+        "SYSLOG_IDENTIFIER": "systemd",
+        "_TRANSPORT": "journal",
+        "_PID": "1",
+        "_UID": "0",
+        "_GID": "0",
+        "_COMM": "systemd",
+        "_EXE": "/usr/lib/systemd/systemd",
+        "_CMDLINE": "/sbin/init splash",
+        "_SYSTEMD_CGROUP": "/init.scope",
+        "_SYSTEMD_UNIT": "init.scope",
+        "_SYSTEMD_SLICE": "-.slice",
+        "UNIT": unit,
     }
     if invocation_id:
         fields["INVOCATION_ID"] = invocation_id
@@ -162,8 +190,11 @@ def unit_meta(unit: str, argv: list[str], pid: int, invocation_id: str, identifi
 
     cmdline = proc_cmdline(pid) or argv
     return {
-        "unit": unit, "stream_id": uuid.uuid4().hex, "invocation_id": invocation_id,
+        "unit": unit,
+        "stream_id": uuid.uuid4().hex,
+        "invocation_id": invocation_id,
         "identifier": identifier or os.path.basename(argv[0] if argv else unit),
         "comm": proc_comm(pid) or os.path.basename(argv[0] if argv else "")[:15],
-        "exe": proc_exe(pid) or (argv[0] if argv else ""), "cmdline": " ".join(cmdline),
+        "exe": proc_exe(pid) or (argv[0] if argv else ""),
+        "cmdline": " ".join(cmdline),
     }

@@ -3,6 +3,7 @@
 Usage: python -m gb10dash.lab.shims.journal_append UNIT MESSAGE...   (one entry per MESSAGE; `-` reads stdin lines)
 Prints the cursor of each entry written.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ def append_unit_lines(unit: str, messages: list[str | bytes], root: Path | None 
     cfg = state["config"]
     argv = state["exec_argv"] or (cfg["exec_start"][0]["argv"] if cfg.get("exec_start") else [unit])
     pid = state["main_pid"] if pid_alive(state["main_pid"]) else os.getpid()
-    meta = unit_meta(unit, argv, pid if pid != os.getpid() else -1, state["invocation_id"],
-                     cfg.get("syslog_identifier", ""))
+    meta = unit_meta(
+        unit, argv, pid if pid != os.getpid() else -1, state["invocation_id"], cfg.get("syslog_identifier", "")
+    )
     return Journal(root).append([stdout_fields(meta, pid, m) for m in messages])
 
 

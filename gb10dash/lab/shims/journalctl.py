@@ -1,5 +1,6 @@
 """journalctl shim: -u UNIT, -o json|short|short-iso|short-unix|short-precise|cat, -n N, -f, --after-cursor,
 --cursor, --since/--until, -a, -q, --no-pager (ignored), -b (ignored)."""
+
 from __future__ import annotations
 
 import select
@@ -13,8 +14,19 @@ from .journal import Journal, message_bytes, parse_cursor
 from .unitfile import unit_name
 
 OUTPUTS = {"json", "short", "short-iso", "short-unix", "short-precise", "cat"}
-IGNORED = {"--no-pager", "-b", "--boot", "--system", "-x", "--catalog", "--no-hostname", "-l", "--full", "-m",
-           "--merge"}
+IGNORED = {
+    "--no-pager",
+    "-b",
+    "--boot",
+    "--system",
+    "-x",
+    "--catalog",
+    "--no-hostname",
+    "-l",
+    "--full",
+    "-m",
+    "--merge",
+}
 
 
 class Usage(Exception):
@@ -73,8 +85,18 @@ def parse_time(text: str) -> float:
 
 
 def parse(argv: list[str]) -> dict:
-    opts: dict = {"units": [], "output": "short", "lines": None, "follow": False, "after": None, "cursor": None,
-                  "since": None, "until": None, "all": False, "quiet": False}
+    opts: dict = {
+        "units": [],
+        "output": "short",
+        "lines": None,
+        "follow": False,
+        "after": None,
+        "cursor": None,
+        "since": None,
+        "until": None,
+        "all": False,
+        "quiet": False,
+    }
     argv = list(argv)
     for i, arg in enumerate(argv):  # `-n` takes an optional number: `-n -f` means `-n 10 -f`
         if arg in ("-n", "--lines") and not (i + 1 < len(argv) and (argv[i + 1].isdigit() or argv[i + 1] == "all")):
@@ -85,8 +107,9 @@ def parse(argv: list[str]) -> dict:
         if arg in IGNORED or key in ("--boot", "--output-fields"):
             continue
         if arg in ("-u", "--unit") or key == "--unit" or (arg.startswith("-u") and len(arg) > 2):
-            opts["units"].append(unit_name(val if eq else arg[2:] if arg.startswith("-u") and len(arg) > 2
-                                           else next(it, "")))
+            opts["units"].append(
+                unit_name(val if eq else arg[2:] if arg.startswith("-u") and len(arg) > 2 else next(it, ""))
+            )
         elif arg in ("-o", "--output") or key == "--output" or (arg.startswith("-o") and len(arg) > 2):
             opts["output"] = val if eq else arg[2:] if len(arg) > 2 and arg[1] == "o" else next(it, "")
             if opts["output"] not in OUTPUTS:
@@ -115,8 +138,11 @@ def parse(argv: list[str]) -> dict:
         elif arg in ("-q", "--quiet"):
             opts["quiet"] = True
         else:
-            raise Usage(f"journalctl: unrecognized option '{arg}'" if arg.startswith("-")
-                        else f"Failed to add match '{arg}': Invalid argument")
+            raise Usage(
+                f"journalctl: unrecognized option '{arg}'"
+                if arg.startswith("-")
+                else f"Failed to add match '{arg}': Invalid argument"
+            )
     return opts
 
 
@@ -128,6 +154,7 @@ def _wanted(opts: dict):
             return False
         usec = int(entry["__REALTIME_TIMESTAMP"]) / 1e6
         return not ((opts["since"] and usec < opts["since"]) or (opts["until"] and usec > opts["until"]))
+
     return match
 
 
@@ -162,7 +189,7 @@ def main(argv: list[str]) -> int:
             start = _position(entries, opts["after"] or opts["cursor"], opts["after"] is None)
             chosen = [e for e in entries[start:] if match(e[1])]
             if opts["lines"] is not None and not opts["follow"]:
-                chosen = chosen[:opts["lines"]]
+                chosen = chosen[: opts["lines"]]
         else:
             chosen = [e for e in entries if match(e[1])]
             lines = opts["lines"] if opts["lines"] is not None else (10 if opts["follow"] else None)

@@ -5,6 +5,7 @@ Fault injection: $GB10LAB_ROOT/state/nvidia-smi-fail holding `error` (driver not
 `unknown-field` (the last queried field is refused, exit 2) or `na` (every value [N/A]).
 Clock event reasons, a pinned power draw and the load: the files of gpu_controls.py (read every sample).
 """
+
 from __future__ import annotations
 
 import signal
@@ -15,13 +16,29 @@ from .common import lab_root, run_main
 from .gpu import NA, UNIT_OF, Gpu, query_gpu_fields
 from .smi_table import render_list, render_table, render_version
 
-APP_FIELDS = {"timestamp": "timestamp", "gpu_name": "gpu_name", "gpu_bus_id": "gpu_bus_id",
-              "gpu_serial": "gpu_serial", "gpu_uuid": "gpu_uuid", "pid": "pid", "process_name": "process_name",
-              "name": "process_name", "used_gpu_memory": "used_gpu_memory", "used_memory": "used_gpu_memory"}
-APP_FROM_GPU = {"timestamp": "timestamp", "gpu_name": "name", "gpu_bus_id": "pci.bus_id", "gpu_serial": "serial",
-                "gpu_uuid": "uuid"}
-DRIVER_ERROR = ("NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
-                "Make sure that the latest NVIDIA driver is installed and running.\n")
+APP_FIELDS = {
+    "timestamp": "timestamp",
+    "gpu_name": "gpu_name",
+    "gpu_bus_id": "gpu_bus_id",
+    "gpu_serial": "gpu_serial",
+    "gpu_uuid": "gpu_uuid",
+    "pid": "pid",
+    "process_name": "process_name",
+    "name": "process_name",
+    "used_gpu_memory": "used_gpu_memory",
+    "used_memory": "used_gpu_memory",
+}
+APP_FROM_GPU = {
+    "timestamp": "timestamp",
+    "gpu_name": "name",
+    "gpu_bus_id": "pci.bus_id",
+    "gpu_serial": "serial",
+    "gpu_uuid": "uuid",
+}
+DRIVER_ERROR = (
+    "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+    "Make sure that the latest NVIDIA driver is installed and running.\n"
+)
 
 
 class Fail(Exception):
@@ -45,7 +62,7 @@ def parse(argv: list[str]) -> dict:
         arg = argv[i]
         key, eq, val = arg.partition("=")
 
-        def value() -> str:
+        def value(arg: str = arg, eq: str = eq, val: str = val) -> str:
             nonlocal i
             if eq:
                 return val

@@ -1,4 +1,5 @@
 """`systemctl show` properties of a lab unit, in systemd's order and formats."""
+
 from __future__ import annotations
 
 import signal
@@ -12,7 +13,7 @@ RESULT_DEFAULTS = {"ReloadResult": "success", "CleanResult": "success"}
 
 
 def _usec(seconds: float | None) -> int | None:
-    return None if seconds is None else int(round(seconds * 1_000_000))
+    return None if seconds is None else round(seconds * 1_000_000)
 
 
 def exec_start_value(cfg: dict, state: dict, style: str) -> str:
@@ -33,10 +34,12 @@ def exec_start_value(cfg: dict, state: dict, style: str) -> str:
     else:
         name = signal.Signals(status).name[3:] if status in signal.Signals._value2member_map_ else str(status)
         status_text = f"{status}/{name}"
-    return (f"{{ path={resolve_exec(entry['argv'])} ; argv[]={' '.join(entry['argv'])} ; "
-            f"ignore_errors={'yes' if entry['ignore_errors'] else 'no'} ; start_time=[{start or 'n/a'}] ; "
-            f"stop_time=[{stop or 'n/a'}] ; pid={state['exec_main_pid'] if ran else 0} ; "
-            f"code={CODES.get(code, '(null)')} ; status={status_text} }}")
+    return (
+        f"{{ path={resolve_exec(entry['argv'])} ; argv[]={' '.join(entry['argv'])} ; "
+        f"ignore_errors={'yes' if entry['ignore_errors'] else 'no'} ; start_time=[{start or 'n/a'}] ; "
+        f"stop_time=[{stop or 'n/a'}] ; pid={state['exec_main_pid'] if ran else 0} ; "
+        f"code={CODES.get(code, '(null)')} ; status={status_text} }}"
+    )
 
 
 def properties(unit: str, state: dict, root: Path | None, style: str = "pretty") -> list[tuple[str, str]]:
@@ -55,44 +58,85 @@ def properties(unit: str, state: dict, root: Path | None, style: str = "pretty")
     exit_rt, exit_mono = state["exec_main_exit"]
     loaded = cfg["load_state"] == "loaded"
     props = [
-        ("Type", cfg["type"]), ("ExitType", "main"), ("Restart", cfg["restart"]), ("RestartMode", "normal"),
-        ("NotifyAccess", "none"), ("RestartUSec", format_timespan(_usec(cfg["restart_sec"]))),
-        ("RestartSteps", "0"), ("RestartMaxDelayUSec", "infinity"),
-        ("RestartUSecNext", format_timespan(_usec(cfg["restart_sec"]))), ("TimeoutStartUSec", "1min 30s"),
+        ("Type", cfg["type"]),
+        ("ExitType", "main"),
+        ("Restart", cfg["restart"]),
+        ("RestartMode", "normal"),
+        ("NotifyAccess", "none"),
+        ("RestartUSec", format_timespan(_usec(cfg["restart_sec"]))),
+        ("RestartSteps", "0"),
+        ("RestartMaxDelayUSec", "infinity"),
+        ("RestartUSecNext", format_timespan(_usec(cfg["restart_sec"]))),
+        ("TimeoutStartUSec", "1min 30s"),
         ("TimeoutStopUSec", format_timespan(_usec(cfg["timeout_stop_sec"]))),
         ("TimeoutAbortUSec", format_timespan(_usec(cfg["timeout_stop_sec"]))),
-        ("TimeoutStartFailureMode", "terminate"), ("TimeoutStopFailureMode", "terminate"),
-        ("RuntimeMaxUSec", "infinity"), ("RuntimeRandomizedExtraUSec", "0"), ("WatchdogUSec", "0"),
-        ("WatchdogTimestampMonotonic", "0"), ("RootDirectoryStartOnly", "no"), ("RemainAfterExit", "no"),
-        ("GuessMainPID", "yes"), ("MainPID", str(main_pid)), ("ControlPID", "0"),
-        ("FileDescriptorStoreMax", "0"), ("NFileDescriptorStore", "0"), ("FileDescriptorStorePreserve", "restart"),
-        ("StatusErrno", "0"), ("Result", state["result"]), *RESULT_DEFAULTS.items(),
-        ("UID", "[not set]"), ("GID", "[not set]"), ("NRestarts", str(state["n_restarts"])), ("OOMPolicy", "stop"),
-        ("ReloadSignal", "1"), ("ExecMainStartTimestamp", format_timestamp(start_rt, style)),
+        ("TimeoutStartFailureMode", "terminate"),
+        ("TimeoutStopFailureMode", "terminate"),
+        ("RuntimeMaxUSec", "infinity"),
+        ("RuntimeRandomizedExtraUSec", "0"),
+        ("WatchdogUSec", "0"),
+        ("WatchdogTimestampMonotonic", "0"),
+        ("RootDirectoryStartOnly", "no"),
+        ("RemainAfterExit", "no"),
+        ("GuessMainPID", "yes"),
+        ("MainPID", str(main_pid)),
+        ("ControlPID", "0"),
+        ("FileDescriptorStoreMax", "0"),
+        ("NFileDescriptorStore", "0"),
+        ("FileDescriptorStorePreserve", "restart"),
+        ("StatusErrno", "0"),
+        ("Result", state["result"]),
+        *RESULT_DEFAULTS.items(),
+        ("UID", "[not set]"),
+        ("GID", "[not set]"),
+        ("NRestarts", str(state["n_restarts"])),
+        ("OOMPolicy", "stop"),
+        ("ReloadSignal", "1"),
+        ("ExecMainStartTimestamp", format_timestamp(start_rt, style)),
         ("ExecMainStartTimestampMonotonic", str(start_mono)),
         ("ExecMainExitTimestamp", format_timestamp(exit_rt, style)),
-        ("ExecMainExitTimestampMonotonic", str(exit_mono)), ("ExecMainPID", str(state["exec_main_pid"])),
-        ("ExecMainCode", str(state["exec_main_code"])), ("ExecMainStatus", str(state["exec_main_status"])),
-        ("ExecStart", exec_start_value(cfg, state, style)), ("Slice", "system.slice" if loaded else ""),
+        ("ExecMainExitTimestampMonotonic", str(exit_mono)),
+        ("ExecMainPID", str(state["exec_main_pid"])),
+        ("ExecMainCode", str(state["exec_main_code"])),
+        ("ExecMainStatus", str(state["exec_main_status"])),
+        ("ExecStart", exec_start_value(cfg, state, style)),
+        ("Slice", "system.slice" if loaded else ""),
         ("ControlGroup", f"/system.slice/{unit}" if main_pid else ""),
         ("MemoryCurrent", str(rss * 1024) if rss is not None else "[not set]"),
         ("CPUUsageNSec", str(int(cpu * 1e9)) if cpu is not None else "[not set]"),
         ("TasksCurrent", str(tasks) if tasks is not None else "[not set]"),
         ("Environment", " ".join(f"{k}={v}" for k, v in cfg["environment"].items())),
-        ("WorkingDirectory", cfg["working_directory"]), ("KillMode", "control-group"), ("KillSignal", "15"),
+        ("WorkingDirectory", cfg["working_directory"]),
+        ("KillMode", "control-group"),
+        ("KillSignal", "15"),
         ("SyslogIdentifier", cfg["syslog_identifier"]),
-        ("Id", unit), ("Names", unit),
+        ("Id", unit),
+        ("Names", unit),
         *[(key, cfg["unit"].get(key, "")) for key in ("Requires", "Wants", "After", "RequiresMountsFor")],
-        ("Description", cfg["description"]), ("LoadState", cfg["load_state"]),
-        ("ActiveState", state["active_state"]), ("FreezerState", "running"), ("SubState", state["sub_state"]),
-        ("FragmentPath", cfg["fragment_path"]), ("DropInPaths", " ".join(cfg["dropin_paths"])),
-        ("UnitFileState", "enabled" if loaded else ""), ("UnitFilePreset", "enabled" if loaded else ""),
-        *stamp("StateChange"), *stamp("InactiveExit"), *stamp("ActiveEnter"), *stamp("ActiveExit"),
+        ("Description", cfg["description"]),
+        ("LoadState", cfg["load_state"]),
+        ("ActiveState", state["active_state"]),
+        ("FreezerState", "running"),
+        ("SubState", state["sub_state"]),
+        ("FragmentPath", cfg["fragment_path"]),
+        ("DropInPaths", " ".join(cfg["dropin_paths"])),
+        ("UnitFileState", "enabled" if loaded else ""),
+        ("UnitFilePreset", "enabled" if loaded else ""),
+        *stamp("StateChange"),
+        *stamp("InactiveExit"),
+        *stamp("ActiveEnter"),
+        *stamp("ActiveExit"),
         *stamp("InactiveEnter"),
-        ("CanStart", "yes"), ("CanStop", "yes"), ("CanReload", "no"), ("CanIsolate", "no"),
-        ("StopWhenUnneeded", "no"), ("RefuseManualStart", "no"), ("RefuseManualStop", "no"),
+        ("CanStart", "yes"),
+        ("CanStop", "yes"),
+        ("CanReload", "no"),
+        ("CanIsolate", "no"),
+        ("StopWhenUnneeded", "no"),
+        ("RefuseManualStart", "no"),
+        ("RefuseManualStop", "no"),
         ("StartLimitIntervalUSec", format_timespan(_usec(cfg["start_limit_interval_sec"]))),
-        ("StartLimitBurst", str(cfg["start_limit_burst"])), ("StartLimitAction", "none"),
+        ("StartLimitBurst", str(cfg["start_limit_burst"])),
+        ("StartLimitAction", "none"),
         ("NeedDaemonReload", "yes" if need_daemon_reload(state, unit, root) else "no"),
         ("InvocationID", state["invocation_id"] if state["active_state"] != "inactive" else ""),
     ]

@@ -1,4 +1,5 @@
 """Human outputs of the nvidia-smi shim: the default table, -L and --version (layout of driver 580)."""
+
 from __future__ import annotations
 
 import time
@@ -29,8 +30,11 @@ def render_table(profile: dict, values: dict[str, str], apps: list[dict]) -> str
         "|                                         |                        |               MIG M. |",
         "|=========================================+========================+======================|",
         _cell_row(f"   0  {values['name']:<31}On  ", f"   {values['pci.bus_id']} Off ", f"{profile['ecc']:>21} "),
-        _cell_row(f" N/A  {values['temperature.gpu']:>3}C    {values['pstate']:<2}{f'{power}W':>16} /  {cap:>4} ",
-                  memory, f"{values['utilization.gpu']:>7}%      Default "),
+        _cell_row(
+            f" N/A  {values['temperature.gpu']:>3}C    {values['pstate']:<2}{f'{power}W':>16} /  {cap:>4} ",
+            memory,
+            f"{values['utilization.gpu']:>7}%      Default ",
+        ),
         _cell_row("", "", f"{profile['mig']:>21} "),
         SEP,
         "",
@@ -58,5 +62,7 @@ def render_list(values: dict[str, str]) -> str:
 def render_version(values: dict[str, str], profile: dict) -> str:
     driver = values["driver_version"]
     nvml = ".".join(driver.split(".")[:2])
-    return (f"NVIDIA-SMI version  : {driver}\nNVML version        : {nvml}\nDRIVER version      : {driver}\n"
-            f"CUDA Version        : {profile['cuda']}")
+    return (
+        f"NVIDIA-SMI version  : {driver}\nNVML version        : {nvml}\nDRIVER version      : {driver}\n"
+        f"CUDA Version        : {profile['cuda']}"
+    )

@@ -1,4 +1,5 @@
 """`systemctl status UNIT` text for a lab unit (for humans; the dashboard should use `show`)."""
+
 from __future__ import annotations
 
 import time

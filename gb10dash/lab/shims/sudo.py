@@ -5,6 +5,7 @@ messages, exit 1). Otherwise execs CMD with the caller's PATH followed by Debian
 `sudo -n systemctl …` reaches the lab's systemctl shim, and `sudo -n sysctl …` finds /usr/sbin/sysctl
 as real sudo does). Paths are passed through untouched: `sudo tee /etc/…` writes the real /etc/….
 """
+
 from __future__ import annotations
 
 import os
@@ -12,13 +13,15 @@ import sys
 
 from .common import lab_root, run_main
 
-USAGE = ("usage: sudo -h | -K | -k | -V\n"
-         "usage: sudo -v [-ABkNnS] [-g group] [-h host] [-p prompt] [-u user]\n"
-         "usage: sudo -l [-ABkNnS] [-g group] [-h host] [-p prompt] [-U user] [-u user] [command [arg ...]]\n"
-         "usage: sudo [-ABbEHkNnPS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
-         "[-T timeout] [-u user] [VAR=value] [-i | -s] [command [arg ...]]\n"
-         "usage: sudo -e [-ABkNnS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
-         "[-T timeout] [-u user] file ...")
+USAGE = (
+    "usage: sudo -h | -K | -k | -V\n"
+    "usage: sudo -v [-ABkNnS] [-g group] [-h host] [-p prompt] [-u user]\n"
+    "usage: sudo -l [-ABkNnS] [-g group] [-h host] [-p prompt] [-U user] [-u user] [command [arg ...]]\n"
+    "usage: sudo [-ABbEHkNnPS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
+    "[-T timeout] [-u user] [VAR=value] [-i | -s] [command [arg ...]]\n"
+    "usage: sudo -e [-ABkNnS] [-C num] [-D directory] [-g group] [-h host] [-p prompt] [-R directory] "
+    "[-T timeout] [-u user] file ..."
+)
 SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"  # Debian's sudoers default
 WITH_VALUE = {"-u", "-g", "-h", "-p", "-C", "-D", "-R", "-T", "-U"}
 
@@ -30,9 +33,11 @@ def _listing() -> str:
     import socket
 
     user, host = getpass.getuser(), socket.gethostname()
-    return (f"Matching Defaults entries for {user} on {host}:\n    env_reset, mail_badpass,\n"
-            f"    secure_path={SECURE_PATH.replace(':', chr(92) + ':')}, use_pty\n\n"
-            f"User {user} may run the following commands on {host}:\n    (ALL : ALL) NOPASSWD: ALL\n")
+    return (
+        f"Matching Defaults entries for {user} on {host}:\n    env_reset, mail_badpass,\n"
+        f"    secure_path={SECURE_PATH.replace(':', chr(92) + ':')}, use_pty\n\n"
+        f"User {user} may run the following commands on {host}:\n    (ALL : ALL) NOPASSWD: ALL\n"
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -63,8 +68,11 @@ def main(argv: list[str]) -> int:
         if non_interactive:
             print("sudo: a password is required", file=sys.stderr)
         else:
-            print("sudo: a terminal is required to read the password; either use the -S option to read from "
-                  "standard input or configure an askpass helper\nsudo: a password is required", file=sys.stderr)
+            print(
+                "sudo: a terminal is required to read the password; either use the -S option to read from "
+                "standard input or configure an askpass helper\nsudo: a password is required",
+                file=sys.stderr,
+            )
         return 1
     sys.stdout.flush()
     os.environ["PATH"] = os.pathsep.join([os.environ.get("PATH", ""), SECURE_PATH]).lstrip(os.pathsep)

@@ -3,6 +3,7 @@
 Started by `systemctl start` (double fork + setsid); SIGTERM to the supervisor means `systemctl stop`.
 Usage: python -m gb10dash.lab.shims.supervisor UNIT
 """
+
 from __future__ import annotations
 
 import os
@@ -19,8 +20,18 @@ from .journal import Journal, stdout_fields, systemd_fields, unit_meta
 from .unitfile import DEFAULT_PATH, expand_env, resolve_exec
 from .unitstate import locked_state, record_start, set_active
 
-EXIT_NAMES = {0: "SUCCESS", 1: "FAILURE", 2: "INVALIDARGUMENT", 3: "NOTIMPLEMENTED", 4: "NOPERMISSION",
-              5: "NOTINSTALLED", 6: "NOTCONFIGURED", 7: "NOTRUNNING", 200: "CHDIR", 203: "EXEC"}
+EXIT_NAMES = {
+    0: "SUCCESS",
+    1: "FAILURE",
+    2: "INVALIDARGUMENT",
+    3: "NOTIMPLEMENTED",
+    4: "NOPERMISSION",
+    5: "NOTINSTALLED",
+    6: "NOTCONFIGURED",
+    7: "NOTRUNNING",
+    200: "CHDIR",
+    203: "EXEC",
+}
 CLEAN_SIGNALS = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGPIPE)
 CLD_EXITED, CLD_KILLED, CLD_DUMPED = 1, 2, 3
 
@@ -90,8 +101,17 @@ class Supervisor:
         try:
             if not os.path.isdir(cwd):
                 raise NotADirectoryError(2, "No such file or directory", cwd)
-            proc = subprocess.Popen(argv, executable=path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, cwd=cwd, env=env, process_group=0, close_fds=True)
+            proc = subprocess.Popen(
+                argv,
+                executable=path,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                cwd=cwd,
+                env=env,
+                process_group=0,
+                close_fds=True,
+            )
         except OSError as exc:
             step, status = ("CHDIR", 200) if isinstance(exc, NotADirectoryError) else ("EXEC", 203)
             if isinstance(exc, FileNotFoundError) and step == "EXEC":
@@ -109,9 +129,19 @@ class Supervisor:
     def _started(self, pid: int, argv: list[str], path: str, ignore: bool) -> None:
         self.log(f"Started {self.name}.", 6, JOB_TYPE="start", JOB_RESULT="done")
         with locked_state(self.unit, self.root) as state:
-            state.update(main_pid=pid, exec_main_pid=pid, exec_main_code=0, exec_main_status=0, exec_argv=argv,
-                         exec_path=path, exec_ignore_errors=ignore, exec_main_start=list(now_us()),
-                         exec_main_exit=[0, 0], invocation_id=self.invocation_id, result="success")
+            state.update(
+                main_pid=pid,
+                exec_main_pid=pid,
+                exec_main_code=0,
+                exec_main_status=0,
+                exec_argv=argv,
+                exec_path=path,
+                exec_ignore_errors=ignore,
+                exec_main_start=list(now_us()),
+                exec_main_exit=[0, 0],
+                invocation_id=self.invocation_id,
+                result="success",
+            )
             set_active(state, "active", "running")
 
     def _pump(self, proc: subprocess.Popen, meta: dict) -> None:
@@ -181,15 +211,23 @@ class Supervisor:
             self.log(f"{self.unit}: Failed with result '{result}'.", 4)
         self.log(f"Stopped {self.name}.", 6, JOB_TYPE="stop", JOB_RESULT="done")
         self.log(f"{self.unit}: Consumed {cpu_text(self.cpu)} CPU time.", 6)
-        self.finish("inactive" if result == "success" else "failed", "dead" if result == "success" else "failed",
-                    **self._exit_fields(result))
+        self.finish(
+            "inactive" if result == "success" else "failed",
+            "dead" if result == "success" else "failed",
+            **self._exit_fields(result),
+        )
 
     def exited(self) -> bool:
         """Main process ended on its own: journal it, set state; True when Restart= asks for a restart."""
         clean, result = self._clean(), self._result()
         killed = self.exit_info[0] != CLD_EXITED
-        policy = {"always": True, "on-success": clean, "on-failure": not clean,
-                  "on-abnormal": killed and not clean, "on-abort": killed and not clean}
+        policy = {
+            "always": True,
+            "on-success": clean,
+            "on-failure": not clean,
+            "on-abnormal": killed and not clean,
+            "on-abort": killed and not clean,
+        }
         restart = policy.get(self.cfg["restart"], False)
         if clean:
             self.log(f"{self.unit}: Deactivated successfully.", 6)

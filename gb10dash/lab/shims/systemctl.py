@@ -2,6 +2,7 @@
 
 Usage: python -m gb10dash.lab.shims.systemctl [OPTIONS] VERB [UNIT...]
 """
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,17 @@ from .journal import Journal, systemd_fields
 from .show import properties, render
 from .status import render_status
 from .unitfile import unit_files, unit_name
-from .unitstate import (SUPERVISOR_MODULE, daemon_reload, locked_state, need_daemon_reload, read_state,
-                        record_start, set_active, supervisor_alive, unit_paths)
+from .unitstate import (
+    SUPERVISOR_MODULE,
+    daemon_reload,
+    locked_state,
+    need_daemon_reload,
+    read_state,
+    record_start,
+    set_active,
+    supervisor_alive,
+    unit_paths,
+)
 
 FLAGS = {"--no-pager", "--no-legend", "--no-ask-password", "--plain", "--full", "-l", "--system", "--no-block"}
 START_WAIT_S = 15.0
@@ -41,7 +51,7 @@ def parse(argv: list[str]) -> Options:
         if arg in ("-p", "--property", "-P"):
             opts.props += next(it, "").split(",")
             opts.value = opts.value or arg == "-P"
-        elif key == "--property" and eq or (arg.startswith("-p") and len(arg) > 2):
+        elif (key == "--property" and eq) or (arg.startswith("-p") and len(arg) > 2):
             opts.props += (val if eq else arg[2:]).split(",")
         elif arg == "--value":
             opts.value = True
@@ -70,8 +80,11 @@ def _fail(message: str, code: int) -> int:
 
 def _warn_changed(unit: str, state: dict, root: Path) -> None:
     if need_daemon_reload(state, unit, root):
-        print(f"Warning: The unit file, source configuration file or drop-ins of {unit} changed on disk. "
-              "Run 'systemctl daemon-reload' to reload units.", file=sys.stderr)
+        print(
+            f"Warning: The unit file, source configuration file or drop-ins of {unit} changed on disk. "
+            "Run 'systemctl daemon-reload' to reload units.",
+            file=sys.stderr,
+        )
 
 
 def spawn_supervisor(unit: str, log_path: Path) -> None:
@@ -108,8 +121,11 @@ def start(unit: str, root: Path, verb: str = "start") -> int:
             return _fail(f"Failed to {verb} {unit}: Unit {unit} not found.", 5)
         _warn_changed(unit, state, root)
         if cfg["load_state"] != "loaded":
-            return _fail(f"Failed to {verb} {unit}: Unit {unit} has a bad unit file setting.\n"
-                         f"See system logs and 'systemctl status {unit}' for details.", 1)
+            return _fail(
+                f"Failed to {verb} {unit}: Unit {unit} has a bad unit file setting.\n"
+                f"See system logs and 'systemctl status {unit}' for details.",
+                1,
+            )
         if supervisor_alive(state["supervisor_pid"]):
             return 0
         if pid_alive(state["main_pid"]):  # orphan of a supervisor that was SIGKILLed
@@ -119,16 +135,29 @@ def start(unit: str, root: Path, verb: str = "start") -> int:
                 state["result"] = "start-limit-hit"
             set_active(state, "failed", "failed")
             journal, name = Journal(root), f"{unit} - {cfg['description']}"
-            journal.append([systemd_fields(unit, f"{unit}: Start request repeated too quickly.", 4),
-                            systemd_fields(unit, f"{unit}: Failed with result '{state['result']}'.", 4),
-                            systemd_fields(unit, f"Failed to start {name}.", 3, extra={"JOB_RESULT": "failed"})])
-            return _fail(f"Job for {unit} failed because start of the service was attempted too often.\n"
-                         f"See \"systemctl status {unit}\" and \"journalctl -xeu {unit}\" for details.\n"
-                         f"To force a start use \"systemctl reset-failed {unit}\" followed by "
-                         f"\"systemctl start {unit}\" again.", 1)
+            journal.append(
+                [
+                    systemd_fields(unit, f"{unit}: Start request repeated too quickly.", 4),
+                    systemd_fields(unit, f"{unit}: Failed with result '{state['result']}'.", 4),
+                    systemd_fields(unit, f"Failed to start {name}.", 3, extra={"JOB_RESULT": "failed"}),
+                ]
+            )
+            return _fail(
+                f"Job for {unit} failed because start of the service was attempted too often.\n"
+                f'See "systemctl status {unit}" and "journalctl -xeu {unit}" for details.\n'
+                f'To force a start use "systemctl reset-failed {unit}" followed by '
+                f'"systemctl start {unit}" again.',
+                1,
+            )
         token = uuid.uuid4().hex
-        state.update(start_token=token, invocation_id=uuid.uuid4().hex, result="success", n_restarts=0,
-                     supervisor_pid=0, main_pid=0)
+        state.update(
+            start_token=token,
+            invocation_id=uuid.uuid4().hex,
+            result="success",
+            n_restarts=0,
+            supervisor_pid=0,
+            main_pid=0,
+        )
         set_active(state, "activating", "start")
     spawn_supervisor(unit, unit_paths(unit, root)["log"])
     deadline = time.monotonic() + START_WAIT_S
@@ -137,8 +166,9 @@ def start(unit: str, root: Path, verb: str = "start") -> int:
         if state["start_token"] == token and (state["main_pid"] or state["sub_state"] != "start"):
             return 0
         time.sleep(0.02)
-    return _fail(f"Job for {unit} failed (lab supervisor did not report a main PID; "
-                 f"see {unit_paths(unit, root)['log']}).", 1)
+    return _fail(
+        f"Job for {unit} failed (lab supervisor did not report a main PID; see {unit_paths(unit, root)['log']}).", 1
+    )
 
 
 def stop(unit: str, root: Path, verb: str = "stop") -> int:
@@ -167,8 +197,11 @@ def stop(unit: str, root: Path, verb: str = "stop") -> int:
 
 def kill(unit: str, root: Path, signame: str) -> int:
     state = read_state(unit, root)
-    sig = signal.Signals[signame if signame.startswith("SIG") else "SIG" + signame] if not signame.isdigit() \
+    sig = (
+        signal.Signals[signame if signame.startswith("SIG") else "SIG" + signame]
+        if not signame.isdigit()
         else signal.Signals(int(signame))
+    )
     if not pid_alive(state["main_pid"]):
         return _fail(f"Failed to kill unit {unit}: No main process to kill", 1)
     _kill_group(state["main_pid"], sig)
@@ -201,10 +234,12 @@ def simple_verb(verb: str, unit: str, root: Path, opts: Options) -> int:
         if not fragment.is_file():
             return _fail(f"No files found for {unit}.", 1)
         if need_daemon_reload(state, unit, root):
-            print(f"# Warning: {unit} changed on disk, the version systemd has loaded is outdated.\n"
-                  "# This output shows the current version of the unit's original fragment and drop-in files.\n"
-                  "# If fragments or drop-ins were added or removed, they are not properly reflected in this output.\n"
-                  "# Run 'systemctl daemon-reload' to reload units.")
+            print(
+                f"# Warning: {unit} changed on disk, the version systemd has loaded is outdated.\n"
+                "# This output shows the current version of the unit's original fragment and drop-in files.\n"
+                "# If fragments or drop-ins were added or removed, they are not properly reflected in this output.\n"
+                "# Run 'systemctl daemon-reload' to reload units."
+            )
         print("\n\n".join(f"# {p}\n{p.read_text().rstrip(chr(10))}" for p in [fragment, *dropins]))
         return 0
     if verb == "status":
@@ -229,8 +264,9 @@ def main(argv: list[str]) -> int:
         blocks = []
         for unit in units:
             state = read_state(unit, root)
-            blocks.append("\n".join(render(properties(unit, state, root, opts.style), opts.props, opts.value,
-                                           opts.all)))
+            blocks.append(
+                "\n".join(render(properties(unit, state, root, opts.style), opts.props, opts.value, opts.all))
+            )
         if blocks:
             print("\n\n".join(blocks))
         return 0

@@ -1,4 +1,5 @@
 """Unit file + drop-ins → the loaded configuration of a service, with systemd's merge rules."""
+
 from __future__ import annotations
 
 import hashlib
@@ -72,6 +73,7 @@ def _parse_exec(value: str) -> dict:
 def expand_env(argv: list[str], env: dict[str, str]) -> list[str]:
     """What systemd does to stored words when it starts the command: `$$` → `$`, `${VAR}`/`$VAR`
     → their values (a whole-word `$VAR` that is unset disappears; here it becomes empty)."""
+
     def expand(word: str) -> str:
         out, i = [], 0
         while i < len(word):
@@ -80,13 +82,13 @@ def expand_env(argv: list[str], env: dict[str, str]) -> list[str]:
                 i += 2
             elif word.startswith("${", i) and "}" in word[i:]:
                 end = word.index("}", i)
-                out.append(env.get(word[i + 2:end], ""))
+                out.append(env.get(word[i + 2 : end], ""))
                 i = end + 1
             elif word[i] == "$" and i + 1 < len(word) and (word[i + 1].isalpha() or word[i + 1] == "_"):
                 j = i + 1
                 while j < len(word) and (word[j].isalnum() or word[j] == "_"):
                     j += 1
-                out.append(env.get(word[i + 1:j], ""))
+                out.append(env.get(word[i + 1 : j], ""))
                 i = j
             else:
                 out.append(word[i])
@@ -100,15 +102,32 @@ def load_unit(unit: str, root: Path | None = None) -> dict:
     """The loaded config of `unit` as a JSON-able dict (LoadState loaded / not-found / bad-setting)."""
     fragment, dropins = unit_files(unit, root)
     cfg: dict = {
-        "id": unit, "fragment_path": str(fragment), "dropin_paths": [str(p) for p in dropins],
-        "load_state": "loaded", "load_error": "", "description": unit, "exec_start": [],
-        "type": "simple", "restart": "no", "restart_sec": 0.1, "timeout_stop_sec": LAB_TIMEOUT_STOP_SEC,
-        "start_limit_burst": 5, "start_limit_interval_sec": 10.0, "environment": {}, "working_directory": "",
-        "syslog_identifier": "", "unit": {}, "fingerprint": fingerprint(unit, root),
+        "id": unit,
+        "fragment_path": str(fragment),
+        "dropin_paths": [str(p) for p in dropins],
+        "load_state": "loaded",
+        "load_error": "",
+        "description": unit,
+        "exec_start": [],
+        "type": "simple",
+        "restart": "no",
+        "restart_sec": 0.1,
+        "timeout_stop_sec": LAB_TIMEOUT_STOP_SEC,
+        "start_limit_burst": 5,
+        "start_limit_interval_sec": 10.0,
+        "environment": {},
+        "working_directory": "",
+        "syslog_identifier": "",
+        "unit": {},
+        "fingerprint": fingerprint(unit, root),
     }
     if not fragment.is_file():
-        cfg.update(load_state="not-found", fragment_path="", dropin_paths=[],
-                   load_error=f'org.freedesktop.systemd1.NoSuchUnit "Unit {unit} not found."')
+        cfg.update(
+            load_state="not-found",
+            fragment_path="",
+            dropin_paths=[],
+            load_error=f'org.freedesktop.systemd1.NoSuchUnit "Unit {unit} not found."',
+        )
         return cfg
     entries: list[tuple[str, str, str]] = []
     for path in [fragment, *dropins]:
@@ -124,8 +143,11 @@ def load_unit(unit: str, root: Path | None = None) -> dict:
     if not cfg["exec_start"]:
         cfg.update(load_state="bad-setting", load_error="Service has no ExecStart=, ExecStop=, or SuccessAction=.")
     elif len(cfg["exec_start"]) > 1 and cfg["type"] != "oneshot":
-        cfg.update(load_state="bad-setting", load_error="Service has more than one ExecStart= setting, "
-                   "which is only allowed for Type=oneshot services. Refusing.")
+        cfg.update(
+            load_state="bad-setting",
+            load_error="Service has more than one ExecStart= setting, "
+            "which is only allowed for Type=oneshot services. Refusing.",
+        )
     return cfg
 
 

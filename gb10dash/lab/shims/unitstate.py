@@ -1,4 +1,5 @@
 """Per-unit runtime state (state/units/<unit>.json), shared by systemctl and the supervisor under flock."""
+
 from __future__ import annotations
 
 import contextlib
@@ -12,22 +13,37 @@ from .unitfile import fingerprint, load_unit
 SUPERVISOR_MODULE = "gb10dash.lab.shims.supervisor"
 
 DEFAULTS: dict = {
-    "config": None,            # loaded config (unit file + drop-ins as of the last daemon-reload / first load)
-    "active_state": "inactive", "sub_state": "dead", "result": "success",
-    "main_pid": 0, "supervisor_pid": 0, "start_token": "", "invocation_id": "",
-    "exec_main_pid": 0, "exec_main_code": 0, "exec_main_status": 0,
-    "exec_main_start": [0, 0], "exec_main_exit": [0, 0],   # [realtime µs, monotonic µs]
-    "exec_argv": [], "exec_path": "", "exec_ignore_errors": False,
-    "n_restarts": 0, "start_times": [],                     # monotonic seconds of recent starts (StartLimit*)
-    "ts": {},                                               # StateChange/InactiveExit/ActiveEnter/... → [rt, mono]
+    "config": None,  # loaded config (unit file + drop-ins as of the last daemon-reload / first load)
+    "active_state": "inactive",
+    "sub_state": "dead",
+    "result": "success",
+    "main_pid": 0,
+    "supervisor_pid": 0,
+    "start_token": "",
+    "invocation_id": "",
+    "exec_main_pid": 0,
+    "exec_main_code": 0,
+    "exec_main_status": 0,
+    "exec_main_start": [0, 0],
+    "exec_main_exit": [0, 0],  # [realtime µs, monotonic µs]
+    "exec_argv": [],
+    "exec_path": "",
+    "exec_ignore_errors": False,
+    "n_restarts": 0,
+    "start_times": [],  # monotonic seconds of recent starts (StartLimit*)
+    "ts": {},  # StateChange/InactiveExit/ActiveEnter/... → [rt, mono]
 }
 
 
 def unit_paths(unit: str, root: Path | None = None) -> dict[str, Path]:
     base = state_dir(root) / "units"
     base.mkdir(parents=True, exist_ok=True)
-    return {"state": base / f"{unit}.json", "lock": base / f"{unit}.lock",
-            "job": base / f"{unit}.job.lock", "log": base / f"{unit}.supervisor.log"}
+    return {
+        "state": base / f"{unit}.json",
+        "lock": base / f"{unit}.lock",
+        "job": base / f"{unit}.job.lock",
+        "log": base / f"{unit}.supervisor.log",
+    }
 
 
 def known_units(root: Path | None = None) -> list[str]:

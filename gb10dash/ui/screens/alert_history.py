@@ -20,8 +20,17 @@ def history_rows(alerts: Sequence[Alert], now: float) -> list[tuple[str, ...]]:
     rows = []
     for alert in sorted(alerts, key=lambda a: a.raised_at, reverse=True):
         end = alert.cleared_at if alert.cleared_at is not None else now
-        rows.append((clock(alert.raised_at), clock(alert.cleared_at) if alert.cleared_at else "active",
-                     duration(end - alert.since), alert.host, alert.rule, alert.severity, alert.message or DASH))
+        rows.append(
+            (
+                clock(alert.raised_at),
+                clock(alert.cleared_at) if alert.cleared_at else "active",
+                duration(end - alert.since),
+                alert.host,
+                alert.rule,
+                alert.severity,
+                alert.message or DASH,
+            )
+        )
     return rows
 
 

@@ -124,8 +124,9 @@ class ChatScreen(ModalScreen[None]):
             super().__init__()
             self.seq, self.turn = seq, turn
 
-    def __init__(self, host_name: str, client_factory: ClientFactory, *,
-                 histories: ChatHistories | None = None) -> None:
+    def __init__(
+        self, host_name: str, client_factory: ClientFactory, *, histories: ChatHistories | None = None
+    ) -> None:
         super().__init__()
         self.host_name = host_name
         self.client_factory = client_factory
@@ -141,16 +142,21 @@ class ChatScreen(ModalScreen[None]):
         with Vertical(id="chat"):
             with Horizontal(id="chat-options"):
                 yield Label("system", classes="option-label")
-                yield Input(settings.system_prompt, placeholder="system prompt (empty: none)",
-                            id="chat-system", compact=True)
+                yield Input(
+                    settings.system_prompt, placeholder="system prompt (empty: none)", id="chat-system", compact=True
+                )
                 yield Select(THINK_OPTIONS, value=think, allow_blank=False, id="chat-think", compact=True)
-                yield Select(EFFORT_OPTIONS, value=settings.effort or "default", allow_blank=False,
-                             id="chat-effort", compact=True)
+                yield Select(
+                    EFFORT_OPTIONS,
+                    value=settings.effort or "default",
+                    allow_blank=False,
+                    id="chat-effort",
+                    compact=True,
+                )
             with VerticalScroll(id="chat-log"):
                 for turn in self.history.turns:
                     yield TurnView(turn)
-            yield Input(placeholder=f"Message {self.host_name} · enter sends, esc stops / closes",
-                        id="chat-prompt")
+            yield Input(placeholder=f"Message {self.host_name} · enter sends, esc stops / closes", id="chat-prompt")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -246,7 +252,7 @@ class ChatScreen(ModalScreen[None]):
         except asyncio.CancelledError:
             self.post_message(self.TurnDone(seq, last.stop()))
             raise
-        except Exception as exc:  # noqa: BLE001 - a bug of ours still ends as a message in the pane
+        except Exception as exc:
             last = Turn(user=text, answer=last.answer, error=f"internal error: {exc!r}", done=True)
         self.post_message(self.TurnDone(seq, last))
 

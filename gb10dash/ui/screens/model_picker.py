@@ -19,11 +19,14 @@ from gb10dash.actions.models import ModelCandidate
 def option_for(candidate: ModelCandidate, serving: str | None) -> Option:
     mark = "● " if candidate.file_name == serving else "  "
     if candidate.enabled:
-        text = Content.assemble((mark + candidate.display_name, "bold"), ("  " + candidate.describe(),
-                                                                          "$foreground-muted"))
+        text = Content.assemble(
+            (mark + candidate.display_name, "bold"), ("  " + candidate.describe(), "$foreground-muted")
+        )
     else:
-        text = Content.assemble((mark + candidate.display_name, "$foreground-muted strike"),
-                                (f"  not offered: {candidate.reason}", "$error"))
+        text = Content.assemble(
+            (mark + candidate.display_name, "$foreground-muted strike"),
+            (f"  not offered: {candidate.reason}", "$error"),
+        )
     return Option(text, id=candidate.path, disabled=not candidate.enabled)
 
 
@@ -38,8 +41,12 @@ class ModelPicker(ModalScreen[ModelCandidate | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="picker"):
-            yield Static(f"Swap the model on {self._host} — GGUF files on {self._share} "
-                         f"(● serving now; Enter picks, Escape cancels)", id="picker-title", markup=False)
+            yield Static(
+                f"Swap the model on {self._host} — GGUF files on {self._share} "
+                f"(● serving now; Enter picks, Escape cancels)",
+                id="picker-title",
+                markup=False,
+            )
             yield OptionList(*self._options, id="picker-list")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:

@@ -29,13 +29,18 @@ class ActionView:
     def advanced(self, progress: Progress) -> ActionView:
         """The view after one more progress report; a new step clears the bar and the lines."""
         if progress.status == "undo":
-            return ActionView(self.host, self.action, self.step, self.total, f"undo: {progress.title}",
-                              progress.detail)
+            return ActionView(self.host, self.action, self.step, self.total, f"undo: {progress.title}", progress.detail)
         same_step = progress.step == self.step and progress.title == self.title
-        return ActionView(self.host, self.action, progress.step or self.step, progress.total or self.total,
-                          progress.title, progress.detail if progress.status == "progress" else progress.status,
-                          progress.percent if progress.percent is not None else (self.percent if same_step else None),
-                          progress.lines or (self.lines if same_step else ()))
+        return ActionView(
+            self.host,
+            self.action,
+            progress.step or self.step,
+            progress.total or self.total,
+            progress.title,
+            progress.detail if progress.status == "progress" else progress.status,
+            progress.percent if progress.percent is not None else (self.percent if same_step else None),
+            progress.lines or (self.lines if same_step else ()),
+        )
 
     def headline(self) -> str:
         step = f"step {self.step}/{self.total} · " if self.total else ""

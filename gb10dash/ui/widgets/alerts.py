@@ -15,8 +15,14 @@ from gb10dash.ui.widgets.line import Line
 
 def alerts_content(state: HostState, now: float, firing: Sequence[Alert] = ()) -> Content | None:
     """Firing alerts (the engine's, held past their duration) first, then what is wrong now."""
-    rows: list[Content] = [Content.assemble(("⚠ ALERT ", f"bold {BAD}"), (f"{a.rule}: {a.message}", f"bold {BAD}"),
-                                            (f" (since {clock(a.since)})", MUTED)) for a in firing]
+    rows: list[Content] = [
+        Content.assemble(
+            ("⚠ ALERT ", f"bold {BAD}"),
+            (f"{a.rule}: {a.message}", f"bold {BAD}"),
+            (f" (since {clock(a.since)})", MUTED),
+        )
+        for a in firing
+    ]
     if not state.connected:
         since = state.unreachable_since
         reason = f" ({state.unreachable_reason or 'not connected'})"

@@ -18,7 +18,7 @@ from gb10dash.state import HostState
 COLUMNS = ("host", "state", "unit", "model", "gen tok/s", "prompt tok/s", "mem", "gpu", "share", "alerts")
 
 
-def _rate(rate) -> str:  # noqa: ANN001 - a Rate or None
+def _rate(rate) -> str:
     return number(rate.tokens_per_second) if rate is not None and rate.tokens_per_second is not None else DASH
 
 
@@ -33,13 +33,33 @@ def fleet_row(state: HostState, alerts: Sequence[Alert] = ()) -> tuple[str, ...]
     unit = f"{state.unit.active_state}/{state.unit.sub_state}" if state.unit else DASH
     mem = state.meminfo
     gpu = state.gpu
-    gpu_text = DASH if gpu is None else " ".join(part for part in (
-        f"{gpu.utilization_pct:.0f}%" if gpu.utilization_pct is not None else "",
-        f"{gpu.temperature_c:.0f}°C" if gpu.temperature_c is not None else "",
-        f"{gpu.power_w:.0f} W" if gpu.power_w is not None else "") if part) or DASH
+    gpu_text = (
+        DASH
+        if gpu is None
+        else " ".join(
+            part
+            for part in (
+                f"{gpu.utilization_pct:.0f}%" if gpu.utilization_pct is not None else "",
+                f"{gpu.temperature_c:.0f}°C" if gpu.temperature_c is not None else "",
+                f"{gpu.power_w:.0f} W" if gpu.power_w is not None else "",
+            )
+            if part
+        )
+        or DASH
+    )
     share = state.mount.state.value if state.mount else DASH
-    return (state.name, word, unit, state.model_id or DASH, _rate(state.throughput.gen), _rate(state.throughput.prompt),
-            percent(mem.used_fraction) if mem else DASH, gpu_text, share, ", ".join(a.rule for a in alerts) or DASH)
+    return (
+        state.name,
+        word,
+        unit,
+        state.model_id or DASH,
+        _rate(state.throughput.gen),
+        _rate(state.throughput.prompt),
+        percent(mem.used_fraction) if mem else DASH,
+        gpu_text,
+        share,
+        ", ".join(a.rule for a in alerts) or DASH,
+    )
 
 
 class FleetTable(DataTable[str]):

@@ -47,14 +47,19 @@ def gpu_content(gpu: GpuSample | None) -> Content:
     """A slowdown comes first, so a compact panel's line cut with an ellipsis still shows it."""
     if gpu is None:
         return Content.assemble(("gpu  ", MUTED), ("no nvidia-smi sample", MUTED))
-    return Content.assemble(("gpu  ", MUTED), joined([
-        *slowdowns(gpu),
-        Content.styled(_with_unit(gpu.utilization_pct, "%"), "bold"),
-        Content.styled(_with_unit(gpu.temperature_c, "°C"), temperature_style(gpu.temperature_c) or "bold"),
-        Content.styled(_with_unit(gpu.power_w, " W", 1), "bold"),
-        field("SM", sm_clock(gpu), WARN if gpu.throttle_reasons else "bold"),
-        *held_by_settings(gpu),
-    ]))
+    return Content.assemble(
+        ("gpu  ", MUTED),
+        joined(
+            [
+                *slowdowns(gpu),
+                Content.styled(_with_unit(gpu.utilization_pct, "%"), "bold"),
+                Content.styled(_with_unit(gpu.temperature_c, "°C"), temperature_style(gpu.temperature_c) or "bold"),
+                Content.styled(_with_unit(gpu.power_w, " W", 1), "bold"),
+                field("SM", sm_clock(gpu), WARN if gpu.throttle_reasons else "bold"),
+                *held_by_settings(gpu),
+            ]
+        ),
+    )
 
 
 class GpuLine(Line):

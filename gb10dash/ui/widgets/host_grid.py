@@ -23,7 +23,7 @@ from gb10dash.ui.widgets.host_panel import HostPanel
 
 NARROW_BELOW = 120
 MIN_PANEL_WIDTH = 40
-MIN_PANEL_HEIGHT = 15   # a tiny panel: everything but the chart
+MIN_PANEL_HEIGHT = 15  # a tiny panel: everything but the chart
 FULL_PANEL_HEIGHT = 22  # a compact panel with a small chart
 #: panels lower than this are compact (one line per part, cut with an ellipsis)
 ROOMY_HEIGHT = 34
@@ -83,5 +83,6 @@ class HostGrid(ScrollableContainer, can_focus=False):
         self.styles.grid_size_rows = rows
         self.styles.grid_rows = "1fr" if fits else str(row_height)
         for panel in self.panels:
-            panel.condense(compact=self.forced_compact or row_height < ROOMY_HEIGHT,
-                           tiny=row_height < FULL_PANEL_HEIGHT)
+            panel.condense(
+                compact=self.forced_compact or row_height < ROOMY_HEIGHT, tiny=row_height < FULL_PANEL_HEIGHT
+            )

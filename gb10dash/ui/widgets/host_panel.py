@@ -101,8 +101,14 @@ class HostPanel(Widget, can_focus=True):
         for part in self.query_children().filter("SlotsView, MemoryView"):
             part.compact = compact or tiny  # type: ignore[attr-defined]
 
-    def show(self, state: HostState, history: Sequence[RatePoint], now: float,
-             bench: Sequence[HistoryEntry] = (), firing: Sequence[Alert] = ()) -> None:
+    def show(
+        self,
+        state: HostState,
+        history: Sequence[RatePoint],
+        now: float,
+        bench: Sequence[HistoryEntry] = (),
+        firing: Sequence[Alert] = (),
+    ) -> None:
         """Update every part in place from a state, its rate history, the bench runs of the served
         model and the time `now`."""
         self.state = state

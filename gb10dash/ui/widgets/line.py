@@ -14,8 +14,9 @@ class Line(Static):
     def set_content(self, content: Content) -> None:
         if content == self._shown:
             return
-        relayout = self._shown is None or _shape(content) != _shape(self._shown) or \
-            _widest(content) > self.content_size.width
+        relayout = (
+            self._shown is None or _shape(content) != _shape(self._shown) or _widest(content) > self.content_size.width
+        )
         self._shown = content
         self.update(content, layout=relayout)
 

@@ -81,8 +81,14 @@ class LogLines(ScrollView, can_focus=False):
 
     ALLOW_SELECT = False
     COMPONENT_CLASSES = {
-        CLASS_TIMESTAMP, CLASS_LOAD, CLASS_ERROR, CLASS_WARNING,
-        CLASS_TIMING, CLASS_STOPPING, CLASS_TPS, CLASS_MATCH,
+        CLASS_TIMESTAMP,
+        CLASS_LOAD,
+        CLASS_ERROR,
+        CLASS_WARNING,
+        CLASS_TIMING,
+        CLASS_STOPPING,
+        CLASS_TPS,
+        CLASS_MATCH,
     }
     DEFAULT_CSS = """
     LogLines {
@@ -235,8 +241,7 @@ class LogPane(Widget, can_focus=True):
         Binding("p", "toggle_pause", "Pause", tooltip="Pause or resume following the log", id="log.pause"),
         Binding("slash", "search", "Search", key_display="/", tooltip="Filter lines by text", id="log.search"),
         Binding("l", "cycle_level", "Level", tooltip="Show all → warnings+errors → errors", id="log.level"),
-        Binding("end,G", "follow", "Follow", key_display="End", tooltip="Jump to the end and follow",
-                id="log.follow"),
+        Binding("end,G", "follow", "Follow", key_display="End", tooltip="Jump to the end and follow", id="log.follow"),
         Binding("escape", "close_search", "Clear filter", tooltip="Clear the text filter", id="log.clear"),
         Binding("up", "scroll_log('up')", show=False),
         Binding("down", "scroll_log('down')", show=False),
@@ -265,8 +270,9 @@ class LogPane(Widget, can_focus=True):
     search: reactive[str] = reactive("", init=False)
     """Case-insensitive text the shown lines contain ("" shows all)."""
 
-    def __init__(self, *, max_lines: int = 5000, id: str | None = None, tz: tzinfo | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(
+        self, *, max_lines: int = 5000, id: str | None = None, tz: tzinfo | None = None, classes: str | None = None
+    ) -> None:
         """`tz`: zone of the HH:MM:SS column (None: the machine's local zone)."""
         super().__init__(id=id, classes=classes)
         if max_lines < 1:
@@ -281,8 +287,7 @@ class LogPane(Widget, can_focus=True):
         self._pending_total = 0
         self._problem: str | None = None  # why this host's log cannot be followed (and the fix)
         self._status = Static(id="log-status", markup=False)
-        self._input = Input(placeholder="filter text — Enter keeps it, Esc clears it", id="log-search",
-                            compact=True)
+        self._input = Input(placeholder="filter text — Enter keeps it, Esc clears it", id="log-search", compact=True)
         self._view = LogLines(max_lines, tz, id="log-lines")
 
     def compose(self) -> ComposeResult:
@@ -333,7 +338,7 @@ class LogPane(Widget, can_focus=True):
         self._host = name
         self._pending.clear()
         self._pending_total = 0
-        self._kept = deque((_reused(made, entry) for entry in entries[-self._max_lines:]), maxlen=self._max_lines)
+        self._kept = deque((_reused(made, entry) for entry in entries[-self._max_lines :]), maxlen=self._max_lines)
         self._refilter(to_end=True)
 
     def append(self, entries: Sequence[JournalEntry]) -> None:
@@ -348,7 +353,7 @@ class LogPane(Widget, can_focus=True):
         self._add(entries)
 
     def _add(self, entries: Sequence[JournalEntry]) -> None:
-        lines = [make_line(entry) for entry in entries[-self._max_lines:]]
+        lines = [make_line(entry) for entry in entries[-self._max_lines :]]
         self._kept.extend(lines)
         query, level_filter = self.search, self.level_filter
         shown = [line for line in lines if line_matches(line.text, line.level, query, level_filter)]
@@ -453,9 +458,13 @@ class LogPane(Widget, can_focus=True):
     def action_scroll_log(self, how: str) -> None:
         view = self._view
         {
-            "up": view.scroll_up, "down": view.scroll_down, "left": view.scroll_left,
-            "right": view.scroll_right, "page_up": view.scroll_page_up,
-            "page_down": view.scroll_page_down, "home": view.scroll_home,
+            "up": view.scroll_up,
+            "down": view.scroll_down,
+            "left": view.scroll_left,
+            "right": view.scroll_right,
+            "page_up": view.scroll_page_up,
+            "page_down": view.scroll_page_down,
+            "home": view.scroll_home,
         }[how](animate=False)
 
     def _close_input(self) -> None:

@@ -21,8 +21,11 @@ _LABEL = 5  # "mem  ", "vram "
 def bar_line(name: str, used: str, total: str, fraction: float | None, width: int) -> Content:
     tail = f" {used} / {total} {percent(fraction)}" if width >= 50 else f" {used}/{total} {percent(fraction)}"
     style = level_style(fraction)
-    return Content.assemble((name.ljust(_LABEL), MUTED), bar(fraction, width - _LABEL - len(tail), style),
-                            (tail, "bold" if fraction is not None else MUTED))
+    return Content.assemble(
+        (name.ljust(_LABEL), MUTED),
+        bar(fraction, width - _LABEL - len(tail), style),
+        (tail, "bold" if fraction is not None else MUTED),
+    )
 
 
 #: (segment, style) of the unified-memory bar, in order; free memory is the muted rest
@@ -46,10 +49,14 @@ def split_line(split: MemorySplit, width: int) -> Content:
 
 def split_legend(split: MemorySplit) -> Content:
     gpu = "GPU" if split.gpu_known else "GPU n/a"
-    return joined([Content.assemble(("■ ", SPLIT_STYLES[0][1]), field(gpu, bytes_kib(split.gpu_kib))),
-                   Content.assemble(("■ ", SPLIT_STYLES[1][1]), field("other", bytes_kib(split.other_kib))),
-                   Content.assemble(("■ ", SPLIT_STYLES[2][1]), field("cache", bytes_kib(split.cache_kib))),
-                   field("free", bytes_kib(split.free_kib))])
+    return joined(
+        [
+            Content.assemble(("■ ", SPLIT_STYLES[0][1]), field(gpu, bytes_kib(split.gpu_kib))),
+            Content.assemble(("■ ", SPLIT_STYLES[1][1]), field("other", bytes_kib(split.other_kib))),
+            Content.assemble(("■ ", SPLIT_STYLES[2][1]), field("cache", bytes_kib(split.cache_kib))),
+            field("free", bytes_kib(split.free_kib)),
+        ]
+    )
 
 
 def memory_content(state: HostState, width: int, compact: bool = False) -> Content:
@@ -67,21 +74,33 @@ def memory_content(state: HostState, width: int, compact: bool = False) -> Conte
         if not compact:
             rows.append(split_legend(split))
     else:
-        rows = [bar_line("mem", bytes_kib(mem.used_kib if mem else None), bytes_kib(mem.total_kib if mem else None),
-                         mem.used_fraction if mem else None, width)]
+        rows = [
+            bar_line(
+                "mem",
+                bytes_kib(mem.used_kib if mem else None),
+                bytes_kib(mem.total_kib if mem else None),
+                mem.used_fraction if mem else None,
+                width,
+            )
+        ]
     if not compact:
-        rows.append(Content.assemble(("/proc/meminfo", MUTED),
-                                     (" (unified; nvidia-smi says N/A)" if unified else "", MUTED)))
+        rows.append(
+            Content.assemble(("/proc/meminfo", MUTED), (" (unified; nvidia-smi says N/A)" if unified else "", MUTED))
+        )
     if gpu is not None and gpu.memory_supported:
         total, used = gpu.memory_total_mib, gpu.memory_used_mib
         fraction = used / total if used is not None and total else None
         rows.append(bar_line("vram", mib(used), mib(total), fraction, width))
     rss = state.process_memory.vm_rss_kib if state.process_memory else None
-    process = [field("RSS" if compact else "llama-server RSS", bytes_kib(rss)),
-               field("GPU-held", mib(state.server_gpu_memory_mib))]
+    process = [
+        field("RSS" if compact else "llama-server RSS", bytes_kib(rss)),
+        field("GPU-held", mib(state.server_gpu_memory_mib)),
+    ]
     model_bytes = state.model.size_bytes if state.model else None
-    sizes = [field("model", bytes_count(model_bytes)),
-             field("available", bytes_kib(mem.available_kib if mem else None))]
+    sizes = [
+        field("model", bytes_count(model_bytes)),
+        field("available", bytes_kib(mem.available_kib if mem else None)),
+    ]
     if compact:
         rows.append(joined([*process, sizes[0]]))
     else:

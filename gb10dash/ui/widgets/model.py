@@ -20,8 +20,12 @@ def health_content(state: HostState, now: float) -> Content:
     if health.state is HealthState.LOADING:
         started = state.unit.started_at if state.unit and state.unit.is_running else None
         elapsed = f" {duration(now - started)} since start" if started else ""
-        return Content.assemble(("◐ ", WARN), ("loading", f"bold {WARN}"), (elapsed, WARN),
-                                (f" ({health.message})" if health.message else "", MUTED))
+        return Content.assemble(
+            ("◐ ", WARN),
+            ("loading", f"bold {WARN}"),
+            (elapsed, WARN),
+            (f" ({health.message})" if health.message else "", MUTED),
+        )
     return Content.assemble(("✗ ", BAD), (health.state.value, f"bold {BAD}"))  # the why: in the alerts
 
 
@@ -32,12 +36,14 @@ def model_content(state: HostState, now: float) -> Content:
     else:
         name = Content.assemble((model_file_name(state.config.model_path), MUTED), (" (configured)", MUTED))
     in_use = state.props.n_ctx if state.props else (model.n_ctx if model else None)
-    details = joined([
-        field("quant", (model.ftype if model else None) or DASH),
-        field("size", bytes_count(model.size_bytes if model else None)),
-        field("ctx", f"{number(in_use)} / {number(state.config.ctx)}"),
-        health_content(state, now),
-    ])
+    details = joined(
+        [
+            field("quant", (model.ftype if model else None) or DASH),
+            field("size", bytes_count(model.size_bytes if model else None)),
+            field("ctx", f"{number(in_use)} / {number(state.config.ctx)}"),
+            health_content(state, now),
+        ]
+    )
     progress = load_content(state)
     return lines(name, details, progress) if progress is not None else lines(name, details)
 

@@ -13,8 +13,9 @@ def recovery_text(interrupted: Mapping[str, str]) -> str:
     """One line (pure): each host's interrupted plan, then the key."""
     if not interrupted:
         return ""
-    return "⚠ " + " · ".join(f"{host}: {what}" for host, what in sorted(interrupted.items())) + \
-        " · R on the host: undo it"
+    return (
+        "⚠ " + " · ".join(f"{host}: {what}" for host, what in sorted(interrupted.items())) + " · R on the host: undo it"
+    )
 
 
 class RecoveryBanner(Line):

@@ -31,23 +31,29 @@ def service_content(unit: UnitStatus | None, now: float) -> Content:
         return Content.assemble((glyph + " ", style), ("unit state unknown", MUTED))
     running = unit.is_running
     if unit.watch_only:  # no systemd behind it: the process itself
-        return joined([
-            Content.assemble((glyph + " ", style), ("llama-server process" if running else "no llama-server process",
-                                                    f"bold {style}")),
-            field("up", coarse_duration(now - unit.started_at) if running and unit.started_at else DASH),
-            field("pid", str(unit.main_pid) if unit.main_pid else DASH),
-            Content.assemble(("watch-only: no unit", MUTED)),
-        ])
+        return joined(
+            [
+                Content.assemble(
+                    (glyph + " ", style),
+                    ("llama-server process" if running else "no llama-server process", f"bold {style}"),
+                ),
+                field("up", coarse_duration(now - unit.started_at) if running and unit.started_at else DASH),
+                field("pid", str(unit.main_pid) if unit.main_pid else DASH),
+                Content.assemble(("watch-only: no unit", MUTED)),
+            ]
+        )
     uptime = coarse_duration(now - unit.started_at) if running and unit.started_at else DASH
     result_style = "" if unit.result in (None, "success") else BAD
     restarts_style = WARN if unit.n_restarts else ""
-    return joined([
-        Content.assemble((glyph + " ", style), (f"{unit.active_state}/{unit.sub_state}", f"bold {style}")),
-        field("up", uptime),
-        field("restarts", number(unit.n_restarts), restarts_style),
-        field("result", unit.result or DASH, result_style),
-        field("pid", str(unit.main_pid) if unit.main_pid else DASH),
-    ])
+    return joined(
+        [
+            Content.assemble((glyph + " ", style), (f"{unit.active_state}/{unit.sub_state}", f"bold {style}")),
+            field("up", uptime),
+            field("restarts", number(unit.n_restarts), restarts_style),
+            field("result", unit.result or DASH, result_style),
+            field("pid", str(unit.main_pid) if unit.main_pid else DASH),
+        ]
+    )
 
 
 class ServiceLine(Line):

@@ -31,16 +31,22 @@ def slot_line(slot: SlotInfo, width: int) -> Content:
     used, fraction = slot_fill(slot)
     tail = f" {number(used)}/{number(slot.n_ctx)} {percent(fraction)}"
     bar_width = width - len(head.plain) - len("● busy ctx ") - len(tail)
-    return Content.assemble(head, ("● ", OK), ("busy", f"bold {OK}"), (" ctx ", MUTED),
-                            bar(fraction, bar_width, level_style(fraction)) if bar_width >= 4 else "",
-                            (tail, ""))
+    return Content.assemble(
+        head,
+        ("● ", OK),
+        ("busy", f"bold {OK}"),
+        (" ctx ", MUTED),
+        bar(fraction, bar_width, level_style(fraction)) if bar_width >= 4 else "",
+        (tail, ""),
+    )
 
 
 def slots_summary(slots: Sequence[SlotInfo]) -> Content:
     busy = [s for s in slots if s.is_processing]
     fills = [f for s in busy if (f := slot_fill(s)[1]) is not None]
     parts: list[Content | tuple[str, str]] = [
-        Content.assemble(("slots ", MUTED), (f"{len(busy)}/{len(slots)} busy", f"bold {OK}" if busy else ""))]
+        Content.assemble(("slots ", MUTED), (f"{len(busy)}/{len(slots)} busy", f"bold {OK}" if busy else ""))
+    ]
     if fills:
         parts.append(Content.assemble(("ctx fill max ", MUTED), (percent(max(fills)), level_style(max(fills)))))
     return joined(parts)

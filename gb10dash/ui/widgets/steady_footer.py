@@ -15,8 +15,11 @@ class SteadyFooter(Footer):
     _shown: tuple[tuple[str, str, bool], ...] | None = None
 
     def bindings_changed(self, screen: Screen) -> None:
-        shown = tuple((binding.key, binding.description, enabled)
-                      for (_, binding, enabled, _) in screen.active_bindings.values() if binding.show)
+        shown = tuple(
+            (binding.key, binding.description, enabled)
+            for (_, binding, enabled, _) in screen.active_bindings.values()
+            if binding.show
+        )
         if shown == self._shown and self._bindings_ready:
             return
         self._shown = shown

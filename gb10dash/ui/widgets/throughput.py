@@ -23,8 +23,9 @@ class ThroughputView(Vertical):
         yield ThroughputPlot()
         yield BenchLine("")
 
-    def show(self, state: HostState, history: Sequence[RatePoint], now: float,
-             bench: Sequence[HistoryEntry] = ()) -> None:
+    def show(
+        self, state: HostState, history: Sequence[RatePoint], now: float, bench: Sequence[HistoryEntry] = ()
+    ) -> None:
         config = state.config
         self.query_one(".gen", RateFigure).show(state.throughput.gen, now, config.baseline_gen_tps)
         self.query_one(".prompt", RateFigure).show(state.throughput.prompt, now, config.baseline_prompt_tps)

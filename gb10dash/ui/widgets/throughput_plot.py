@@ -12,8 +12,10 @@ from textual_plotext import PlotextPlot
 from gb10dash.history import RatePoint
 
 WINDOW_MIN = 10.0
-_X_TICKS = {True: ([-10, -8, -6, -4, -2, 0], ["-10m", "-8m", "-6m", "-4m", "-2m", "now"]),
-            False: ([-10, -5, 0], ["-10m", "-5m", "now"])}
+_X_TICKS = {
+    True: ([-10, -8, -6, -4, -2, 0], ["-10m", "-8m", "-6m", "-4m", "-2m", "now"]),
+    False: ([-10, -5, 0], ["-10m", "-5m", "now"]),
+}
 
 
 def segments(points: Sequence[RatePoint], attr: str, now: float) -> list[tuple[list[float], list[float]]]:
