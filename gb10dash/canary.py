@@ -28,6 +28,7 @@ from gb10dash.config_errors import unknown_key as _unknown
 
 PROMPT = "Reply with the single word OK."
 MAX_BODY = 256 * 1024
+UNHEALTHY_RECHECK_S = 1.0  # how often a host not probed (down, loading, busy) is looked at again
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +192,16 @@ class CanaryRunner:
     async def run(self) -> None:
         await asyncio.sleep(min(self.first_after_s, self.settings.interval_s))
         while True:
-            if self.healthy():  # a host that is down or loading is not probed: that is not a wedge
-                result = await probe(await self.client(), self.settings)
-                self.on_result(result)
-                if (
-                    not result.ok
-                    and self.settings.auto_restart
-                    and self.restart is not None
-                    and self.budget.take(time.time())
-                ):
-                    await self.restart(result)
+            if not self.healthy():  # a host that is down or loading is not probed: that is not a wedge
+                await asyncio.sleep(min(UNHEALTHY_RECHECK_S, self.settings.interval_s))  # probed once it is back
+                continue
+            result = await probe(await self.client(), self.settings)
+            self.on_result(result)
+            if (
+                not result.ok
+                and self.settings.auto_restart
+                and self.restart is not None
+                and self.budget.take(time.time())
+            ):
+                await self.restart(result)
             await asyncio.sleep(self.settings.interval_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -86,6 +87,10 @@ class Config:
                 return host
         known = ", ".join(h.name for h in self.hosts)
         raise ConfigError(self.path, f"no host named {name!r} (hosts: {known})")
+
+    def select(self, names: Sequence[str]) -> list[HostConfig]:
+        """The hosts named on a command line, in that order; every host when none is named."""
+        return [self.host(n) for n in names] if names else list(self.hosts)
 
 
 # key -> (python type, required?, description of what is expected)

@@ -101,6 +101,16 @@ class HostState:
                 return proc.used_memory_mib
         return None
 
+    @property
+    def wedged(self) -> bool:
+        """/health says ok, but the wedge canary's last request got no (good) answer."""
+        return (
+            self.canary is not None
+            and not self.canary.ok
+            and self.health is not None
+            and self.health.state is HealthState.OK
+        )
+
     def problems(self) -> list[str]:
         """Why this host is degraded; empty when healthy."""
         if not self.connected:
@@ -123,12 +133,7 @@ class HostState:
         if self.health is None or self.health.state is not HealthState.OK:
             word = self.health.state.value if self.health else "unknown"
             found.append(f"health {word}" + (f": {self.health.message}" if self.health and self.health.message else ""))
-        if (
-            self.canary is not None
-            and not self.canary.ok
-            and self.health is not None
-            and self.health.state is HealthState.OK
-        ):
+        if self.wedged and self.canary is not None:
             found.append(self.canary.describe())  # health says ok, but it does not answer
         if self.mount is None:
             found.append("model share state unknown" + _why(self.sources.get("mount")))

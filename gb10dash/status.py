@@ -6,12 +6,14 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.config import Config
+from gb10dash.fleet import Fleet
 from gb10dash.format import bytes_kib, duration, number
-from gb10dash.monitor import HostMonitor, snapshot_all
+from gb10dash.monitor import snapshot_all
 from gb10dash.rates import Rate
 from gb10dash.state import HostState
 from gb10dash.status_json import status_document
@@ -20,7 +22,7 @@ EXIT_OK, EXIT_DEGRADED = 0, 1
 
 
 async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    hosts = config.select(names)
     return await snapshot_all(
         hosts, config.ssh, plan_watch=InterruptedPlans(), canary=config.canary if config.canary.enabled else None
     )
@@ -40,7 +42,7 @@ def run_watch(
     names: Sequence[str],
     *,
     interval: float,
-    while_watching: Callable[[], Awaitable[None]] | None = None,
+    while_watching: Callable[[], Coroutine[Any, Any, None]] | None = None,
 ) -> int:
     """Redraw the text view every interval until Ctrl-C, from monitors that keep one SSH
     connection per host with long-lived streams (the Textual dashboard replaces this view)."""
@@ -52,25 +54,23 @@ def run_watch(
 
 
 async def _watch(
-    config: Config, names: Sequence[str], interval: float, while_watching: Callable[[], Awaitable[None]] | None
+    config: Config, names: Sequence[str], interval: float, while_watching: Callable[[], Coroutine[Any, Any, None]] | None
 ) -> None:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    watch = InterruptedPlans()
-    monitors = [HostMonitor(host, config.ssh, plan_watch=watch) for host in hosts]
-    tasks = [asyncio.create_task(m.run()) for m in monitors]
-    if while_watching is not None:
-        tasks.append(asyncio.create_task(while_watching()))
+    fleet = Fleet(config, config.select(names), plan_watch=InterruptedPlans())
+    extra = asyncio.create_task(while_watching()) if while_watching is not None else None
     try:
-        while True:
-            await asyncio.sleep(interval)
-            sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
-            sys.stdout.write(render_text([m.state for m in monitors]))
-            sys.stdout.write(f"(refreshing every {interval:g} s; Ctrl-C to quit)\n")
-            sys.stdout.flush()
+        async with fleet.running():
+            while True:
+                await asyncio.sleep(interval)
+                tick = fleet.tick(time.time(), every_host=True)
+                sys.stdout.write("\x1b[H\x1b[2J" if sys.stdout.isatty() else "\n")
+                sys.stdout.write(render_text(list(tick.states.values())))
+                sys.stdout.write(f"(refreshing every {interval:g} s; Ctrl-C to quit)\n")
+                sys.stdout.flush()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if extra is not None:
+            extra.cancel()
+            await asyncio.gather(extra, return_exceptions=True)
 
 
 def render_text(states: Sequence[HostState]) -> str:

@@ -41,7 +41,7 @@ async def host_sudoers(host: HostConfig, config: Config) -> str:
 
 
 async def sudoers_command(config: Config, names: Sequence[str]) -> int:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    hosts = config.select(names)
     results = await asyncio.gather(*(host_sudoers(h, config) for h in hosts), return_exceptions=True)
     code = EXIT_OK
     for host, result in zip(hosts, results):

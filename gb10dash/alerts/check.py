@@ -22,8 +22,9 @@ from collections.abc import Sequence
 from gb10dash.alerts.engine import Alert, AlertEngine, Pending
 from gb10dash.alerts.settings import AlertSettings
 from gb10dash.config import Config
+from gb10dash.fleet import Fleet
 from gb10dash.format import clock, iso_utc
-from gb10dash.monitor import HostMonitor, snapshot_all
+from gb10dash.monitor import snapshot_all
 from gb10dash.state import HostState
 
 EXIT_OK, EXIT_ALERTS = 0, 1
@@ -40,16 +41,18 @@ def shortened(settings: AlertSettings, window_s: float) -> AlertSettings:
 
 
 async def run_check(config: Config, names: Sequence[str], *, window_s: float = 0.0, as_json: bool = False) -> int:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
-    engine = AlertEngine(shortened(config.alerts, max(0.0, window_s)))
+    hosts = config.select(names)
+    settings = shortened(config.alerts, max(0.0, window_s))
     if window_s <= 0:
+        engine = AlertEngine(settings)
         engine.evaluate_all(
             await snapshot_all(hosts, config.ssh, canary=config.canary if config.canary.enabled else None)
         )
     else:
-        await _watch(
-            engine, [HostMonitor(h, config.ssh) for h in hosts], window_s, settle_s=config.ssh.connect_timeout_s + 15
-        )
+        fleet = Fleet(config, hosts, alerts=settings)
+        fleet.canary_first_after_s = 0.0  # within the window: as soon as a host says it is healthy
+        engine = fleet.engine
+        await _watch(fleet, window_s, settle_s=config.ssh.connect_timeout_s + 15)
     pending = [p for h in hosts for p in engine.pending_for(h.name)]
     if as_json:
         doc = {
@@ -66,23 +69,20 @@ async def run_check(config: Config, names: Sequence[str], *, window_s: float = 0
     return EXIT_ALERTS if engine.active else EXIT_OK
 
 
-async def _watch(engine: AlertEngine, monitors: list[HostMonitor], window_s: float, settle_s: float) -> None:
-    tasks = [asyncio.create_task(m.run()) for m in monitors]
-    try:
+async def _watch(fleet: Fleet, window_s: float, settle_s: float) -> None:
+    async with fleet.running():
         deadline = time.monotonic() + settle_s
-        while time.monotonic() < deadline and not all(_has_data(m.state) for m in monitors):
-            engine.evaluate_all(m.state for m in monitors)
+        while time.monotonic() < deadline:
+            tick = fleet.tick(time.time(), every_host=True)
+            if all(_has_data(s) for s in tick.states.values()):
+                break
             await asyncio.sleep(0.2)
         end = time.monotonic() + window_s
         while True:
-            engine.evaluate_all(m.state for m in monitors)
+            fleet.tick(time.time(), every_host=True)
             if time.monotonic() >= end:
                 break
             await asyncio.sleep(min(1.0, max(0.0, end - time.monotonic())))
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 def _has_data(state: HostState) -> bool:

@@ -223,12 +223,10 @@ def power_low(state: HostState, s: RuleSettings, now: float, recent: Recent) -> 
 
 def wedged(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
     """/health says ok but the wedge canary got no (good) answer: the server holds its port and does nothing."""
-    c = state.canary
-    if not state.connected or c is None or c.ok:
+    # a server that is down or loading is the health rule's to report, not a wedge
+    if not state.connected or not state.wedged or state.canary is None:
         return None
-    if state.health is None or state.health.state is not HealthState.OK:
-        return None  # the health rule speaks for a server that is down or loading
-    return Condition(c.describe())
+    return Condition(state.canary.describe())
 
 
 Rule = Callable[[HostState, RuleSettings, float, Recent], Result]

@@ -15,7 +15,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 
 
 async def doctor_command(config: Config, names: Sequence[str], *, as_json: bool) -> int:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    hosts = config.select(names)
     results: list[list[Check]] = await asyncio.gather(*(diagnose(config, host) for host in hosts))
     if as_json:
         print(

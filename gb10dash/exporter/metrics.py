@@ -65,6 +65,9 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     mount_stat = gauge(
         "mount_stat_seconds", "how long stat of the model share took (for hung: waited so far)", ["path"]
     )
+    wedged = gauge("wedged", "1 when /health says ok but the wedge canary got no good answer ([canary] on)")
+    canary_seconds = gauge("canary_seconds", "how long the wedge canary's last request took")
+    canary_age = gauge("canary_age_seconds", "seconds since the wedge canary's last request")
     source_age = gauge("source_age_seconds", "seconds since a collector source last succeeded", ["source"])
     alert = gauge("alert_active", "1 for each active alert", ["rule", "severity"])
     n_alerts = gauge("alerts_active", "number of active alerts")
@@ -117,6 +120,10 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
                 mount_state.add_metric([h, path, value], 1.0 if value == s.mount.state.value else 0.0)
             if s.mount.stat_seconds is not None:
                 mount_stat.add_metric([h, path], s.mount.stat_seconds)
+        if s.canary is not None:
+            wedged.add_metric([h], 1.0 if s.wedged else 0.0)
+            canary_seconds.add_metric([h], s.canary.seconds)
+            canary_age.add_metric([h], max(0.0, now - s.canary.at))
         for name, status in sorted(s.sources.items()):
             age = status.age(now)
             if age is not None:
@@ -150,6 +157,9 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         mount_ok,
         mount_state,
         mount_stat,
+        wedged,
+        canary_seconds,
+        canary_age,
         source_age,
         alert,
         n_alerts,

@@ -22,15 +22,14 @@ from prometheus_client import start_http_server
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from gb10dash.alerts.engine import Alert, AlertEngine
+from gb10dash.alerts.engine import Alert
 from gb10dash.config import Config
 from gb10dash.exporter.metrics import families
+from gb10dash.fleet import Fleet
 from gb10dash.format import clock
-from gb10dash.monitor import HostMonitor
 from gb10dash.state import HostState
 
 EXIT_OK, EXIT_USAGE = 0, 2
-STOP_WAIT_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,32 +83,28 @@ async def _until_signal(work: Coroutine[Any, Any, None]) -> None:
 
 
 async def serve(config: Config, names: Sequence[str], address: str, port: int, tick_s: float = 1.0) -> None:
-    hosts = [config.host(n) for n in names] if names else list(config.hosts)
+    hosts = config.select(names)
     collector = SnapshotCollector()
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     server, thread = start_http_server(port, address, registry=registry)
     print(f"gb10dash exporter: {len(hosts)} host(s), metrics on http://{address}:{port}/metrics", file=sys.stderr)
-    monitors = [HostMonitor(h, config.ssh) for h in hosts]
-    engine = AlertEngine(config.alerts)
-    tasks = [asyncio.create_task(m.run()) for m in monitors]
+    fleet = Fleet(config, hosts)  # the wedge canary too, when [canary] is on (it reports; it never restarts)
     try:
-        while True:
-            states = tuple(m.state for m in monitors)
-            for event in engine.evaluate_all(states):
-                a = event.alert
-                print(
-                    f"gb10dash exporter: alert {event.kind}: {a.host} {a.rule} ({a.severity}): {a.message} "
-                    f"at {clock(a.cleared_at or a.raised_at)}",
-                    file=sys.stderr,
-                    flush=True,
-                )
-            collector.snapshot = Snapshot(states, tuple(engine.active))
-            await asyncio.sleep(tick_s)
+        async with fleet.running():
+            while True:
+                tick = fleet.tick(time.time(), every_host=True)
+                for event in tick.events:
+                    a = event.alert
+                    print(
+                        f"gb10dash exporter: alert {event.kind}: {a.host} {a.rule} ({a.severity}): {a.message} "
+                        f"at {clock(a.cleared_at or a.raised_at)}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                collector.snapshot = Snapshot(tuple(tick.states.values()), tuple(fleet.engine.active))
+                await asyncio.sleep(tick_s)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.wait(tasks, timeout=STOP_WAIT_S)  # bounded: a connection slow to close is left to exit
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)

@@ -1,14 +1,13 @@
 """The dashboard app: one panel per host, the focused host's log, a status line and keys.
 
-The monitors (one per host, one SSH connection each, streams + slow polls) run as
-workers in the app's event loop and post HostChanged; the app pulls their state at
+The fleet's monitors (one per host, one SSH connection each, streams + slow polls) run as
+workers in the app's event loop and post HostChanged; the app ticks the fleet at
 the refresh interval and hands it to the widgets. Widgets never do I/O.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
@@ -33,7 +32,7 @@ from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
 from gb10dash.actions.watch_only import require_unit
-from gb10dash.alerts import CRITICAL, AlertEngine, AlertEvent
+from gb10dash.alerts import CRITICAL, AlertEvent
 from gb10dash.alerts.notify import Notifier
 from gb10dash.bench import history as bench_history
 from gb10dash.bench.history import HistoryEntry
@@ -41,13 +40,13 @@ from gb10dash.bench.report import table as bench_table
 from gb10dash.bench.report import verdict as bench_verdict
 from gb10dash.bench.runner import BenchError, BenchResult, BenchRun
 from gb10dash.bench.workload import make_workload
-from gb10dash.canary import CanaryResult, CanaryRunner
+from gb10dash.canary import CanaryResult
 from gb10dash.chat.session import ChatHistories
-from gb10dash.collectors.llama import HealthState
 from gb10dash.commands import COMMANDS as REGISTRY
 from gb10dash.commands import is_mutating
 from gb10dash.config import Config
-from gb10dash.history import RateHistory, RatePoint
+from gb10dash.fleet import Fleet
+from gb10dash.history import RatePoint
 from gb10dash.memsplit import memory_split
 from gb10dash.monitor import Cadence, HostMonitor
 from gb10dash.state import HostState
@@ -113,19 +112,17 @@ class Gb10DashApp(PlanSafety, App[None]):
         self._fixed_bench = dict(bench or {})
         self._background = background
         cadence = Cadence(fast_s=refresh_s, gpu_ms=max(200, int(refresh_s * 1000)), log_lines=LOG_LINES)
-        plan_watch = InterruptedPlans()  # plans that never ended: the banner, R
-        self.monitors = (
-            {}
-            if states is not None
-            else {
-                host.name: HostMonitor(
-                    host, config.ssh, cadence=cadence, on_update=self._monitor_changed, plan_watch=plan_watch
-                )
-                for host in config.hosts
-            }
+        self.fleet = Fleet(  # monitors, canary, rate histories, alerts: run only when live (no fixed states)
+            config,
+            cadence=cadence,
+            plan_watch=InterruptedPlans(),  # plans that never ended: the banner, R
+            on_update=lambda name: self.post_message(HostChanged(name)),
+            on_canary=self._canary_seen,
+            restart=self._canary_restart,
+            busy=lambda name: name in self.actions_running,
         )
-        self.histories = {host.name: RateHistory() for host in config.hosts}
-        self._dirty: set[str] = set()
+        self.monitors = {} if states is not None else self.fleet.monitors
+        self._dirty: set[str] = set()  # hosts whose panel is to be drawn again
         self._log_seq: dict[str, int] = {}
         self._updated_at: float | None = None
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
@@ -133,9 +130,7 @@ class Gb10DashApp(PlanSafety, App[None]):
         self.actions_running: dict[str, str] = {}  # host -> action, while one runs
         self.compact = False  # z: compact mode (no header/footer, panels condensed)
         self.summary = False  # s: the fleet summary table instead of the panels
-        self.canary_results: dict[str, CanaryResult] = {}  # host -> the wedge canary's last verdict
-        self.canary_first_after_s = 30.0  # the first canary probe after start
-        self.alert_engine = AlertEngine(config.alerts)
+        self.alert_engine = self.fleet.engine
         self._notifier = Notifier(config.alerts.notify, config.alerts.notify_timeout_s)
         self._alerts_drawn = False
         self._vitals: dict[str, tuple[bool, str | None, str | None]] = {}  # host -> what was last seen
@@ -170,65 +165,34 @@ class Gb10DashApp(PlanSafety, App[None]):
             self._show_fixed()
             return
         self.install_signal_handlers()
-        for monitor in self.monitors.values():
-            self._run_monitor(monitor)
-            if self.config.canary.enabled:
-                self._run_canary(monitor)
+        for job in self.fleet.jobs():
+            self.run_worker(job, exit_on_error=False, group="fleet")
         if self._background is not None:
             self.run_worker(self._background(), exit_on_error=False, group="background")
         self.set_interval(self.refresh_s, self._refresh)
         self.focus_host(self.focused_host)
 
-    @work(exit_on_error=False, group="monitors")
-    async def _run_monitor(self, monitor: HostMonitor) -> None:
-        await monitor.run()
+    def _canary_seen(self, name: str, result: CanaryResult, was: CanaryResult | None) -> None:
+        if not result.ok:
+            self.notify(result.describe(), title=f"{name}: wedge canary", severity="error", timeout=15)
+        elif was is not None and not was.ok:
+            self.notify(result.describe(), title=f"{name}: answers again", timeout=8)
 
-    @work(exit_on_error=False, group="canary")
-    async def _run_canary(self, monitor: HostMonitor) -> None:
+    async def _canary_restart(self, monitor: HostMonitor, result: CanaryResult) -> None:
         name = monitor.host.name
-
-        def healthy() -> bool:
-            state = self.shown.get(name)
-            return bool(
-                state and state.health and state.health.state is HealthState.OK and name not in self.actions_running
-            )
-
-        def seen(result: CanaryResult) -> None:
-            was = self.canary_results.get(name)
-            self.canary_results[name] = result
-            self._dirty.add(name)
-            if not result.ok:
-                self.notify(result.describe(), title=f"{name}: wedge canary", severity="error", timeout=15)
-            elif was is not None and not was.ok:
-                self.notify(result.describe(), title=f"{name}: answers again", timeout=8)
-
-        async def restart(result: CanaryResult) -> None:
-            self.notify(
-                f"restarting {name} (auto-restart on a wedge; audited)",
-                title="wedge canary",
-                severity="warning",
-                timeout=10,
-            )
-            self._run_action(plan_restart(monitor.host), name, monitor.host.unit)
-
-        await CanaryRunner(
-            self.config.canary,
-            monitor.api_client,
-            healthy=healthy,
-            on_result=seen,
-            restart=restart,
-            first_after_s=self.canary_first_after_s,
-        ).run()
+        self.notify(
+            f"restarting {name} (auto-restart on a wedge; audited)",
+            title="wedge canary",
+            severity="warning",
+            timeout=10,
+        )
+        self._run_action(plan_restart(monitor.host), name, monitor.host.unit)
 
     # -- updates ---------------------------------------------------------------------
-    def _monitor_changed(self, monitor: HostMonitor) -> None:
-        self.post_message(HostChanged(monitor.host.name))
-
     @on(HostChanged)
     def _mark_dirty(self, message: HostChanged) -> None:
         if not self.is_running:  # a monitor's update that arrives while the app is closing (its widgets going)
             return
-        self._dirty.add(message.name)
         if message.name == self.focused_host:
             self._feed_log(message.name)
         # a host going down or coming back is drawn now, not at the next tick (coalesced ~50 ms)
@@ -247,25 +211,23 @@ class Gb10DashApp(PlanSafety, App[None]):
         if not self.is_running:  # a redraw timer that fires while the app is closing (its widgets going)
             return
         now = time.time()
-        self._evaluate_alerts(now)
+        tick = self.fleet.tick(now)
+        self.shown.update(tick.states)  # alerts and the status line judge every host, drawn or not
+        self._dirty |= tick.changed
+        self._show_alert_events(tick.events)
         if not self._dirty:
             return
         grid = self.query_one(HostGrid)
         hidden: set[str] = set()
         for name in sorted(self._dirty):
-            state = self.monitors[name].state
-            if name in self.canary_results:
-                state = dataclasses.replace(state, canary=self.canary_results[name])
-            history = self.histories[name]
-            history.observe(state.throughput.gen, state.throughput.prompt, now)
-            self.shown[name] = state  # alerts and the status line judge every host, drawn or not
+            state = self.shown[name]
             panel = grid.panel(name)
             if self.summary or not grid.in_view(panel):  # out of sight: drawn when it comes back
                 hidden.add(name)
                 continue
             panel.show(
                 state,
-                history.points(now),
+                self.fleet.histories[name].points(now),
                 now,
                 self._bench_runs(name, state.model_id),
                 self.alert_engine.active_for(name),
@@ -275,7 +237,7 @@ class Gb10DashApp(PlanSafety, App[None]):
             self._show_table()
         self._updated_at = now
         # the states just shown; a host not drawn yet is asked once (no second build of drawn ones)
-        states = [self.shown.get(name) or monitor.state for name, monitor in self.monitors.items()]
+        states = list(self.shown.values())
         self.query_one(StatusLine).show(states, now)
         self.query_one(RecoveryBanner).show({s.name: s.interrupted for s in states if s.interrupted})
         self._show_out_of_view()
@@ -674,13 +636,9 @@ class Gb10DashApp(PlanSafety, App[None]):
             answered,
         )
 
-    def _evaluate_alerts(self, now: float) -> bool:
-        """Judge the states shown against the alert rules (each tick: a rule's duration passes without
-        a new state); a raised alert rings the bell (if configured), shows a notification and runs
-        the notify command; the banner and the host's panel show the firing ones."""
-        if not self.shown:
-            return False
-        events = self.alert_engine.evaluate_all(list(self.shown.values()), now)
+    def _show_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        """What a tick's alert events show: a raised alert rings the bell (if configured), shows a
+        notification and runs the notify command; the banner and the host's panel show the firing ones."""
         for event in events:
             alert = event.alert
             self._dirty.add(alert.host)
@@ -700,7 +658,6 @@ class Gb10DashApp(PlanSafety, App[None]):
         if events or not self._alerts_drawn:
             self._alerts_drawn = True
             self.query_one(AlertBanner).show(self.alert_engine.active)
-        return bool(events)
 
     @work(exit_on_error=False, group="notify")
     async def _send_notify(self, event: AlertEvent) -> None:

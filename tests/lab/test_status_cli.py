@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import psutil
 
@@ -164,3 +166,34 @@ def test_what_the_login_may_not_read_of_the_server_is_said(lab: Lab) -> None:
         f"model load's progress is estimated from past loads"
     ) in host["warnings"]
     assert host["healthy"] and host["memory"]["server_rss_kib"] > 0  # /proc/PID/status is readable: RSS is shown
+
+
+def test_watch_redraws_every_host_from_the_fleet_until_interrupted(lab: Lab) -> None:
+    """`gb10dash watch` (the Fleet's monitors, one tick per interval): each redraw shows both hosts
+    running, and Ctrl-C (SIGINT) ends it with exit 0."""
+    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gb10dash", "watch", "--interval", "1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    screens: list[str] = []  # each redraw: from its "gb10dash ·" head to its "(refreshing" line
+    screen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and sum(s.count("unit    active/running") == 2 for s in screens) < 2:
+            line = proc.stdout.readline()
+            if line.startswith("gb10dash · "):
+                screen = []
+            screen.append(line)
+            if line.startswith("(refreshing every 1 s"):
+                screens.append("".join(screen))
+        running = [s for s in screens if s.count("unit    active/running") == 2]
+        assert len(running) >= 2, screens[-2:]
+        assert "● pegasus" in running[-1] and "● stella" in running[-1]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(15) == 0

@@ -276,13 +276,13 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
         )
         canary = CanarySettings(interval_s=10, timeout_s=1.0, auto_restart=True, max_restarts_per_hour=1)
         app = Gb10DashApp(dataclasses.replace(config, hosts=hosts, canary=canary), refresh_s=0.5)
-        app.canary_first_after_s = 0.5
+        app.fleet.canary_first_after_s = 0.5
         before = main_pid(lab, "pegasus")
         async with app.run_test(size=(160, 48)):
-            await until(lambda: "stella" in app.canary_results, 30, "stella's canary")
-            assert app.canary_results["stella"].ok and (app.canary_results["stella"].tps or 0) > 0
-            await until(lambda: "pegasus" in app.canary_results, 30, "pegasus's canary")
-            result = app.canary_results["pegasus"]
+            await until(lambda: "stella" in app.fleet.canary_results, 30, "stella's canary")
+            assert app.fleet.canary_results["stella"].ok and (app.fleet.canary_results["stella"].tps or 0) > 0
+            await until(lambda: "pegasus" in app.fleet.canary_results, 30, "pegasus's canary")
+            result = app.fleet.canary_results["pegasus"]
             assert not result.ok and result.error == "no answer to the canary within 1 s"
             await until(
                 lambda: (
@@ -299,7 +299,7 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
             records = AuditLog().read()
             assert [r["action"] for r in records] == ["restart"] and records[0]["result"] == "ok"
             # the next probe fails again, but the budget (1 an hour) allows no second restart
-            await until(lambda: app.canary_results["pegasus"].at > result.at + 5, 30, "the next canary")
+            await until(lambda: app.fleet.canary_results["pegasus"].at > result.at + 5, 30, "the next canary")
             await asyncio.sleep(1.0)
             assert main_pid(lab, "pegasus") == restarted and len(AuditLog().read()) == 1
     lab.wait_ready(60)
