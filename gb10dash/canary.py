@@ -25,6 +25,7 @@ from gb10dash.collectors.llama_client import LlamaClient, read_capped
 from gb10dash.config_errors import ConfigError
 from gb10dash.config_errors import Locator as _Locator
 from gb10dash.config_errors import unknown_key as _unknown
+from gb10dash.transport.http import http_client
 
 PROMPT = "Reply with the single word OK."
 MAX_BODY = 256 * 1024
@@ -95,9 +96,7 @@ async def probe(client: LlamaClient, settings: CanarySettings) -> CanaryResult:
     timeout = httpx.Timeout(settings.timeout_s, connect=min(5.0, settings.timeout_s))
     try:
         async with (
-            httpx.AsyncClient(
-                base_url=client.base_url, timeout=timeout, trust_env=False, headers=client.headers
-            ) as http,
+            http_client(client.base_url, timeout=timeout, headers=client.headers) as http,
             http.stream("POST", "/v1/chat/completions", json=payload) as response,
         ):
             body = await read_capped(response, MAX_BODY)

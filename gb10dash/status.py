@@ -54,7 +54,10 @@ def run_watch(
 
 
 async def _watch(
-    config: Config, names: Sequence[str], interval: float, while_watching: Callable[[], Coroutine[Any, Any, None]] | None
+    config: Config,
+    names: Sequence[str],
+    interval: float,
+    while_watching: Callable[[], Coroutine[Any, Any, None]] | None,
 ) -> None:
     fleet = Fleet(config, config.select(names), plan_watch=InterruptedPlans())
     extra = asyncio.create_task(while_watching()) if while_watching is not None else None

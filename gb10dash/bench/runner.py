@@ -25,6 +25,7 @@ from gb10dash.bench.workload import Prompt, Workload, WorkloadError, build_promp
 from gb10dash.collectors.llama import HealthState, ModelInfo, model_file_name
 from gb10dash.collectors.llama_client import LlamaClient, read_capped
 from gb10dash.config import HostConfig
+from gb10dash.transport.http import http_client
 
 WARMUP_TOKENS = 8
 MAX_LINE_CHARS = 1024 * 1024
@@ -138,9 +139,7 @@ class BenchRun:
                 f"server's context per slot ({n_ctx}); use --prompt-tokens/--gen-tokens"
             )
         timeout = httpx.Timeout(self.request_timeout_s, connect=5.0)
-        async with httpx.AsyncClient(
-            base_url=self.api.base_url, timeout=timeout, trust_env=False, headers=self.api.headers
-        ) as http:
+        async with http_client(self.api.base_url, timeout=timeout, headers=self.api.headers) as http:
             self.on_progress(Progress(self.host.name, "prepare", message="sizing the prompt with /tokenize"))
             try:
                 prompt = await build_prompt(http, self.workload.prompt_tokens, model=model.id)

@@ -1,5 +1,5 @@
-"""The chat test pane's engine: SSE parsing (sse), the chat protocol (protocol), streaming one
-turn and the per-host history (session), text of the figures (render). No Textual here."""
+"""The chat test pane's engine: the chat protocol (protocol), streaming one turn and the per-host
+history (session), text of the figures (render); the stream itself is read by transport.sse. No Textual here."""
 
 from __future__ import annotations
 

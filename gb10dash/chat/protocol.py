@@ -17,10 +17,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from gb10dash.chat.sse import ChatError
-
 EFFORTS = ("low", "medium", "high")
 THINK_CHOICES = ("default", "on", "off")
+
+
+@dataclass(frozen=True)
+class ChatError:
+    """A chunk that is not what it should be, in words. ``server``: the server sent an error object
+    (the turn failed); otherwise an unexpected shape that was skipped."""
+
+    message: str
+    line: str | None = None
+    server: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import httpx
 
 from gb10dash.chat.protocol import (
+    ChatError,
     Chunk,
     ServerTimings,
     TemplateFeatures,
@@ -31,19 +32,25 @@ from gb10dash.chat.protocol import (
     rejected_option,
     template_notes,
 )
-from gb10dash.chat.sse import ChatError, Done, Frame, SseParser
 from gb10dash.collectors.llama import parse_models
 from gb10dash.collectors.llama_client import read_capped
+from gb10dash.transport.http import http_client
+from gb10dash.transport.sse import Done, SseError, SseEvent, SseParser
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."
 CONNECT_S = 5.0
 READ_S = 180.0  # between two reads: a long prompt's prefill on a GB10 sends nothing for a while
+CHAT_TIMEOUT = httpx.Timeout(READ_S, connect=CONNECT_S, write=10.0, pool=CONNECT_S)
 FACTORY_S = 20.0  # opening the SSH port-forward
 MAX_ERROR_BODY = 64 * 1024
 
 
 class HasBaseUrl(Protocol):
-    base_url: str
+    """What a turn needs of its target: the server's URL, read only (a frozen dataclass fits, as does
+    a client's attribute; a plain `base_url: str` member would ask for a settable one)."""
+
+    @property
+    def base_url(self) -> str: ...
 
 
 #: what the screen needs to reach a host: HostMonitor.api_client fits (it returns a LlamaClient)
@@ -171,11 +178,11 @@ class TurnBuilder:
     def finished_stream(self) -> bool:
         return self._finished_stream
 
-    def apply(self, event: Frame | Done | ChatError) -> None:
+    def apply(self, event: SseEvent) -> None:
         if isinstance(event, Done):
             self._finished_stream = True
-        elif isinstance(event, ChatError):
-            self._error_event(event)
+        elif isinstance(event, SseError):
+            self._skipped(event.message, event.line)
         else:
             chunk = parse_chunk(event.data)
             if isinstance(chunk, ChatError):
@@ -187,7 +194,10 @@ class TurnBuilder:
         if error.server:
             self.fail(error.message)
         else:
-            self.note(f"skipped a malformed stream line: {error.message}" + (f": {error.line!r}" if error.line else ""))
+            self._skipped(error.message, error.line)
+
+    def _skipped(self, message: str, line: str | None) -> None:
+        self.note(f"skipped a malformed stream line: {message}" + (f": {line!r}" if line else ""))
 
     def _chunk(self, chunk: Chunk) -> None:
         changes: dict[str, Any] = {}
@@ -268,18 +278,9 @@ async def template_features(http: httpx.AsyncClient) -> tuple[TemplateFeatures |
         return None, f"/props: {exc}"
 
 
-def http_client(base_url: str, headers: dict[str, str] | None = None) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        trust_env=False,
-        headers=headers,
-        timeout=httpx.Timeout(READ_S, connect=CONNECT_S, write=10.0, pool=CONNECT_S),
-    )
-
-
 async def stream_turn(
     client_factory: ClientFactory, history: ChatHistory, user: str, *, clock: Callable[[], float] = time.monotonic
-) -> AsyncIterator[Turn]:
+) -> AsyncGenerator[Turn, None]:
     """Stream one answer to ``user`` given the history; yields Turn snapshots, the last one done."""
     settings = history.settings
     builder = TurnBuilder(user, settings.describe(), clock)
@@ -291,7 +292,8 @@ async def stream_turn(
         builder.update(done=True)
         yield builder.turn
         return
-    async with http_client(target.base_url, getattr(target, "headers", None)) as http:  # the Bearer key
+    headers = getattr(target, "headers", None)  # the Bearer key, when the target is a LlamaClient
+    async with http_client(target.base_url, timeout=CHAT_TIMEOUT, headers=headers) as http:
         try:
             async for turn in _request(http, history, user, builder):
                 yield turn

@@ -21,6 +21,7 @@ from gb10dash.collectors.llama import (
     parse_props,
     parse_slots,
 )
+from gb10dash.transport.http import POLLER_LIMITS, bearer_headers, http_client
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 _DISABLED = (404, 501)
@@ -33,19 +34,18 @@ class LlamaClient:
         self.base_url = base_url.rstrip("/")
         self.max_body = max_body
         self._api_key = api_key
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
+        self._http = http_client(
+            self.base_url,
             headers=self.headers,
             timeout=httpx.Timeout(timeout_s, connect=min(2.0, timeout_s)),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            trust_env=False,  # never route the hosts' API through a proxy from the environment
+            limits=POLLER_LIMITS,
         )
 
     @property
     def headers(self) -> dict[str, str]:
         """Headers every request to this server needs (the Bearer key of `--api-key`, if any):
         clients made from this one (chat, bench) pass them on."""
-        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        return bearer_headers(self._api_key)
 
     def __repr__(self) -> str:
         return f"LlamaClient({self.base_url!r}{', api key set' if self._api_key else ''})"

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from gb10dash.collectors.llama import _json
+from gb10dash.transport.sse import Frame, SseEvent
 
 LOADED, UNLOADED, LOADING, FAILED, SLEEPING = "loaded", "unloaded", "loading", "failed", "sleeping"
 _MODEL_FLAGS = ("-m", "--model")
@@ -53,6 +55,11 @@ class RouterEvent:
 
 def _exit_code(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}
 
 
 def _status(value: str | None, exit_code: int | None, failed: bool = False) -> str | None:
@@ -103,35 +110,37 @@ def parse_router_models(body: str) -> tuple[RouterModel, ...]:
     return tuple(out)
 
 
-def parse_sse_line(line: str) -> RouterEvent | None:
-    """One line of GET /models/sse → RouterEvent; None for blank, comment and non-data lines
-    and for data that is not a model event (never raises: a stream may carry anything)."""
-    if not line.startswith("data:"):
-        return None
-    try:
-        data = json.loads(line[5:].strip())
-    except ValueError:
-        return None
+def parse_router_event(data: Any) -> RouterEvent | None:
+    """One decoded event of GET /models/sse → RouterEvent; None for data that is not a model event
+    (never raises: a stream may carry anything)."""
     if not isinstance(data, dict) or not isinstance(data.get("model"), str):
         return None
-    inner = data.get("data") if isinstance(data.get("data"), dict) else {}
+    inner = _object(data.get("data"))
     code = _exit_code(inner.get("exit_code"))
-    progress = inner.get("progress") if isinstance(inner.get("progress"), dict) else {}
+    progress = _object(inner.get("progress"))
     value = progress.get("value")
     fraction = (
         float(value)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         else None
     )
-    status = inner.get("status") if isinstance(inner.get("status"), str) else None
+    event, status, stage = data.get("event"), inner.get("status"), progress.get("current")
     return RouterEvent(
         model=data["model"],
-        event=data.get("event") if isinstance(data.get("event"), str) else "",
-        status=_status(status, code),
+        event=event if isinstance(event, str) else "",
+        status=_status(status if isinstance(status, str) else None, code),
         progress=None if fraction is None else min(1.0, max(0.0, fraction)),
-        stage=progress.get("current") if isinstance(progress.get("current"), str) else None,
+        stage=stage if isinstance(stage, str) else None,
         exit_code=code,
     )
+
+
+def router_events(events: Iterable[SseEvent]) -> Iterator[RouterEvent]:
+    """The model events of a router's event stream; what is not one (a malformed line, data of
+    another shape) is skipped: the load's verdict comes from GET /models, the stream only adds progress."""
+    for event in events:
+        if isinstance(event, Frame) and (parsed := parse_router_event(event.data)) is not None:
+            yield parsed
 
 
 def parse_error_body(status_code: int, body: str) -> str:

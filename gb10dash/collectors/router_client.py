@@ -1,7 +1,7 @@
 """Async HTTP client for a router-mode llama-server: list, load, unload, follow /models/sse.
 
 Bounded like LlamaClient: a timeout on every request, a cap on bodies and on each SSE line;
-the event stream is bounded in time by its caller. trust_env=False: never through a proxy.
+the event stream is bounded in time by its caller. Built by transport.http: never through a proxy.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from gb10dash.collectors.router import (
     RouterModel,
     parse_error_body,
     parse_router_models,
-    parse_sse_line,
+    router_events,
 )
+from gb10dash.transport.http import POLLER_LIMITS, http_client
+from gb10dash.transport.sse import SseParser
 
-MAX_EVENT_BYTES = 256 * 1024  # a `loaded` event carries the model's info: a few KiB
+MAX_EVENT_BYTES = 256 * 1024  # a `loaded` event carries the model's info: a few KiB; a longer line is skipped
 
 
 class RouterError(Exception):
@@ -40,12 +42,11 @@ class RouterClient:
         """headers: LlamaClient.headers (the Bearer key of `--api-key`, if any)."""
         self.base_url = base_url.rstrip("/")
         self.max_body = max_body
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=headers or {},
+        self._http = http_client(
+            self.base_url,
+            headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            trust_env=False,
+            limits=POLLER_LIMITS,
         )
 
     async def aclose(self) -> None:
@@ -93,7 +94,7 @@ class RouterClient:
         await self._post("/models/unload", model_id)
 
     async def events(self) -> AsyncIterator[RouterEvent]:
-        """GET /models/sse, one RouterEvent per data line, for as long as the caller reads (bound it
+        """GET /models/sse, one RouterEvent per model event, for as long as the caller reads (bound it
         with a timeout: an idle router sends nothing, not even its headers)."""
         timeout = httpx.Timeout(None, connect=3.0)  # reads wait for the next event; the caller bounds it
         try:
@@ -101,23 +102,11 @@ class RouterClient:
                 if response.status_code != 200:
                     detail = parse_error_body(response.status_code, await read_capped(response, 4096))
                     raise RouterError(f"GET /models/sse: {detail}")
-                async for line in _capped_lines(response.aiter_bytes()):
-                    event = parse_sse_line(line)
-                    if event is not None:
+                parser = SseParser(max_line=MAX_EVENT_BYTES)
+                async for chunk in response.aiter_bytes():
+                    for event in router_events(parser.feed(chunk)):
                         yield event
+                for event in router_events(parser.finish()):
+                    yield event
         except httpx.HTTPError as exc:
             raise RouterError(f"{self.base_url}/models/sse: {type(exc).__name__}: {exc}") from None
-
-
-async def _capped_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """Lines of a byte stream; a line longer than MAX_EVENT_BYTES is dropped, not buffered."""
-    pending, skipping = b"", False
-    async for chunk in chunks:
-        pending += chunk
-        while b"\n" in pending:
-            line, pending = pending.split(b"\n", 1)
-            if not skipping:
-                yield line.rstrip(b"\r").decode("utf-8", errors="replace")
-            skipping = False
-        if len(pending) > MAX_EVENT_BYTES:
-            pending, skipping = b"", True

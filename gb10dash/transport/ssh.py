@@ -2,7 +2,8 @@
 
 Host aliases, HostName, Port, User, IdentityFile and UserKnownHostsFile come
 from the ssh config (``~/.ssh/config`` unless the gb10dash config names another
-file); host keys are always checked against known_hosts.
+file); host keys are always checked against known_hosts (ssh_host_keys: which files, trust on
+first use); files are read over SFTP (ssh_sftp: chunked reads, the /proc files kept open).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import shlex
 from collections.abc import AsyncIterator, Sequence
 
@@ -24,6 +24,15 @@ from gb10dash.transport.base import (
     Transport,
     TransportError,
 )
+from gb10dash.transport.ssh_host_keys import (
+    AcceptNewHostKey,
+    append_known_host,
+    changed_key_message,
+    key_fingerprint,
+    known_hosts_files,
+    offered_key,
+)
+from gb10dash.transport.ssh_sftp import OpenProcFiles, read_from_start
 
 
 def describe_ssh_error(alias: str, exc: BaseException) -> str:
@@ -47,9 +56,7 @@ def describe_ssh_error(alias: str, exc: BaseException) -> str:
     return f"{alias}: {type(exc).__name__}: {exc}"
 
 
-_READ_CHUNK = 64 * 1024
 _STREAM_WINDOW = 256 * 1024  # SSH channel window of a long-lived stream (nvidia-smi -lms, journalctl -f)
-_PROC_HANDLES_KEPT = 8  # /proc files kept open per connection (meminfo, the MainPID's status, io, …)
 _log = logging.getLogger(__name__)
 
 
@@ -71,55 +78,6 @@ def proc_start_time(stat: bytes) -> tuple[int, int]:
     return int(head.split(b" (", 1)[0]), int(fields[19])
 
 
-class _AcceptNewHostKey(asyncssh.SSHClient):
-    """Trusts a host key that known_hosts does not (asyncssh asks only then) if known_hosts has no
-    key at all for the host, and keeps it to be recorded; a host with other keys there has a
-    CHANGED key: refused."""
-
-    def __init__(self, known_hosts: Sequence[str]):
-        self.known_hosts = known_hosts
-        self.accepted: tuple[str, asyncssh.SSHKey] | None = None  # (known_hosts host pattern, key)
-        self.changed = False
-
-    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
-        for path in self.known_hosts:
-            try:
-                known = asyncssh.read_known_hosts(path)
-            except (OSError, ValueError):
-                continue  # missing or unreadable: nothing known from it
-            if any(known.match(host, addr, port)):
-                self.changed = True
-                return False
-        self.accepted = (host if port in (22, None) else f"[{host}]:{port}", key)
-        return True
-
-
-def known_hosts_files(alias: str, config: Sequence[str]) -> list[str]:
-    """The known_hosts files the ssh config names for alias (UserKnownHostsFile), else ~/.ssh/known_hosts."""
-    named = asyncssh.SSHClientConnectionOptions(config=list(config), host=alias).known_hosts
-    files = [str(f) for f in named] if isinstance(named, (list, tuple)) and named else ["~/.ssh/known_hosts"]
-    return [os.path.expanduser(f) for f in files]
-
-
-async def _read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int, *, generated: bool = False) -> bytes:
-    """Everything from offset 0 up to max_bytes, a chunk a request: a file's until a short read; a
-    generated (/proc) file's until an empty one — the kernel hands out such a file about a page per
-    read whatever was asked, so a short read is not its end (a mountinfo of more than 4 KiB would lose
-    its last mounts)."""
-    data = b""
-    while len(data) < max_bytes:
-        chunk = await handle.read(min(_READ_CHUNK, max_bytes - len(data)), len(data))
-        data += chunk
-        if not chunk or (len(chunk) < _READ_CHUNK and not generated):
-            break
-    return data
-
-
-async def _close_quietly(handle: asyncssh.SFTPClientFile) -> None:
-    with contextlib.suppress(asyncssh.Error, OSError):
-        await handle.close()
-
-
 class SshTransport(Transport):
     def __init__(
         self, name: str, alias: str, settings: SshSettings | None = None, *, accept_new_host_key: bool = False
@@ -130,7 +88,7 @@ class SshTransport(Transport):
         self.accept_new_host_key = accept_new_host_key
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
-        self._proc_handles: dict[str, asyncssh.SFTPClientFile] = {}  # open /proc files, oldest first
+        self._proc_files = OpenProcFiles()
         self._lock = asyncio.Lock()
         self._forwards: dict[tuple[str, int], asyncssh.SSHListener] = {}
         self._stat: _StatSession | None = None
@@ -149,7 +107,7 @@ class SshTransport(Transport):
             await self._drop()
             settings = self.settings
             config = [str(settings.config_file)] if settings.config_file else ()
-            client = _AcceptNewHostKey(known_hosts_files(self.alias, config)) if self.accept_new_host_key else None
+            client = AcceptNewHostKey(known_hosts_files(self.alias, config)) if self.accept_new_host_key else None
             try:
                 self._conn = await asyncio.wait_for(
                     asyncssh.connect(
@@ -163,14 +121,9 @@ class SshTransport(Transport):
                     timeout=settings.connect_timeout_s + 1,
                 )
             except asyncssh.HostKeyNotVerifiable as exc:
-                offered = await self._offered_key(config)
+                offered = await offered_key(self.alias, config, settings.connect_timeout_s)
                 if client is not None and client.changed:
-                    raise TransportError(
-                        f"{self.alias}: HOST KEY CHANGED: known_hosts holds another key for "
-                        f"this host{offered}. Someone may be intercepting the connection, or the "
-                        f"host was reinstalled; accept_new_host_key never accepts a changed key: "
-                        f"check it and edit known_hosts yourself"
-                    ) from exc
+                    raise TransportError(changed_key_message(self.alias, offered)) from exc
                 raise TransportError(describe_ssh_error(self.alias, exc) + offered) from exc
             except (TimeoutError, OSError, asyncssh.Error, ValueError) as exc:
                 raise TransportError(describe_ssh_error(self.alias, exc)) from exc
@@ -179,29 +132,14 @@ class SshTransport(Transport):
 
     def _record_host_key(self, path: str, pattern: str, key: asyncssh.SSHKey) -> None:
         """Append a newly trusted key to known_hosts (accept_new_host_key) and say so."""
-        algorithm, data = key.export_public_key("openssh").decode().split()[:2]
-        self.accepted_host_key = f"{algorithm} {key.get_fingerprint('sha256')}"
-        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        with open(path, "a", encoding="ascii") as known:
-            known.write(f"{pattern} {algorithm} {data}\n")
+        self.accepted_host_key = key_fingerprint(key)
+        append_known_host(path, pattern, key)
         _log.warning(
             "%s: accepted the new host key %s (accept_new_host_key = true) and added it to %s",
             self.alias,
             self.accepted_host_key,
             path,
         )
-
-    async def _offered_key(self, config: Sequence[str]) -> str:
-        """The refused key's type and SHA256 fingerprint, to compare with the host's own."""
-        try:
-            key = await asyncio.wait_for(
-                asyncssh.get_server_host_key(self.alias, config=config), self.settings.connect_timeout_s
-            )
-        except (TimeoutError, OSError, asyncssh.Error, ValueError):
-            return ""
-        if key is None:
-            return ""
-        return f"; the host offered {key.get_algorithm()} {key.get_fingerprint('sha256')}"
 
     async def close(self) -> None:
         async with self._lock:
@@ -214,7 +152,7 @@ class SshTransport(Transport):
         if self._stat is not None:
             self._stat.sftp.exit()
             self._stat = None
-        self._proc_handles.clear()  # closed with their SFTP session
+        self._proc_files.forget()  # closed with their SFTP session
         if self._sftp is not None:
             self._sftp.exit()
             self._sftp = None
@@ -276,12 +214,12 @@ class SshTransport(Transport):
             sftp = await self._sftp_client()
             async with asyncio.timeout(timeout):
                 if path.startswith("/proc/"):
-                    return await self._read_proc(sftp, path, max_bytes)
+                    return await self._proc_files.read(sftp, path, max_bytes)
                 # files report their size but /proc's say 0: read 64 KiB at a time, one request each,
                 # until a short read; block_size=0: asyncssh's parallel reader (a task per read, and a
                 # fan-out into block requests for read(max)) is not used
                 async with sftp.open(path, "rb", block_size=0) as handle:
-                    return await _read_from_start(handle, max_bytes)
+                    return await read_from_start(handle, max_bytes)
         except asyncssh.SFTPNoSuchFile:
             raise FileNotFoundError(path) from None
         except asyncssh.SFTPPermissionDenied:
@@ -290,30 +228,6 @@ class SshTransport(Transport):
             raise CommandTimeout(f"{self.alias}: reading {path} timed out after {timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
-
-    async def _read_proc(self, sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> bytes:
-        """A /proc file polled every second: its handle is kept open and read again from offset 0 (the
-        kernel regenerates the text), one SFTP request a poll instead of open + read + close. A handle
-        whose process has gone fails (ESRCH); it is dropped and the path opened afresh, which tells a
-        gone process (no such file) from a reused pid (a new process's file)."""
-        handle = self._proc_handles.pop(path, None)
-        if handle is not None:
-            try:
-                data = await _read_from_start(handle, max_bytes, generated=True)
-                self._proc_handles[path] = handle  # most recently used last
-                return data
-            except asyncssh.SFTPError:
-                await _close_quietly(handle)
-        handle = await sftp.open(path, "rb", block_size=0)
-        try:
-            data = await _read_from_start(handle, max_bytes, generated=True)
-        except BaseException:
-            await _close_quietly(handle)
-            raise
-        self._proc_handles[path] = handle
-        while len(self._proc_handles) > _PROC_HANDLES_KEPT:
-            await _close_quietly(self._proc_handles.pop(next(iter(self._proc_handles))))
-        return data
 
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         conn = self._connection()

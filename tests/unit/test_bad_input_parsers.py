@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gb10dash.chat.sse import ChatError, Done, Frame, SseParser, parse_body
 from gb10dash.collectors import gpu, journal, llama, systemd
 from gb10dash.collectors.llama import HealthState
+from gb10dash.transport.sse import Done, Frame, SseError, SseParser, parse_body
 
 BAD = Path(__file__).resolve().parents[1] / "fixtures" / "bad"
 FUZZ = settings(max_examples=200, deadline=None)
@@ -200,7 +200,7 @@ def test_llama_bodies_fuzz(body: str) -> None:
 def test_malformed_sse_chunks_become_errors_and_parsing_goes_on() -> None:
     events = parse_body((BAD / "sse-malformed.body").read_bytes())
     assert isinstance(events[0], Frame) and events[0].data["choices"][0]["delta"]["content"] == "hi"
-    assert [type(e) for e in events[1:]] == [ChatError, ChatError, Done]
+    assert [type(e) for e in events[1:]] == [SseError, SseError, Done]
     assert "not JSON" in events[1].message and "unexpected line" in events[2].message
 
 
@@ -214,11 +214,11 @@ def test_sse_fuzz_any_chunking_gives_the_same_events(body: bytes, cuts: list[int
         start = cut
     pieces += parser.finish()
     assert pieces == whole
-    assert all(isinstance(e, Frame | Done | ChatError) for e in whole)
+    assert all(isinstance(e, Frame | Done | SseError) for e in whole)
 
 
 def test_an_over_long_sse_line_is_skipped_not_buffered() -> None:
     parser = SseParser(max_line=1024)
     events = parser.feed(b"data: " + b"x" * 5000)
     events += parser.feed(b"y" * 5000 + b"\n\ndata: [DONE]\n\n")
-    assert [type(e) for e in events] == [ChatError, Done] and len(parser._buffer) == 0
+    assert [type(e) for e in events] == [SseError, Done] and len(parser._buffer) == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from gb10dash.chat.protocol import (
+    ChatError,
     Chunk,
     ServerTimings,
     TemplateFeatures,
@@ -24,7 +25,7 @@ from gb10dash.chat.protocol import (
 )
 from gb10dash.chat.render import client_figures, printable, server_figures, state_text
 from gb10dash.chat.session import ChatHistory, Turn, TurnBuilder
-from gb10dash.chat.sse import ChatError, Frame, parse_body
+from gb10dash.transport.sse import Frame, parse_body
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -20,14 +20,17 @@ from gb10dash.collectors.router import (
     LOADED,
     LOADING,
     UNLOADED,
+    RouterEvent,
     RouterModel,
     flag_value,
     parse_error_body,
+    parse_router_event,
     parse_router_models,
-    parse_sse_line,
+    router_events,
 )
-from gb10dash.collectors.router_client import MAX_EVENT_BYTES, _capped_lines
+from gb10dash.collectors.router_client import MAX_EVENT_BYTES
 from gb10dash.config import HostConfig
+from gb10dash.transport.sse import SseParser, parse_body
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures"
 ROUTER = FIX / "router"
@@ -38,9 +41,12 @@ def models(name: str) -> tuple[RouterModel, ...]:
     return parse_router_models((ROUTER / name).read_text())
 
 
+def recorded_events(name: str) -> list[RouterEvent]:
+    return list(router_events(parse_body((ROUTER / name).read_bytes())))
+
+
 def events(name: str) -> list[tuple[str, str | None, float | None]]:
-    parsed = [parse_sse_line(line) for line in (ROUTER / name).read_text().splitlines()]
-    return [(e.model, e.status, e.progress) for e in parsed if e is not None]
+    return [(e.model, e.status, e.progress) for e in recorded_events(name)]
 
 
 def http(name: str) -> tuple[int, str]:
@@ -92,8 +98,7 @@ def test_sse_load_progress_then_loaded() -> None:
         ("Qwen3-14B-Q4_K_M", LOADING, 1.0),
         ("Qwen3-14B-Q4_K_M", LOADED, None),
     ]
-    lines = (ROUTER / "sse-load.txt").read_text().splitlines()
-    assert parse_sse_line(lines[2]).describe() == "loading 0 % (text_model)"  # type: ignore[union-attr]
+    assert recorded_events("sse-load.txt")[1].describe() == "loading 0 % (text_model)"
 
 
 def test_sse_unload_then_a_failed_load() -> None:
@@ -103,8 +108,8 @@ def test_sse_unload_then_a_failed_load() -> None:
         ("corrupt", LOADING, 0.0),
         ("corrupt", FAILED, None),
     ]
-    last = parse_sse_line((ROUTER / "sse-unload-then-failed-load.txt").read_text().strip().splitlines()[-1])
-    assert last is not None and last.exit_code == 1 and last.describe() == "failed (exit status 1)"
+    last = recorded_events("sse-unload-then-failed-load.txt")[-1]
+    assert last.exit_code == 1 and last.describe() == "failed (exit status 1)"
 
 
 def test_sse_eviction_under_models_max() -> None:
@@ -130,8 +135,14 @@ def test_sse_eviction_under_models_max() -> None:
     ],
 )
 def test_odd_sse_lines_never_raise(line: str) -> None:
-    event = parse_sse_line(line)
-    assert event is None or (event.model == "m" and event.progress is None)
+    events = list(router_events(parse_body(f"{line}\n\n".encode())))
+    assert all(event.model == "m" and event.progress is None for event in events)
+
+
+@pytest.mark.parametrize("data", [None, [], "x", {"model": 1}, {"model": "m", "data": [], "event": 3}])
+def test_data_of_another_shape_is_no_model_event_or_an_empty_one(data: object) -> None:
+    event = parse_router_event(data)
+    assert event is None or (event.model, event.event, event.status, event.progress) == ("m", "", None, None)
 
 
 def test_refusals_say_why() -> None:
@@ -167,12 +178,12 @@ def test_models_dir_from_the_execstart() -> None:
     assert flag_value(("/opt/llama-server", "--models-dir"), ("--models-dir",)) is None
 
 
-async def test_long_event_lines_are_dropped_not_buffered() -> None:
-    async def chunks():
-        yield b"data: one\r\n" + b"x" * (MAX_EVENT_BYTES + 10)
-        yield b"still the long line\ndata: two\n"
-
-    assert [line async for line in _capped_lines(chunks())] == ["data: one", "data: two"]
+def test_long_event_lines_are_dropped_not_buffered() -> None:
+    one, two = (f'data: {{"model": "{name}", "data": {{"status": "loading"}}}}\r\n\r\n'.encode() for name in "ab")
+    parser = SseParser(max_line=MAX_EVENT_BYTES)
+    events = [*parser.feed(one + b"x" * (MAX_EVENT_BYTES + 10)), *parser.feed(b"still the long line\n\n" + two)]
+    assert [e.model for e in router_events([*events, *parser.finish()])] == ["a", "b"]
+    assert len(parser._buffer) == 0
 
 
 def site(name: str) -> RouterSite:

@@ -1,237 +1,35 @@
-"""The focused host's journal tail: follow, pause, text/level filter, highlighted lines; bounded."""
+"""The focused host's journal tail: follow, pause, text/level filter, highlighted lines; bounded.
+
+This widget keeps the host's lines and its pause buffer and holds the filters; the lines on screen are
+LogLines' (log_lines), and what a line and the status say is log_model's (no Textual there).
+"""
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import tzinfo
-from itertools import count, islice
-from typing import NamedTuple
+from itertools import islice
 
-from rich.cells import cell_len
-from rich.style import Style
-from rich.text import Text
 from textual import on
 from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.cache import LRUCache
 from textual.content import Content
-from textual.geometry import Size
 from textual.reactive import reactive
-from textual.scroll_view import ScrollView
-from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from gb10dash.collectors.journal import JournalEntry
-from gb10dash.logfilter import (
-    CLASS_ERROR,
-    CLASS_LOAD,
-    CLASS_MATCH,
-    CLASS_STOPPING,
-    CLASS_TIMESTAMP,
-    CLASS_TIMING,
-    CLASS_TPS,
-    CLASS_WARNING,
-    CLOCK_WIDTH,
-    Level,
-    LevelFilter,
-    clean_message,
-    entry_level,
-    format_clock,
-    highlight_class,
-    line_matches,
-    match_spans,
-    tps_badge,
-    tps_spans,
-)
-
-_seq = count()  # one numbering for every pane: a line's number is its cache key
-
-#: rendered lines kept (Line API cache): a few screens' worth. Each cached Strip also caches its
-#: crop_extend result, ~3 KiB a log line in all: 1024 lines were ~3.3 MiB, 256 are ~0.8 MiB
-STRIP_CACHE_LINES = 256
-
-
-class LogLine(NamedTuple):
-    seq: int
-    entry: JournalEntry
-    text: str  # the message as one clean screen line
-    level: Level
-    badge: str | None  # "gen 1,843.8 tok/s" on timing lines
-    width: int  # cells of the whole rendered line
+from gb10dash.logfilter import LevelFilter
+from gb10dash.ui.widgets.log_lines import LogLines
+from gb10dash.ui.widgets.log_model import LogLine, is_filtering, make_line, shown, status_text
 
 
 def _reused(made: dict[int, LogLine], entry: JournalEntry) -> LogLine:
     """The line made before for this very entry object, or a new one."""
     line = made.get(id(entry))
     return line if line is not None and line.entry is entry else make_line(entry)
-
-
-def make_line(entry: JournalEntry) -> LogLine:
-    text = clean_message(entry.message)
-    badge = tps_badge(entry.timing)
-    width = CLOCK_WIDTH + 1 + cell_len(text) + (len(badge) + 1 if badge else 0)
-    return LogLine(next(_seq), entry, text, entry_level(entry), badge, width)
-
-
-class LogLines(ScrollView, can_focus=False):
-    """Draws only the lines on screen (Line API); keeps at most `max_lines`."""
-
-    ALLOW_SELECT = False
-    COMPONENT_CLASSES = {
-        CLASS_TIMESTAMP,
-        CLASS_LOAD,
-        CLASS_ERROR,
-        CLASS_WARNING,
-        CLASS_TIMING,
-        CLASS_STOPPING,
-        CLASS_TPS,
-        CLASS_MATCH,
-    }
-    DEFAULT_CSS = """
-    LogLines {
-        height: 1fr;
-        background: $surface;
-        color: $foreground;
-        overflow: auto auto;
-        scrollbar-size-vertical: 1;
-    }
-    LogLines > .log-pane--timestamp { color: $text-muted; }
-    LogLines > .log-pane--load { color: $text-primary; text-style: bold; }
-    LogLines > .log-pane--error { color: $text-error; text-style: bold; }
-    LogLines > .log-pane--warning { color: $text-warning; }
-    LogLines > .log-pane--timing { color: $text-success; }
-    LogLines > .log-pane--stopping { color: $text-secondary; text-style: italic; }
-    LogLines > .log-pane--tps { color: $text-success; text-style: bold reverse; }
-    LogLines > .log-pane--match { background: $warning 45%; text-style: bold underline; }
-    """
-
-    def __init__(self, max_lines: int, tz: tzinfo | None, *, id: str | None = None) -> None:
-        super().__init__(id=id)
-        self.lines: deque[LogLine] = deque(maxlen=max_lines)
-        self.match_text = ""  # occurrences are highlighted
-        self.tz = tz
-        self.follow = True  # scrolled to the end: new lines scroll into view
-        self._width = 0
-        self._cache: LRUCache[int, Strip] = LRUCache(STRIP_CACHE_LINES)
-        self._base_style: Style | None = None
-
-    # -- content ---------------------------------------------------------------------------
-    def replace(self, lines: Iterable[LogLine], query: str, *, to_end: bool = False) -> None:
-        self.lines.clear()
-        self.lines.extend(lines)
-        if query != self.match_text:  # cached strips carry the old highlights (otherwise keyed by line)
-            self._cache.clear()
-        self.match_text = query
-        self._width = max((line.width for line in self.lines), default=0)
-        self._resize()
-        if to_end:
-            self.follow = True
-        if self.follow:
-            self.scroll_to_end()
-        elif self.scroll_y > self.max_scroll_y:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
-        self.refresh()
-
-    def extend(self, lines: Sequence[LogLine], first_kept_seq: int) -> None:
-        """Add lines at the end; drop those older than the pane keeps; follow if following."""
-        before = len(self.lines)
-        dropped = max(0, before + len(lines) - (self.lines.maxlen or 0))
-        self.lines.extend(lines)
-        while self.lines and self.lines[0].seq < first_kept_seq:
-            self.lines.popleft()
-            dropped += 1
-        if not lines and not dropped:
-            return
-        if lines:
-            self._width = max(self._width, max(line.width for line in lines))
-        self._resize()
-        if self.follow and not self.is_vertical_scrollbar_grabbed:
-            self.scroll_to_end()
-        elif dropped:  # keep the lines being read in place while older ones go
-            self.scroll_to(y=max(0, self.scroll_y - dropped), animate=False, immediate=True)
-        self.refresh()
-
-    def scroll_to_end(self) -> None:
-        self.follow = True
-        self.scroll_end(animate=False, immediate=bool(self.size), x_axis=False)
-
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        super().watch_scroll_y(old_value, new_value)
-        self.follow = new_value >= self.max_scroll_y
-
-    def on_resize(self) -> None:
-        if self.follow:
-            self.scroll_end(animate=False, x_axis=False)
-
-    def _resize(self) -> None:
-        size = Size(self._width, len(self.lines))
-        if size == self.virtual_size:
-            return
-        if not self.size or self._scrollbars_for(size) != self._scrollbars_for(self.virtual_size):
-            self.virtual_size = size  # a scrollbar comes or goes: the gutter changes, a new layout
-            return
-        # the same scrollbars over a longer or shorter log: setting virtual_size would lay out the
-        # whole screen again (a full repaint per new log line or host switch); the bars are updated here
-        self.set_reactive(LogLines.virtual_size, size)
-        self._scroll_update(size)
-        self.refresh()
-
-    def _scrollbars_for(self, size: Size) -> tuple[bool, bool]:
-        """(vertical, horizontal) scrollbar needed for a virtual size, within the current region."""
-        room = self.scrollable_content_region
-        return size.height > room.height, size.width > room.width
-
-    def plain(self, line: LogLine) -> str:
-        badge = f"{line.badge} " if line.badge else ""
-        return f"{format_clock(line.entry.realtime_us, self.tz)} {badge}{line.text}"
-
-    # -- drawing ---------------------------------------------------------------------------
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._cache.clear()
-        self._base_style = None
-
-    @property
-    def _base(self) -> Style:
-        """The widget's own style, looked up once per style change rather than once a line."""
-        if self._base_style is None:
-            self._base_style = self.rich_style
-        return self._base_style
-
-    def render_line(self, y: int) -> Strip:
-        scroll_x, scroll_y = self.scroll_offset
-        index = scroll_y + y
-        width = self.size.width
-        base = self._base
-        if not 0 <= index < len(self.lines):
-            return Strip.blank(width, base)
-        line = self.lines[index]
-        strip = self._cache.get(line.seq)
-        if strip is None:
-            strip = self._cache[line.seq] = self._render_log_line(line)
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
-
-    def _render_log_line(self, line: LogLine) -> Strip:
-        style = self.get_component_rich_style
-        text = Text(no_wrap=True, end="")
-        text.append(format_clock(line.entry.realtime_us, self.tz), style(CLASS_TIMESTAMP))
-        text.append(" ")
-        if line.badge:
-            text.append(line.badge, style(CLASS_TPS))
-            text.append(" ")
-        start = len(text)
-        kind_class = highlight_class(line.entry.kind)
-        text.append(line.text, style(kind_class) if kind_class else None)
-        if kind_class == CLASS_TIMING:
-            for a, b in tps_spans(line.text):
-                text.stylize(style(CLASS_TPS), start + a, start + b)
-        for a, b in match_spans(line.text, self.match_text):
-            text.stylize(style(CLASS_MATCH), start + a, start + b)
-        text.stylize_before(self._base)
-        return Strip(text.render(self.app.console), line.width)
 
 
 class LogPane(Widget, can_focus=True):
@@ -355,23 +153,15 @@ class LogPane(Widget, can_focus=True):
     def _add(self, entries: Sequence[JournalEntry]) -> None:
         lines = [make_line(entry) for entry in entries[-self._max_lines :]]
         self._kept.extend(lines)
-        query, level_filter = self.search, self.level_filter
-        shown = [line for line in lines if line_matches(line.text, line.level, query, level_filter)]
         if self.is_mounted:
-            self._view.extend(shown, self._kept[0].seq)
-            if self._filtered:
+            self._view.extend(list(shown(lines, self.search, self.level_filter)), self._kept[0].seq)
+            if is_filtering(self.search, self.level_filter):
                 self._update_status()
 
     def _refilter(self, *, to_end: bool = False) -> None:
-        query, level_filter = self.search, self.level_filter
-        shown = (line for line in self._kept if line_matches(line.text, line.level, query, level_filter))
         if self.is_mounted:
-            self._view.replace(shown, query, to_end=to_end)
+            self._view.replace(shown(self._kept, self.search, self.level_filter), self.search, to_end=to_end)
             self._update_status()
-
-    @property
-    def _filtered(self) -> bool:
-        return bool(self.search) or self.level_filter is not LevelFilter.ALL
 
     def set_problem(self, problem: str | None) -> None:
         """Why the shown host's log stays empty (e.g. the journal is not readable by the login), or None."""
@@ -382,25 +172,22 @@ class LogPane(Widget, can_focus=True):
     def _update_status(self) -> None:
         if not self.is_mounted:
             return
-        parts = [self._host or "no host"]
-        if self._problem:
-            parts.append(f"✗ {self._problem}")
-            self._status.set_class(True, "-problem")
-            self._status.update(Content("  ·  ".join(parts)), layout=True)  # wraps: the fix must be readable
-            return
-        self._status.set_class(False, "-problem")
-        if self.paused:
-            parts.append(f"‖ paused — {self._pending_total:,} new line{'s' if self._pending_total != 1 else ''}")
-        else:
-            parts.append("▶ following")
-        if self.level_filter is not LevelFilter.ALL:
-            parts.append(f"level: {self.level_filter.label}")
-        if self.search:
-            parts.append(f"filter: “{self.search}”")
-        if self._filtered:
-            parts.append(f"{len(self._view.lines):,} of {len(self._kept):,} lines")
-        self._status.update(Content("  ·  ".join(parts)), layout=False)  # one line, fixed height
-        self._status.set_class(self.paused, "-paused")
+        text = status_text(
+            self._host,
+            problem=self._problem,
+            paused=self.paused,
+            pending=self._pending_total,
+            level_filter=self.level_filter,
+            query=self.search,
+            shown_count=len(self._view.lines),
+            kept_count=len(self._kept),
+        )
+        problem = bool(self._problem)
+        self._status.set_class(problem, "-problem")
+        # a problem wraps (its fix must be readable); otherwise one line of fixed height, no new layout
+        self._status.update(Content(text), layout=problem)
+        if not problem:
+            self._status.set_class(self.paused, "-paused")
 
     # -- reactives -------------------------------------------------------------------------
     def watch_paused(self, paused: bool) -> None:

@@ -1,4 +1,4 @@
-"""The SSE parser on recorded llama-server streams, split every way, and on broken input."""
+"""The SSE reader on recorded llama-server chat streams, split every way, and on broken input."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gb10dash.chat.sse import ChatError, Done, Frame, SseParser, parse_body, parse_lines
+from gb10dash.transport.sse import Done, Frame, SseError, SseParser, parse_body, parse_lines
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "chat"
 
@@ -20,8 +20,8 @@ def frames(events: list) -> list[Frame]:
     return [e for e in events if isinstance(e, Frame)]
 
 
-def errors(events: list) -> list[ChatError]:
-    return [e for e in events if isinstance(e, ChatError)]
+def errors(events: list) -> list[SseError]:
+    return [e for e in events if isinstance(e, SseError)]
 
 
 def test_recorded_stream_gives_its_chunks_then_done() -> None:
@@ -104,7 +104,7 @@ def test_malformed_lines_are_errors_and_parsing_goes_on() -> None:
 
 def test_invalid_utf8_line_is_an_error() -> None:
     events = parse_body(b"data: \xff\xfe\n\ndata: [DONE]\n\n")
-    assert [type(e) for e in events] == [ChatError, Done]
+    assert [type(e) for e in events] == [SseError, Done]
     assert "UTF-8" in events[0].message
 
 
@@ -113,13 +113,13 @@ def test_over_long_line_is_skipped_with_an_error() -> None:
     events = parser.feed(b"data: " + b"x" * 3000)
     events += parser.feed(b"x" * 3000 + b"\n\n")
     events += parser.feed(b'data: {"ok":true}\n\n') + parser.finish()
-    assert [type(e) for e in events] == [ChatError, Frame]
+    assert [type(e) for e in events] == [SseError, Frame]
     assert "longer than 1 KiB" in events[0].message
 
 
 def test_body_ending_mid_event_is_an_error() -> None:
     events = parse_body(b'data: {"choices":[{"delta":{"content":"a"}}]}\n\ndata: {"choi')
-    assert [type(e) for e in events] == [Frame, ChatError]
+    assert [type(e) for e in events] == [Frame, SseError]
     assert events[1].message == "the stream ended in the middle of an event"
 
 
@@ -127,7 +127,7 @@ def test_a_whole_last_event_without_line_ends_still_counts() -> None:
     assert parse_body(b"data: [DONE]") == [Done()]
     assert parse_body(b"data: [DONE]\n") == [Done()]
     assert parse_body(b'data: {"a": 1}') == [Frame({"a": 1})]
-    assert parse_body(b'data: {"a": 1') == [ChatError("the stream ended in the middle of an event", '{"a": 1')]
+    assert parse_body(b'data: {"a": 1') == [SseError("the stream ended in the middle of an event", '{"a": 1')]
 
 
 def test_random_bytes_never_raise() -> None:
@@ -137,4 +137,4 @@ def test_random_bytes_never_raise() -> None:
         data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 60)))
         parser = SseParser(max_line=16)
         events = parser.feed(data) + parser.finish()
-        assert all(isinstance(e, (Frame, Done, ChatError)) for e in events)
+        assert all(isinstance(e, (Frame, Done, SseError)) for e in events)

@@ -1,9 +1,10 @@
-"""Server-sent events → frames, pure (no I/O): what llama-server's streaming endpoints send.
+"""Server-sent events → frames, pure (no I/O): the one reader of llama-server's event streams.
 
-llama-server writes `data: {json}` followed by a blank line per chunk, `data: [DONE]` at the end
-of `/v1/chat/completions`, and `:` comment lines as keep-alive pings. Nothing here raises on
-bad input: a line that is not an SSE field, data that is not JSON, or a line longer than the
-cap becomes a ``ChatError`` event and parsing goes on with the next line.
+llama-server writes `data: {json}` followed by a blank line per event — the chunks of
+`/v1/chat/completions` (then `data: [DONE]`) and a router's model events on `/models/sse` —
+and `:` comment lines as keep-alive pings. Nothing here raises on bad input: a line that is
+not an SSE field, data that is not JSON, or a line longer than the cap becomes an ``SseError``
+event and parsing goes on with the next line; each reader decides what an error means to it.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-MAX_LINE_BYTES = 1024 * 1024  # one chunk of a chat stream is ~300 bytes
+MAX_LINE_BYTES = 1024 * 1024  # one chunk of a chat stream is ~300 bytes; readers may set a tighter cap
 _FIELDS = ("data", "event", "id", "retry")
 
 
@@ -31,16 +32,14 @@ class Done:
 
 
 @dataclass(frozen=True)
-class ChatError:
-    """Something in the stream that is not what it should be, in words. ``server``: the server sent
-    an error object (the turn failed); otherwise a malformed line that was skipped."""
+class SseError:
+    """A line or event of the stream that is not what SSE says, in words; it was skipped."""
 
     message: str
     line: str | None = None
-    server: bool = False
 
 
-SseEvent = Frame | Done | ChatError
+SseEvent = Frame | Done | SseError
 
 
 def _short(text: str, limit: int = 80) -> str:
@@ -71,7 +70,7 @@ class SseParser:
             out.extend(self._line(raw.rstrip(b"\r")))
         if len(self._buffer) > self.max_line:
             out.append(
-                ChatError(
+                SseError(
                     f"SSE line longer than {self.max_line // 1024} KiB, skipped",
                     _short(self._buffer.decode("utf-8", "replace")),
                 )
@@ -90,7 +89,7 @@ class SseParser:
         if self._data:  # no blank line after the last event: take it if it is whole
             pending = _short("\n".join(self._data))
             out.extend(
-                ChatError("the stream ended in the middle of an event", pending) if isinstance(e, ChatError) else e
+                SseError("the stream ended in the middle of an event", pending) if isinstance(e, SseError) else e
                 for e in self._dispatch()
             )
         return out
@@ -99,14 +98,14 @@ class SseParser:
         try:
             line = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return [ChatError("SSE line is not UTF-8", _short(raw.decode("utf-8", "replace")))]
+            return [SseError("SSE line is not UTF-8", _short(raw.decode("utf-8", "replace")))]
         if not line:
             return self._dispatch()
         if line.startswith(":"):
             return []  # comment: llama-server's keep-alive ping
         field, colon, value = line.partition(":")
         if not colon or field not in _FIELDS:
-            return [ChatError("unexpected line in the event stream", _short(line))]
+            return [SseError("unexpected line in the event stream", _short(line))]
         value = value[1:] if value.startswith(" ") else value
         if field == "data":
             self._data.append(value)
@@ -125,7 +124,7 @@ class SseParser:
         try:
             return [Frame(json.loads(text), event)]
         except ValueError:
-            return [ChatError("event data is not JSON", _short(text))]
+            return [SseError("event data is not JSON", _short(text))]
 
 
 def parse_lines(lines: Iterable[str]) -> Iterator[SseEvent]:
