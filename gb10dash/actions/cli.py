@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
-from gb10dash.actions.drop_caches import plan_drop_caches
-from gb10dash.actions.executor import PlanResult, Progress, cancelled_result
+from gb10dash.actions.executor import PlanResult, Progress
 from gb10dash.actions.interrupt import PlanInterrupter
+from gb10dash.actions.models import ModelCandidate
+from gb10dash.actions.outcome import StepStatus
 from gb10dash.actions.plan import Plan
-from gb10dash.actions.restart import plan_restart
-from gb10dash.actions.runner import ActionBusy, run_plan
-from gb10dash.actions.swap_prepare import find_candidate, prepare_swap, share_models
-from gb10dash.collectors.memory import collect_meminfo
+from gb10dash.actions.port import Ask, Level, Outcome
+from gb10dash.actions.runner import ActionBusy
+from gb10dash.actions.swap_prepare import find_candidate
+from gb10dash.actions.workflows import Workflows
 from gb10dash.config import Config
-from gb10dash.memsplit import memory_split
-from gb10dash.monitor import HostMonitor
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -40,22 +41,22 @@ class ProgressPrinter:
         self.percent: int | None = None
 
     def __call__(self, progress: Progress) -> None:
-        if progress.status == "progress" and progress.percent is not None:
+        if progress.status is StepStatus.PROGRESS and progress.percent is not None:
             if progress.percent != self.percent:
                 self.percent = progress.percent
                 say(f"      [{progress.percent:3d}%] {progress.detail}")
             return
-        if progress.status == "started":
+        if progress.status is StepStatus.STARTED:
             self.percent = None
         print_progress(progress)
 
 
 def print_progress(progress: Progress) -> None:
-    if progress.status == "started":
+    if progress.status is StepStatus.STARTED:
         say(f"[{progress.step}/{progress.total}] {progress.title}: {progress.detail}")
-    elif progress.status == "progress":
+    elif progress.status is StepStatus.PROGRESS:
         say(f"      … {progress.detail}")
-    elif progress.status == "undo":
+    elif progress.status is StepStatus.UNDO:
         say(f"  undo: {progress.title}: {progress.detail}")
     else:
         detail = f" — {progress.detail}" if progress.detail else ""
@@ -101,142 +102,166 @@ def on_signal(name: str, first: bool) -> None:
         say(f"gb10dash: {name}: already undoing; it ends when the undo does", error=True)
 
 
-async def run_interruptible(plan: Plan, monitor: HostMonitor) -> PlanResult | int:
-    """Run the plan; a signal (SIGTERM, SIGHUP, SIGINT) undoes it and gives the exit code instead."""
-    with PlanInterrupter(on_signal) as interrupter:
-        try:
-            return await run_plan(
-                plan, monitor.transport, monitor.api_client, unit=monitor.host.unit, on_progress=ProgressPrinter()
-            )
-        except asyncio.CancelledError as exc:
-            if interrupter.signal is None:
-                raise
-            current = asyncio.current_task()
-            if current is not None:
-                current.uncancel()
-            result = cancelled_result(exc)
-            if result is None or not result.undo_failed:
-                say(
-                    f"interrupted by {interrupter.signal}: {plan.action} on {plan.host} stopped"
-                    + (
-                        "; what it had changed was undone"
-                        if result is not None and result.rolled_back
-                        else "; there was nothing to undo"
-                    ),
-                    error=True,
+_REFUSE_HINTS = {
+    Ask.PLAN: "add --yes to run the plan",
+    Ask.FOLLOW_UP: "rerun with --yes --accept-flag-rewrite to apply it",
+    Ask.REVERT: "gb10dash rebuild HOST --revert goes back",
+}
+
+
+class CliPort:
+    """The workflows' port on the command line: the plan printed and asked on the terminal (or --yes),
+    progress and outcome printed, SIGTERM/SIGHUP/SIGINT during a plan undo it (exit 3, or 4 when the undo
+    failed)."""
+
+    def __init__(
+        self,
+        *,
+        yes: bool,
+        accept_flag_rewrite: bool = False,
+        revert_on_regression: bool = False,
+        model: str | None = None,
+        force: bool = False,
+    ):
+        self.allowed = {
+            Ask.PLAN: yes,
+            Ask.FOLLOW_UP: yes and accept_flag_rewrite,
+            Ask.REVERT: yes and revert_on_regression,
+        }
+        self.model, self.force = model, force
+        self.code: int | None = None  # the exit code a refusal or a signal chose
+        self._interrupter: PlanInterrupter | None = None
+        self._printer = ProgressPrinter()
+
+    async def confirm(self, plan: Plan, question: str, ask: Ask) -> bool:
+        refused = confirm(
+            plan, self.allowed[ask], question=question[:1].upper() + question[1:], refuse_hint=_REFUSE_HINTS[ask]
+        )
+        self.code = refused
+        return refused is None
+
+    def say(self, text: str, *, title: str = "", level: Level = "information") -> None:
+        """Information, and a table whatever its level (the regression check), on stdout with the plan's
+        own lines; a warning or an error line on stderr, prefixed gb10dash:."""
+        if level == "information" or (level == "warning" and "\n" in text):
+            say(f"{title}:{chr(10) if chr(10) in text else ' '}{text}" if title else text)
+        else:
+            say(f"gb10dash: {title}: {text}" if title else f"gb10dash: {text}", error=True)
+
+    def stage(self, title: str) -> None:
+        say(f"{title} …")
+
+    def progress(self, step: Progress) -> None:
+        self._printer(step)
+
+    def report(self, plan: Plan, result: PlanResult) -> None:
+        report(result)
+
+    @contextlib.contextmanager
+    def running(self, plan: Plan) -> Iterator[None]:
+        with PlanInterrupter(on_signal) as interrupter:
+            self._interrupter = interrupter
+            try:
+                yield
+            finally:
+                self._interrupter = None
+
+    def stopped(self, plan: Plan, result: PlanResult | None) -> bool:
+        signal_name = self._interrupter.signal if self._interrupter is not None else None
+        if signal_name is None:
+            return False
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        if result is not None and result.undo_failed:
+            say(f"interrupted by {signal_name}, and the undo failed: run `gb10dash recover {plan.host}`", error=True)
+            self.code = EXIT_NOT_UNDONE
+            return True
+        undone = (
+            "what it had changed was undone"
+            if result is not None and result.rolled_back
+            else "there was nothing to undo"
+        )
+        say(f"interrupted by {signal_name}: {plan.action} on {plan.host} stopped; {undone}", error=True)
+        self.code = EXIT_INTERRUPTED
+        return True
+
+    async def choose_model(self, host: str, share: str, candidates: Sequence[ModelCandidate]) -> ModelCandidate | None:
+        assert self.model is not None, "gb10dash swap names its MODEL"
+        candidate = find_candidate(candidates, self.model)
+        if not candidate.enabled:
+            if not self.force:
+                raise ValueError(
+                    f"{candidate.display_name} is not offered: {candidate.reason} (use --force to try anyway)"
                 )
-                return EXIT_INTERRUPTED
-            say(
-                f"interrupted by {interrupter.signal}, and the undo failed: run `gb10dash recover {plan.host}`",
-                error=True,
+            self.say(
+                f"{candidate.display_name} is not offered: {candidate.reason}; --force given, trying anyway "
+                "(a failed load rolls back)",
+                level="warning",
             )
-            return EXIT_NOT_UNDONE
+        return candidate
 
 
-PlanMaker = Callable[[HostMonitor], Awaitable[Plan]]
+Body = Callable[[Workflows], Awaitable[Outcome]]
 
 
-class ActionHooks:
-    """What an action does around its plan on the command line (rebuild: the quick bench before and
-    after, the renamed-flags follow-up). The defaults do nothing."""
-
-    async def before_run(self, monitor: HostMonitor, plan: Plan) -> None:
-        """After the operator confirmed, before the first step."""
-
-    async def follow_up(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> tuple[Plan, bool] | None:
-        """After a failed plan: another plan to offer, and whether --yes may run it unasked."""
-        return None
-
-    async def after_run(self, monitor: HostMonitor, plan: Plan, result: PlanResult) -> int | None:
-        """After the last plan: an exit code that overrides the plan's own, or None."""
-        return None
-
-
-async def run_action(
-    config: Config, host_name: str, make_plan: PlanMaker, *, yes: bool, hooks: ActionHooks | None = None
-) -> int:
-    """Connect, build the plan from what the host says, show it, confirm, run it; when it fails
-    and the hooks offer a follow-up plan, report, confirm, run that."""
-    hooks = hooks or ActionHooks()
-    host = config.host(host_name)
-    monitor = HostMonitor(host, config.ssh)
+async def on_host(config: Config, host_name: str, port: CliPort, body: Body) -> int:
+    """Connect to the host, run one workflow there through the port, and give its exit code."""
+    monitor = HostMonitor(config.host(host_name), config.ssh)
     try:
         await monitor.transport.connect()
-        plan = await make_plan(monitor)
-        refused = confirm(plan, yes)
-        if refused is not None:
-            return refused
-        await hooks.before_run(monitor, plan)
-        result = await run_interruptible(plan, monitor)
-        if isinstance(result, int):
-            return result
-        offer = await hooks.follow_up(monitor, plan, result) if not result.ok else None
-        if offer is not None:
-            report(result)
-            plan, allowed = offer
-            refused = confirm(
-                plan,
-                yes and allowed,
-                question="Apply this follow-up?",
-                refuse_hint="rerun with --yes --accept-flag-rewrite to apply it",
-            )
-            if refused is not None:
-                return refused
-            result = await run_interruptible(plan, monitor)
-            if isinstance(result, int):
-                return result
-        code = report(result)
-        override = await hooks.after_run(monitor, plan, result)
+        outcome = await body(Workflows(monitor, port))
     except (TransportError, ActionBusy, ValueError) as exc:
         print(f"gb10dash: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
         await monitor.close()
-    return code if override is None else override
+    if outcome is Outcome.DONE:
+        return EXIT_OK
+    if outcome is Outcome.FAILED or port.code is None:
+        return EXIT_FAILED
+    return port.code
 
 
 async def restart_command(config: Config, host_name: str, *, yes: bool, timeout_s: float) -> int:
-    async def make(monitor: HostMonitor) -> Plan:
-        return plan_restart(monitor.host, load_timeout_s=timeout_s)
-
-    return await run_action(config, host_name, make, yes=yes)
+    return await on_host(config, host_name, CliPort(yes=yes), lambda flows: flows.restart(load_timeout_s=timeout_s))
 
 
 async def swap_command(
     config: Config, host_name: str, model: str, *, ctx: int | None, yes: bool, timeout_s: float, force: bool
 ) -> int:
-    async def make(monitor: HostMonitor) -> Plan:
-        candidate = find_candidate(
-            await share_models(monitor.transport, monitor.host, client=monitor.api_client), model
-        )
-        if not candidate.enabled:
-            print(
-                f"gb10dash: {candidate.display_name} is not offered: {candidate.reason}"
-                + (
-                    "; --force given, trying anyway (a failed load rolls back)"
-                    if force
-                    else " (use --force to try anyway)"
-                ),
-                file=sys.stderr,
-            )
-            if not force:
-                raise ValueError(f"{candidate.display_name}: {candidate.reason}")
-        return await prepare_swap(
-            monitor.transport,
-            monitor.host,
-            candidate,
-            ctx=ctx,
-            timeout_s=timeout_s,
-            allow_disabled=force,
-            client=monitor.api_client,
-        )
-
-    return await run_action(config, host_name, make, yes=yes)
+    port = CliPort(yes=yes, model=model, force=force)
+    return await on_host(config, host_name, port, lambda flows: flows.swap(ctx=ctx, timeout_s=timeout_s, force=force))
 
 
 async def drop_caches_command(config: Config, host_name: str, *, yes: bool) -> int:
-    async def make(monitor: HostMonitor) -> Plan:
-        split = memory_split(await collect_meminfo(monitor.transport), None)
-        return plan_drop_caches(monitor.host, split.cache_kib if split else None)
+    return await on_host(config, host_name, CliPort(yes=yes), lambda flows: flows.drop_caches())
 
-    return await run_action(config, host_name, make, yes=yes)
+
+async def rebuild_command(
+    config: Config,
+    host_name: str,
+    *,
+    yes: bool,
+    restart: bool = True,
+    arch: str | None = None,
+    jobs: int | None = None,
+    accept_flag_rewrite: bool = False,
+    bench: bool = True,
+    revert_on_regression: bool = False,
+) -> int:
+    """`gb10dash rebuild HOST`: the same plan as `b`, with the quick bench before and after (the
+    regression check) and the renamed-flags follow-up."""
+    port = CliPort(yes=yes, accept_flag_rewrite=accept_flag_rewrite, revert_on_regression=revert_on_regression)
+    return await on_host(
+        config, host_name, port, lambda flows: flows.rebuild(restart=restart, arch=arch, jobs=jobs, bench=bench)
+    )
+
+
+async def revert_command(config: Config, host_name: str, *, yes: bool) -> int:
+    return await on_host(config, host_name, CliPort(yes=yes), lambda flows: flows.revert())
+
+
+async def recover_command(config: Config, host_name: str, *, yes: bool) -> int:
+    """`gb10dash recover HOST`: find what an interrupted plan left on the host and undo it."""
+    return await on_host(config, host_name, CliPort(yes=yes), lambda flows: flows.recover())

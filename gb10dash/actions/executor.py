@@ -16,7 +16,7 @@ from typing import TypeVar
 from gb10dash.actions.audit import AuditLog, PlanRecord, StepRecord, stdin_fingerprint
 from gb10dash.actions.build_checks import check_build_arch
 from gb10dash.actions.llama_help import check_flags_step
-from gb10dash.actions.outcome import Progress, StepFailed
+from gb10dash.actions.outcome import Progress, StepFailed, StepStatus
 from gb10dash.actions.pending import PendingPlan, PlanMarker, undo_steps
 from gb10dash.actions.plan import ROUTER_STEP_KINDS, Plan, Step, StepKind
 from gb10dash.actions.startup import journal_reason, startup_failure
@@ -166,7 +166,7 @@ class Executor:
         size, digest = stdin_fingerprint(step.stdin)
         entry = StepRecord(step.title, step.command_line(), "running", stdin_bytes=size, stdin_sha256=digest)
         record.steps.append(entry)
-        self.on_progress(Progress(index, total, step.title, "started", step.command_line()))
+        self.on_progress(Progress(index, total, step.title, StepStatus.STARTED, step.command_line()))
         began = time.monotonic()
         try:
             entry.exit_status, entry.detail = await self._run(index, total, step, began)
@@ -179,7 +179,9 @@ class Executor:
             entry.duration_s = round(time.monotonic() - began, 3)
             result.durations[step.title] = entry.duration_s
             self.audit.step_ended(record, entry)
-            self.on_progress(Progress(index, total, step.title, entry.status, entry.detail, entry.duration_s))
+            self.on_progress(
+                Progress(index, total, step.title, StepStatus(entry.status), entry.detail, entry.duration_s)
+            )
 
     async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
         if step.kind in ROUTER_STEP_KINDS:  # router mode: the model swap goes through its API
@@ -227,7 +229,7 @@ class Executor:
                                 index,
                                 total,
                                 step.title,
-                                "progress",
+                                StepStatus.PROGRESS,
                                 output.last(1)[0][:160] if output.tail else "",
                                 now - began,
                                 output.percent,
@@ -277,7 +279,9 @@ class Executor:
             if health.state is HealthState.OK:
                 return f"healthy after {elapsed:.1f} s"
             word = "loading (503)" if health.state is HealthState.LOADING else "starting"
-            self.on_progress(Progress(index, total, step.title, "progress", f"{word} {elapsed:.0f} s", elapsed))
+            self.on_progress(
+                Progress(index, total, step.title, StepStatus.PROGRESS, f"{word} {elapsed:.0f} s", elapsed)
+            )
             await asyncio.sleep(self.poll_s)
         raise StepFailed(f"not healthy after {step.timeout_s:g} s")
 
@@ -296,7 +300,7 @@ class Executor:
         ok = True
         for step in reversed(done):
             for undo in step.undo:
-                self.on_progress(Progress(0, total, undo.title, "undo", undo.command_line()))
+                self.on_progress(Progress(0, total, undo.title, StepStatus.UNDO, undo.command_line()))
                 size, digest = stdin_fingerprint(undo.stdin)
                 entry = StepRecord(
                     f"undo: {undo.title}", undo.command_line(), "undone", stdin_bytes=size, stdin_sha256=digest

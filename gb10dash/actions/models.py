@@ -193,8 +193,8 @@ def apply_headers(candidate: ModelCandidate, headers: Sequence[GgufHeader | Exce
             reason = "GGUF without general.architecture"
         elif header.model_type in ("mmproj", "adapter") or header.architecture == "clip":
             reason = f"not a model to serve ({header.model_type or header.architecture})"
-    counts = [h.n_elements for h in headers if isinstance(h, GgufHeader)]
-    params = sum(counts) if counts and len(counts) == len(headers) and None not in counts else None
+    counts = [h.n_elements for h in headers if isinstance(h, GgufHeader) and h.n_elements is not None]
+    params = sum(counts) if counts and len(counts) == len(headers) else None
     enabled = candidate.enabled and reason is None
     return replace(
         candidate,

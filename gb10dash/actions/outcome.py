@@ -3,7 +3,18 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
+
+
+class StepStatus(enum.StrEnum):
+    """Where a step is, as the executor reports it to a front end."""
+
+    STARTED = "started"
+    PROGRESS = "progress"  # a wait's elapsed time, a streamed step's percentage
+    OK = "ok"
+    FAILED = "failed"
+    UNDO = "undo"  # one of the plan's undo steps runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,7 +22,7 @@ class Progress:
     step: int  # 1-based index into plan.steps
     total: int
     title: str
-    status: str  # started / progress / ok / failed / undo
+    status: StepStatus
     detail: str = ""
     elapsed_s: float = 0.0
     percent: int | None = None  # a streamed step's `[ NN%]`

@@ -108,7 +108,17 @@ class PendingPlan:
             steps = tuple(Step.from_dict(step) for step in undo)
         except ValueError as exc:
             raise ValueError(f"{source}: {exc}") from None
-        return cls(*(data[name] for name in texts[:5]), float(started), data["workstation"], pid, steps)
+        return cls(
+            data["plan_id"],
+            data["host"],
+            data["unit"],
+            data["action"],
+            data["summary"],
+            float(started),
+            data["workstation"],
+            pid,
+            steps,
+        )
 
     @property
     def what(self) -> str:

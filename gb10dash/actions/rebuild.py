@@ -64,7 +64,7 @@ def arch_for_host(compute_cap: str | None, model_ftype: str | None, override: st
         return override, f"arch {override} from the override"
     if not compute_cap:
         return None, "no GPU found (nvidia-smi reports none): CPU build, -DGGML_CUDA=OFF"
-    mxfp4 = bool(model_ftype) and "MXFP4" in model_ftype.upper()
+    mxfp4 = model_ftype is not None and "MXFP4" in model_ftype.upper()
     arch = cuda_arch_for(compute_cap, mxfp4=mxfp4)
     why = f"compute_cap {compute_cap.strip()} → {arch}"
     if arch.endswith("a-real"):

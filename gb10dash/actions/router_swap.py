@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from gb10dash.actions.models import ModelCandidate, list_models
-from gb10dash.actions.outcome import Progress, StepFailed
+from gb10dash.actions.outcome import Progress, StepFailed, StepStatus
 from gb10dash.actions.plan import Plan, Step, StepKind
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.collectors.router import (
@@ -81,7 +81,7 @@ async def api_client_for(transport: Transport, host: HostConfig) -> LlamaClient:
     base = host.api_url
     if host.api_via_ssh:
         parts = urlsplit(base)
-        port = await transport.forward_port(parts.hostname or "127.0.0.1", parts.port or 80)  # type: ignore[attr-defined]
+        port = await transport.forward_port(parts.hostname or "127.0.0.1", parts.port or 80)
         base = f"http://127.0.0.1:{port}"
     return LlamaClient(base, api_key=read_api_key(host))
 
@@ -272,7 +272,7 @@ def _find(models: Sequence[RouterModel], model_id: str) -> RouterModel:
 def _report(executor: Executor, index: int, total: int, step: Step, began: float, detail: str) -> None:
 
     elapsed = time.monotonic() - began
-    executor.on_progress(Progress(index, total, step.title, "progress", f"{detail}, {elapsed:.0f} s", elapsed))
+    executor.on_progress(Progress(index, total, step.title, StepStatus.PROGRESS, f"{detail}, {elapsed:.0f} s", elapsed))
 
 
 async def _unload(executor: Executor, router: RouterClient, index: int, total: int, step: Step, began: float) -> str:

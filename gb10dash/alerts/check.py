@@ -22,10 +22,10 @@ from collections.abc import Sequence
 from gb10dash.alerts.engine import Alert, AlertEngine, Pending
 from gb10dash.alerts.settings import AlertSettings
 from gb10dash.config import Config
-from gb10dash.fleet import Fleet
+from gb10dash.core.fleet import Fleet
+from gb10dash.core.monitor import snapshot_all
+from gb10dash.core.state import HostState
 from gb10dash.format import clock, iso_utc
-from gb10dash.monitor import snapshot_all
-from gb10dash.state import HostState
 
 EXIT_OK, EXIT_ALERTS = 0, 1
 SCHEMA = "gb10dash.check/1"

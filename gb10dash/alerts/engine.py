@@ -13,15 +13,16 @@ For a UI: call `evaluate(state)` whenever a host's state is fresh; it returns th
 from __future__ import annotations
 
 import collections
+import enum
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 from gb10dash.alerts.rules import RULES, UNKNOWN, Condition, Recent, observe
 from gb10dash.alerts.settings import AlertSettings
+from gb10dash.core.state import HostState
 from gb10dash.format import iso_utc
-from gb10dash.state import HostState
 
 EVENT_SCHEMA = "gb10dash.alert/1"
 
@@ -53,9 +54,14 @@ class Alert:
         }
 
 
+class EventKind(enum.StrEnum):
+    RAISED = "raised"
+    CLEARED = "cleared"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertEvent:
-    kind: Literal["raised", "cleared"]
+    kind: EventKind
     alert: Alert
 
     def to_json(self) -> dict[str, Any]:
@@ -180,13 +186,13 @@ class AlertEngine:
                 raised_at=now,
             )
             self._history.append(track.alert)
-            return AlertEvent("raised", track.alert)
+            return AlertEvent(EventKind.RAISED, track.alert)
         return None
 
     def _clear(self, alert: Alert, now: float) -> AlertEvent:
         cleared = replace(alert, cleared_at=now)
         self._replace_in_history(cleared)
-        return AlertEvent("cleared", cleared)
+        return AlertEvent(EventKind.CLEARED, cleared)
 
     def _replace_in_history(self, alert: Alert) -> None:
         for index in range(len(self._history) - 1, -1, -1):

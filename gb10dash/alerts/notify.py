@@ -52,8 +52,9 @@ class Notifier:
         except BaseException:
             _kill_group(proc)
             raise
-        if proc.returncode != 0:
-            how = f"exited {proc.returncode}" if proc.returncode > 0 else f"killed by signal {-proc.returncode}"
+        code = await proc.wait()  # _talk waited for it: its exit status, at once
+        if code != 0:
+            how = f"exited {code}" if code > 0 else f"killed by signal {-code}"
             tail = stderr.decode("utf-8", "replace").strip().splitlines()
             return f"notify: {name} {how}" + (f": {tail[-1][:300]}" if tail else "")
         return None

@@ -11,6 +11,7 @@ engine keeps it with `observe()`, itself pure.
 
 from __future__ import annotations
 
+import enum
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,10 +20,16 @@ from typing import Final
 from gb10dash.alerts.settings import GIB_KIB, AlertSettings, RuleSettings
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.collectors.llama import HealthState
+from gb10dash.core.state import HostState
 from gb10dash.format import duration
-from gb10dash.state import HostState
 
-CRITICAL, WARNING = "critical", "warning"
+
+class Severity(enum.StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+
+
+CRITICAL, WARNING = Severity.CRITICAL, Severity.WARNING
 MAX_GEN_FIGURES = 200
 
 

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from gb10dash.config_errors import ConfigError
-from gb10dash.config_errors import Locator as _Locator
-from gb10dash.config_errors import unknown_key as _unknown
+from gb10dash.config.errors import ConfigError
+from gb10dash.config.errors import Locator as _Locator
+from gb10dash.config.errors import unknown_key as _unknown
 
 GIB_KIB = 1024 * 1024
 

@@ -19,7 +19,7 @@ from gb10dash.bench import history, report
 from gb10dash.bench.runner import BenchError, BenchResult, BenchRun, Progress, ProgressCallback
 from gb10dash.bench.workload import Workload, make_workload
 from gb10dash.config import Config
-from gb10dash.monitor import HostMonitor
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.transport import TransportError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

@@ -99,7 +99,9 @@ def _entry(doc: Any) -> HistoryEntry | None:
         or doc.get("partial")
     ):
         return None
-    workload = doc.get("workload") if isinstance(doc.get("workload"), dict) else {}
+    workload = doc.get("workload")
+    if not isinstance(workload, dict):
+        workload = {}
     regression = doc.get("regression")
     return HistoryEntry(
         ts=float(doc["ts"]),

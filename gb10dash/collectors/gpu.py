@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -275,7 +275,7 @@ async def collect_gpu(transport: Transport) -> tuple[GpuSample, ...]:
     return parse_gpu_csv(await run_checked(transport, gpu_query_argv(None)))
 
 
-async def stream_gpu(transport: Transport, interval_ms: int) -> AsyncIterator[GpuSample]:
+async def stream_gpu(transport: Transport, interval_ms: int) -> AsyncGenerator[GpuSample, None]:
     """One sample per GPU per interval from a single long-lived `nvidia-smi -lms` process."""
     async for line in transport.stream(gpu_query_argv(interval_ms)):
         if line.strip():

@@ -186,7 +186,9 @@ def parse_models(body: str) -> tuple[ModelInfo, ...]:
     for item in items:
         if not isinstance(item, dict) or not _str(item.get("id")):
             raise ValueError(f"/v1/models: expected entries with a string 'id', got {str(item)[:80]!r}")
-        meta = item.get("meta") if isinstance(item.get("meta"), dict) else {}
+        meta = item.get("meta")
+        if not isinstance(meta, dict):
+            meta = {}
         status = item.get("status")
         out.append(
             ModelInfo(

@@ -24,8 +24,8 @@ from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.mounts import MountProber, MountState
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import Config, HostConfig
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.doctor.checks import Check, fail, ok, warn
-from gb10dash.monitor import HostMonitor
 from gb10dash.transport.base import TransportError
 
 SUDOERS_FIX = (

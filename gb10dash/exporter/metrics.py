@@ -15,7 +15,7 @@ from gb10dash.alerts.engine import Alert
 from gb10dash.collectors.clock_reasons import REASONS
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.collectors.mounts import MountState
-from gb10dash.state import HostState
+from gb10dash.core.state import HostState
 
 P = "gb10dash_"
 UNIT_STATES = ("active", "reloading", "inactive", "failed", "activating", "deactivating")
@@ -95,9 +95,9 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
             if rate is not None and rate.tokens_per_second is not None:
                 family.add_metric([h, rate.source.value], rate.tokens_per_second)
                 rate_age.add_metric([h, kind], max(0.0, now - rate.at))
-        for kind, value in (("gen", s.config.baseline_gen_tps), ("prompt", s.config.baseline_prompt_tps)):
-            if value is not None:
-                baseline.add_metric([h, kind], value)
+        for kind, tps in (("gen", s.config.baseline_gen_tps), ("prompt", s.config.baseline_prompt_tps)):
+            if tps is not None:
+                baseline.add_metric([h, kind], tps)
         m = s.meminfo
         _maybe(mem_total, h, m.total_kib if m else None, KIB)
         _maybe(mem_avail, h, m.available_kib if m else None, KIB)

@@ -24,10 +24,10 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from gb10dash.alerts.engine import Alert
 from gb10dash.config import Config
+from gb10dash.core.fleet import Fleet
+from gb10dash.core.state import HostState
 from gb10dash.exporter.metrics import families
-from gb10dash.fleet import Fleet
 from gb10dash.format import clock
-from gb10dash.state import HostState
 
 EXIT_OK, EXIT_USAGE = 0, 2
 

@@ -12,6 +12,7 @@ import shlex
 import sys
 import time
 
+from gb10dash.cli.options import lab_kind
 from gb10dash.lab.container import ContainerError
 from gb10dash.lab.hosts_lab import HostsLab, can_boot
 from gb10dash.lab.lab import Lab
@@ -57,22 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", metavar="DIR", help="lab directory (default: $GB10DASH_LAB_DIR or $XDG_STATE_HOME/gb10dash/lab)"
     )
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for llama-server")
-    kind = parser.add_mutually_exclusive_group()
-    kind.add_argument(
-        "--real",
-        dest="kind",
-        action="store_const",
-        const="real",
-        help="real hosts: a systemd-nspawn container per host (needs root, systemd-container, sudo; "
-        "default dir $XDG_STATE_HOME/gb10dash/lab-hosts); the default where it can boot",
-    )
-    kind.add_argument(
-        "--light",
-        dest="kind",
-        action="store_const",
-        const="light",
-        help="the light lab: stand-ins for systemctl, journalctl and sudo (no root needed)",
-    )
+    lab_kind(parser)  # --real / --light, as `gb10dash lab` and `gb10dash demo` take them
     args = parser.parse_args(argv)
     lab = choose_lab(args.kind, args.dir) if args.action == "start" else running_lab(args.kind, args.dir)
     t0 = time.monotonic()

@@ -174,7 +174,7 @@ def _this_python() -> list[str]:
     would otherwise be hidden by the container's own /tmp."""
     import sys
 
-    paths = []
+    paths: list[Path] = []
     for path in (Path(__file__).resolve().parents[2], Path(sys.prefix).resolve()):
         if not any(path == p or path.is_relative_to(p) for p in paths):
             paths.append(path)

@@ -118,7 +118,7 @@ def write_hosts_toml(
     ]
     for spec in specs:
         where = paths(layout, spec)
-        keys = {
+        keys: dict[str, str | int | float] = {
             "name": spec.name,
             "transport": "ssh",
             "ssh_alias": spec.alias,

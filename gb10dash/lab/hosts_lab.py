@@ -131,6 +131,8 @@ def can_boot() -> str | None:
 
 
 class HostsLab(LabBase):
+    layout: ContainerLayout  # given to LabBase.__init__ below
+
     def __init__(
         self,
         root: Path | str | None = None,

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from gb10dash.lab import hostfiles, mounts, procs, sshd
 from gb10dash.lab.base import LabBase, LabHost, Progress
@@ -46,7 +47,7 @@ class Lab(LabBase):
     # -- start ---------------------------------------------------------------------------
     def _start_locked(self) -> None:
         llama, ports = self._share_keys_ports()
-        state = {"running": False, "root": str(self.root), "hosts": ports, "mounted": {}}
+        state: dict[str, Any] = {"running": False, "root": str(self.root), "hosts": ports, "mounted": {}}
         self._save(state)
         install = _shim_installer()
         for s in self.specs:

@@ -43,7 +43,7 @@ class DashboardServer(Server):
             return True
         return given is not None and hmac.compare_digest(given.encode(), self._token.encode())
 
-    async def handle_index(self, request: web.Request) -> web.StreamResponse:  # type: ignore[override]
+    async def handle_index(self, request: web.Request) -> web.StreamResponse:
         if self._token is not None and "token" in request.query:
             if not self._token_ok(request.query["token"]):
                 return web.Response(status=403, text="gb10dash: wrong token\n")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 from textual_serve.app_service import AppService
@@ -51,7 +53,8 @@ async def run_session(
             command,
             write_bytes=websocket.send_bytes,
             write_str=websocket.send_str,
-            close=websocket.close,
+            # textual-serve awaits close() and drops the result: aiohttp's returns a bool, not None
+            close=cast("Callable[[], Awaitable[None]]", websocket.close),
             download_manager=downloads,
             debug=debug,
         )

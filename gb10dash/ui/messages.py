@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from textual.message import Message
+
+if TYPE_CHECKING:
+    from gb10dash.ui.widgets.action_progress import ActionView
 
 
 class HostChanged(Message):
@@ -18,3 +23,11 @@ class HostChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, HostChanged) and message.name == self.name
+
+
+class ActionChanged(Message):
+    """A host's running action moved on (a step, a percentage, a stage); None: it ended."""
+
+    def __init__(self, host: str, view: ActionView | None) -> None:
+        super().__init__()
+        self.host, self.view = host, view

@@ -21,6 +21,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from gb10dash import locations
+from gb10dash.config.errors import Locator
 from gb10dash.ui.theme_error import ThemeError
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def _theme_from(data: dict[str, Any], path: Path, text: str) -> Theme:
     for key, value in variables.items():
         if not isinstance(value, str) or not value.strip():
             raise fail(f"variables.{key}", f'expected a CSS value such as "#c8c8c8", got {value!r}')
-    extra: dict[str, float] = {}
+    extra: dict[str, Any] = {}  # Any: ** spreads it over Theme's fields of other types too
     for key in ("luminosity_spread", "text_alpha"):
         if key in data:
             value = data[key]
@@ -130,17 +131,7 @@ def _unknown(key: str, known: Any) -> str:
 def _line_of(text: str, dotted_key: str) -> int | None:
     """The line of `key = …` (the last part of a dotted key), or of its [table] header."""
     table, _, key = dotted_key.rpartition(".")
-    in_table = not table
-    for number, line in enumerate(text.splitlines(), start=1):
-        header = re.match(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]", line)
-        if header:
-            in_table = header.group(1) == table
-            if header.group(1) == key and not table:
-                return number
-            continue
-        if in_table and re.match(rf"^\s*\"?{re.escape(key)}\"?\s*=", line):
-            return number
-    return None
+    return Locator(text).find(table or None, None, key)
 
 
 def load_themes(dirs: Sequence[Path] | None = None) -> list[Theme]:

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 import psutil
 
+from gb10dash.core.monitor import Cadence, HostMonitor
+from gb10dash.core.state import HostState
 from gb10dash.lab import Lab
-from gb10dash.monitor import Cadence, HostMonitor
-from gb10dash.state import HostState
 
 from . import labctl
 

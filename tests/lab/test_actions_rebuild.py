@@ -16,8 +16,8 @@ import pytest
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.rebuild import prepare_rebuild
 from gb10dash.actions.runner import run_plan
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.lab import Lab, llama_src
-from gb10dash.monitor import HostMonitor
 
 from . import labctl
 

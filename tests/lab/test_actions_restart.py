@@ -14,10 +14,10 @@ import pytest
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.restart import plan_restart
 from gb10dash.actions.runner import ActionBusy, host_lock, run_plan
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.lab import Lab
 from gb10dash.lab.procs import alive
 from gb10dash.lab.sshd import free_port
-from gb10dash.monitor import HostMonitor
 
 from . import labctl
 

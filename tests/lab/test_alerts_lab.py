@@ -22,10 +22,10 @@ import pytest
 
 from gb10dash.alerts import AlertEngine, AlertEvent, AlertSettings
 from gb10dash.alerts.settings import DEFAULT_RULES
+from gb10dash.core.monitor import HostMonitor
+from gb10dash.core.state import HostState
 from gb10dash.lab import Lab
 from gb10dash.lab.faults import hung_mount_unavailable
-from gb10dash.monitor import HostMonitor
-from gb10dash.state import HostState
 
 from . import labctl
 from .faultctl import monitor_for, running

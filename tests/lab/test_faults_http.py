@@ -14,9 +14,9 @@ import pytest
 
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.llama_client import MAX_BODY_BYTES, LlamaClient
+from gb10dash.core.monitor import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, Cadence
 from gb10dash.lab import Lab
 from gb10dash.lab.faults import FaultServer
-from gb10dash.monitor import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, Cadence
 
 from . import labctl
 from .faultctl import FAST, CountingProxy, Recorder, monitor_for, running

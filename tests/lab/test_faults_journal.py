@@ -19,8 +19,8 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
+from gb10dash.core.monitor import Cadence, HostMonitor
 from gb10dash.lab import Lab
-from gb10dash.monitor import Cadence, HostMonitor
 
 from . import faultctl, labctl
 from .faultctl import monitor_for, running

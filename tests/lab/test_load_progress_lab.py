@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from gb10dash.collectors.llama import HealthState
+from gb10dash.core.load_progress import LoadHistory, LoadProgress
 from gb10dash.lab import Lab
 from gb10dash.lab.models import ModelSpec, write_model
-from gb10dash.load_progress import LoadHistory, LoadProgress
 
 from . import labctl
 from .labctl import until

@@ -11,9 +11,9 @@ import urllib.request
 
 from gb10dash.collectors.llama import HealthState
 from gb10dash.collectors.mounts import MountState
+from gb10dash.core.monitor import Cadence, HostMonitor
+from gb10dash.core.rates import RateSource
 from gb10dash.lab import Lab
-from gb10dash.monitor import Cadence, HostMonitor
-from gb10dash.rates import RateSource
 from gb10dash.transport.local import LocalTransport
 
 from . import labctl
@@ -130,7 +130,7 @@ async def test_api_through_an_ssh_port_forward(lab: Lab) -> None:
 _ON_THE_HOST = """
 import asyncio, dataclasses, json, sys
 from gb10dash.config import load_config
-from gb10dash.monitor import Cadence, HostMonitor
+from gb10dash.core.monitor import Cadence, HostMonitor
 from gb10dash.transport.local import LocalTransport
 
 config = load_config(sys.argv[1])

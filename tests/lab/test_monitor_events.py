@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from gb10dash.core.monitor import Cadence
 from gb10dash.lab import Lab
-from gb10dash.monitor import Cadence
 
 from . import labctl
 from .faultctl import monitor_for, running

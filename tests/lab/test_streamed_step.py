@@ -13,9 +13,9 @@ import pytest
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.executor import Executor, Progress
 from gb10dash.actions.plan import Plan, Step
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.lab import Lab
 from gb10dash.lab.procs import alive
-from gb10dash.monitor import HostMonitor
 from gb10dash.transport.local import LocalTransport
 
 from . import labctl

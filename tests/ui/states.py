@@ -19,9 +19,9 @@ from gb10dash.collectors.memory import parse_meminfo, parse_proc_status
 from gb10dash.collectors.mounts import MountState, MountStatus, find_mount, parse_mountinfo
 from gb10dash.collectors.systemd import parse_systemctl_show
 from gb10dash.config import HostConfig, load_config
-from gb10dash.history import RateHistory, RatePoint
-from gb10dash.rates import Rate, RateSource
-from gb10dash.state import SOURCES, HostState, SourceStatus, Throughput
+from gb10dash.core.history import RateHistory, RatePoint
+from gb10dash.core.rates import Rate, RateSource
+from gb10dash.core.state import SOURCES, HostState, SourceStatus, Throughput
 
 REPO = Path(__file__).resolve().parents[2]
 FIX = REPO / "tests" / "fixtures"

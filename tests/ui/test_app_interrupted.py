@@ -59,7 +59,7 @@ async def test_a_signal_mid_swap_undoes_it_before_the_dashboard_exits(
     async with app.run_test(size=(160, 48)) as pilot:
         await swap_from_the_picker(app, pilot, SECOND)
         await until(
-            lambda: (view := app.action_views.get(HOST)) is not None and view.title == "wait for the model to load",
+            lambda: (view := app.workflows.views.get(HOST)) is not None and view.title == "wait for the model to load",
             30,
             "the swap's wait step",
         )

@@ -64,7 +64,7 @@ async def test_keys_remapped_from_the_config_and_shown_in_help() -> None:
     app = fixed_app()
     app = Gb10DashApp(
         dataclasses.replace(app.config, keys={"next_host": "right", "help": "f1"}),
-        states=app._fixed_states,
+        states=app.fixed[0] if app.fixed else None,
         now=states.NOW,
     )
     async with app.run_test(size=(120, 40)) as pilot:
@@ -79,7 +79,7 @@ async def test_keys_remapped_from_the_config_and_shown_in_help() -> None:
 
 
 def test_every_binding_has_a_remappable_id() -> None:
-    from gb10dash.keymap import ACTIONS
+    from gb10dash.config.keys import ACTIONS
 
     assert {b.id for b in Gb10DashApp.BINDINGS} == set(ACTIONS)
     assert all(b.id == b.action for b in Gb10DashApp.BINDINGS)

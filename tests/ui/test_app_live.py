@@ -67,10 +67,10 @@ async def test_updates_and_redraws_that_come_while_the_app_closes_are_dropped(la
     app = app_for(lab)
     async with app.run_test(size=(160, 48)):
         await until(lambda: app.monitors["pegasus"].log_seq > 0, 30, "pegasus's journal lines")
-    app._log_seq.clear()  # lines the log pane has not been given yet
-    app._mark_dirty(HostChanged("pegasus"))
-    app._dirty.add("pegasus")
-    app._refresh()
+    app.log_seq.clear()  # lines the log pane has not been given yet
+    app.host_changed(HostChanged("pegasus"))
+    app.view.dirty.add("pegasus")
+    app.refresh_fleet()
     assert not app.query(LogPane) and not app.query(HostGrid)
 
 
@@ -233,10 +233,10 @@ async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(l
             "stella",
             (Step("build llama-server", streamed=True, argv=("sh", "-c", SPAWNS_CHILDREN, "b", remote)),),
         )
-        app._run_action(plan, "stella", "llama-server.service")
+        app.workflows.start("stella", lambda flows: flows.confirm_and_run(plan), unasked=True)
         pids = await _pids(local, lab, "stella")
         await until(
-            lambda: "stella" in app.action_views and app.action_views["stella"].percent == 1,
+            lambda: "stella" in app.workflows.views and app.workflows.views["stella"].percent == 1,
             20,
             "the build's [  1%] line",
         )
@@ -250,7 +250,7 @@ async def test_a_running_build_shows_its_progress_and_x_cancels_it_on_the_host(l
         await pilot.press("x")
         await until(lambda: isinstance(app.screen, ConfirmScreen), 5, "the cancel question")
         await pilot.press("y")
-        await until(lambda: "stella" not in app.actions_running, 20, "the action to end")
+        await until(lambda: "stella" not in app.workflows.running, 20, "the action to end")
         assert await _wait_gone(pids) == []
         await pilot.pause(0.1)
         assert not bar.display
@@ -265,7 +265,7 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
     import dataclasses
 
     from gb10dash.actions.audit import AuditLog
-    from gb10dash.canary import CanarySettings
+    from gb10dash.core.canary import CanarySettings
     from gb10dash.lab.faults import FaultServer
 
     config = labctl.config(lab)
@@ -294,7 +294,7 @@ async def test_wedge_canary_marks_a_silent_server_and_auto_restarts_it_once(lab:
             )
             assert not app.shown["pegasus"].healthy and app.shown["pegasus"].health.state is HealthState.OK
             await until(lambda: main_pid(lab, "pegasus") != before, 60, "the auto-restart")
-            await until(lambda: "pegasus" not in app.actions_running, 60, "the restart plan to end")
+            await until(lambda: "pegasus" not in app.workflows.running, 60, "the restart plan to end")
             restarted = main_pid(lab, "pegasus")
             records = AuditLog().read()
             assert [r["action"] for r in records] == ["restart"] and records[0]["result"] == "ok"
@@ -329,25 +329,25 @@ async def test_a_stopped_service_raises_an_alert_banner_bell_notify_and_history_
     async with app.run_test(size=(160, 48)) as pilot:
         await until(lambda: "stella" in app.shown and app.shown["stella"].healthy, 30, "stella healthy")
         banner = app.query_one(AlertBanner)
-        assert not banner.display and not app.alert_engine.active
+        assert not banner.display and not app.fleet.engine.active
         assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
         try:
             stopped_at = time.monotonic()
-            await until(lambda: app.alert_engine.active_for("stella"), 30, "the unit alert")
+            await until(lambda: app.fleet.engine.active_for("stella"), 30, "the unit alert")
             held = time.monotonic() - stopped_at
-            (alert,) = app.alert_engine.active_for("stella")
+            (alert,) = app.fleet.engine.active_for("stella")
             assert alert.rule == "unit" and held >= 2.0
             await pilot.pause(0.6)
             assert banner.display and "stella unit:" in str(banner.render())
             panel_text = str(app.query_one(HostGrid).panel("stella").query_one("AlertsView").render())
             assert "⚠ ALERT unit:" in panel_text
-            assert rings and not app.alert_engine.active_for("pegasus")
+            assert rings and not app.fleet.engine.active_for("pegasus")
             await until(lambda: events.exists() and events.read_text().count("\n") >= 1, 15, "the notify command")
             raised = json.loads(events.read_text().splitlines()[0])
             assert (raised["event"], raised["host"], raised["rule"]) == ("raised", "stella", "unit")
         finally:
             assert labctl.shim(lab, "stella", "systemctl", "start", "llama-server").returncode == 0
-        await until(lambda: not app.alert_engine.active, 60, "the alert to clear")
+        await until(lambda: not app.fleet.engine.active, 60, "the alert to clear")
         await until(lambda: events.read_text().count("\n") >= 2, 15, "the cleared event")
         assert json.loads(events.read_text().splitlines()[1])["event"] == "cleared"
         await pilot.pause(0.6)
@@ -389,15 +389,15 @@ async def test_a_hung_share_raises_its_alert_in_the_dashboard_and_it_clears(lab:
     with labctl.HungShare(lab, "pegasus", tmp_path) as hung:
         app = _alerting_app(lab, {"share": {"for_s": 2.0, "clear_s": 2.0}}, model_share=hung.remote)
         async with app.run_test(size=(160, 48)) as pilot:
-            (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 40, "the share alert")
+            (alert,) = await until(lambda: app.fleet.engine.active_for("pegasus"), 40, "the share alert")
             assert alert.rule == "share" and "hung" in alert.message
             await pilot.pause(0.6)
             assert "pegasus share:" in str(app.query_one(AlertBanner).render())
-            assert not app.alert_engine.active_for("stella")
+            assert not app.fleet.engine.active_for("stella")
             hung.release()
             hung.answer_again()
-            await until(lambda: not app.alert_engine.active_for("pegasus"), 40, "the share alert to clear")
-            assert [a.rule for a in app.alert_engine.history] == ["share"]
+            await until(lambda: not app.fleet.engine.active_for("pegasus"), 40, "the share alert to clear")
+            assert [a.rule for a in app.fleet.engine.history] == ["share"]
 
 
 async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_and_it_clears(lab: Lab) -> None:
@@ -433,12 +433,12 @@ async def test_a_throttled_server_raises_the_throughput_alert_in_the_dashboard_a
             pid = labctl.host_pid(lab, "pegasus", app.shown["pegasus"].unit.main_pid or 0)  # numbered here
             assert pid
             throttle = asyncio.create_task(_throttle(pid, stop_throttle))
-            (alert,) = await until(lambda: app.alert_engine.active_for("pegasus"), 90, "the throughput alert")
+            (alert,) = await until(lambda: app.fleet.engine.active_for("pegasus"), 90, "the throughput alert")
             assert alert.rule == "throughput" and "below the baseline" in alert.message
             stop_throttle.set()
             await throttle
-            await until(lambda: not app.alert_engine.active_for("pegasus"), 90, "the alert to clear")
-            assert [a.rule for a in app.alert_engine.history] == ["throughput"]
+            await until(lambda: not app.fleet.engine.active_for("pegasus"), 90, "the alert to clear")
+            assert [a.rule for a in app.fleet.engine.history] == ["throughput"]
     finally:
         stop_throttle.set()
         if throttle is not None:

@@ -14,7 +14,7 @@ import pytest
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.collectors.journal import parse_journal_line
 from gb10dash.config import Config
-from gb10dash.state import HostState
+from gb10dash.core.state import HostState
 from gb10dash.ui.app import Gb10DashApp
 
 from . import states

@@ -22,9 +22,9 @@ from gb10dash.chat.render import printable, server_figures
 from gb10dash.chat.session import ChatHistories, ClientFactory, Turn, TurnBuilder, fixed_url
 from gb10dash.collectors.llama import parse_metrics
 from gb10dash.config import load_config
+from gb10dash.core.monitor import HostMonitor
 from gb10dash.lab import Lab, find_llama_server
 from gb10dash.lab.models import QWEN8B
-from gb10dash.monitor import HostMonitor
 from gb10dash.transport.sse import parse_body
 from gb10dash.ui import themes
 from gb10dash.ui.screens.chat import ChatScreen, TurnView

@@ -68,10 +68,11 @@ async def test_every_mutating_command_is_refused_in_a_read_only_app(lab: Lab, pr
                 assert app.check_action(command.id, ()) is None  # shown disabled in the footer
         # the executor's door itself: a plan handed to it directly is refused too
         app._notifications.clear()
-        app._confirm_and_run(plan_drop_caches(app.monitors["pegasus"].host, None), "pegasus", "llama-server")
-        await pilot.pause(0.1)
-        assert len(app.screen_stack) == 1 and any("is disabled" in m for m in messages(app))
-        assert not app.actions_running and not app._action_tasks
+        plan = plan_drop_caches(app.monitors["pegasus"].host, None)
+        app.workflows.start("pegasus", lambda flows: flows.confirm_and_run(plan), unasked=True)
+        await until(lambda: any("is disabled" in m for m in messages(app)), 10, "the refusal")
+        await until(lambda: not app.workflows.running, 10, "the workflow to end")
+        assert len(app.screen_stack) == 1 and not app.workflows.tasks
     assert not private_state.exists(), private_state.read_text()
 
 

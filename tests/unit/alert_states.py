@@ -10,8 +10,8 @@ from gb10dash.collectors.memory import MemInfo
 from gb10dash.collectors.mounts import MountState, MountStatus
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
-from gb10dash.rates import Rate, RateSource
-from gb10dash.state import HostState, Throughput
+from gb10dash.core.rates import Rate, RateSource
+from gb10dash.core.state import HostState, Throughput
 
 T0 = 1_800_000_000.0
 HOST = HostConfig(

@@ -16,7 +16,7 @@ from gb10dash.alerts.rules import UNKNOWN, Recent, observe
 from gb10dash.alerts.settings import DEFAULT_RULES
 from gb10dash.collectors.gpu import GpuSample, parse_gpu_csv_line
 from gb10dash.config import ConfigError, parse_config
-from gb10dash.state import SourceStatus
+from gb10dash.core.state import SourceStatus
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "nvidia-smi"
 

@@ -49,6 +49,12 @@ async def test_failures_are_returned_worded_not_raised() -> None:
     assert await Notifier([]).send(event()) is None
 
 
+async def test_a_command_killed_by_a_signal_is_worded_so() -> None:
+    suicide = [sys.executable, "-c", "import os, signal, sys; sys.stdin.read(); os.kill(os.getpid(), signal.SIGTERM)"]
+    got = await Notifier(suicide).send(event())
+    assert got == f"notify: {Path(sys.executable).name} killed by signal 15"
+
+
 async def test_a_hanging_command_and_its_children_are_killed_after_the_timeout() -> None:
     hang = [
         sys.executable,

@@ -12,8 +12,8 @@ from gb10dash.alerts.settings import DEFAULT_RULES, AlertSettings
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.mounts import MountState, MountStatus
-from gb10dash.rates import Rate, RateSource
-from gb10dash.state import Throughput
+from gb10dash.core.rates import Rate, RateSource
+from gb10dash.core.state import Throughput
 
 
 def settings_with(name: str, **changes: object) -> AlertSettings:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from minimal_config import ONE_HOST as HOST
 
-from gb10dash.canary import CanarySettings, RestartBudget, judge
 from gb10dash.config import ConfigError, parse_config
+from gb10dash.core.canary import CanarySettings, RestartBudget, judge
 
 RECORDED = (Path(__file__).parent.parent / "fixtures" / "llama-server" / "chat_completion.body").read_text()
 

@@ -1,6 +1,6 @@
 """The package's shape, as tests that fail when it breaks: no import cycle (deferred imports inside functions
-count: they only hide one), and the layering rule — the core (monitor, state, rates, canary, load progress,
-memory split, config), the collectors and the transports never import Textual, the UI or the actions."""
+count: they only hide one), and the layering rule — the core (core/: monitor, state, rates, canary, load progress,
+memory split, the Fleet; config/), the collectors and the transports never import Textual, the UI or the actions."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "gb10dash"
 CORE = (
-    "gb10dash.monitor",
-    "gb10dash.state",
-    "gb10dash.rates",
-    "gb10dash.history",
-    "gb10dash.throughput",
-    "gb10dash.canary",
-    "gb10dash.load_progress",
-    "gb10dash.load_watch",
-    "gb10dash.memsplit",
+    "gb10dash.core",  # the monitor, state, rates, histories, canary, load progress, memory split, the Fleet
     "gb10dash.config",
-    "gb10dash.config_errors",
     "gb10dash.format",
     "gb10dash.locations",
     "gb10dash.collectors",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gb10dash.load_progress import (
+from gb10dash.core.load_progress import (
     LoadHistory,
     ReadTracker,
     estimated,

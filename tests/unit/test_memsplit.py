@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from gb10dash.collectors.memory import MemInfo, parse_meminfo
-from gb10dash.memsplit import memory_split
+from gb10dash.core.memsplit import memory_split
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
@@ -43,7 +43,7 @@ def test_no_gpu_figure_puts_all_used_in_other_and_odd_inputs() -> None:
 
 
 def test_data_age_turns_amber_then_red() -> None:
-    from gb10dash.state import SourceStatus
+    from gb10dash.core.state import SourceStatus
     from gb10dash.ui.widgets.host_panel import age_level, data_age
 
     class Shown:  # the only part of HostState data_age reads

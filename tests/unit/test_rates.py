@@ -8,7 +8,7 @@ import pytest
 
 from gb10dash.collectors.journal import parse_print_timing
 from gb10dash.collectors.llama import Metrics, SlotInfo, parse_metrics, parse_slots
-from gb10dash.rates import Rate, RateSource, gen_rate_from_slots, rate_from_timing, rates_from_metrics
+from gb10dash.core.rates import Rate, RateSource, gen_rate_from_slots, rate_from_timing, rates_from_metrics
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "llama-server"
 T0 = 1788042587.0

@@ -284,6 +284,8 @@ def test_headers_decide_corrupt_and_split_consistency() -> None:
     second = GgufHeader(3, 2, 3, split_no=1, split_count=2, n_elements=5)
     ok = apply_headers(split, [first, second])
     assert ok.enabled and ok.parameter_count == 12 and ok.header is first
+    uncounted = apply_headers(split, [first, GgufHeader(3, 2, 3, split_no=1, split_count=2)])
+    assert uncounted.enabled and uncounted.parameter_count is None  # one part without a count: no sum
     wrong = apply_headers(split, [first, GgufHeader(3, 2, 3, split_no=0, split_count=2)])
     assert not wrong.enabled and wrong.reason == "part 2: its header says split 0 of 2, expected 1 of 2"
     missing = apply_headers(split, [first, FileNotFoundError("x")])

@@ -17,7 +17,7 @@ from gb10dash.format import DASH, clock, duration
 
 def history_rows(alerts: Sequence[Alert], now: float) -> list[tuple[str, ...]]:
     """(raised, cleared, lasted, host, rule, severity, message) per alert, newest first (pure)."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for alert in sorted(alerts, key=lambda a: a.raised_at, reverse=True):
         end = alert.cleared_at if alert.cleared_at is not None else now
         rows.append(

@@ -11,6 +11,7 @@ from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
 from gb10dash.actions.executor import Progress
+from gb10dash.actions.outcome import StepStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class ActionView:
 
     def advanced(self, progress: Progress) -> ActionView:
         """The view after one more progress report; a new step clears the bar and the lines."""
-        if progress.status == "undo":
+        if progress.status is StepStatus.UNDO:
             return ActionView(self.host, self.action, self.step, self.total, f"undo: {progress.title}", progress.detail)
         same_step = progress.step == self.step and progress.title == self.title
         return ActionView(
@@ -37,7 +38,7 @@ class ActionView:
             progress.step or self.step,
             progress.total or self.total,
             progress.title,
-            progress.detail if progress.status == "progress" else progress.status,
+            progress.detail if progress.status is StepStatus.PROGRESS else progress.status.value,
             progress.percent if progress.percent is not None else (self.percent if same_step else None),
             progress.lines or (self.lines if same_step else ()),
         )

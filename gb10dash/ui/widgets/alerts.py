@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from textual.content import Content
 
 from gb10dash.alerts import Alert
+from gb10dash.core.state import HostState
 from gb10dash.format import clock, duration
-from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, lines
 from gb10dash.ui.widgets.line import Line
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from textual.widgets import DataTable
 
 from gb10dash.alerts import Alert
+from gb10dash.core.state import HostState
 from gb10dash.format import DASH, number, percent
-from gb10dash.state import HostState
 
 COLUMNS = ("host", "state", "unit", "model", "gen tok/s", "prompt tok/s", "mem", "gpu", "share", "alerts")
 

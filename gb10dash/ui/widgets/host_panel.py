@@ -16,9 +16,9 @@ from textual.widget import Widget
 from gb10dash.alerts import Alert
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.config import HostConfig
+from gb10dash.core.history import RatePoint
+from gb10dash.core.state import HostState
 from gb10dash.format import coarse_duration
-from gb10dash.history import RatePoint
-from gb10dash.state import HostState
 from gb10dash.ui.widgets.alerts import AlertsView
 from gb10dash.ui.widgets.gpu import GpuLine
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK
@@ -47,8 +47,8 @@ FRESH_SOURCES = ("memory", "health", "gpu")
 def data_age(state: HostState, now: float) -> float | None:
     """Seconds since the newest of the frequently refreshed figures (None: none yet)."""
     seen = [state.sources[name].last_ok for name in FRESH_SOURCES if name in state.sources]
-    seen = [at for at in seen if at is not None]
-    return max(0.0, now - max(seen)) if seen else None
+    known = [at for at in seen if at is not None]
+    return max(0.0, now - max(known)) if known else None
 
 
 def age_level(age: float | None, limits: tuple[float, float]) -> str:
@@ -72,7 +72,7 @@ class HostPanel(Widget, can_focus=True):
         self.state: HostState | None = None
         self.age_limits = (5.0, 30.0)  # data older than this turns the border amber, then red (set by the app)
         self.border_title = panel_title(host.name, None)
-        self._titles: tuple[str, str | None] = (panel_title(host.name, None), None)  # as last assigned
+        self._titles: tuple[Content, str | None] = (panel_title(host.name, None), None)  # as last assigned
 
     def compose(self) -> ComposeResult:
         yield AlertsView(classes="alerts")

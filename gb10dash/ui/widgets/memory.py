@@ -10,9 +10,9 @@ from textual.content import Content
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from gb10dash.core.memsplit import MemorySplit, memory_split
+from gb10dash.core.state import HostState
 from gb10dash.format import bytes_count, bytes_kib, mib, percent
-from gb10dash.memsplit import MemorySplit, memory_split
-from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import MUTED, bar, field, joined, level_style, lines
 
 _LABEL = 5  # "mem  ", "vram "

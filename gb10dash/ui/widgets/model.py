@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.content import Content
 
 from gb10dash.collectors.llama import HealthState, model_file_name
+from gb10dash.core.state import HostState
 from gb10dash.format import DASH, bytes_count, duration, number
-from gb10dash.state import HostState
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK, WARN, bar, field, joined, lines
 from gb10dash.ui.widgets.line import Line
 

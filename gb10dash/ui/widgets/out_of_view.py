@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from textual.content import Content
 
-from gb10dash.state import HostState
+from gb10dash.core.state import HostState
 from gb10dash.ui.widgets.fleet_table import fleet_row
 from gb10dash.ui.widgets.line import Line
 

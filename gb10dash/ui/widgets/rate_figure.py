@@ -7,8 +7,8 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Digits
 
+from gb10dash.core.rates import Rate
 from gb10dash.format import coarse_duration, number
-from gb10dash.rates import Rate
 from gb10dash.ui.widgets.labels import MUTED, joined
 from gb10dash.ui.widgets.line import Line
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from textual.content import Content
 
+from gb10dash.core.state import HostState
 from gb10dash.format import clock
-from gb10dash.state import HostState
 from gb10dash.ui.widgets.line import Line
 
 

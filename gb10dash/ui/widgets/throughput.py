@@ -8,8 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 
 from gb10dash.bench.history import HistoryEntry
-from gb10dash.history import RatePoint
-from gb10dash.state import HostState
+from gb10dash.core.history import RatePoint
+from gb10dash.core.state import HostState
 from gb10dash.ui.widgets.bench_line import BenchLine
 from gb10dash.ui.widgets.rate_figure import RateFigure
 from gb10dash.ui.widgets.throughput_plot import ThroughputPlot

@@ -9,10 +9,10 @@ from textual.app import RenderResult
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
-from gb10dash.history import RatePoint
+from gb10dash.core.history import RatePoint
 
 WINDOW_MIN = 10.0
-_X_TICKS = {
+_X_TICKS: dict[bool, tuple[list[float], list[str]]] = {
     True: ([-10, -8, -6, -4, -2, 0], ["-10m", "-8m", "-6m", "-4m", "-2m", "now"]),
     False: ([-10, -5, 0], ["-10m", "-5m", "now"]),
 }
@@ -114,6 +114,7 @@ class ThroughputPlot(PlotextPlot):
         plt.xticks(*_X_TICKS[self.size.width >= 50])
         for side, values in self._y_values.items():
             ticks = nice_ticks(values, tick_count(self.size.height))
-            plt.ylim(0, ticks[-1], yside=side)
-            plt.yticks(ticks, [tick_label(t) for t in ticks], yside=side)
+            # textual-plotext's stub types yside as a float; plotext takes "left"/"right"
+            plt.ylim(0, ticks[-1], yside=side)  # type: ignore[arg-type]
+            plt.yticks(ticks, [tick_label(t) for t in ticks], yside=side)  # type: ignore[arg-type]
         return super().render()

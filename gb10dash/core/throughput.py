@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from gb10dash.collectors.llama import Metrics, SlotInfo
-from gb10dash.rates import Rate, RateSource, gen_rate_from_slots, rates_from_metrics
+from gb10dash.core.rates import Rate, RateSource, gen_rate_from_slots, rates_from_metrics
 
 _RANK = {RateSource.METRICS: 3, RateSource.SLOTS: 2, RateSource.JOURNAL: 1}
 

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash.commands import BINDABLE
-from gb10dash.config_errors import ConfigError
-from gb10dash.config_errors import Locator as _Locator
-from gb10dash.config_errors import unknown_key as _unknown
+from gb10dash.config.errors import ConfigError
+from gb10dash.config.errors import Locator as _Locator
+from gb10dash.config.errors import unknown_key as _unknown
 
 #: binding id → what it does (generated from the command registry: every command that has a key)
 ACTIONS = BINDABLE

@@ -24,10 +24,10 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kind: str | None = None) -> int:
+    from gb10dash.cli.status import run_watch
     from gb10dash.lab import LlamaServerNotFound
     from gb10dash.lab.__main__ import choose_lab
     from gb10dash.lab.container import ContainerError
-    from gb10dash.status import run_watch
 
     # a closed terminal (SIGHUP) or a kill (SIGTERM) must still stop the lab: finally below runs
     for signum in (signal.SIGHUP, signal.SIGTERM):

@@ -6,7 +6,7 @@ import math
 from array import array
 from dataclasses import dataclass
 
-from gb10dash.rates import Rate
+from gb10dash.core.rates import Rate
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from gb10dash.collectors.llama_client import LlamaClient, read_capped
-from gb10dash.config_errors import ConfigError
-from gb10dash.config_errors import Locator as _Locator
-from gb10dash.config_errors import unknown_key as _unknown
+from gb10dash.config.errors import ConfigError
+from gb10dash.config.errors import Locator as _Locator
+from gb10dash.config.errors import unknown_key as _unknown
 from gb10dash.transport.http import http_client
 
 PROMPT = "Reply with the single word OK."
@@ -165,7 +165,9 @@ def parse_canary(raw: Any, path: Path, loc: _Locator) -> CanarySettings:
         types, expected = _KEYS[key]
         if isinstance(value, bool) != (bool in types) or not isinstance(value, types) or not _valid(key, value):
             raise ConfigError(path, f"[canary] {key}: expected {expected}, not {value!r}", line)
-        values[key] = float(value) if float in types and not isinstance(value, bool) else value
+        if float in types and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = float(value)
+        values[key] = value
     return CanarySettings(**values)
 
 

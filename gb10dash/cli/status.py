@@ -10,13 +10,13 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
 from gb10dash.actions.recover import InterruptedPlans
+from gb10dash.cli.status_json import status_document
 from gb10dash.config import Config
-from gb10dash.fleet import Fleet
+from gb10dash.core.fleet import Fleet
+from gb10dash.core.monitor import snapshot_all
+from gb10dash.core.rates import Rate
+from gb10dash.core.state import HostState
 from gb10dash.format import bytes_kib, duration, number
-from gb10dash.monitor import snapshot_all
-from gb10dash.rates import Rate
-from gb10dash.state import HostState
-from gb10dash.status_json import status_document
 
 EXIT_OK, EXIT_DEGRADED = 0, 1
 

@@ -203,9 +203,10 @@ class LoadHistory:
         if not isinstance(loads.get(host), dict):
             loads[host] = {}
         per_host = loads[host]
-        entries = per_host.get(model) if isinstance(per_host.get(model), list) else []
-        entries = [*entries, {"seconds": round(seconds, 3), "at": round(at, 3)}][-HISTORY_KEEP:]
-        per_host[model] = entries
+        entries = per_host.get(model)
+        if not isinstance(entries, list):
+            entries = []
+        per_host[model] = [*entries, {"seconds": round(seconds, 3), "at": round(at, 3)}][-HISTORY_KEEP:]
         write_private_file(self.path, json.dumps({"version": 1, "loads": loads}, indent=1) + "\n")
 
 

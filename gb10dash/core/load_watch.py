@@ -11,7 +11,7 @@ from __future__ import annotations
 from gb10dash.collectors.commands import read_text, run_checked
 from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.systemd import UnitStatus
-from gb10dash.load_progress import (
+from gb10dash.core.load_progress import (
     LoadHistory,
     LoadProgress,
     ReadTracker,

@@ -19,11 +19,11 @@ from typing import Any
 
 from gb10dash.alerts.engine import AlertEngine, AlertEvent
 from gb10dash.alerts.settings import AlertSettings
-from gb10dash.canary import CanaryResult, CanaryRunner, CanarySettings
 from gb10dash.config import Config, HostConfig
-from gb10dash.history import RateHistory
-from gb10dash.monitor import Cadence, HostMonitor, PlanWatch
-from gb10dash.state import HealthState, HostState
+from gb10dash.core.canary import CanaryResult, CanaryRunner, CanarySettings
+from gb10dash.core.history import RateHistory
+from gb10dash.core.monitor import Cadence, HostMonitor, PlanWatch
+from gb10dash.core.state import HealthState, HostState
 
 STOP_WAIT_S = 5.0  # how long stopping waits for the monitors to close their connections
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash.collectors.gpu import cuda_arch_for
+from gb10dash.core.rates import Rate
+from gb10dash.core.state import HostState
 from gb10dash.format import iso_utc
-from gb10dash.rates import Rate
-from gb10dash.state import HostState
 
-SCHEMA = "gb10dash.status/1"
+SCHEMA = "gb10dash.cli.status/1"
 
 
 def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:

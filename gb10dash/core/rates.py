@@ -103,8 +103,10 @@ def gen_rate_from_slots(
         return Rate(0.0, RateSource.SLOTS, cur_at)
     decoded, matched = 0, False
     for slot in busy_now:
+        if slot.id_task is None:
+            continue
         old = before.get((slot.id, slot.id_task))
-        if slot.id_task is None or old is None or slot.n_decoded is None or old.n_decoded is None:
+        if old is None or slot.n_decoded is None or old.n_decoded is None:
             continue
         if slot.n_decoded < old.n_decoded:
             continue

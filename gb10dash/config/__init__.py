@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gb10dash import locations
-from gb10dash.config_errors import ConfigError, Locator, unknown_key
+from gb10dash.config.errors import ConfigError, Locator, unknown_key
 
-_Locator, _unknown = Locator, unknown_key  # the names the section parsers used before config_errors
+_unknown = unknown_key  # the name the section parsers used before config_errors
 
 if TYPE_CHECKING:
     from gb10dash.alerts.settings import AlertSettings
-    from gb10dash.canary import CanarySettings
+    from gb10dash.core.canary import CanarySettings
 
 CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -61,7 +61,7 @@ class HostConfig:
 
 
 def _default_canary() -> CanarySettings:
-    from gb10dash.canary import CanarySettings
+    from gb10dash.core.canary import CanarySettings
 
     return CanarySettings()
 
@@ -78,8 +78,8 @@ class Config:
     hosts: tuple[HostConfig, ...]
     ssh: SshSettings = field(default_factory=SshSettings)
     alerts: AlertSettings = field(default_factory=_default_alerts)  # [alerts]: gb10dash/alerts/settings.py
-    keys: dict[str, str] = field(default_factory=dict)  # [keys]: binding id → keys (gb10dash/keymap.py)
-    canary: CanarySettings = field(default_factory=_default_canary)  # [canary]: gb10dash/canary.py
+    keys: dict[str, str] = field(default_factory=dict)  # [keys]: binding id → keys (gb10dash/config/keys.py)
+    canary: CanarySettings = field(default_factory=_default_canary)  # [canary]: gb10dash/core/canary.py
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -182,7 +182,7 @@ def parse_config(text: str, path: Path) -> Config:
         match = re.search(r"\(at line (\d+), column \d+\)", message)
         line = int(match.group(1)) if match else None
         raise ConfigError(path, f"TOML syntax error: {message}", line) from None
-    loc = _Locator(text)
+    loc = Locator(text)
     for key in data:
         if key not in _TOP_KEYS:
             raise ConfigError(path, _unknown(key, _TOP_KEYS, "top level"), loc.find(None, None, key))
@@ -226,8 +226,8 @@ def parse_config(text: str, path: Path) -> Config:
         seen[host.name] = loc.find("host", index, "name")
         hosts.append(host)
     from gb10dash.alerts.settings import parse_alerts
-    from gb10dash.canary import parse_canary
-    from gb10dash.keymap import parse_keys
+    from gb10dash.config.keys import parse_keys
+    from gb10dash.core.canary import parse_canary
 
     return Config(
         path=path,
@@ -249,7 +249,7 @@ def _check_table(
     raw: dict[str, Any],
     spec: dict[str, tuple[type, bool, str]],
     path: Path,
-    loc: _Locator,
+    loc: Locator,
     table: str,
     index: int | None,
     label: str,
@@ -266,7 +266,7 @@ def _check_table(
             raise ConfigError(
                 path, f"{label}: key {key!r}: expected {expected}, got {got} {value!r}", loc.find(table, index, key)
             )
-        if kind in (int, float) and value <= 0:
+        if kind in (int, float) and isinstance(value, (int, float)) and value <= 0:
             raise ConfigError(
                 path, f"{label}: key {key!r}: expected {expected}, got {value!r}", loc.find(table, index, key)
             )
@@ -277,7 +277,7 @@ def _check_table(
     return values
 
 
-def _check_host(host: HostConfig, path: Path, loc: _Locator, index: int, label: str) -> None:
+def _check_host(host: HostConfig, path: Path, loc: Locator, index: int, label: str) -> None:
     def fail(key: str, message: str) -> None:
         raise ConfigError(path, f"{label}: key {key!r}: {message}", loc.find("host", index, key))
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gb10dash.canary import CanaryResult
 from gb10dash.collectors.gpu import GpuProcess, GpuSample
 from gb10dash.collectors.journal import JournalEntry
 from gb10dash.collectors.llama import (
@@ -24,9 +23,10 @@ from gb10dash.collectors.memory import MemInfo, ProcessMemory
 from gb10dash.collectors.mounts import MountStatus
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
+from gb10dash.core.canary import CanaryResult
+from gb10dash.core.load_progress import LoadProgress
+from gb10dash.core.rates import Rate
 from gb10dash.format import clock
-from gb10dash.load_progress import LoadProgress
-from gb10dash.rates import Rate
 
 #: the sources a monitor collects; each has its own freshness record
 SOURCES = ("ssh", "unit", "journal", "gpu", "gpu_apps", "memory", "mount", "health", "api")
