@@ -179,9 +179,8 @@ class Executor:
             entry.duration_s = round(time.monotonic() - began, 3)
             result.durations[step.title] = entry.duration_s
             self.audit.step_ended(record, entry)
-            self.on_progress(
-                Progress(index, total, step.title, StepStatus(entry.status), entry.detail, entry.duration_s)
-            )
+            ended = {"ok": StepStatus.OK, "failed": StepStatus.FAILED}.get(entry.status, StepStatus.STOPPED)
+            self.on_progress(Progress(index, total, step.title, ended, entry.detail, entry.duration_s))
 
     async def _run(self, index: int, total: int, step: Step, began: float) -> tuple[int | None, str]:
         if step.kind in ROUTER_STEP_KINDS:  # router mode: the model swap goes through its API

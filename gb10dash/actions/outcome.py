@@ -14,6 +14,7 @@ class StepStatus(enum.StrEnum):
     PROGRESS = "progress"  # a wait's elapsed time, a streamed step's percentage
     OK = "ok"
     FAILED = "failed"
+    STOPPED = "stopped"  # cancelled while it ran (its record keeps "running": it never ended on its own)
     UNDO = "undo"  # one of the plan's undo steps runs
 
 
