@@ -19,11 +19,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from gb10dash.alerts.engine import Alert, AlertEngine, Pending
+from gb10dash.alerts.engine import Alert, Pending
 from gb10dash.alerts.settings import AlertSettings
 from gb10dash.config import Config
 from gb10dash.core.fleet import Fleet
-from gb10dash.core.monitor import snapshot_all
 from gb10dash.core.state import HostState
 from gb10dash.format import clock, iso_utc
 
@@ -43,16 +42,13 @@ def shortened(settings: AlertSettings, window_s: float) -> AlertSettings:
 async def run_check(config: Config, names: Sequence[str], *, window_s: float = 0.0, as_json: bool = False) -> int:
     hosts = config.select(names)
     settings = shortened(config.alerts, max(0.0, window_s))
+    fleet = Fleet(config, hosts, alerts=settings)
     if window_s <= 0:
-        engine = AlertEngine(settings)
-        engine.evaluate_all(
-            await snapshot_all(hosts, config.ssh, canary=config.canary if config.canary.enabled else None)
-        )
+        await fleet.snapshot()
     else:
-        fleet = Fleet(config, hosts, alerts=settings)
         fleet.canary_first_after_s = 0.0  # within the window: as soon as a host says it is healthy
-        engine = fleet.engine
         await _watch(fleet, window_s, settle_s=config.ssh.connect_timeout_s + 15)
+    engine = fleet.engine
     pending = [p for h in hosts for p in engine.pending_for(h.name)]
     if as_json:
         doc = {

@@ -13,7 +13,6 @@ from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.cli.status_json import status_document
 from gb10dash.config import Config
 from gb10dash.core.fleet import Fleet
-from gb10dash.core.monitor import snapshot_all
 from gb10dash.core.rates import Rate
 from gb10dash.core.state import HostState
 from gb10dash.format import bytes_kib, duration, number
@@ -22,10 +21,8 @@ EXIT_OK, EXIT_DEGRADED = 0, 1
 
 
 async def collect(config: Config, names: Sequence[str]) -> list[HostState]:
-    hosts = config.select(names)
-    return await snapshot_all(
-        hosts, config.ssh, plan_watch=InterruptedPlans(), canary=config.canary if config.canary.enabled else None
-    )
+    tick = await Fleet(config, config.select(names), plan_watch=InterruptedPlans()).snapshot()
+    return list(tick.states.values())
 
 
 async def run_status(config: Config, names: Sequence[str], *, as_json: bool) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,15 @@ class Fleet:
             restart=restart if self._restart is not None else None,
             first_after_s=self.canary_first_after_s,
         ).run()
+
+    async def snapshot(self, now: float | None = None) -> Tick:
+        """Every host once, concurrently (`status`, `check`): one connection each, closed after, a dead
+        host never delaying the others beyond its timeout, one canary request to each that says healthy
+        when the canary is on; the alert rules judged on the result at once."""
+        states = await asyncio.gather(*(m.snapshot(self.canary) for m in self.monitors.values()))
+        self.states = {state.name: state for state in states}
+        at = time.time() if now is None else now
+        return Tick(at, dict(self.states), frozenset(self.states), tuple(self.engine.evaluate_all(states, at)))
 
     # -- ticking -----------------------------------------------------------------------
     def mark_changed(self, name: str) -> None:

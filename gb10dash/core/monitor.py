@@ -23,7 +23,6 @@ from typing import Any
 
 from gb10dash.collectors import gpu, journal, systemd
 from gb10dash.collectors.llama import HealthState
-from gb10dash.config import HostConfig, SshSettings
 from gb10dash.core.canary import CanarySettings
 from gb10dash.core.canary import probe as probe_canary
 from gb10dash.core.host_polls import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, WATCH_ONLY_JOURNAL, HostPolls
@@ -269,15 +268,6 @@ class HostMonitor(HostPolls):
         await self.transport.close()
 
 
-async def snapshot_all(
-    hosts: list[HostConfig], ssh: SshSettings, plan_watch: PlanWatch | None = None, canary: CanarySettings | None = None
-) -> list[HostState]:
-    """One snapshot of every host, concurrently; a dead host never delays the others beyond its timeout
-    (canary: with one wedge-canary request each, see snapshot)."""
-    monitors = [HostMonitor(host, ssh, plan_watch=plan_watch) for host in hosts]
-    return list(await asyncio.gather(*(m.snapshot(canary) for m in monitors)))
-
-
 __all__ = [
     "HEALTH_RECHECK_TIMEOUT_S",
     "IDLE_SLOTS_EVERY",
@@ -285,5 +275,4 @@ __all__ = [
     "HostMonitor",
     "PlanWatch",
     "RateSource",
-    "snapshot_all",
 ]
