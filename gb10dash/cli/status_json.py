@@ -13,7 +13,7 @@ from gb10dash.core.rates import Rate
 from gb10dash.core.state import HostState
 from gb10dash.format import iso_utc
 
-SCHEMA = "gb10dash.cli.status/1"
+SCHEMA = "gb10dash.status/1"
 
 
 def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:
