@@ -13,7 +13,7 @@ from gb10dash.core.rates import Rate
 from gb10dash.core.state import HostState
 from gb10dash.format import iso_utc
 
-SCHEMA = "gb10dash.status/1"
+SCHEMA = "gb10dash.status/2"
 
 
 def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:
@@ -78,6 +78,7 @@ def host_document(s: HostState) -> dict[str, Any]:
             "prompt": _rate(s.throughput.prompt),
             "baseline_gen_tps": s.config.baseline_gen_tps,
             "baseline_prompt_tps": s.config.baseline_prompt_tps,
+            "spec_decode": _spec(s),
         },
         "gpu": _gpu(s),
         "gpu_processes": [_plain(p) for p in s.gpu_processes],
@@ -149,3 +150,18 @@ def _plain(obj: Any) -> dict[str, Any]:
         if f.name != "raw":
             doc[f.name] = dict(value) if isinstance(value, Mapping) else value
     return doc
+
+
+def _spec(s: HostState) -> dict[str, Any] | None:
+    """Speculative decoding's last figures (a server with a draft model); None without drafting."""
+    spec = s.spec_decode
+    if spec is None:
+        return None
+    return {
+        "acceptance": round(spec.acceptance, 4),
+        "accepted_per_draft": round(spec.accepted_per_draft, 3),
+        "drafted_tokens": spec.drafted,
+        "measured_at": iso_utc(spec.at),
+        "accepted_total": spec.accepted_total,
+        "draft_tokens_total": spec.draft_tokens_total,
+    }

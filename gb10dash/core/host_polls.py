@@ -187,6 +187,8 @@ class HostPolls(HostRecord):
             slots_due = self._slots_due(metrics)
             slots = await client.slots() if slots_due else None
             self._throughput.observe_poll(metrics, slots, time.time())
+            if metrics is not None:
+                self._spec.observe(metrics, time.time())
             # idle and not read this poll: the slots as last read stand (they have not changed)
             self._ok("api", slots=slots if slots_due else self._fields.get("slots"), metrics=metrics)
         except (ValueError, OSError) as exc:

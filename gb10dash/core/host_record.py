@@ -17,6 +17,7 @@ from gb10dash.config import HostConfig, SshSettings
 from gb10dash.core.load_progress import default_history
 from gb10dash.core.load_watch import LoadWatcher
 from gb10dash.core.rates import rate_from_timing
+from gb10dash.core.spec_decode import SpecTracker
 from gb10dash.core.state import HostState, SourceStatus, Throughput
 from gb10dash.core.throughput import ThroughputTracker
 from gb10dash.transport import Transport, make_transport
@@ -80,6 +81,7 @@ class HostRecord:
         self._fields: dict[str, Any] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._throughput = ThroughputTracker()
+        self._spec = SpecTracker()  # speculative decoding's acceptance, when the server drafts
         self._connected = False
         self._unreachable_since: float | None = None
         self._unreachable_reason: str | None = None
@@ -110,6 +112,7 @@ class HostRecord:
             unreachable_since=self._unreachable_since,
             unreachable_reason=self._unreachable_reason,
             throughput=Throughput(self._throughput.gen, self._throughput.prompt),
+            spec_decode=self._spec.last,
             recent_log=self._recent_log(),
             sources=dict(self._sources),
             **self._fields,

@@ -26,6 +26,7 @@ from gb10dash.config import HostConfig
 from gb10dash.core.canary import CanaryResult
 from gb10dash.core.load_progress import LoadProgress
 from gb10dash.core.rates import Rate
+from gb10dash.core.spec_decode import SpecDecode
 from gb10dash.format import clock
 
 #: the sources a monitor collects; each has its own freshness record
@@ -77,6 +78,7 @@ class HostState:
     process_memory: ProcessMemory | None = None
     mount: MountStatus | None = None
     throughput: Throughput = field(default_factory=Throughput)
+    spec_decode: SpecDecode | None = None  # draft acceptance, when the server runs with a draft model
     recent_log: tuple[JournalEntry, ...] = ()
     sources: dict[str, SourceStatus] = field(default_factory=dict)
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs

@@ -65,6 +65,10 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     mount_stat = gauge(
         "mount_stat_seconds", "how long stat of the model share took (for hung: waited so far)", ["path"]
     )
+    spec_acceptance = gauge(
+        "spec_acceptance_ratio", "speculative decoding: draft tokens accepted / drafted, last measured (0 to 1)"
+    )
+    spec_per_draft = gauge("spec_accepted_per_draft", "speculative decoding: tokens accepted per draft, last measured")
     wedged = gauge("wedged", "1 when /health says ok but the wedge canary got no good answer ([canary] on)")
     canary_seconds = gauge("canary_seconds", "how long the wedge canary's last request took")
     canary_age = gauge("canary_age_seconds", "seconds since the wedge canary's last request")
@@ -120,6 +124,9 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
                 mount_state.add_metric([h, path, value], 1.0 if value == s.mount.state.value else 0.0)
             if s.mount.stat_seconds is not None:
                 mount_stat.add_metric([h, path], s.mount.stat_seconds)
+        if s.spec_decode is not None:
+            spec_acceptance.add_metric([h], s.spec_decode.acceptance)
+            spec_per_draft.add_metric([h], s.spec_decode.accepted_per_draft)
         if s.canary is not None:
             wedged.add_metric([h], 1.0 if s.wedged else 0.0)
             canary_seconds.add_metric([h], s.canary.seconds)
@@ -157,6 +164,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         mount_ok,
         mount_state,
         mount_stat,
+        spec_acceptance,
+        spec_per_draft,
         wedged,
         canary_seconds,
         canary_age,

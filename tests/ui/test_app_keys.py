@@ -6,6 +6,7 @@ from gb10dash.commands import COMMANDS
 from gb10dash.config import Config
 from gb10dash.ui.app import Gb10DashApp
 from gb10dash.ui.screens.help import HelpScreen
+from gb10dash.ui.widgets.host_panel import HostPanel
 
 from . import states
 
@@ -233,3 +234,27 @@ def test_no_style_rule_reaches_inside_a_focused_panel() -> None:
     ]
     assert reaching_in == [], reaching_in
     assert app_module.Gb10DashApp.CSS_PATH == "app.tcss"  # the file checked is the one the app loads
+
+
+async def test_a_drafting_server_shows_its_acceptance_under_gen_tok_s() -> None:
+    """A server with a draft model: the gen figure's source line adds the acceptance and tokens per draft;
+    a server without one shows the line as before."""
+    import dataclasses
+
+    from gb10dash.core.spec_decode import SpecDecode
+    from gb10dash.ui.widgets.rate_figure import RateFigure
+
+    spec = SpecDecode(acceptance=0.8, accepted_per_draft=2.4, drafted=30, at=states.NOW - 1, accepted_total=27,
+                      draft_tokens_total=429)  # fmt: skip
+    drafting = dataclasses.replace(states.pegasus(), spec_decode=spec)
+    shown = [drafting, states.stella()]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        lines = {
+            panel.host.name: str(panel.query_one(".gen", RateFigure).query_one(".rate-source").render())
+            for panel in app.query(HostPanel)
+        }
+    assert "metrics · now · draft 80% ×2.4" in lines["pegasus"], lines
+    assert "draft" not in lines["stella"], lines

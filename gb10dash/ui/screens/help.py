@@ -21,7 +21,9 @@ ABOUT = """
   of that model on that host (each load seen to end healthy is recorded in `load-times.json` in the state dir).
 - **tok/s** — gen and prompt throughput; the label says where it came from: *metrics* (`/metrics` counters),
   *slots* (`/slots` progress) or *journal* (`print_timing` lines). The chart covers 10 minutes; the dotted
-  line is the host's baseline from the config.
+  line is the host's baseline from the config. A server with a draft model (`-md`) adds *draft N% ×M* under
+  gen tok/s: N% of the drafted tokens were accepted, M tokens accepted per draft, from the
+  `llamacpp:spec_decode_*` counters of `/metrics` (between two polls that drafted).
 - **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
   the GPU memory nvidia-smi attributes to its PID. On a unified-memory host the bar is split: llama-server's
   GPU memory, other used memory (MemTotal − MemAvailable − that), reclaimable page cache (Cached + Buffers),

@@ -46,7 +46,8 @@ class RateFigure(Vertical):
         yield Digits("-", classes="rate-value")
         yield Line(rate_source(None, 0.0), classes="rate-source")
 
-    def show(self, rate: Rate | None, now: float, baseline: float | None = None) -> None:
+    def show(self, rate: Rate | None, now: float, baseline: float | None = None, extra: str | None = None) -> None:
+        """`extra`: a few words after the source (the gen figure: speculative decoding's acceptance)."""
         title = Content.assemble((self.title, "bold"))
         if baseline is not None:
             title = Content.assemble(title, (f" · base {number(baseline)}", MUTED))
@@ -55,5 +56,8 @@ class RateFigure(Vertical):
         value = rate_digits(rate.tokens_per_second if rate else None)
         if value != digits.value:
             digits.update(value)
-        self.query_one(".rate-source", Line).set_content(rate_source(rate, now))
+        source = rate_source(rate, now)
+        if extra:
+            source = Content.assemble(source, (f" · {extra}", MUTED))
+        self.query_one(".rate-source", Line).set_content(source)
         self.set_class(rate is not None and now - rate.at > OLD_AFTER_S, "-old")

@@ -27,7 +27,8 @@ class ThroughputView(Vertical):
         self, state: HostState, history: Sequence[RatePoint], now: float, bench: Sequence[HistoryEntry] = ()
     ) -> None:
         config = state.config
-        self.query_one(".gen", RateFigure).show(state.throughput.gen, now, config.baseline_gen_tps)
+        spec = state.spec_decode.describe() if state.spec_decode is not None else None
+        self.query_one(".gen", RateFigure).show(state.throughput.gen, now, config.baseline_gen_tps, spec)
         self.query_one(".prompt", RateFigure).show(state.throughput.prompt, now, config.baseline_prompt_tps)
         self.query_one(ThroughputPlot).show(history, config.baseline_gen_tps, now)
         self.query_one(BenchLine).show(bench, now)
