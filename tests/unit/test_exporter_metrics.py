@@ -79,3 +79,21 @@ def test_parse_listen() -> None:
 def test_families_is_a_pure_function_of_its_inputs() -> None:
     first = [(f.name, f.samples) for f in families([healthy(T0)], [], T0)]
     assert first == [(f.name, f.samples) for f in families([healthy(T0)], [], T0)]
+
+
+def test_speculative_decoding_and_the_canary_have_series_only_when_measured() -> None:
+    from gb10dash.core.canary import CanaryResult
+    from gb10dash.core.spec_decode import SpecDecode
+
+    h = (("host", "pegasus"),)
+    plain = scrape([healthy(T0)])
+    assert not any(name.startswith(("gb10dash_spec_", "gb10dash_wedged", "gb10dash_canary_")) for name, _ in plain)
+    spec = SpecDecode(
+        acceptance=0.8, accepted_per_draft=2.4, drafted=30, at=T0, accepted_total=27, draft_tokens_total=429
+    )
+    wedge = CanaryResult(at=T0 - 5, ok=False, seconds=1.0, error="no answer to the canary within 1 s")
+    got = scrape([dataclasses.replace(healthy(T0), spec_decode=spec, canary=wedge)])
+    assert got[("gb10dash_spec_acceptance_ratio", h)] == pytest.approx(0.8)
+    assert got[("gb10dash_spec_accepted_per_draft", h)] == pytest.approx(2.4)
+    assert got[("gb10dash_wedged", h)] == 1  # /health ok, the canary unanswered
+    assert got[("gb10dash_canary_seconds", h)] == 1.0
