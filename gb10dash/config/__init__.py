@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 from gb10dash import locations
 from gb10dash.config.errors import ConfigError, Locator, unknown_key
 
-_unknown = unknown_key  # the name the section parsers used before config_errors
-
 if TYPE_CHECKING:
     from gb10dash.alerts.settings import AlertSettings
     from gb10dash.core.canary import CanarySettings
@@ -185,7 +183,7 @@ def parse_config(text: str, path: Path) -> Config:
     loc = Locator(text)
     for key in data:
         if key not in _TOP_KEYS:
-            raise ConfigError(path, _unknown(key, _TOP_KEYS, "top level"), loc.find(None, None, key))
+            raise ConfigError(path, unknown_key(key, _TOP_KEYS, "top level"), loc.find(None, None, key))
     ssh_raw = data.get("ssh", {})
     if not isinstance(ssh_raw, dict):
         raise ConfigError(path, "key 'ssh': expected a table [ssh]", loc.find(None, None, "ssh"))
@@ -257,7 +255,7 @@ def _check_table(
     values: dict[str, Any] = {}
     for key, value in raw.items():
         if key not in spec:
-            raise ConfigError(path, f"{label}: " + _unknown(key, spec, label), loc.find(table, index, key))
+            raise ConfigError(path, f"{label}: " + unknown_key(key, spec, label), loc.find(table, index, key))
         kind, _, expected = spec[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash.commands import BINDABLE
-from gb10dash.config.errors import ConfigError
+from gb10dash.config.errors import ConfigError, unknown_key
 from gb10dash.config.errors import Locator as _Locator
-from gb10dash.config.errors import unknown_key as _unknown
 
 #: binding id → what it does (generated from the command registry: every command that has a key)
 ACTIONS = BINDABLE
@@ -45,7 +44,7 @@ def parse_keys(raw: Any, path: Path, loc: _Locator) -> dict[str, str]:
     for action, value in raw.items():
         line = loc.find("keys", None, action)
         if action not in ACTIONS:
-            raise ConfigError(path, _unknown(action, ACTIONS, "[keys]"), line)
+            raise ConfigError(path, unknown_key(action, ACTIONS, "[keys]"), line)
         if not isinstance(value, str) or not value.strip():
             raise ConfigError(path, f'[keys] {action}: expected a key such as "ctrl+r" (several: "n,right")', line)
         keys = [k.strip() for k in value.split(",")]

@@ -146,14 +146,15 @@ class Fleet:
         """Finish the state of each host whose monitor saw something since the last tick (`every_host`:
         of every host, so that ages and uptimes move), record its rates, and judge the alert rules on
         every host's latest state (a rule's duration passes without a new state)."""
-        changed = set(self.monitors) if every_host else self._changed & set(self.monitors)
+        changed = frozenset(self.monitors) if every_host else frozenset(self._changed)
         self._changed = set()
-        for name in changed:
-            state = self.monitors[name].state
+        for name, monitor in self.monitors.items():  # config order: the first tick fills self.states in it
+            if name not in changed:
+                continue
+            state = monitor.state
             if name in self.canary_results:
                 state = dataclasses.replace(state, canary=self.canary_results[name])
             self.histories[name].observe(state.throughput.gen, state.throughput.prompt, now)
             self.states[name] = state
-        self.states = {name: self.states[name] for name in self.monitors if name in self.states}
         events = tuple(self.engine.evaluate_all(list(self.states.values()), now)) if self.states else ()
-        return Tick(now, dict(self.states), frozenset(changed), events)
+        return Tick(now, dict(self.states), changed, events)
