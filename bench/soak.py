@@ -53,7 +53,8 @@ async def request_loop(lab, stop: asyncio.Event, counts: dict[str, int]) -> None
 async def restart_loop(lab, stop: asyncio.Event, counts: dict[str, int]) -> None:
     for host in itertools.cycle(HOSTS):
         try:
-            await asyncio.wait_for(stop.wait(), 60)
+            async with asyncio.timeout(60):
+                await stop.wait()
             return
         except TimeoutError:
             pass

@@ -104,7 +104,8 @@ async def systemctl(lab: Lab, host: str, action: str) -> None:
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
-    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    async with asyncio.timeout(60):
+        _, err = await proc.communicate()
     if proc.returncode:
         raise RuntimeError(f"{host}: systemctl {action} failed: {err.decode().strip()}")
 

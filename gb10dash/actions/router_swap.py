@@ -317,7 +317,8 @@ async def _load(executor: Executor, router: RouterClient, index: int, total: int
                 if verdict is not None:
                     return verdict
             try:
-                event = await asyncio.wait_for(events.get(), min(1.0, max(0.05, deadline - time.monotonic())))
+                async with asyncio.timeout(min(1.0, max(0.05, deadline - time.monotonic()))):
+                    event = await events.get()
             except TimeoutError:
                 event = None
             if event is not None:

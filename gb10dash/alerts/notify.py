@@ -44,7 +44,8 @@ class Notifier:
         except OSError as exc:
             return f"notify: cannot run {self.argv[0]}: {exc.strerror or exc}"
         try:
-            stderr = await asyncio.wait_for(_talk(proc, document), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                stderr = await _talk(proc, document)
         except TimeoutError:
             _kill_group(proc)
             await proc.wait()

@@ -286,7 +286,8 @@ async def stream_turn(
     builder = TurnBuilder(user, settings.describe(), clock)
     yield builder.turn
     try:
-        target = await asyncio.wait_for(client_factory(), FACTORY_S)
+        async with asyncio.timeout(FACTORY_S):
+            target = await client_factory()
     except Exception as exc:
         builder.fail(f"cannot reach {history.host}'s API: {exc or type(exc).__name__}")
         builder.update(done=True)

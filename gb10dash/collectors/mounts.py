@@ -220,7 +220,8 @@ class MountProber:
         if pending is None or pending.done():
             return
         try:
-            await asyncio.wait_for(self.transport.end_stat_session(kill=True), 10)
+            async with asyncio.timeout(10):
+                await self.transport.end_stat_session(kill=True)
         except (TransportError, TimeoutError):
             pass
         finally:

@@ -194,7 +194,8 @@ class HostMonitor(HostPolls):
             samples = gpu.stream_gpu(self.transport, self.cadence.gpu_ms)
             try:
                 while True:
-                    sample = await asyncio.wait_for(anext(samples), stall_s)
+                    async with asyncio.timeout(stall_s):
+                        sample = await anext(samples)
                     raise_if_cancelled()
                     self._ok("gpu", gpu=sample)
                     if restarted:  # nvidia-smi works again: so may the GPU process query

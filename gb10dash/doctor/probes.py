@@ -72,7 +72,8 @@ async def diagnose(config: Config, host: HostConfig) -> list[Check]:
         ]
         for name, probe in probes:  # in order: a later check uses what an earlier one found
             try:
-                check = await asyncio.wait_for(probe(), 60)
+                async with asyncio.timeout(60):
+                    check = await probe()
             except (TransportError, ValueError, OSError, TimeoutError) as exc:
                 check = fail(name, f"could not check: {exc or type(exc).__name__}")
             if check is not None:

@@ -30,7 +30,8 @@ class BoundedAppService(AppService):
         await self._download_manager.cancel_app_downloads(app_service_id=self.app_service_id)
         await self.send_meta({"type": "quit"})
         try:
-            await asyncio.wait_for(asyncio.shield(task), self.quit_grace_s)
+            async with asyncio.timeout(self.quit_grace_s):
+                await asyncio.shield(task)
         except TimeoutError:
             if self._process is not None and self._process.returncode is None:
                 log.warning("the session's app did not quit within %g s: killed", self.quit_grace_s)

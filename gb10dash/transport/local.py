@@ -62,7 +62,8 @@ class LocalTransport(Transport):
         proc = await self._spawn(argv, stdin=asyncio.subprocess.PIPE)
         data = input.encode() if input is not None else None
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(data), timeout)
+            async with asyncio.timeout(timeout):
+                stdout, stderr = await proc.communicate(data)
         except TimeoutError:
             await _kill(proc)
             raise CommandTimeout(f"{self.name}: {argv[0]} timed out after {timeout:g} s") from None
@@ -96,7 +97,8 @@ class LocalTransport(Transport):
         # the thread is abandoned (not awaited) on timeout: a hung mount must not hang us
         future = asyncio.get_running_loop().run_in_executor(None, read)
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(future)
         except TimeoutError:
             raise CommandTimeout(f"{self.name}: reading {path} timed out after {timeout:g} s") from None
 
@@ -106,4 +108,5 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, 9)
     with contextlib.suppress(asyncio.TimeoutError, ProcessLookupError):
-        await asyncio.wait_for(proc.wait(), _REAP_GRACE_S)
+        async with asyncio.timeout(_REAP_GRACE_S):
+            await proc.wait()

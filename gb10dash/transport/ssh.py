@@ -109,17 +109,15 @@ class SshTransport(Transport):
             config = [str(settings.config_file)] if settings.config_file else ()
             client = AcceptNewHostKey(known_hosts_files(self.alias, config)) if self.accept_new_host_key else None
             try:
-                self._conn = await asyncio.wait_for(
-                    asyncssh.connect(
+                async with asyncio.timeout(settings.connect_timeout_s + 1):
+                    self._conn = await asyncssh.connect(
                         self.alias,
                         config=config,
                         connect_timeout=settings.connect_timeout_s,
                         keepalive_interval=settings.keepalive_interval_s,
                         keepalive_count_max=settings.keepalive_count_max,
                         **({"client_factory": lambda: client} if client else {}),
-                    ),
-                    timeout=settings.connect_timeout_s + 1,
-                )
+                    )
             except asyncssh.HostKeyNotVerifiable as exc:
                 offered = await offered_key(self.alias, config, settings.connect_timeout_s)
                 if client is not None and client.changed:
@@ -159,7 +157,8 @@ class SshTransport(Transport):
         if self._conn is not None:
             self._conn.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._conn.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._conn.wait_closed()
             self._conn = None
 
     def _connection(self) -> asyncssh.SSHClientConnection:
@@ -177,7 +176,8 @@ class SshTransport(Transport):
         except (asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         try:
-            stdout, stderr = await asyncio.wait_for(proc.communicate(input), timeout)
+            async with asyncio.timeout(timeout):
+                stdout, stderr = await proc.communicate(input)
         except TimeoutError:
             raise CommandTimeout(f"{self.alias}: {shlex.join(argv)} timed out after {timeout:g} s") from None
         except (asyncssh.Error, OSError) as exc:
@@ -232,7 +232,8 @@ class SshTransport(Transport):
     async def _sftp_client(self) -> asyncssh.SFTPClient:
         conn = self._connection()
         if self._sftp is None:
-            self._sftp = await asyncio.wait_for(conn.start_sftp_client(), self.settings.connect_timeout_s)
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                self._sftp = await conn.start_sftp_client()
         return self._sftp
 
     async def stat_path(self, path: str) -> None:
@@ -258,7 +259,8 @@ class SshTransport(Transport):
             orphan, self._stat_orphan = self._stat_orphan, None
             await self._kill_stat_server(orphan)
         try:
-            sftp = await asyncio.wait_for(conn.start_sftp_client(), self.settings.connect_timeout_s)
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                sftp = await conn.start_sftp_client()
         except (TimeoutError, asyncssh.Error, OSError) as exc:
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
         server = None

@@ -66,7 +66,8 @@ def append_known_host(path: str, pattern: str, key: asyncssh.SSHKey) -> None:
 async def offered_key(alias: str, config: Sequence[str], timeout_s: float) -> str:
     """The refused key's type and SHA256 fingerprint, to compare with the host's own ("" if unknown)."""
     try:
-        key = await asyncio.wait_for(asyncssh.get_server_host_key(alias, config=config), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            key = await asyncssh.get_server_host_key(alias, config=config)
     except (TimeoutError, OSError, asyncssh.Error, ValueError):
         return ""
     if key is None:

@@ -2,8 +2,9 @@
 
 SIGTERM, SIGHUP (the terminal closed) and SIGINT while actions run cancel them; each undoes what it
 had changed (the executor's cancel path, which a second signal does not cut short), then the app
-exits with 3 (undone) or 4 (an undo failed: `gb10dash recover HOST`). With no action running the
-app just exits. (`R`, the recovery itself, is the actions' recover workflow.)
+exits with 3 (undone) or 4 (an undo failed: `gb10dash recover HOST`). A plan that ended on its own as
+the signal came (nothing left to cancel) is not called undone: the app exits 0 and says how it ended.
+With no action running the app just exits. (`R`, the recovery itself, is the actions' recover workflow.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import signal
 from typing import TYPE_CHECKING, Any
 
+from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.executor import PlanResult
 from gb10dash.actions.interrupt import Saved, install_handlers, restore_handlers
 from gb10dash.actions.plan import Plan
@@ -31,9 +33,11 @@ class PlanSafety:
         self._signal_seen: str | None = None
         self._saved_handlers: Saved | None = None
         self._undo_failed_on: tuple[str, ...] = ()  # hosts whose cancelled plan's undo failed
+        self._stopped_on: tuple[str, ...] = ()  # hosts whose plan a cancel stopped (undone or nothing to undo)
 
     def plan_cancelled(self, host: str, plan: Plan, result: PlanResult | None) -> None:
         """A running plan was cancelled (the x key, a signal): say how its undo went."""
+        self._stopped_on += (host,)
         if result is not None and result.undo_failed:
             self._undo_failed_on += (host,)
             self.app.notify(
@@ -78,8 +82,20 @@ class PlanSafety:
         )
         for task in tasks:
             task.cancel(f"interrupted by {name}")
-        self.app.run_worker(self._exit_when_undone(tasks), group="signal", exit_on_error=False)
+        interrupted = dict(self.app.workflows.running)
+        self.app.run_worker(self._exit_when_undone(name, tasks, interrupted), group="signal", exit_on_error=False)
 
-    async def _exit_when_undone(self, tasks: list[asyncio.Task[Any]]) -> None:
+    async def _exit_when_undone(self, name: str, tasks: list[asyncio.Task[Any]], interrupted: dict[str, str]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)  # each ends when its undo has
-        self.app.exit(return_code=EXIT_NOT_UNDONE if self._undo_failed_on else EXIT_INTERRUPTED)
+        if self._undo_failed_on:
+            self.app.exit(return_code=EXIT_NOT_UNDONE)
+            return
+        ended = {host: action for host, action in interrupted.items() if host not in self._stopped_on}
+        if not ended:
+            self.app.exit(return_code=EXIT_INTERRUPTED)
+            return
+        said = "; ".join(f"{action} on {host}" for host, action in ended.items())
+        self.app.exit(
+            message=f"gb10dash: {name} came as {said} ended on its own: nothing of it was undone "
+            f"(how it ended is in {AuditLog().path})"
+        )
