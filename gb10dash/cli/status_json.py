@@ -10,10 +10,11 @@ from typing import Any
 
 from gb10dash.collectors.gpu import cuda_arch_for
 from gb10dash.core.rates import Rate
+from gb10dash.core.slot_activity import SlotActivity
 from gb10dash.core.state import HostState
 from gb10dash.format import iso_utc
 
-SCHEMA = "gb10dash.status/2"
+SCHEMA = "gb10dash.status/3"
 
 
 def status_document(states: Sequence[HostState], config_path: Path) -> dict[str, Any]:
@@ -73,6 +74,7 @@ def host_document(s: HostState) -> dict[str, Any]:
         if props is None
         else {"build_info": props.build_info, "total_slots": props.total_slots, "model_path": props.model_path},
         "slots": None if s.slots is None else [_plain(slot) for slot in s.slots],
+        "slot_activity": [_activity(a) for a in s.slot_activity],
         "throughput": {
             "gen": _rate(s.throughput.gen),
             "prompt": _rate(s.throughput.prompt),
@@ -134,6 +136,19 @@ def _memory(s: HostState) -> dict[str, Any] | None:
         "server_rss_kib": p.vm_rss_kib if p else None,
         "server_hwm_kib": p.vm_hwm_kib if p else None,
         "server_gpu_mib": s.server_gpu_memory_mib,
+    }
+
+
+def _activity(a: SlotActivity) -> dict[str, Any]:
+    return {
+        "slot": a.slot,
+        "phase": a.phase,
+        "done": a.done,
+        "total": a.total,
+        "fraction": None if a.fraction is None else round(a.fraction, 4),
+        "cached": a.cached,
+        "tokens_per_second": None if a.tokens_per_second is None else round(a.tokens_per_second, 1),
+        "eta_s": None if a.eta_s is None else round(a.eta_s, 1),
     }
 
 

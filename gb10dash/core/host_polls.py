@@ -190,9 +190,19 @@ class HostPolls(HostRecord):
             if metrics is not None:
                 self._spec.observe(metrics, time.time())
             # idle and not read this poll: the slots as last read stand (they have not changed)
-            self._ok("api", slots=slots if slots_due else self._fields.get("slots"), metrics=metrics)
+            if slots_due:
+                self._ok(
+                    "api", slots=slots, metrics=metrics, slot_activity=self._slot_activity.update(slots, time.time())
+                )
+            else:
+                self._ok("api", metrics=metrics)
         except (ValueError, OSError) as exc:
             self._failed("api", exc)
+
+    def _slot_activity_with_log(self) -> None:
+        slots = self._fields.get("slots")
+        if slots is not None:
+            self._fields["slot_activity"] = self._slot_activity.update(slots, time.time())
 
     def _api_steady(self) -> bool:
         """Healthy at the last poll, the API read then too, and the server has /metrics counters."""

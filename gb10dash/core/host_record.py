@@ -17,6 +17,7 @@ from gb10dash.config import HostConfig, SshSettings
 from gb10dash.core.load_progress import default_history
 from gb10dash.core.load_watch import LoadWatcher
 from gb10dash.core.rates import rate_from_timing
+from gb10dash.core.slot_activity import SlotActivityTracker
 from gb10dash.core.spec_decode import SpecTracker
 from gb10dash.core.state import HostState, SourceStatus, Throughput
 from gb10dash.core.throughput import ThroughputTracker
@@ -82,6 +83,7 @@ class HostRecord:
         self._sources: dict[str, SourceStatus] = {}
         self._throughput = ThroughputTracker()
         self._spec = SpecTracker()  # speculative decoding's acceptance, when the server drafts
+        self._slot_activity = SlotActivityTracker()  # each busy slot's prefill or generation progress
         self._connected = False
         self._unreachable_since: float | None = None
         self._unreachable_reason: str | None = None
@@ -177,6 +179,9 @@ class HostRecord:
             entry = dataclasses.replace(entry, cursor=None)
         self.log.append(entry)
         self.log_seq += 1
+        prompt_progress = journal.parse_prompt_progress(entry.message)
+        if prompt_progress is not None:
+            self._slot_activity.observe_log(prompt_progress)
         timing = journal.parse_print_timing(entry.message)
         if timing is not None:
             at = entry.realtime_us / 1e6 if entry.realtime_us else time.time()

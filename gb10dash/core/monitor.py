@@ -61,6 +61,7 @@ class HostMonitor(HostPolls):
                 self.poll_plans(),
             )
             await self._poll_load()  # one reading: how far a load has come (no rate from one)
+            self._slot_activity_with_log()  # the journal's tail came in beside /slots: its prefill lines too
             health = self._fields.get("health")
             if canary is not None and health is not None and health.state is HealthState.OK:
                 self._fields["canary"] = await probe_canary(await self._client(), canary)

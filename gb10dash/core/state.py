@@ -26,6 +26,7 @@ from gb10dash.config import HostConfig
 from gb10dash.core.canary import CanaryResult
 from gb10dash.core.load_progress import LoadProgress
 from gb10dash.core.rates import Rate
+from gb10dash.core.slot_activity import SlotActivity
 from gb10dash.core.spec_decode import SpecDecode
 from gb10dash.format import clock
 
@@ -71,6 +72,7 @@ class HostState:
     model: ModelInfo | None = None
     props: Props | None = None
     slots: tuple[SlotInfo, ...] | None = None
+    slot_activity: tuple[SlotActivity, ...] = ()  # each busy slot: prefill or generating, how far, tok/s, ETA
     metrics: Metrics | None = None
     gpu: GpuSample | None = None
     gpu_processes: tuple[GpuProcess, ...] = ()

@@ -92,7 +92,7 @@ def test_status_reports_the_acceptance_the_server_counted(drafting_server, tmp_p
         timeout=60,
     )
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "gb10dash.status/2"
+    assert doc["schema"] == "gb10dash.status/3"
     spec = doc["hosts"][0]["throughput"]["spec_decode"]
     assert spec is not None, proc.stdout[-2000:] + proc.stderr
     # one reading: the figures since the server started, equal to what its per-request timings add up to

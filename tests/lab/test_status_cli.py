@@ -34,7 +34,7 @@ def test_status_json_shows_both_hosts_healthy(lab: Lab) -> None:
     proc = status(lab, "--json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["schema"] == "gb10dash.status/2" and doc["healthy"] is True
+    assert doc["schema"] == "gb10dash.status/3" and doc["healthy"] is True
     assert [h["name"] for h in doc["hosts"]] == ["pegasus", "stella"]
     by_name = {h["name"]: h for h in doc["hosts"]}
     for name, host in by_name.items():

@@ -14,13 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from gb10dash.collectors.gpu import parse_compute_apps, parse_gpu_csv, parse_gpu_csv_line
-from gb10dash.collectors.llama import health_down, parse_health, parse_metrics, parse_models, parse_props, parse_slots
+from gb10dash.collectors.llama import (
+    SlotInfo,
+    health_down,
+    parse_health,
+    parse_metrics,
+    parse_models,
+    parse_props,
+    parse_slots,
+)
 from gb10dash.collectors.memory import parse_meminfo, parse_proc_status
 from gb10dash.collectors.mounts import MountState, MountStatus, find_mount, parse_mountinfo
 from gb10dash.collectors.systemd import parse_systemctl_show
 from gb10dash.config import HostConfig, load_config
 from gb10dash.core.history import RateHistory, RatePoint
 from gb10dash.core.rates import Rate, RateSource
+from gb10dash.core.slot_activity import SlotActivity, SlotActivityTracker
 from gb10dash.core.state import SOURCES, HostState, SourceStatus, Throughput
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +65,11 @@ def _props_body(model_path: str, n_ctx: int, slots: int) -> str:
     data["default_generation_settings"]["n_ctx"] = n_ctx
     data.update(total_slots=slots, model_path=model_path, model_alias=model_path)
     return json.dumps(data)
+
+
+def _activity(slots: tuple[SlotInfo, ...]) -> tuple[SlotActivity, ...]:
+    """What the monitor makes of one /slots reading (no rate from one)."""
+    return SlotActivityTracker().update(slots, NOW)
 
 
 def _slots_body(recorded: str, n_ctx: int, decoding: dict[int, int] | None = None) -> str:
@@ -95,6 +109,7 @@ def pegasus() -> HostState:
         model=parse_models(_models_body(host.model_path, 63_387_346_944, "MXFP4 MoE", 116_829_156_672, 131072))[0],
         props=parse_props(_props_body(host.model_path, 131072, 2)),
         slots=parse_slots(_slots_body("llama-server/slots_processing_big.body", 131072)),
+        slot_activity=_activity(parse_slots(_slots_body("llama-server/slots_processing_big.body", 131072))),
         metrics=parse_metrics(read("llama-server/metrics_processing.body")),
         gpu=parse_gpu_csv_line(read("nvidia-smi/gb10-query-gpu-nounits.csv").strip()),
         gpu_processes=parse_compute_apps(apps),
@@ -120,6 +135,7 @@ def stella() -> HostState:
         model=parse_models(_models_body(host.model_path, 8_709_519_360, "Q8_0", 8_190_735_360, 32768))[0],
         props=parse_props(_props_body(host.model_path, 8192, 4)),
         slots=parse_slots(_slots_body("llama-server/h100_slots_busy.json", 8192, {3: 2412})),
+        slot_activity=_activity(parse_slots(_slots_body("llama-server/h100_slots_busy.json", 8192, {3: 2412}))),
         gpu=gpu,
         gpu_processes=parse_compute_apps(read("nvidia-smi/h100-compute-apps-llama-server.csv")),
         meminfo=parse_meminfo(read("proc/meminfo-lab-x86_64.txt")),

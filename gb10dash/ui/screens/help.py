@@ -24,6 +24,12 @@ ABOUT = """
   line is the host's baseline from the config. A server with a draft model (`-md`) adds *draft N% ×M* under
   gen tok/s: N% of the drafted tokens were accepted, M tokens accepted per draft, from the
   `llamacpp:spec_decode_*` counters of `/metrics` (between two polls that drafted).
+- **slots** — each slot idle or busy. A slot processing its prompt shows *prefill* with a bar, the percent, tokens
+  done / the prompt's size, tokens from the cache, tok/s and an ETA; tokens done come from `/slots`
+  (`n_prompt_tokens_processed` + `n_prompt_tokens_cache`), the prompt's size from the server's log lines
+  `prompt processing, n_tokens = …, progress = …` (printed once a prompt has run a few seconds: until then no
+  percent). Then *generating*: the context's fill, tokens so far of the request's limit, tok/s, and an ETA to that
+  limit (≤: the model may stop sooner).
 - **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
   the GPU memory nvidia-smi attributes to its PID. On a unified-memory host the bar is split: llama-server's
   GPU memory, other used memory (MemTotal − MemAvailable − that), reclaimable page cache (Cached + Buffers),

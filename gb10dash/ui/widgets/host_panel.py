@@ -135,4 +135,4 @@ class HostPanel(Widget, can_focus=True):
         self.query_one(MemoryView).show(state)
         self.query_one(GpuLine).show(state.gpu)
         self.query_one(ShareLine).show(state.mount, state.config.model_share)
-        self.query_one(SlotsView).show(state.slots)
+        self.query_one(SlotsView).show(state.slots, state.slot_activity)
