@@ -125,6 +125,12 @@ COMMANDS: tuple[Command, ...] = (
         short="the alert history",
     ),
     Command(
+        "token_ledger",
+        "u",
+        "Token ledger: tokens each host and model served, per day (7 days) and per hour (24 h)",
+        short="the token ledger",
+    ),
+    Command(
         "toggle_summary",
         "s",
         "Fleet summary: one row per host (the default past 8 hosts); enter opens its panel",

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from gb10dash import __version__
-from gb10dash.cli import acting, lab, watching
+from gb10dash.cli import acting, lab, usage, watching
 from gb10dash.config import Config, ConfigError, find_config_path, load_config
 from gb10dash.ui.theme_error import ThemeError
 
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     watching.add(commands)
     acting.add(commands)
+    usage.add(commands)
     lab.add(commands)
     return parser
 

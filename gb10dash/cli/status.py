@@ -16,6 +16,7 @@ from gb10dash.core.fleet import Fleet
 from gb10dash.core.rates import Rate
 from gb10dash.core.state import HostState
 from gb10dash.format import bytes_kib, duration, number
+from gb10dash.ledger.recorder import recorder_for
 
 EXIT_OK, EXIT_DEGRADED = 0, 1
 
@@ -56,7 +57,7 @@ async def _watch(
     interval: float,
     while_watching: Callable[[], Coroutine[Any, Any, None]] | None,
 ) -> None:
-    fleet = Fleet(config, config.select(names), plan_watch=InterruptedPlans())
+    fleet = Fleet(config, config.select(names), plan_watch=InterruptedPlans(), ledger=recorder_for(config.ledger))
     extra = asyncio.create_task(while_watching()) if while_watching is not None else None
     try:
         async with fleet.running():

@@ -20,6 +20,7 @@ from gb10dash.config.errors import ConfigError, Locator, unknown_key
 if TYPE_CHECKING:
     from gb10dash.alerts.settings import AlertSettings
     from gb10dash.core.canary import CanarySettings
+    from gb10dash.ledger.settings import LedgerSettings
 
 CONFIG_ENV = "GB10DASH_CONFIG"
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
@@ -64,6 +65,12 @@ def _default_canary() -> CanarySettings:
     return CanarySettings()
 
 
+def _default_ledger() -> LedgerSettings:
+    from gb10dash.ledger.settings import LedgerSettings
+
+    return LedgerSettings()
+
+
 def _default_alerts() -> AlertSettings:
     from gb10dash.alerts.settings import AlertSettings
 
@@ -78,6 +85,7 @@ class Config:
     alerts: AlertSettings = field(default_factory=_default_alerts)  # [alerts]: gb10dash/alerts/settings.py
     keys: dict[str, str] = field(default_factory=dict)  # [keys]: binding id → keys (gb10dash/config/keys.py)
     canary: CanarySettings = field(default_factory=_default_canary)  # [canary]: gb10dash/core/canary.py
+    ledger: LedgerSettings = field(default_factory=_default_ledger)  # [ledger]: gb10dash/ledger/settings.py
 
     def host(self, name: str) -> HostConfig:
         for host in self.hosts:
@@ -130,7 +138,7 @@ _SSH_KEYS: dict[str, tuple[type, bool, str]] = {
     "keepalive_count_max": (int, False, "a positive integer"),
     "reconnect_max_s": (float, False, "a positive number of seconds"),
 }
-_TOP_KEYS = {"ssh", "host", "alerts", "keys", "canary"}
+_TOP_KEYS = {"ssh", "host", "alerts", "keys", "canary", "ledger"}
 _TYPE_WORDS = {
     str: "a string",
     int: "an integer",
@@ -226,6 +234,7 @@ def parse_config(text: str, path: Path) -> Config:
     from gb10dash.alerts.settings import parse_alerts
     from gb10dash.config.keys import parse_keys
     from gb10dash.core.canary import parse_canary
+    from gb10dash.ledger.settings import parse_ledger
 
     return Config(
         path=path,
@@ -234,6 +243,7 @@ def parse_config(text: str, path: Path) -> Config:
         alerts=parse_alerts(data.get("alerts"), path, loc),
         keys=parse_keys(data.get("keys"), path, loc),
         canary=parse_canary(data.get("canary"), path, loc),
+        ledger=parse_ledger(data.get("ledger"), path, loc),
     )
 
 

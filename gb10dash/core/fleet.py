@@ -16,7 +16,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gb10dash.alerts.engine import AlertEngine, AlertEvent
 from gb10dash.alerts.settings import AlertSettings
@@ -25,6 +25,9 @@ from gb10dash.core.canary import CanaryResult, CanaryRunner, CanarySettings
 from gb10dash.core.history import RateHistory
 from gb10dash.core.monitor import Cadence, HostMonitor, PlanWatch
 from gb10dash.core.state import HealthState, HostState
+
+if TYPE_CHECKING:
+    from gb10dash.ledger.recorder import LedgerRecorder
 
 STOP_WAIT_S = 5.0  # how long stopping waits for the monitors to close their connections
 
@@ -56,11 +59,13 @@ class Fleet:
         on_canary: CanarySeen | None = None,
         restart: CanaryRestart | None = None,
         busy: Callable[[str], bool] = lambda name: False,
+        ledger: LedgerRecorder | None = None,
     ):
         """`canary`: the wedge canary's settings, None for none (default: the config's, when enabled).
         `on_update(name)`: a host's monitor saw something new (called from the monitor's task).
         `restart`: how a wedged host is restarted (the TUI's audited plan); None: the canary only reports.
-        `busy(name)`: an action runs on the host, so the canary leaves it alone."""
+        `busy(name)`: an action runs on the host, so the canary leaves it alone.
+        `ledger`: fed every state a tick finishes (the token ledger; the running front ends pass one)."""
         self.config = config
         self.hosts = tuple(config.hosts if hosts is None else hosts)
         self.canary = canary if canary is not None else (config.canary if config.canary.enabled else None)
@@ -76,6 +81,7 @@ class Fleet:
         self._changed: set[str] = set(self.monitors)
         self._on_update, self._on_canary = on_update, on_canary
         self._restart, self._busy = restart, busy
+        self.ledger = ledger
 
     # -- running -----------------------------------------------------------------------
     def jobs(self) -> list[Coroutine[Any, Any, None]]:
@@ -155,6 +161,8 @@ class Fleet:
             if name in self.canary_results:
                 state = dataclasses.replace(state, canary=self.canary_results[name])
             self.histories[name].observe(state.throughput.gen, state.throughput.prompt, now)
+            if self.ledger is not None:
+                self.ledger.observe(state)
             self.states[name] = state
         events = tuple(self.engine.evaluate_all(list(self.states.values()), now)) if self.states else ()
         return Tick(now, dict(self.states), changed, events)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from gb10dash.alerts.engine import Alert
@@ -69,6 +69,16 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         "spec_acceptance_ratio", "speculative decoding: draft tokens accepted / drafted, last measured (0 to 1)"
     )
     spec_per_draft = gauge("spec_accepted_per_draft", "speculative decoding: tokens accepted per draft, last measured")
+    prompt_tokens = CounterMetricFamily(
+        P + "server_prompt_tokens",
+        "llama-server's own llamacpp:prompt_tokens_total (since the server started; the token ledger's source)",
+        labels=["host", "model"],
+    )
+    generated_tokens = CounterMetricFamily(
+        P + "server_generated_tokens",
+        "llama-server's own llamacpp:tokens_predicted_total (since the server started)",
+        labels=["host", "model"],
+    )
     wedged = gauge("wedged", "1 when /health says ok but the wedge canary got no good answer ([canary] on)")
     canary_seconds = gauge("canary_seconds", "how long the wedge canary's last request took")
     canary_age = gauge("canary_age_seconds", "seconds since the wedge canary's last request")
@@ -127,6 +137,10 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         if s.spec_decode is not None:
             spec_acceptance.add_metric([h], s.spec_decode.acceptance)
             spec_per_draft.add_metric([h], s.spec_decode.accepted_per_draft)
+        if s.metrics is not None:
+            labels = [h, s.model_id or ""]
+            _maybe(prompt_tokens, h, s.metrics.prompt_tokens_total, labels=labels)
+            _maybe(generated_tokens, h, s.metrics.tokens_predicted_total, labels=labels)
         if s.canary is not None:
             wedged.add_metric([h], 1.0 if s.wedged else 0.0)
             canary_seconds.add_metric([h], s.canary.seconds)
@@ -166,6 +180,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         mount_stat,
         spec_acceptance,
         spec_per_draft,
+        prompt_tokens,
+        generated_tokens,
         wedged,
         canary_seconds,
         canary_age,
@@ -179,6 +195,12 @@ def _with(known: tuple[str, ...], value: str) -> tuple[str, ...]:
     return known if value in known else (*known, value)
 
 
-def _maybe(family: GaugeMetricFamily, host: str, value: float | None, scale: float = 1.0) -> None:
+def _maybe(
+    family: GaugeMetricFamily | CounterMetricFamily,
+    host: str,
+    value: float | None,
+    scale: float = 1.0,
+    labels: Sequence[str] | None = None,
+) -> None:
     if value is not None:
-        family.add_metric([host], value * scale)
+        family.add_metric(list(labels) if labels is not None else [host], value * scale)

@@ -28,6 +28,7 @@ from gb10dash.core.fleet import Fleet
 from gb10dash.core.state import HostState
 from gb10dash.exporter.metrics import families
 from gb10dash.format import clock
+from gb10dash.ledger.recorder import recorder_for
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -89,7 +90,9 @@ async def serve(config: Config, names: Sequence[str], address: str, port: int, t
     registry.register(collector)
     server, thread = start_http_server(port, address, registry=registry)
     print(f"gb10dash exporter: {len(hosts)} host(s), metrics on http://{address}:{port}/metrics", file=sys.stderr)
-    fleet = Fleet(config, hosts)  # the wedge canary too, when [canary] is on (it reports; it never restarts)
+    fleet = Fleet(
+        config, hosts, ledger=recorder_for(config.ledger)
+    )  # the wedge canary too, when [canary] is on (it reports; it never restarts)
     try:
         async with fleet.running():
             while True:

@@ -45,6 +45,10 @@ def write_fleet(lab: LabBase, n: int, root: Path) -> Path:
         "",
         "[canary]",
         f"enabled = {_toml(lab_config.canary.enabled)}  # as in the lab's own hosts.toml",
+        "",
+        "[ledger]",
+        f"enabled = {_toml(lab_config.ledger.enabled)}",
+        *([f"path = {_toml(str(lab_config.ledger.path))}"] if lab_config.ledger.path else []),
     ]
     for index in range(n):
         base, name = real[index % len(real)], fleet_name(index)

@@ -115,6 +115,9 @@ def write_hosts_toml(
         "",
         "[canary]",
         "enabled = false  # the wedge canary is off in the lab unless a test turns it on",
+        "",
+        "[ledger]",
+        "path = \"ledger.sqlite3\"  # the lab's own token ledger, beside this file (not the real hosts')",
     ]
     for spec in specs:
         where = paths(layout, spec)

@@ -27,6 +27,9 @@ from gb10dash.core.fleet import Fleet
 from gb10dash.core.history import RatePoint
 from gb10dash.core.monitor import Cadence, HostMonitor
 from gb10dash.core.state import HostState
+from gb10dash.ledger.recorder import recorder_for
+from gb10dash.ledger.report import VIEW_DAYS, ledger_view
+from gb10dash.ledger.store import LedgerError, LedgerStore
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.fleet_view import FleetView
@@ -35,6 +38,7 @@ from gb10dash.ui.plan_safety import PlanSafety
 from gb10dash.ui.screens.alert_history import AlertHistoryScreen
 from gb10dash.ui.screens.chat import ChatScreen
 from gb10dash.ui.screens.help import HelpScreen
+from gb10dash.ui.screens.ledger import LedgerScreen
 from gb10dash.ui.widgets.action_progress import ActionProgress
 from gb10dash.ui.widgets.alert_banner import AlertBanner
 from gb10dash.ui.widgets.fleet_table import FleetTable
@@ -91,6 +95,7 @@ class Gb10DashApp(App[None]):
             on_canary=lambda *seen: self.view.canary_seen(*seen),
             restart=self._canary_restart,
             busy=lambda name: name in self.workflows.running,
+            ledger=recorder_for(config.ledger) if states is None else None,  # the token ledger, when live
         )
         self.monitors = {} if states is not None else self.fleet.monitors
         self.shown: dict[str, HostState] = {}  # the state each panel shows now
@@ -307,6 +312,25 @@ class Gb10DashApp(App[None]):
     # -- views ---------------------------------------------------------------------------
     def action_alert_history(self) -> None:
         self.push_screen(AlertHistoryScreen(self.fleet.engine.history, time.time()))
+
+    def action_token_ledger(self) -> None:
+        self.run_worker(self._open_ledger, thread=True, group="ledger", exclusive=True, exit_on_error=False)
+
+    def _open_ledger(self) -> None:
+        """In a thread (SQLite): the ledger's last 7 days, then the screen."""
+        now = time.time()
+        store = LedgerStore(self.config.ledger.path)
+        recorder = self.fleet.ledger
+        try:
+            hours = store.hours(now - VIEW_DAYS * 86400)
+            note = f"ledger: {store.path}" + (f" · ⚠ {recorder.problem}" if recorder and recorder.problem else "")
+        except FileNotFoundError:
+            hours, note = [], f"no ledger yet ({store.path}): it is recorded while the dashboard runs"
+        except LedgerError as exc:
+            hours, note = [], str(exc)
+        if not self.config.ledger.enabled:
+            note += " · [ledger] enabled = false: nothing is recorded"
+        self.call_from_thread(self.push_screen, LedgerScreen(ledger_view(hours, now, note)))
 
     def action_toggle_summary(self) -> None:
         self.view.show_summary(not self.summary)

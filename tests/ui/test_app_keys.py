@@ -258,3 +258,38 @@ async def test_a_drafting_server_shows_its_acceptance_under_gen_tok_s() -> None:
         }
     assert "metrics · now · draft 80% ×2.4" in lines["pegasus"], lines
     assert "draft" not in lines["stella"], lines
+
+
+async def test_u_shows_the_token_ledger_per_day_and_hour() -> None:
+    """The ledger the running front ends recorded (here: written by hand into the default path, the
+    test's XDG state dir), read in a thread and shown by host and model with totals."""
+    import time
+
+    from textual.widgets import DataTable
+
+    from gb10dash.ledger.accounting import CounterReading
+    from gb10dash.ledger.store import LedgerStore
+    from gb10dash.ui.screens.ledger import LedgerScreen
+
+    store = LedgerStore()
+    now = time.time()
+    store.record(CounterReading("pegasus", "gpt-oss.gguf", "1@1", 1000, 100, now - 120))
+    store.record(CounterReading("pegasus", "gpt-oss.gguf", "1@1", 4500, 900, now - 60))
+    store.record(CounterReading("stella", "qwen.gguf", "2@2", 0, 0, now - 60))
+    store.record(CounterReading("stella", "qwen.gguf", "2@2", 250, 50, now - 30))
+    app = fixed_app()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("u")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, LedgerScreen)
+        days, hours = screen.query(DataTable)
+        day_rows = [days.get_row_at(i) for i in range(days.row_count)]
+        assert [[str(c) for c in r[1:]] for r in day_rows[:-1]] == [
+            ["pegasus", "3,500", "800", "4,300", "gpt-oss.gguf"],
+            ["stella", "250", "50", "300", "qwen.gguf"],
+        ]
+        assert [str(c) for c in day_rows[-1]] == ["total", "", "3,750", "850", "4,600", ""]
+        assert hours.row_count >= 3 and str(store.path) in str(screen.query_one("#ledger-note").render())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, LedgerScreen)

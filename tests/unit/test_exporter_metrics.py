@@ -97,3 +97,18 @@ def test_speculative_decoding_and_the_canary_have_series_only_when_measured() ->
     assert got[("gb10dash_spec_accepted_per_draft", h)] == pytest.approx(2.4)
     assert got[("gb10dash_wedged", h)] == 1  # /health ok, the canary unanswered
     assert got[("gb10dash_canary_seconds", h)] == 1.0
+
+
+def test_the_servers_own_token_counters_are_exported_as_counters() -> None:
+    """The token ledger's source, for Prometheus: the server's counters, labelled with the served model."""
+    from pathlib import Path
+
+    from gb10dash.collectors.llama import parse_metrics
+
+    body = (Path(__file__).resolve().parents[1] / "fixtures" / "llama-server" / "metrics_after.body").read_text()
+    metrics = parse_metrics(body)
+    got = scrape([healthy(T0, metrics=metrics)])
+    labels = (("host", "pegasus"), ("model", ""))
+    assert got[("gb10dash_server_prompt_tokens_total", labels)] == metrics.prompt_tokens_total
+    assert got[("gb10dash_server_generated_tokens_total", labels)] == metrics.tokens_predicted_total
+    assert not any(name.startswith("gb10dash_server_prompt_tokens") for name, _ in scrape([healthy(T0)]))

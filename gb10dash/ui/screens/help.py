@@ -30,6 +30,9 @@ ABOUT = """
   `prompt processing, n_tokens = …, progress = …` (printed once a prompt has run a few seconds: until then no
   percent). Then *generating*: the context's fill, tokens so far of the request's limit, tok/s, and an ETA to that
   limit (≤: the model may stop sooner).
+- **token ledger** (`u`) — tokens each host and model served per day (7 days) and per hour (24 h), from the
+  servers' own `/metrics` counters as the dashboard, `watch` and the exporter recorded them (SQLite in the state
+  dir; a server restart counts from zero, never as negative usage). `gb10dash usage` prints it too.
 - **memory** — unified memory from `/proc/meminfo` (on GB10 nvidia-smi says `[N/A]`), the server's RSS and
   the GPU memory nvidia-smi attributes to its PID. On a unified-memory host the bar is split: llama-server's
   GPU memory, other used memory (MemTotal − MemAvailable − that), reclaimable page cache (Cached + Buffers),
