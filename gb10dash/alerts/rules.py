@@ -195,6 +195,22 @@ def memory(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Res
     )
 
 
+def memory_pressure(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """PSI of /proc/pressure/memory: tasks stalled on memory (reclaim, compaction, swap) — on a unified-memory
+    host, the sign that a model and the page cache no longer fit, before the OOM killer or a GPU fault."""
+    p = state.memory_pressure
+    if not state.connected or p is None:
+        return UNKNOWN
+    full = p.full.avg10 if p.full is not None else 0.0
+    if p.some.avg10 < s.some_pct and full < s.full_pct:
+        return None
+    return Condition(
+        f"memory pressure: tasks stalled {p.some.avg10:.1f} % of the last 10 s (some), all at once {full:.1f} % "
+        f"(full); thresholds {s.some_pct:g} % / {s.full_pct:g} %",
+        WARNING,
+    )
+
+
 def _gpu_now(state: HostState) -> GpuSample | None:
     """The GPU sample, or None while the host is unreachable or the GPU source fails (a sample left over)."""
     gpu_source = state.sources.get("gpu")
@@ -249,5 +265,6 @@ RULES: dict[str, Rule] = {
     "throttle": throttle,
     "power_low": power_low,
     "memory": memory,
+    "memory_pressure": memory_pressure,
     "wedged": wedged,
 }

@@ -42,6 +42,8 @@ class RuleSettings:
     max_power_w: float = 40.0  # power_low: power draw at or under this ...
     min_util_pct: float = 80.0  # ... while utilization.gpu is at least this
     reserve_gib: float = 4.0  # memory: MemAvailable below this
+    some_pct: float = 10.0  # memory_pressure: PSI some avg10 (% of time a task stalled on memory) at least this ...
+    full_pct: float = 2.0  # ... or PSI full avg10 (% of time every task stalled) at least this
 
 
 #: the rules, in display order, with their default settings
@@ -55,6 +57,7 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
     "throttle": RuleSettings(for_s=60.0, clear_s=30.0),
     "power_low": RuleSettings(for_s=60.0, clear_s=30.0),
     "memory": RuleSettings(for_s=30.0, clear_s=30.0),
+    "memory_pressure": RuleSettings(for_s=30.0, clear_s=30.0),
     "wedged": RuleSettings(for_s=0.0),  # a canary verdict is already one request's timeout long
 }
 
@@ -69,6 +72,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "throttle": (),
     "power_low": ("max_power_w", "min_util_pct"),
     "memory": ("reserve_gib",),
+    "memory_pressure": ("some_pct", "full_pct"),
     "wedged": (),
 }
 
@@ -85,6 +89,8 @@ _KEY_WORDS = {
     "reserve_gib": "a positive number of GiB",
     "max_power_w": "a positive number of watts",
     "min_util_pct": "a percentage above 0, at most 100",
+    "some_pct": "a percentage above 0, at most 100",
+    "full_pct": "a percentage above 0, at most 100",
 }
 
 
@@ -169,7 +175,7 @@ def _rule(name: str, raw: Any, fail: Any) -> RuleSettings:
             ok = _number(value) and 0 < value < 1
         elif key == "limit_c":
             ok = _number(value)
-        elif key == "min_util_pct":
+        elif key in ("min_util_pct", "some_pct", "full_pct"):
             ok = _number(value) and 0 < value <= 100
         else:
             ok = _number(value) and value > 0

@@ -136,6 +136,13 @@ def _memory(s: HostState) -> dict[str, Any] | None:
         "server_rss_kib": p.vm_rss_kib if p else None,
         "server_hwm_kib": p.vm_hwm_kib if p else None,
         "server_gpu_mib": s.server_gpu_memory_mib,
+        "pressure": None
+        if s.memory_pressure is None
+        else {
+            "source": "/proc/pressure/memory",
+            "some": _plain(s.memory_pressure.some),
+            "full": _plain(s.memory_pressure.full) if s.memory_pressure.full is not None else None,
+        },
     }
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from gb10dash.collectors import gpu, journal, memory, server_process, systemd
+from gb10dash.collectors import gpu, journal, memory, pressure, server_process, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import ConfigError, read_api_key
@@ -82,6 +82,14 @@ class HostPolls(HostRecord):
 
         await self._guard("memory", poll)
 
+    async def _poll_pressure(self) -> None:
+        """PSI every slow poll: its shortest average is over 10 s."""
+
+        async def poll() -> None:
+            self._ok("pressure", memory_pressure=await pressure.collect_memory_pressure(self.transport))
+
+        await self._guard("pressure", poll)
+
     async def _io_unreadable(self, pid: int) -> str | None:
         """Why the server's /proc/PID/io cannot be read (it runs as another user), None when it can."""
         try:
@@ -102,6 +110,7 @@ class HostPolls(HostRecord):
             self._fields["load_progress"] = await self.load_watcher.poll(
                 self._fields.get("unit"), self._fields.get("health"), time.time()
             )
+            self._fields["load_counts"] = self.load_watcher.counts
 
         await self._guard("load", poll)
 

@@ -8,6 +8,8 @@ a load seen to end healthy is recorded in the history (seconds from the process'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from gb10dash.collectors.commands import read_text, run_checked
 from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.systemd import UnitStatus
@@ -28,6 +30,15 @@ from gb10dash.transport.base import CommandTimeout, Transport
 MMAP_WHY = "mmap load: its page faults do not show in /proc/PID/io"
 
 
+@dataclass(frozen=True, slots=True)
+class LoadCounts:
+    """The model loads this watcher saw (since the front end started): the exporter's lifecycle series."""
+
+    loads: int = 0  # loads seen to end healthy
+    failed: int = 0  # loads whose process went away (crashed, stopped, restarted) before it was healthy
+    last_seconds: float | None = None  # the last healthy load: from the process's start to /health ok
+
+
 class LoadWatcher:
     def __init__(self, transport: Transport, host: str, configured_model: str, history: LoadHistory):
         self.transport = transport
@@ -42,17 +53,17 @@ class LoadWatcher:
         self._past: list[float] = []
         self._seen_loading = False
         self.recorded: list[tuple[str, float]] = []  # (model, seconds) recorded by this watcher
+        self.counts = LoadCounts()
 
     async def poll(self, unit: UnitStatus | None, health: Health | None, now: float) -> LoadProgress | None:
         """The progress while loading (None otherwise); records a load that ended healthy."""
         pid = unit.main_pid if unit is not None else None
         state = health.state if health is not None else None
-        if state is HealthState.OK and self._seen_loading and pid == self._pid and self._started is not None:
-            seconds = now - self._started
-            self.history.record(self.host, self._model, seconds, now)
-            self.recorded.append((self._model, seconds))
+        if self._seen_loading:
+            self._end_of_load(unit, pid, state, now)
         if state is not HealthState.LOADING or pid is None or unit is None:
-            self._pid, self._seen_loading = None, False
+            if not self._seen_loading:  # a load still on (a poll that failed meanwhile) keeps its process
+                self._pid = None
             return None
         if pid != self._pid:
             await self._start(pid, unit)
@@ -67,6 +78,19 @@ class LoadWatcher:
                 return None  # the process is gone; the unit's next state will say why
         elapsed = now - self._started if self._started is not None else None
         return estimated(elapsed, self._past, self._why or "")
+
+    def _end_of_load(self, unit: UnitStatus | None, pid: int | None, state: HealthState | None, now: float) -> None:
+        """A load that was seen: ended healthy (recorded), or its process went away (a failed load)."""
+        counts = self.counts
+        if state is HealthState.OK and pid == self._pid and self._started is not None:
+            seconds = now - self._started
+            self.history.record(self.host, self._model, seconds, now)
+            self.recorded.append((self._model, seconds))
+            self.counts = LoadCounts(counts.loads + 1, counts.failed, seconds)
+            self._seen_loading = False
+        elif unit is not None and (not unit.is_running or pid != self._pid):
+            self.counts = LoadCounts(counts.loads, counts.failed + 1, counts.last_seconds)
+            self._seen_loading = False
 
     async def _start(self, pid: int, unit: UnitStatus) -> None:
         self._pid, self._started, self._tracker, self._why = pid, unit.started_at, None, None

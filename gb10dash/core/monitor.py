@@ -55,6 +55,7 @@ class HostMonitor(HostPolls):
                 self._poll_gpu_once(),
                 self._poll_gpu_apps(),
                 self._poll_memory(),
+                self._poll_pressure(),
                 self._poll_mount(),
                 self._poll_http(),
                 self._poll_journal_tail(),
@@ -143,7 +144,7 @@ class HostMonitor(HostPolls):
             await asyncio.sleep(max(0.05, seconds - (time.monotonic() - started)))
 
     async def _slow_loop(self) -> None:
-        await self._every(self.cadence.slow_s, self._poll_mount)
+        await self._every(self.cadence.slow_s, self._poll_pressure, self._poll_mount)
 
     async def _plans_loop(self) -> None:
         await self._every(self.cadence.plans_s, self.poll_plans)

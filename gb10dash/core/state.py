@@ -21,17 +21,19 @@ from gb10dash.collectors.llama import (
 )
 from gb10dash.collectors.memory import MemInfo, ProcessMemory
 from gb10dash.collectors.mounts import MountStatus
+from gb10dash.collectors.pressure import MemoryPressure
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
 from gb10dash.core.canary import CanaryResult
 from gb10dash.core.load_progress import LoadProgress
+from gb10dash.core.load_watch import LoadCounts
 from gb10dash.core.rates import Rate
 from gb10dash.core.slot_activity import SlotActivity
 from gb10dash.core.spec_decode import SpecDecode
 from gb10dash.format import clock
 
 #: the sources a monitor collects; each has its own freshness record
-SOURCES = ("ssh", "unit", "journal", "gpu", "gpu_apps", "memory", "mount", "health", "api")
+SOURCES = ("ssh", "unit", "journal", "gpu", "gpu_apps", "memory", "pressure", "mount", "health", "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class HostState:
     gpu_processes: tuple[GpuProcess, ...] = ()
     meminfo: MemInfo | None = None
     process_memory: ProcessMemory | None = None
+    memory_pressure: MemoryPressure | None = None  # /proc/pressure/memory (PSI); None: not read, or no PSI
     mount: MountStatus | None = None
     throughput: Throughput = field(default_factory=Throughput)
     spec_decode: SpecDecode | None = None  # draft acceptance, when the server runs with a draft model
@@ -85,6 +88,7 @@ class HostState:
     sources: dict[str, SourceStatus] = field(default_factory=dict)
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
     load_progress: LoadProgress | None = None  # while /health says loading
+    load_counts: LoadCounts | None = None  # model loads seen ended healthy / failed, the last one's seconds
     interrupted: str | None = None  # a plan that started and never ended (actions/recover.py), and the way out
     unreadable: str | None = None  # what of the server's /proc cannot be read by the login, and what that costs
 
@@ -153,7 +157,7 @@ class HostState:
         found = [
             f"{name}: {status.last_error}"
             for name, status in sorted(self.sources.items())
-            if status.failing and name in ("gpu", "gpu_apps", "memory", "journal")
+            if status.failing and name in ("gpu", "gpu_apps", "memory", "pressure", "journal")
         ]
         if self.interrupted:
             found.insert(0, self.interrupted)

@@ -46,6 +46,16 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     baseline = gauge("baseline_tokens_per_second", "the host's baseline from the config", ["kind"])
     mem_total = gauge("memory_total_bytes", "MemTotal of /proc/meminfo")
     mem_avail = gauge("memory_available_bytes", "MemAvailable of /proc/meminfo")
+    pressure = gauge(
+        "memory_pressure_ratio",
+        "PSI of /proc/pressure/memory: share of wall time tasks stalled on memory, 0 to 1",
+        ["kind", "window"],
+    )
+    stalled = CounterMetricFamily(
+        P + "memory_pressure_stall_seconds",
+        "PSI total: seconds tasks stalled on memory since boot",
+        labels=["host", "kind"],
+    )
     rss = gauge("server_rss_bytes", "VmRSS of the unit's main process")
     gpu_mem = gauge("server_gpu_memory_bytes", "GPU memory the unit's main process holds (--query-compute-apps)")
     gpu_util = gauge("gpu_utilization_ratio", "GPU utilization, 0 to 1")
@@ -79,6 +89,16 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         "llama-server's own llamacpp:tokens_predicted_total (since the server started)",
         labels=["host", "model"],
     )
+    loads = CounterMetricFamily(
+        P + "model_loads", "model loads seen to end healthy (/health ok) since the exporter started", labels=["host"]
+    )
+    failed_loads = CounterMetricFamily(
+        P + "model_load_failures",
+        "model loads whose process went away (crashed, stopped, restarted) before /health said ok",
+        labels=["host"],
+    )
+    last_load = gauge("model_last_load_seconds", "the last healthy model load: from the process's start to /health ok")
+    uptime = gauge("unit_uptime_seconds", "seconds since the unit's main process started (the last restart)", ["unit"])
     wedged = gauge("wedged", "1 when /health says ok but the wedge canary got no good answer ([canary] on)")
     canary_seconds = gauge("canary_seconds", "how long the wedge canary's last request took")
     canary_age = gauge("canary_age_seconds", "seconds since the wedge canary's last request")
@@ -99,6 +119,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
                 unit_state.add_metric([h, unit_name, value], 1.0 if value == s.unit.active_state else 0.0)
             if s.unit.n_restarts is not None:
                 restarts.add_metric([h, unit_name], float(s.unit.n_restarts))
+            if s.unit.is_running and s.unit.started_at is not None:
+                uptime.add_metric([h, unit_name], max(0.0, now - s.unit.started_at))
         if s.health is not None:
             health_ok.add_metric([h], 1.0 if s.health.state is HealthState.OK else 0.0)
             for value in HEALTH_STATES:
@@ -115,6 +137,12 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         m = s.meminfo
         _maybe(mem_total, h, m.total_kib if m else None, KIB)
         _maybe(mem_avail, h, m.available_kib if m else None, KIB)
+        if s.memory_pressure is not None:
+            for kind, line in (("some", s.memory_pressure.some), ("full", s.memory_pressure.full)):
+                if line is not None:
+                    for window, avg_pct in (("10s", line.avg10), ("60s", line.avg60), ("300s", line.avg300)):
+                        pressure.add_metric([h, kind, window], avg_pct / 100)
+                    stalled.add_metric([h, kind], line.total_us / 1e6)
         _maybe(rss, h, s.process_memory.vm_rss_kib if s.process_memory else None, KIB)
         _maybe(gpu_mem, h, s.server_gpu_memory_mib, MIB)
         g = s.gpu
@@ -137,6 +165,10 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         if s.spec_decode is not None:
             spec_acceptance.add_metric([h], s.spec_decode.acceptance)
             spec_per_draft.add_metric([h], s.spec_decode.accepted_per_draft)
+        if s.load_counts is not None:
+            loads.add_metric([h], float(s.load_counts.loads))
+            failed_loads.add_metric([h], float(s.load_counts.failed))
+            _maybe(last_load, h, s.load_counts.last_seconds)
         if s.metrics is not None:
             labels = [h, s.model_id or ""]
             _maybe(prompt_tokens, h, s.metrics.prompt_tokens_total, labels=labels)
@@ -158,6 +190,10 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         unit_active,
         unit_state,
         restarts,
+        uptime,
+        loads,
+        failed_loads,
+        last_load,
         health_ok,
         health_state,
         model,
@@ -167,6 +203,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         baseline,
         mem_total,
         mem_avail,
+        pressure,
+        stalled,
         rss,
         gpu_mem,
         gpu_util,

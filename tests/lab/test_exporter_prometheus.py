@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,8 @@ from gb10dash.lab import Lab
 from . import labctl
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+RULES = Path(__file__).resolve().parents[2] / "docs" / "prometheus" / "gb10dash-rules.yml"  # shipped as-is
+GRAFANA = RULES.parents[1] / "grafana" / "gb10dash.json"
 
 
 def free_port() -> int:
@@ -62,6 +66,7 @@ def prometheus(tmp: Path, target_port: int, port: int) -> Iterator[str]:
     config = tmp / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+        f"rule_files:\n  - {RULES}\n"
         "scrape_configs:\n  - job_name: gb10dash\n    static_configs:\n"
         f"      - targets: ['127.0.0.1:{target_port}']\n"
     )
@@ -101,6 +106,33 @@ def query(base: str, promql: str) -> dict[tuple[tuple[str, str], ...], float]:
         tuple(sorted((k, v) for k, v in r["metric"].items() if k != "__name__")): float(r["value"][1])
         for r in doc["data"]["result"]
     }
+
+
+def grafana_queries_answer(base: str) -> set[str]:
+    """Every query of docs/grafana/gb10dash.json, with its $host variable as Grafana's All, is valid PromQL
+    to this Prometheus; returns the series whose queries gave data for both lab hosts."""
+    doc = json.loads(GRAFANA.read_text())
+    answered = set()
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        for panel in doc["panels"]:
+            for target in panel.get("targets", []):
+                promql = target["expr"].replace("$host", ".+")
+                answer = client.get(f"{base}/api/v1/query", params={"query": promql}).json()
+                assert answer["status"] == "success", (panel["title"], promql, answer)
+                hosts = {r["metric"].get("host") for r in answer["data"]["result"]}
+                if hosts == {"pegasus", "stella"}:
+                    answered |= set(re.findall(r"\b(gb10dash_\w+)", promql))
+    return answered
+
+
+def rules_loaded(base: str) -> dict[str, int]:
+    """{group: rules} Prometheus loaded from its rule_files, each rule's evaluation healthy."""
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        doc = client.get(f"{base}/api/v1/rules").json()
+    groups = doc["data"]["groups"]
+    bad = [r["name"] for g in groups for r in g["rules"] if r.get("health") not in ("ok", "unknown")]
+    assert not bad, bad
+    return {g["name"]: len(g["rules"]) for g in groups}
 
 
 def per_host(base: str, promql: str) -> dict[str, float]:
@@ -168,6 +200,8 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
             if os.geteuid() == 0:
                 assert per_host(base, "gb10dash_mount_ok") == {"pegasus": 1.0, "stella": 1.0}
             assert per_host(base, "gb10dash_alerts_active") == {"pegasus": 0.0, "stella": 0.0}
+            answered = grafana_queries_answer(base)
+            assert {"gb10dash_health_ok", "gb10dash_unit_uptime_seconds", "gb10dash_memory_total_bytes"} <= answered
             assert query(base, "gb10dash_alert_active") == {}
 
             assert labctl.shim(lab, "stella", "systemctl", "stop", "llama-server").returncode == 0
@@ -188,6 +222,19 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
             }
             assert per_host(base, "gb10dash_unit_active") == {"pegasus": 1.0, "stella": 0.0}
             assert per_host(base, 'gb10dash_unit_state{state="inactive"}')["stella"] == 1.0
+
+            # docs/prometheus/gb10dash-rules.yml, loaded as shipped: its unit rule fires after its 10 s
+            groups = rules_loaded(base)
+            assert groups == {"gb10dash": 13}, groups
+            labctl.wait_for(
+                lambda: per_host(base, 'ALERTS{alertname="GB10UnitNotActive", alertstate="firing"}'),
+                40,
+                "GB10UnitNotActive firing in Prometheus",
+                0.5,
+            )
+            rule_seen = time.monotonic() - t1
+            firing = per_host(base, 'ALERTS{alertstate="firing"}')
+            assert set(firing) == {"stella"}, firing
         finally:
             if stopped:
                 labctl.shim(lab, "stella", "systemctl", "start", "llama-server")
@@ -196,5 +243,6 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
     assert not debian_service_running()
     print(
         f"\nprometheus: both hosts healthy in Prometheus {first:.1f} s after start; the unit alert "
-        f"{alert_seen:.1f} s after the stop (for_s 1, scrape every 1 s)"
+        f"{alert_seen:.1f} s after the stop (for_s 1, scrape every 1 s); the shipped GB10UnitNotActive rule "
+        f"firing {rule_seen:.1f} s after it (for: 10s)"
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from gb10dash.collectors.gpu import GpuSample
 from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.memory import MemInfo
 from gb10dash.collectors.mounts import MountState, MountStatus
+from gb10dash.collectors.pressure import parse_pressure
 from gb10dash.collectors.systemd import UnitStatus
 from gb10dash.config import HostConfig
 from gb10dash.core.rates import Rate, RateSource
@@ -35,6 +37,7 @@ RUNNING = UnitStatus(
     drop_in_paths=(),
 )
 GIB = 1024 * 1024
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def healthy(at: float = T0, **changes: object) -> HostState:
@@ -55,6 +58,7 @@ def healthy(at: float = T0, **changes: object) -> HostState:
             swap_free_kib=None,
         ),
         mount=MountStatus(path="/mnt/models", state=MountState.MOUNTED, stat_seconds=0.01),
+        memory_pressure=parse_pressure((FIXTURES / "proc" / "pressure-memory-idle.txt").read_text()),
         throughput=Throughput(gen=Rate(55.0, RateSource.METRICS, at - 5)),
     )
     return dataclasses.replace(state, **changes)

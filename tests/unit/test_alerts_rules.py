@@ -36,7 +36,7 @@ def test_unreachable_carries_the_time_it_began_and_is_unknown_before_the_first_t
     not_tried = dataclasses.replace(healthy(), connected=False)
     assert check("unreachable", not_tried) is UNKNOWN
     # the other rules know nothing about an unreachable host: they neither raise nor clear
-    for name in ("unit", "health", "share", "throughput", "gpu_temp", "memory"):
+    for name in ("unit", "health", "share", "throughput", "gpu_temp", "memory", "memory_pressure"):
         assert check(name, unreachable(T0, since=T0 - 40)) is UNKNOWN, name
 
 

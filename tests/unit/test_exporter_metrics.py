@@ -112,3 +112,17 @@ def test_the_servers_own_token_counters_are_exported_as_counters() -> None:
     assert got[("gb10dash_server_prompt_tokens_total", labels)] == metrics.prompt_tokens_total
     assert got[("gb10dash_server_generated_tokens_total", labels)] == metrics.tokens_predicted_total
     assert not any(name.startswith("gb10dash_server_prompt_tokens") for name, _ in scrape([healthy(T0)]))
+
+
+def test_the_model_lifecycle_series() -> None:
+    from gb10dash.core.load_watch import LoadCounts
+
+    got = scrape([healthy(T0, load_counts=LoadCounts(3, 1, 42.5))])
+    h = (("host", "pegasus"),)
+    assert got[("gb10dash_model_loads_total", h)] == 3 and got[("gb10dash_model_load_failures_total", h)] == 1
+    assert got[("gb10dash_model_last_load_seconds", h)] == 42.5
+    assert ("gb10dash_unit_uptime_seconds", (("host", "pegasus"), ("unit", "llama-server.service"))) in got
+    (uptime,) = [f for f in families([healthy(T0)], [], T0) if f.name == "gb10dash_unit_uptime_seconds"]
+    assert uptime.samples[0].value == 3600.0  # started an hour before T0
+    fresh = scrape([healthy(T0, load_counts=LoadCounts())])
+    assert ("gb10dash_model_last_load_seconds", h) not in fresh and fresh[("gb10dash_model_loads_total", h)] == 0

@@ -37,7 +37,9 @@ ABOUT = """
   the GPU memory nvidia-smi attributes to its PID. On a unified-memory host the bar is split: llama-server's
   GPU memory, other used memory (MemTotal − MemAvailable − that), reclaimable page cache (Cached + Buffers),
   free. A warm page cache is a common cause of CUDA out-of-memory at model load: `D` drops it (`sync`, then
-  `sudo -n sysctl vm.drop_caches=3`, shown as a plan first and audited).
+  `sudo -n sysctl vm.drop_caches=3`, shown as a plan first and audited). *stalled some%/full%* is memory pressure
+  (PSI, `/proc/pressure/memory`, every 5 s): the share of the last 10 s some task / every task waited for memory;
+  the `memory_pressure` alert fires at 10 % / 2 % held 30 s.
 - **gpu** — utilisation, temperature, power, SM clock / its max (`clocks.sm` / `clocks.max.sm`) and why the
   clocks are held down (`clocks_event_reasons.active`): *⚠ SW power cap*, *HW slowdown*, *HW thermal slowdown*,
   *HW power brake*, *SW thermal slowdown*, *sync boost* in amber; *app clocks* / *display clock* (a setting) muted;

@@ -13,7 +13,7 @@ from textual.widget import Widget
 from gb10dash.core.memsplit import MemorySplit, memory_split
 from gb10dash.core.state import HostState
 from gb10dash.format import bytes_count, bytes_kib, mib, percent
-from gb10dash.ui.widgets.labels import MUTED, bar, field, joined, level_style, lines
+from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, bar, field, joined, level_style, lines
 
 _LABEL = 5  # "mem  ", "vram "
 
@@ -101,6 +101,15 @@ def memory_content(state: HostState, width: int, compact: bool = False) -> Conte
         field("model", bytes_count(model_bytes)),
         field("available", bytes_kib(mem.available_kib if mem else None)),
     ]
+    pressure = state.memory_pressure
+    if pressure is not None:  # PSI: % of the last 10 s some task / every task stalled on memory
+        full = pressure.full.avg10 if pressure.full is not None else 0.0
+        worst = max(pressure.some.avg10, full * 5)
+        sizes.append(
+            field(
+                "stalled", f"{pressure.some.avg10:.0f}%/{full:.0f}%", BAD if worst >= 10 else WARN if worst >= 1 else ""
+            )
+        )
     if compact:
         rows.append(joined([*process, sizes[0]]))
     else:
