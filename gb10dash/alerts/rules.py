@@ -19,9 +19,10 @@ from typing import Final
 
 from gb10dash.alerts.settings import GIB_KIB, AlertSettings, RuleSettings
 from gb10dash.collectors.gpu import GpuSample
+from gb10dash.collectors.kernel_events import KernelEventKind
 from gb10dash.collectors.llama import HealthState
 from gb10dash.core.state import HostState
-from gb10dash.format import duration
+from gb10dash.format import clock, duration
 
 
 class Severity(enum.StrEnum):
@@ -211,6 +212,18 @@ def memory_pressure(state: HostState, s: RuleSettings, now: float, recent: Recen
     )
 
 
+def kernel(state: HostState, s: RuleSettings, now: float, recent: Recent) -> Result:
+    """The kernel's log in the last window_s: a GPU Xid, the NVIDIA driver out of memory, or the OOM killer
+    (critical when it is a GPU fault or llama-server that was killed; another process killed: warning)."""
+    events = [e for e in state.kernel_events if e.at is not None and now - e.at <= s.window_s]
+    if not events:
+        return UNKNOWN if not state.connected else None
+    newest = events[-1]
+    severe = [e for e in events if e.kind is not KernelEventKind.OOM_KILL or e.hits_server]
+    more = f" (and {len(events) - 1} more in {duration(s.window_s)})" if len(events) > 1 else ""
+    return Condition(f"kernel: {newest.describe()} at {clock(newest.at)}{more}", CRITICAL if severe else WARNING)
+
+
 def _gpu_now(state: HostState) -> GpuSample | None:
     """The GPU sample, or None while the host is unreachable or the GPU source fails (a sample left over)."""
     gpu_source = state.sources.get("gpu")
@@ -266,5 +279,6 @@ RULES: dict[str, Rule] = {
     "power_low": power_low,
     "memory": memory,
     "memory_pressure": memory_pressure,
+    "kernel": kernel,
     "wedged": wedged,
 }

@@ -44,6 +44,7 @@ class RuleSettings:
     reserve_gib: float = 4.0  # memory: MemAvailable below this
     some_pct: float = 10.0  # memory_pressure: PSI some avg10 (% of time a task stalled on memory) at least this ...
     full_pct: float = 2.0  # ... or PSI full avg10 (% of time every task stalled) at least this
+    window_s: float = 900.0  # kernel: an Xid, the driver out of memory or an OOM kill this recent
 
 
 #: the rules, in display order, with their default settings
@@ -58,6 +59,7 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
     "power_low": RuleSettings(for_s=60.0, clear_s=30.0),
     "memory": RuleSettings(for_s=30.0, clear_s=30.0),
     "memory_pressure": RuleSettings(for_s=30.0, clear_s=30.0),
+    "kernel": RuleSettings(for_s=0.0, clear_s=0.0),  # a kernel event is already a fact
     "wedged": RuleSettings(for_s=0.0),  # a canary verdict is already one request's timeout long
 }
 
@@ -73,6 +75,7 @@ RULE_KEYS: dict[str, tuple[str, ...]] = {
     "power_low": ("max_power_w", "min_util_pct"),
     "memory": ("reserve_gib",),
     "memory_pressure": ("some_pct", "full_pct"),
+    "kernel": ("window_s",),
     "wedged": (),
 }
 
@@ -91,6 +94,7 @@ _KEY_WORDS = {
     "min_util_pct": "a percentage above 0, at most 100",
     "some_pct": "a percentage above 0, at most 100",
     "full_pct": "a percentage above 0, at most 100",
+    "window_s": "a positive number of seconds",
 }
 
 

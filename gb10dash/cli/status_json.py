@@ -75,6 +75,18 @@ def host_document(s: HostState) -> dict[str, Any]:
         else {"build_info": props.build_info, "total_slots": props.total_slots, "model_path": props.model_path},
         "slots": None if s.slots is None else [_plain(slot) for slot in s.slots],
         "slot_activity": [_activity(a) for a in s.slot_activity],
+        "kernel_events": [
+            {
+                "kind": e.kind.value,
+                "at": iso_utc(e.at),
+                "summary": e.describe(),
+                "xid": e.xid,
+                "pid": e.pid,
+                "process": e.process,
+                "message": e.message,
+            }
+            for e in s.kernel_events
+        ],
         "throughput": {
             "gen": _rate(s.throughput.gen),
             "prompt": _rate(s.throughput.prompt),

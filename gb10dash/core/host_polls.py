@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from gb10dash.collectors import gpu, journal, memory, pressure, server_process, systemd
+from gb10dash.collectors import gpu, journal, kernel_events, memory, pressure, server_process, systemd
 from gb10dash.collectors.llama import Health, HealthState, Metrics
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import ConfigError, read_api_key
@@ -150,6 +150,15 @@ class HostPolls(HostRecord):
             self._ok("journal")
 
         await self._guard("journal", poll)
+
+    async def _poll_kernel_tail(self) -> None:
+        async def poll() -> None:
+            if self.host.unit:  # watch-only hosts are not followed that closely
+                for entry in await kernel_events.collect_kernel_tail(self.transport):
+                    self._add_kernel_entry(entry)
+                self._ok("kernel")
+
+        await self._guard("kernel", poll)
 
     async def _poll_http(self) -> None:
         try:

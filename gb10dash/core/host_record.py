@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gb10dash.collectors import journal, mounts
+from gb10dash.collectors.kernel_events import KernelEvent, event_of
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import HostConfig, SshSettings
 from gb10dash.core.load_progress import default_history
@@ -37,6 +38,8 @@ class Cadence:
     stat_timeout_s: float = 3.0
     log_lines: int = 500  # journal entries kept in memory
 
+
+KERNEL_EVENTS_KEPT = 20  # the newest kernel events a host's state carries
 
 #: what a front end gives the monitor to look for plans that never ended (actions/recover.py: PlanWatch):
 #: the problem line with the way out, or None
@@ -79,6 +82,8 @@ class HostRecord:
         self.cursor: str | None = None
         self.log: collections.deque[journal.JournalEntry] = collections.deque(maxlen=self.cadence.log_lines)
         self.log_seq = 0  # entries ever added; `entries_since` uses it
+        self.kernel_cursor: str | None = None  # where the kernel's log stream resumes
+        self._kernel_events: collections.deque[KernelEvent] = collections.deque(maxlen=KERNEL_EVENTS_KEPT)
         self._fields: dict[str, Any] = {}
         self._sources: dict[str, SourceStatus] = {}
         self._throughput = ThroughputTracker()
@@ -101,6 +106,7 @@ class HostRecord:
         self._unit_wanted = asyncio.Event()  # re-read `systemctl show` now
         self._apps_wanted = asyncio.Event()  # re-read the GPU processes now
         self._journal_live = False  # the journal stream is following: no unit event unseen
+        self._journal_checked = asyncio.Event()  # the login's access to the journal has been asked
         self._gone_pid: int | None = None  # a MainPID whose /proc entry was found gone
         self.load_watcher = LoadWatcher(self.transport, host.name, host.model_path, default_history())
 
@@ -115,6 +121,7 @@ class HostRecord:
             unreachable_reason=self._unreachable_reason,
             throughput=Throughput(self._throughput.gen, self._throughput.prompt),
             spec_decode=self._spec.last,
+            kernel_events=tuple(self._kernel_events),
             recent_log=self._recent_log(),
             sources=dict(self._sources),
             **self._fields,
@@ -164,6 +171,14 @@ class HostRecord:
     def _check_connection(self, exc: BaseException) -> None:
         if not self.transport.connected:
             raise ConnectionLost(str(exc))
+
+    def _add_kernel_entry(self, entry: journal.JournalEntry) -> None:
+        if entry.cursor:
+            self.kernel_cursor = entry.cursor
+        event = event_of(entry)
+        if event is not None:
+            self._kernel_events.append(event)
+            self._notify()
 
     def entries_since(self, seq: int) -> list[journal.JournalEntry]:
         """Log entries added after the count `seq` (as many as are still kept)."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gb10dash.collectors import gpu, journal, systemd
+from gb10dash.collectors import gpu, journal, kernel_events, systemd
 from gb10dash.collectors.llama import HealthState
 from gb10dash.core.canary import CanarySettings
 from gb10dash.core.canary import probe as probe_canary
@@ -59,6 +59,7 @@ class HostMonitor(HostPolls):
                 self._poll_mount(),
                 self._poll_http(),
                 self._poll_journal_tail(),
+                self._poll_kernel_tail(),
                 self.poll_plans(),
             )
             await self._poll_load()  # one reading: how far a load has come (no rate from one)
@@ -107,6 +108,7 @@ class HostMonitor(HostPolls):
             self._gpu_loop(),
             self._gpu_apps_loop(),
             self._journal_loop(),
+            self._kernel_loop(),
             self._unit_loop(),
             self._slow_loop(),
             self._fast_loop(),
@@ -229,6 +231,7 @@ class HostMonitor(HostPolls):
             resumed_from, received = self.cursor, 0
             try:
                 self.journal_problem = await journal.check_journal_access(self.transport, self.host.unit)
+                self._journal_checked.set()
                 if self.journal_problem is not None:  # a stream would follow nothing, silently
                     self._failed("journal", self.journal_problem)
                     self._notify()
@@ -261,6 +264,27 @@ class HostMonitor(HostPolls):
             finally:
                 self._journal_live = False
             self._unit_wanted.set()  # what happened while no stream was following is not known
+            await asyncio.sleep(self.cadence.slow_s)
+
+    async def _kernel_loop(self) -> None:
+        """The kernel's log: GPU Xid errors, the driver out of memory, the OOM killer (collectors/kernel_events)."""
+        if not self.host.unit:  # watch-only: the host is not ours to watch that closely
+            await asyncio.Event().wait()
+        while True:
+            try:
+                await self._journal_checked.wait()  # the unit's journal loop asks whether the login may read it
+                if self.journal_problem is not None:
+                    self._failed("kernel", self.journal_problem)
+                    await asyncio.sleep(JOURNAL_ACCESS_RETRY_S)
+                    continue
+                async for entry in kernel_events.stream_kernel_journal(self.transport, after_cursor=self.kernel_cursor):
+                    raise_if_cancelled()
+                    self._add_kernel_entry(entry)
+                    self._ok("kernel")
+                self._failed("kernel", "journalctl -k stream ended")
+            except TransportError as exc:
+                self._check_connection(exc)
+                self._failed("kernel", exc)
             await asyncio.sleep(self.cadence.slow_s)
 
     async def close(self) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from gb10dash.collectors.gpu import GpuProcess, GpuSample
 from gb10dash.collectors.journal import JournalEntry
+from gb10dash.collectors.kernel_events import KernelEvent
 from gb10dash.collectors.llama import (
     Health,
     HealthState,
@@ -33,7 +34,7 @@ from gb10dash.core.spec_decode import SpecDecode
 from gb10dash.format import clock
 
 #: the sources a monitor collects; each has its own freshness record
-SOURCES = ("ssh", "unit", "journal", "gpu", "gpu_apps", "memory", "pressure", "mount", "health", "api")
+SOURCES = ("ssh", "unit", "journal", "kernel", "gpu", "gpu_apps", "memory", "pressure", "mount", "health", "api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +86,7 @@ class HostState:
     throughput: Throughput = field(default_factory=Throughput)
     spec_decode: SpecDecode | None = None  # draft acceptance, when the server runs with a draft model
     recent_log: tuple[JournalEntry, ...] = ()
+    kernel_events: tuple[KernelEvent, ...] = ()  # GPU Xid, driver out of memory, OOM kills: the newest 20
     sources: dict[str, SourceStatus] = field(default_factory=dict)
     canary: CanaryResult | None = None  # the last wedge-canary verdict, when the canary runs
     load_progress: LoadProgress | None = None  # while /health says loading
@@ -157,7 +159,7 @@ class HostState:
         found = [
             f"{name}: {status.last_error}"
             for name, status in sorted(self.sources.items())
-            if status.failing and name in ("gpu", "gpu_apps", "memory", "pressure", "journal")
+            if status.failing and name in ("gpu", "gpu_apps", "memory", "pressure", "journal", "kernel")
         ]
         if self.interrupted:
             found.insert(0, self.interrupted)

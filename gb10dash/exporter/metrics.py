@@ -13,6 +13,7 @@ from prometheus_client.metrics_core import Metric
 
 from gb10dash.alerts.engine import Alert
 from gb10dash.collectors.clock_reasons import REASONS
+from gb10dash.collectors.kernel_events import KernelEventKind
 from gb10dash.collectors.llama import HealthState, model_file_name
 from gb10dash.collectors.mounts import MountState
 from gb10dash.core.state import HostState
@@ -99,6 +100,14 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
     )
     last_load = gauge("model_last_load_seconds", "the last healthy model load: from the process's start to /health ok")
     uptime = gauge("unit_uptime_seconds", "seconds since the unit's main process started (the last restart)", ["unit"])
+    kernel_events = gauge(
+        "kernel_events",
+        "GPU Xid errors, NVIDIA driver out-of-memory and OOM kills in the kernel log this boot (the newest 20 kept)",
+        ["kind"],
+    )
+    kernel_last = gauge(
+        "kernel_last_event_timestamp_seconds", "when the newest kernel event of each kind was logged", ["kind"]
+    )
     wedged = gauge("wedged", "1 when /health says ok but the wedge canary got no good answer ([canary] on)")
     canary_seconds = gauge("canary_seconds", "how long the wedge canary's last request took")
     canary_age = gauge("canary_age_seconds", "seconds since the wedge canary's last request")
@@ -173,6 +182,12 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
             labels = [h, s.model_id or ""]
             _maybe(prompt_tokens, h, s.metrics.prompt_tokens_total, labels=labels)
             _maybe(generated_tokens, h, s.metrics.tokens_predicted_total, labels=labels)
+        if s.sources.get("kernel") is not None or s.kernel_events:
+            for kind in KernelEventKind:
+                seen = [e for e in s.kernel_events if e.kind is kind]
+                kernel_events.add_metric([h, kind.value], float(len(seen)))
+                if seen and seen[-1].at is not None:
+                    kernel_last.add_metric([h, kind.value], seen[-1].at)
         if s.canary is not None:
             wedged.add_metric([h], 1.0 if s.wedged else 0.0)
             canary_seconds.add_metric([h], s.canary.seconds)
@@ -220,6 +235,8 @@ def families(states: Sequence[HostState], alerts: Sequence[Alert], now: float) -
         spec_per_draft,
         prompt_tokens,
         generated_tokens,
+        kernel_events,
+        kernel_last,
         wedged,
         canary_seconds,
         canary_age,

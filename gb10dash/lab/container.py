@@ -59,6 +59,21 @@ MASKED = (
 )
 
 
+#: the lab's kernel log. A container has no /dev/kmsg; journald reads its kernel records from a FIFO there,
+#: which write_kmsg (the stand-ins' way to make the "kernel" speak) writes records into in the kernel's
+#: format. A process holding the FIFO open keeps a writer's open from blocking (journald's own too).
+KMSG_DROPIN = """[Service]
+ExecStartPre=/bin/sh -c '[ -p /dev/kmsg ] || mkfifo -m 0600 /dev/kmsg; (sleep infinity <>/dev/kmsg &)'
+"""
+
+
+def kmsg_record(message: str, *, priority: int, seq: int, monotonic_us: int) -> str:
+    """One /dev/kmsg record as the kernel writes it: `PRIORITY,SEQ,USEC,FLAGS;MESSAGE`."""
+    if "\n" in message:
+        raise ValueError("a kernel record is one line")
+    return f"{priority},{seq},{monotonic_us},-;{message}\n"
+
+
 CGROUP_FS = Path("/sys/fs/cgroup")
 
 
@@ -252,6 +267,8 @@ class HostContainer:
             if other.name != "README":
                 other.unlink()
         self._write(SUDOERS, sudoers_text(setup.spec.name), mode=0o440)
+        self._write(f"{UNIT_DIR}/systemd-journald.service.d/gb10lab-kmsg.conf", KMSG_DROPIN)
+        self._write("/etc/systemd/journald.conf.d/gb10lab-kmsg.conf", "[Journal]\nReadKMsg=yes\n")
         self._write("/usr/bin/nvidia-smi", smi_wrapper(), mode=0o755)
         shims = Path(__file__).resolve().parent / "shims"
         shutil.rmtree(r / "usr/lib/gb10lab", ignore_errors=True)
@@ -403,6 +420,16 @@ class HostContainer:
         return subprocess.run(
             self.enter_argv(argv, user), input=input, capture_output=True, text=True, errors="replace", timeout=timeout
         )
+
+    def write_kmsg(self, message: str, *, priority: int = 3) -> None:
+        """Log one line as the host's kernel (journald reads it into the kernel log: `journalctl -k`).
+        The sequence number grows with the clock, as journald skips a record not newer than the last."""
+        record = kmsg_record(
+            message, priority=priority, seq=time.time_ns() // 1000, monotonic_us=time.monotonic_ns() // 1000
+        )
+        done = self.run(["sh", "-c", "cat > /dev/kmsg"], input=record, timeout=10)
+        if done.returncode != 0:
+            raise ContainerError(f"{self.name}: cannot write its kernel log: {done.stderr.strip()}")
 
     def host_pid(self, pid: int) -> int | None:
         """The pid this machine gives the container's process `pid` (its own pid namespace differs)."""

@@ -225,7 +225,7 @@ def test_prometheus_scrapes_the_exporter_and_sees_the_lab(lab: Lab, tmp_path: Pa
 
             # docs/prometheus/gb10dash-rules.yml, loaded as shipped: its unit rule fires after its 10 s
             groups = rules_loaded(base)
-            assert groups == {"gb10dash": 13}, groups
+            assert groups == {"gb10dash": 15}, groups
             labctl.wait_for(
                 lambda: per_host(base, 'ALERTS{alertname="GB10UnitNotActive", alertstate="firing"}'),
                 40,

@@ -74,7 +74,7 @@ enabled = false
         ("[alerts.unit]\nrestarts = 2.5\n", 10, "key 'restarts': expected a positive integer"),
         ("[alerts.memory]\nlimit_c = 80\n", 10, "unknown key 'limit_c' in [alerts.memory]"),
         ("[alerts]\nhealth = 30\n", 10, "key 'health': expected a table [alerts.health]"),
-        ("[alerts]\nnonsense = 1\n", 10, "valid keys: bell, gpu_temp, health, memory, memory_pressure, notify"),
+        ("[alerts]\nnonsense = 1\n", 10, "valid keys: bell, gpu_temp, health, kernel, memory, memory_pressure, notify"),
     ],
 )
 def test_errors_name_the_file_line_and_key(tail: str, line: int, words: str) -> None:

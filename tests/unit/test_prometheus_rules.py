@@ -30,6 +30,7 @@ TWINS = {
     "power_low": ["GB10PowerLowUnderLoad"],
     "memory": ["GB10MemoryLow"],
     "memory_pressure": ["GB10MemoryPressure"],
+    "kernel": ["GB10GpuFault", "GB10OomKill"],
     "wedged": ["GB10Wedged"],
 }
 

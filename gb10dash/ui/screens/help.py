@@ -46,6 +46,9 @@ ABOUT = """
   idle is not shown. The `throttle` alert fires when a slowdown lasts 60 s, `power_low` when power stays at or
   under 40 W while utilisation is 80 % or more for 60 s (the GB10 power-negotiation fault shows ~30 W under
   load); both are set in `[alerts.throttle]` / `[alerts.power_low]`. `–` means the GPU did not report it.
+- **kernel** — shown once the host's kernel log (`journalctl -k`, followed like the unit's) has a GPU *Xid*, the
+  NVIDIA driver out of memory (`NV_ERR_NO_MEMORY`) or an OOM kill: the newest, when, and how many. The `kernel`
+  alert holds 15 min after one (`[alerts.kernel] window_s`).
 - **share** — is the model share mounted, and how long a `stat` of it took (hung = no answer in time).
 - An unreachable host keeps its last known values, greyed, with the time it went away. Data that stops
   arriving turns the panel's border amber (3 refreshes, at least 5 s), then red (10, at least 30 s), with

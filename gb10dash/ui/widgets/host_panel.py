@@ -21,6 +21,7 @@ from gb10dash.core.state import HostState
 from gb10dash.format import coarse_duration
 from gb10dash.ui.widgets.alerts import AlertsView
 from gb10dash.ui.widgets.gpu import GpuLine
+from gb10dash.ui.widgets.kernel_line import KernelLine
 from gb10dash.ui.widgets.labels import BAD, MUTED, OK
 from gb10dash.ui.widgets.memory import MemoryView
 from gb10dash.ui.widgets.model import ModelLine
@@ -82,10 +83,12 @@ class HostPanel(Widget, can_focus=True):
         yield MemoryView(classes="section")
         yield GpuLine(classes="section")
         yield ShareLine(classes="section")
+        yield KernelLine(classes="section")
         yield SlotsView(classes="section")
 
     def on_mount(self) -> None:
         self.query_one(AlertsView).display = False
+        self.query_one(KernelLine).display = False
 
     def watch_has_focus(self, has_focus: bool) -> None:
         """Restyle the panel alone when focus comes or goes. Textual restyles the focused widget's
@@ -135,4 +138,5 @@ class HostPanel(Widget, can_focus=True):
         self.query_one(MemoryView).show(state)
         self.query_one(GpuLine).show(state.gpu)
         self.query_one(ShareLine).show(state.mount, state.config.model_share)
+        self.query_one(KernelLine).show(state.kernel_events, now)
         self.query_one(SlotsView).show(state.slots, state.slot_activity)
