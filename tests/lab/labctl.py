@@ -10,7 +10,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -53,6 +53,29 @@ def shim(lab: Lab | HostsLab, host: str, *argv: str, timeout: float = 30) -> sub
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def served_with(
+    lab: Lab | HostsLab, host: str, dropin: str, change: Callable[[list[str]], list[str]]
+) -> Iterator[None]:
+    """The host's llama-server restarted with its unit's ExecStart argv changed (a drop-in named `dropin`),
+    then put back (drop-in gone, restarted) whatever the test did."""
+    path = lab.layout.host(host).dropin_dir / dropin
+    shown = shim(lab, host, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
+    argv = change(shown.split("argv[]=")[1].split(" ;")[0].split())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[Service]\nExecStart=\nExecStart=" + " ".join(argv) + "\n")
+    try:
+        shim(lab, host, "systemctl", "daemon-reload")
+        assert shim(lab, host, "systemctl", "restart", "llama-server").returncode == 0
+        lab.wait_ready(60)
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        shim(lab, host, "systemctl", "daemon-reload")
+        assert shim(lab, host, "systemctl", "restart", "llama-server").returncode == 0
+        lab.wait_ready(60)
 
 
 def gpu_controls(

@@ -8,8 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -99,23 +98,10 @@ def test_the_login_outside_the_journal_group(lab: HostsLab) -> None:
     assert journal["fix"].startswith("add llm-agent to the group systemd-journal (sudo usermod -aG systemd-journal")
 
 
-@contextmanager
-def without_metrics(lab: HostsLab) -> Iterator[None]:
-    dropin = lab.layout.host(HOST).dropin_dir / "zz-doctor-no-metrics.conf"
-    shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
-    argv = [w for w in shown.split("argv[]=")[1].split(" ;")[0].split() if w != "--metrics"]
-    dropin.parent.mkdir(parents=True, exist_ok=True)
-    dropin.write_text("[Service]\nExecStart=\nExecStart=" + " ".join(argv) + "\n")
-    try:
-        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
-        assert labctl.shim(lab, HOST, "systemctl", "restart", "llama-server").returncode == 0
-        lab.wait_ready(60)
-        yield
-    finally:
-        dropin.unlink()
-        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
-        assert labctl.shim(lab, HOST, "systemctl", "restart", "llama-server").returncode == 0
-        lab.wait_ready(60)
+def without_metrics(lab: HostsLab) -> AbstractContextManager[None]:
+    return labctl.served_with(
+        lab, HOST, "zz-doctor-no-metrics.conf", lambda argv: [w for w in argv if w != "--metrics"]
+    )
 
 
 def test_metrics_off(lab: HostsLab) -> None:

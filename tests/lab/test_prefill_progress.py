@@ -32,22 +32,8 @@ DROPIN = "aa-test-small-batches.conf"
 
 @pytest.fixture
 def small_batches(lab: Lab) -> Iterator[None]:
-    dropins = lab.layout.host(HOST).dropin_dir
-    dropins.mkdir(parents=True, exist_ok=True)
-    shown = labctl.shim(lab, HOST, "systemctl", "show", "llama-server", "-p", "ExecStart", "--value").stdout
-    argv = shown.split("argv[]=")[1].split(" ;")[0].split()
-    argv += ["-b", "64", "-ub", "64", "-t", "1", "-np", "1"]
-    (dropins / DROPIN).write_text(f"[Service]\nExecStart=\nExecStart={' '.join(argv)}\n")
-    try:
-        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
-        assert labctl.shim(lab, HOST, "systemctl", "restart", "llama-server").returncode == 0
-        lab.wait_ready(60)
+    with labctl.served_with(lab, HOST, DROPIN, lambda argv: [*argv, "-b", "64", "-ub", "64", "-t", "1", "-np", "1"]):
         yield
-    finally:
-        (dropins / DROPIN).unlink(missing_ok=True)
-        labctl.shim(lab, HOST, "systemctl", "daemon-reload")
-        assert labctl.shim(lab, HOST, "systemctl", "restart", "llama-server").returncode == 0
-        lab.wait_ready(60)
 
 
 async def status_json(lab: Lab) -> dict[str, Any]:
