@@ -94,21 +94,28 @@ def event_of(entry: JournalEntry) -> KernelEvent | None:
     return parse_kernel_event(entry.message, entry.at)
 
 
-def kernel_journal_argv(*, after_cursor: str | None, lines: int | None, follow: bool = True) -> list[str]:
-    """`journalctl -k -o json --all --no-pager [-f] [--after-cursor=C] [-n N]`: the kernel's log, this boot."""
+def kernel_journal_argv(
+    *, after_cursor: str | None, lines: int | None = None, since: float | None = None, follow: bool = True
+) -> list[str]:
+    """`journalctl -k -o json --all --no-pager [-f] [--after-cursor=C | --since=@T] [-n N]`: the kernel's
+    log, this boot."""
     argv = ["journalctl", "-k", "-o", "json", "--all", "--no-pager"] + (["-f"] if follow else [])
     if after_cursor:
         argv.append("--after-cursor=" + after_cursor)
+    elif since is not None:
+        argv.append(f"--since=@{int(since)}")
     if lines is not None:
         argv += ["-n", str(int(lines))]
     return argv
 
 
 async def stream_kernel_journal(
-    transport: Transport, *, after_cursor: str | None, initial_lines: int = 50
+    transport: Transport, *, after_cursor: str | None, since: float
 ) -> AsyncIterator[JournalEntry]:
-    """Follow the kernel's log: strictly after the cursor when given, else its last lines."""
-    argv = kernel_journal_argv(after_cursor=after_cursor, lines=None if after_cursor else initial_lines)
+    """Follow the kernel's log: strictly after the cursor when given, else from `since` (epoch seconds).
+    Not `-n N`: on a kernel log with no entries yet, journalctl -f (systemd 252) seeks the tail once the
+    first entries arrive and shows only the last of them (seen on the lab: 1 of 3)."""
+    argv = kernel_journal_argv(after_cursor=after_cursor, since=None if after_cursor else since)
     async for line in transport.stream(argv):
         entry = parse_journal_line(line)
         if entry is not None:

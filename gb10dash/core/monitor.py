@@ -32,6 +32,8 @@ from gb10dash.core.state import HostState
 from gb10dash.transport import TransportError
 from gb10dash.transport.backoff import Backoff
 
+KERNEL_SINCE_S = 3600.0  # a first look at the kernel's log goes this far back (the kernel alert's window is 15 min)
+KERNEL_FOLLOWING_S = 1.0  # the kernel log's stream counts as following once it has stayed up this long
 JOURNAL_ACCESS_RETRY_S = 30.0  # a login that may not read the journal: look again this often (a group added)
 
 
@@ -277,10 +279,17 @@ class HostMonitor(HostPolls):
                     self._failed("kernel", self.journal_problem)
                     await asyncio.sleep(JOURNAL_ACCESS_RETRY_S)
                     continue
-                async for entry in kernel_events.stream_kernel_journal(self.transport, after_cursor=self.kernel_cursor):
-                    raise_if_cancelled()
-                    self._add_kernel_entry(entry)
-                    self._ok("kernel")
+                # following: an empty kernel log prints nothing, so a stream still up after a second says so
+                following = asyncio.get_running_loop().call_later(KERNEL_FOLLOWING_S, self._ok, "kernel")
+                try:
+                    async for entry in kernel_events.stream_kernel_journal(
+                        self.transport, after_cursor=self.kernel_cursor, since=time.time() - KERNEL_SINCE_S
+                    ):
+                        raise_if_cancelled()
+                        self._add_kernel_entry(entry)
+                        self._ok("kernel")
+                finally:
+                    following.cancel()
                 self._failed("kernel", "journalctl -k stream ended")
             except TransportError as exc:
                 self._check_connection(exc)

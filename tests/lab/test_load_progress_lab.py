@@ -22,6 +22,8 @@ import pytest
 
 from gb10dash.collectors.llama import HealthState
 from gb10dash.core.load_progress import LoadHistory, LoadProgress
+from gb10dash.core.load_watch import LoadCounts
+from gb10dash.exporter.metrics import families
 from gb10dash.lab import Lab
 from gb10dash.lab.models import ModelSpec, write_model
 
@@ -135,6 +137,15 @@ async def test_the_bar_moves_while_a_big_model_loads_and_the_load_time_is_record
         assert LoadHistory(state_home / "gb10dash" / "load-times.json").past(HOST, remote) == [
             pytest.approx(seconds, abs=0.001)
         ]
+        # the exporter's model lifecycle series: one load ended healthy, none failed, its duration
+        assert monitor.state.load_counts == LoadCounts(1, 0, seconds)
+        series = {
+            f.name: f.samples[0].value
+            for f in families([monitor.state], [], time.time())
+            if f.name.startswith("gb10dash_model_")
+        }
+        assert series["gb10dash_model_loads"] == 1 and series["gb10dash_model_load_failures"] == 0
+        assert series["gb10dash_model_last_load_seconds"] == seconds
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)

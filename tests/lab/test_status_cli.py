@@ -7,7 +7,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
 
 import psutil
 
@@ -168,17 +170,20 @@ def test_what_the_login_may_not_read_of_the_server_is_said(lab: Lab) -> None:
     assert host["healthy"] and host["memory"]["server_rss_kib"] > 0  # /proc/PID/status is readable: RSS is shown
 
 
-def test_watch_redraws_every_host_from_the_fleet_until_interrupted(lab: Lab) -> None:
+def test_watch_redraws_every_host_from_the_fleet_until_interrupted(lab: Lab, tmp_path: Path) -> None:
     """`gb10dash watch` (the Fleet's monitors, one tick per interval): each redraw shows both hosts
-    running, and Ctrl-C (SIGINT) ends it with exit 0."""
-    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gb10dash", "watch", "--interval", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    running, and Ctrl-C (SIGINT) ends it with exit 0. Its stderr goes to a file (a pipe nobody reads could
+    block it); if it does not end, faulthandler's dump of its threads (SIGABRT) says where it was."""
+    env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), PYTHONFAULTHANDLER="1")
+    errors = tmp_path / "watch.stderr"
+    with errors.open("w") as stderr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gb10dash", "watch", "--interval", "1"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     screens: list[str] = []  # each redraw: from its "gb10dash ·" head to its "(refreshing" line
     screen: list[str] = []
     try:
@@ -195,5 +200,14 @@ def test_watch_redraws_every_host_from_the_fleet_until_interrupted(lab: Lab) -> 
         assert len(running) >= 2, screens[-2:]
         assert "● pegasus" in running[-1] and "● stella" in running[-1]
     finally:
+        drain = threading.Thread(target=proc.stdout.read, daemon=True)  # what it writes meanwhile
+        drain.start()
         proc.send_signal(signal.SIGINT)
-        assert proc.wait(15) == 0
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(10)
+            tail = errors.read_text()[-6000:]
+            raise AssertionError(f"watch did not end within 30 s of SIGINT; its stderr:\n{tail}") from None
+    assert code == 0, errors.read_text()[-2000:]

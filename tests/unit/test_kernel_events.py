@@ -45,10 +45,11 @@ def test_each_line_is_what_it_says() -> None:
 
 
 def test_the_stream_follows_the_kernel_log_from_a_cursor() -> None:
-    assert kernel_journal_argv(after_cursor=None, lines=50) == [
-        "journalctl", "-k", "-o", "json", "--all", "--no-pager", "-f", "-n", "50"
+    assert kernel_journal_argv(after_cursor=None, since=1796579397.5) == [
+        "journalctl", "-k", "-o", "json", "--all", "--no-pager", "-f", "--since=@1796579397"
     ]  # fmt: skip
-    assert kernel_journal_argv(after_cursor="s=1;i=2", lines=None, follow=False)[-1] == "--after-cursor=s=1;i=2"
+    assert kernel_journal_argv(after_cursor="s=1;i=2", since=1.0)[-1] == "--after-cursor=s=1;i=2"
+    assert kernel_journal_argv(after_cursor=None, lines=200, follow=False)[-2:] == ["-n", "200"]
 
 
 def test_the_rule_fires_for_a_recent_event_critical_unless_another_process_was_killed() -> None:
