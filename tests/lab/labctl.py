@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import time
 import uuid
@@ -53,6 +54,12 @@ def shim(lab: Lab | HostsLab, host: str, *argv: str, timeout: float = 30) -> sub
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
+
+
+def default_sigint() -> None:
+    """preexec_fn: Ctrl-C as in a terminal. A test run started in the background (`cmd &` in a script)
+    inherits SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @contextmanager

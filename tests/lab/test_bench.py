@@ -208,12 +208,6 @@ def test_config_and_usage_errors_exit_2(lab: Lab, tmp_path: Path) -> None:
     assert history_docs(tmp_path) == []
 
 
-def default_sigint() -> None:
-    """Ctrl-C as in a terminal: a test run started in the background (`cmd &` in a script) inherits
-    SIGINT ignored, and Python then never turns it into KeyboardInterrupt."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path) -> None:
     api = lab.host("stella").api_url
     env = dict(os.environ, GB10DASH_CONFIG=str(lab.config_path), XDG_DATA_HOME=str(tmp_path))
@@ -225,7 +219,7 @@ def test_ctrl_c_cancels_the_request_and_writes_nothing(lab: Lab, tmp_path: Path)
         stderr=subprocess.PIPE,
         text=True,
         stdin=subprocess.DEVNULL,
-        preexec_fn=default_sigint,
+        preexec_fn=labctl.default_sigint,
     )
     try:
         deadline = time.monotonic() + 180

@@ -2,7 +2,9 @@
 into `journalctl -k`) logs an NVIDIA Xid naming the server's real PID, the driver out of unified memory and
 the OOM killer taking llama-server, in the formats the driver and the kernel print them. The monitor, over
 SSH as llm-agent, follows the kernel log: each becomes an event on the host's state, the `kernel` alert
-fires critical, `status --json` lists them and the exporter counts them."""
+fires critical, `status --json` lists them and the exporter counts them. Memory pressure (PSI) comes from
+the machine itself. Afterwards the host's journal is vacuumed, so that the alert does not follow into other
+tests."""
 
 from __future__ import annotations
 
@@ -12,20 +14,44 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from gb10dash.collectors.kernel_events import KernelEventKind
+from gb10dash.collectors.pressure import parse_pressure
 from gb10dash.core.fleet import Fleet
 from gb10dash.exporter.metrics import families
 from gb10dash.lab import Lab
+from gb10dash.lab.container import HostContainer
 
 from . import labctl
 
 HOST = "pegasus"
 
 
-async def test_kernel_faults_become_events_an_alert_and_series(lab: Lab) -> None:
+def forget_the_kernel_log(box: HostContainer) -> None:
+    """The lab host's journal rotated and vacuumed: these faults must not raise the kernel alert in the tests
+    that follow (it holds 15 min). `journalctl -k` is empty again."""
+    box.run(["journalctl", "--rotate"])
+    time.sleep(1.2)
+    box.run(["journalctl", "--vacuum-time=1s"])
+    assert box.run(["journalctl", "-k", "-o", "cat", "--no-pager"]).stdout.strip() == ""
+
+
+@pytest.fixture
+def kernel_box(lab: Lab) -> Iterator[HostContainer]:
     box = labctl.container(lab, HOST)
     assert box is not None, "the kernel log needs the real-hosts lab (a container per host)"
+    try:
+        yield box
+    finally:
+        forget_the_kernel_log(box)
+
+
+async def test_kernel_faults_become_events_an_alert_and_series(lab: Lab, kernel_box: HostContainer) -> None:
+    box = kernel_box
     config = labctl.config(lab)
     fleet = Fleet(config, [config.host(HOST)])
     monitor = fleet.monitors[HOST]
@@ -76,3 +102,8 @@ async def test_kernel_faults_become_events_an_alert_and_series(lab: Lab) -> None
     assert kinds[-3:] == ["xid", "gpu_no_memory", "oom_kill"], host["kernel_events"]
     assert host["kernel_events"][-1]["summary"] == f"OOM killer killed llama-server (pid {pid})"
     assert host["sources"]["kernel"]["last_error"] is None
+    # PSI from the machine itself (a container shares its kernel): the host's reading, then this machine's
+    pressure = host["memory"]["pressure"]
+    assert pressure["source"] == "/proc/pressure/memory" and host["sources"]["pressure"]["last_error"] is None
+    mine = parse_pressure(Path("/proc/pressure/memory").read_text())
+    assert 0 <= pressure["some"]["total_us"] <= mine.some.total_us and 0 <= pressure["some"]["avg10"] <= 100

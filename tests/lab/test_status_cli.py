@@ -183,6 +183,7 @@ def test_watch_redraws_every_host_from_the_fleet_until_interrupted(lab: Lab, tmp
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
+            preexec_fn=labctl.default_sigint,  # as in a terminal, however this test run was started
         )
     screens: list[str] = []  # each redraw: from its "gb10dash ·" head to its "(refreshing" line
     screen: list[str] = []
