@@ -31,13 +31,16 @@ from . import labctl
 HOST = "pegasus"
 
 
-def forget_the_kernel_log(box: HostContainer) -> None:
+def forget_the_kernel_log(lab: Lab, box: HostContainer) -> None:
     """The lab host's journal rotated and vacuumed: these faults must not raise the kernel alert in the tests
-    that follow (it holds 15 min). `journalctl -k` is empty again."""
+    that follow (it holds 15 min). `journalctl -k` is empty again; the server is restarted so that its log
+    starts with its startup lines again, as it did before."""
     box.run(["journalctl", "--rotate"])
     time.sleep(1.2)
     box.run(["journalctl", "--vacuum-time=1s"])
     assert box.run(["journalctl", "-k", "-o", "cat", "--no-pager"]).stdout.strip() == ""
+    assert box.run(["systemctl", "restart", "llama-server"]).returncode == 0
+    lab.wait_ready(60)
 
 
 @pytest.fixture
@@ -47,7 +50,7 @@ def kernel_box(lab: Lab) -> Iterator[HostContainer]:
     try:
         yield box
     finally:
-        forget_the_kernel_log(box)
+        forget_the_kernel_log(lab, box)
 
 
 async def test_kernel_faults_become_events_an_alert_and_series(lab: Lab, kernel_box: HostContainer) -> None:
