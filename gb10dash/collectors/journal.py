@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from gb10dash.transport.base import Transport
+from gb10dash.transport.base import CommandResult, Transport
 
 JOURNAL_FIELDS_NEEDED = (
     "__CURSOR",
@@ -342,12 +342,21 @@ async def check_journal_access(transport: Transport, unit: str) -> str | None:
 
 async def collect_journal_tail(transport: Transport, unit: str, *, lines: int = 200) -> list[JournalEntry]:
     """The unit's last lines; ValueError naming the fix when the login may not read the journal."""
-    done = await transport.run(journalctl_argv(unit, follow=False, after_cursor=None, lines=lines), timeout=10)
-    if not done.ok:
-        detail = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise ValueError(f"journalctl exited {done.exit_status}: {detail}")
+    done, entries = await read_journal(transport, journalctl_argv(unit, follow=False, after_cursor=None, lines=lines))
     if not done.stdout.strip():
         problem = journal_access_problem(done.stdout, done.stderr, (await transport.run(["id"], timeout=10)).stdout)
         if problem is not None:
             raise ValueError(problem)
-    return [entry for entry in map(parse_journal_line, done.stdout.splitlines()) if entry is not None]
+    return entries
+
+
+async def read_journal(
+    transport: Transport, argv: list[str], what: str = "journalctl"
+) -> tuple[CommandResult, list[JournalEntry]]:
+    """A journalctl that does not follow, run to its end: its result and entries; ValueError naming the exit
+    status and the last line it printed when it fails."""
+    done = await transport.run(argv, timeout=10)
+    if not done.ok:
+        detail = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+        raise ValueError(f"{what} exited {done.exit_status}: {detail}")
+    return done, [entry for entry in map(parse_journal_line, done.stdout.splitlines()) if entry is not None]

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gb10dash.collectors.journal import JournalEntry, parse_journal_line
+from gb10dash.collectors.journal import JournalEntry, parse_journal_line, read_journal
 from gb10dash.transport.base import Transport
 
 
@@ -124,8 +124,7 @@ async def stream_kernel_journal(
 
 async def collect_kernel_tail(transport: Transport, *, lines: int = 200) -> list[JournalEntry]:
     """The kernel log's last lines (`status`, `check`); ValueError when journalctl fails."""
-    done = await transport.run(kernel_journal_argv(after_cursor=None, lines=lines, follow=False), timeout=10)
-    if not done.ok:
-        detail = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
-        raise ValueError(f"journalctl -k exited {done.exit_status}: {detail}")
-    return [entry for entry in map(parse_journal_line, done.stdout.splitlines()) if entry is not None]
+    _done, entries = await read_journal(
+        transport, kernel_journal_argv(after_cursor=None, lines=lines, follow=False), "journalctl -k"
+    )
+    return entries

@@ -57,6 +57,7 @@ class LedgerStore:
     def __init__(self, path: Path | None = None, *, busy_timeout_s: float = 10.0):
         self.path = path or default_path()
         self.busy_timeout_s = busy_timeout_s  # how long a writer waits for another one's transaction
+        self._checked = False  # the file's tables and schema version have been made / checked
 
     @contextlib.contextmanager
     def _connection(self, *, create: bool) -> Iterator[sqlite3.Connection]:
@@ -64,6 +65,7 @@ class LedgerStore:
             locations.make_private_dir(self.path.parent)
             if not self.path.exists():  # created 0600 before SQLite writes a byte to it
                 os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+                self._checked = False  # a new file (the old one removed meanwhile): its tables are made again
         elif not self.path.exists():
             raise FileNotFoundError(self.path)
         try:
@@ -71,16 +73,18 @@ class LedgerStore:
         except sqlite3.Error as exc:
             raise LedgerError(f"{self.path}: {exc}") from None
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=NORMAL")
-            if create:
-                connection.executescript(_TABLES)
-                connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
-            version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if version is None or version[0] != SCHEMA_VERSION:
-                raise LedgerError(
-                    f"{self.path}: ledger schema {version[0] if version else '?'}, expected {SCHEMA_VERSION}"
-                )
+            connection.execute("PRAGMA synchronous=NORMAL")  # per connection; WAL is kept by the file
+            if not self._checked:  # once per store: the file's mode, tables and schema version
+                connection.execute("PRAGMA journal_mode=WAL")
+                if create:
+                    connection.executescript(_TABLES)
+                    connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA_VERSION,))
+                version = connection.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if version is None or version[0] != SCHEMA_VERSION:
+                    raise LedgerError(
+                        f"{self.path}: ledger schema {version[0] if version else '?'}, expected {SCHEMA_VERSION}"
+                    )
+                self._checked = True
             yield connection
         except sqlite3.DatabaseError as exc:
             raise LedgerError(f"{self.path}: not a gb10dash ledger ({exc})") from None
