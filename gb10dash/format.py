@@ -72,11 +72,11 @@ def percent(fraction: float | None) -> str:
     return DASH if fraction is None else f"{fraction * 100:.0f}%"
 
 
-def clock(epoch: float | None) -> str:
-    """Local wall-clock time `HH:MM:SS` of an epoch timestamp."""
+def clock(epoch: float | None, *, seconds: bool = True) -> str:
+    """Local wall-clock time `HH:MM:SS` (or `HH:MM`) of an epoch timestamp."""
     if epoch is None:
         return DASH
-    return time.strftime("%H:%M:%S", time.localtime(epoch))
+    return time.strftime("%H:%M:%S" if seconds else "%H:%M", time.localtime(epoch))
 
 
 def iso_utc(epoch: float | None) -> str | None:

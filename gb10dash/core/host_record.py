@@ -29,7 +29,8 @@ from gb10dash.transport import Transport, make_transport
 class Cadence:
     """Seconds between polls of each kind of source."""
 
-    fast_s: float = 1.0  # /proc/meminfo, VmRSS (SFTP), HTTP /health /slots /metrics
+    fast_s: float = 1.0  # /proc/meminfo, VmRSS (SFTP) while busy; HTTP /health /slots /metrics
+    steady_s: float | None = None  # /proc/meminfo, VmRSS while steady (monitor.memory_busy); None: 5 × fast_s
     slow_s: float = 5.0  # mount probe (SFTP stat); pause before a failed stream is restarted
     plans_s: float = 15.0  # a look for interrupted plans (the host's plan marker, the local audit log)
     unit_backstop_s: float = 30.0  # `systemctl show` when no event asked for it sooner
@@ -37,6 +38,10 @@ class Cadence:
     gpu_ms: int = 1000  # nvidia-smi -lms interval
     stat_timeout_s: float = 3.0
     log_lines: int = 500  # journal entries kept in memory
+
+    @property
+    def memory_steady_s(self) -> float:
+        return self.steady_s if self.steady_s is not None else 5 * self.fast_s
 
 
 KERNEL_EVENTS_KEPT = 20  # the newest kernel events a host's state carries

@@ -10,7 +10,9 @@ is re-read when the journal stream carries systemd's word about the unit, when
 the MainPID's /proc entry goes away or when /health changes, and otherwise on a
 backstop poll; the GPU processes (`nvidia-smi --query-compute-apps`) on a MainPID
 or health change, a GPU stream restart, or their own backstop. While the journal
-stream is up and the MainPID alive, each fast poll confirms the unit state as current.
+stream is up and the MainPID alive, each memory poll confirms the unit state as current. Memory
+(meminfo, the MainPID's VmRSS) is read every fast poll while the host is busy and every
+`memory_steady_s` (5 fast polls) while it is steady (`memory_busy`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gb10dash.collectors import gpu, journal, kernel_events, systemd
-from gb10dash.collectors.llama import HealthState
+from gb10dash.collectors.llama import Health, HealthState, Metrics
+from gb10dash.collectors.memory import MemInfo
 from gb10dash.core.canary import CanarySettings
 from gb10dash.core.canary import probe as probe_canary
 from gb10dash.core.host_polls import HEALTH_RECHECK_TIMEOUT_S, IDLE_SLOTS_EVERY, WATCH_ONLY_JOURNAL, HostPolls
@@ -34,7 +37,38 @@ from gb10dash.transport.backoff import Backoff
 
 KERNEL_SINCE_S = 3600.0  # a first look at the kernel's log goes this far back (the kernel alert's window is 15 min)
 KERNEL_FOLLOWING_S = 1.0  # the kernel log's stream counts as following once it has stayed up this long
+#: memory that moved by more than this share of the total between two reads keeps the fast cadence
+MEMORY_MOVING_SHARE = 0.01
 JOURNAL_ACCESS_RETRY_S = 30.0  # a login that may not read the journal: look again this often (a group added)
+
+
+def memory_moved(before: MemInfo | None, after: MemInfo | None) -> bool:
+    """Available memory moved by more than MEMORY_MOVING_SHARE of the total between two reads (or
+    either read says too little to tell)."""
+    if before is None or after is None:
+        return True
+    total, a, b = after.total_kib, before.available_kib, after.available_kib
+    if not total or a is None or b is None:
+        return True
+    return abs(a - b) > MEMORY_MOVING_SHARE * total
+
+
+def memory_busy(
+    health: Health | None, unit: systemd.UnitStatus | None, metrics: Metrics | None, read_pid: int | None, moving: bool
+) -> bool:
+    """Memory is read every fast poll while any of these holds, else every steady poll: the server is
+    not answering healthy (loading, down, restarting), the unit is on its way somewhere, its MainPID is
+    not the one read last, a request is running (or /metrics cannot say), or memory moved at the last read."""
+    return (
+        health is None
+        or health.state is not HealthState.OK
+        or unit is None
+        or systemd.is_transitional(unit)
+        or unit.main_pid != read_pid
+        or metrics is None
+        or metrics.requests_processing != 0
+        or moving
+    )
 
 
 class HostMonitor(HostPolls):
@@ -187,7 +221,21 @@ class HostMonitor(HostPolls):
         await self._when_wanted(self._apps_wanted, self._poll_gpu_apps, lambda: self.cadence.apps_backstop_s)
 
     async def _fast_loop(self) -> None:
-        await self._every(self.cadence.fast_s, self._poll_memory, self._poll_load)
+        read_at, read_pid, moving = -float("inf"), None, True
+
+        async def memory_when_due() -> None:
+            nonlocal read_at, read_pid, moving
+            fields, now = self._fields, time.monotonic()
+            busy = memory_busy(fields.get("health"), fields.get("unit"), fields.get("metrics"), read_pid, moving)
+            if not busy and now - read_at < self.cadence.memory_steady_s - 0.05:
+                return
+            before, unit = fields.get("meminfo"), fields.get("unit")
+            read_at, read_pid = now, unit.main_pid if unit is not None else None
+            await self._poll_memory()
+            status = self._sources.get("memory")  # a failed read is tried again at the fast cadence
+            moving = memory_moved(before, self._fields.get("meminfo")) or status is None or status.failing
+
+        await self._every(self.cadence.fast_s, memory_when_due, self._poll_load)
 
     async def _http_loop(self) -> None:
         await self._every(self.cadence.fast_s, self._poll_http)

@@ -126,9 +126,24 @@ class MemoryView(Widget):
         super().__init__(id=id, classes=classes)
         self._state: HostState | None = None
         self._shown: Content | None = None  # what render() last drew
+        self._inputs: tuple[object, ...] | None = None  # what memory_content read for the last show
 
     def show(self, state: HostState) -> None:
         self._state = state
+        gpu = state.gpu  # a GPU sample changes every second; the memory figures use only these of it
+        inputs = (
+            state.meminfo,
+            state.process_memory,
+            state.server_gpu_memory_mib,
+            state.model,
+            state.memory_pressure,
+            None if gpu is None else (gpu.memory_supported, gpu.memory_total_mib, gpu.memory_used_mib),
+            self.size.width,
+            self.compact,
+        )
+        if inputs == self._inputs:  # the panel is drawn for its GPU line: nothing here moved
+            return
+        self._inputs = inputs
         content = memory_content(state, max(self.size.width, 30), self.compact)
         if content == self._shown:  # a MemAvailable wiggle below the figures' rounding: nothing to draw
             return

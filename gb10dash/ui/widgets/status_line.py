@@ -23,7 +23,10 @@ def summary(states: Sequence[HostState], updated_at: float | None) -> tuple[str,
         head, css = f"{len(degraded)} of {len(states)} degraded: {', '.join(degraded)}", "-degraded"
         if unreachable:
             head += f" ({len(unreachable)} unreachable)"
-    when = clock(updated_at)
+    # to the minute: a clock that ticks every second makes every frame span from this line to the
+    # panels' changing figures (Textual redraws the rectangle around all changed regions); each panel's
+    # border says when its own data is old
+    when = clock(updated_at, seconds=False)
     return f"gb10dash · {head} · updated {when}", css
 
 
