@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import threading
 import time
 
 from pilot import (
@@ -26,10 +27,11 @@ from gb10dash.lab.shims.journal_append import append_unit_lines
 UNIT = "llama-server.service"
 
 
-def flood(root, tag: str, rate: int, seconds: float) -> int:
+def flood(root, tag: str, rate: int, seconds: float, stop: threading.Event | None = None) -> int:
+    """`rate` lines a second (in tenths) into the host's unit journal for `seconds` or until `stop` is set."""
     batch, pause, written = rate // 10, 0.1, 0
     next_at, end = time.monotonic(), time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop is not None and stop.is_set()):
         append_unit_lines(UNIT, [f"{tag} {written + i}" for i in range(batch)], root)
         written += batch
         next_at += pause

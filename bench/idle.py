@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 from bench.measure import CpuWindow, Tmux
 from bench.remote_cost import HostCost, RemoteCost
@@ -156,3 +159,63 @@ def first_frame(config: Path, trials: int, size: str, timeout: float = 30.0) -> 
                 time.sleep(0.01)
             times.append(time.monotonic() - term.started)
     return times
+
+
+@dataclass
+class Busy:
+    cost: ClientCost
+    requests: dict[str, int]  # host -> requests completed in the window
+    tokens_per_s: dict[str, float]  # host -> tokens generated per second of the window (the servers' own count)
+
+
+def _generate(url: str, stop: threading.Event, done: dict[str, int], host: str, max_requests: int) -> None:
+    """Requests one after another (each 256 tokens, ignore_eos) until `stop`: a server always generating.
+    Bounded: at most max_requests, each with a 60 s timeout."""
+    body = {
+        "prompt": "Count slowly from one to one thousand.",
+        "n_predict": 256,
+        "cache_prompt": False,
+        "ignore_eos": True,
+    }
+    with httpx.Client(timeout=60, trust_env=False) as client:
+        while not stop.is_set() and done[host] < max_requests:
+            response = client.post(f"{url}/completion", json=body)
+            response.raise_for_status()
+            done[host] += 1
+
+
+def _predicted_total(url: str) -> float:
+    """llamacpp:tokens_predicted_total from the server's /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10, trust_env=False).text
+    return next(
+        float(line.split()[-1]) for line in text.splitlines() if line.startswith("llamacpp:tokens_predicted_total")
+    )
+
+
+def busy(lab: Lab, seconds: float, settle: float, refresh_s: float, size: str, max_requests: int = 5000) -> Busy:
+    """The dashboard (tmux) while every lab host generates without a pause: its CPU over the window."""
+    urls = {host.name: host.api_url for host in lab.hosts}
+    stop, done = threading.Event(), dict.fromkeys(urls, 0)
+    threads = [
+        threading.Thread(target=_generate, args=(url, stop, done, name, max_requests), daemon=True)
+        for name, url in urls.items()
+    ]
+    with Tmux("bench-busy", dashboard_argv(lab.config_path, refresh_s), size, DASHBOARD_ENV) as dash:
+        pid = dash.pid()
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(settle)
+            window = CpuWindow(pid)
+            before = {name: _predicted_total(url) for name, url in urls.items()}
+            counted = dict(done)
+            observe({"busy": window}, seconds)
+            after = {name: _predicted_total(url) for name, url in urls.items()}
+            requests = {name: done[name] - counted[name] for name in urls}
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(70)
+    rates = {name: (after[name] - before[name]) / window.seconds for name in urls}
+    cost = ClientCost("dashboard, busy", window.percent, window.rss_max, f"{len(urls)} hosts generating, tmux {size}")
+    return Busy(cost, requests, rates)

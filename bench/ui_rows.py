@@ -14,6 +14,7 @@ import json
 import os
 import random
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -189,21 +190,59 @@ async def tokps_accuracy(config: Config, host: str, requests: int, refresh_s: fl
     return out
 
 
-async def key_to_screen(config: Config, presses: int, refresh_s: float, settle_s: float) -> list[float]:
-    """`n` (focus the next host) → the frame showing the new focus, while the monitors stream."""
+async def key_to_screen(
+    config: Config, presses: int, refresh_s: float, settle_s: float, flood: Flood | None = None
+) -> list[float]:
+    """`n` (focus the next host) → the frame showing the new focus, while the monitors stream; with
+    `flood`, while its lines pour into one host's journal (started after the settle, stopped at the end)."""
     app = TimedApp(config, refresh_s=refresh_s)
     latencies = []
     async with app.run_test(size=SIZE) as pilot:
         await until(lambda: len(app.shown) == len(app.host_names), 60, "every panel drawn once")
         await asyncio.sleep(settle_s)
-        names = app.host_names
-        for _ in range(presses):
-            app.expect_host = names[(names.index(app.focused_host) + 1) % len(names)]
-            app.shown_at = None
-            t0 = time.perf_counter()
-            await pilot.press("n")
-            await until(lambda: app.shown_at is not None, 5, "the frame after the key", interval=0.001)
-            latencies.append(app.shown_at - t0)  # type: ignore[operator]
-            app.expect_host = None
-            await asyncio.sleep(random.uniform(0.05, 0.3))
+        if flood is not None:
+            flood.start()
+            await asyncio.sleep(settle_s)  # the pane holds a full log of flood lines before the first press
+        try:
+            await _presses(app, pilot, presses, latencies)
+        finally:
+            if flood is not None:
+                flood.stop()
     return latencies
+
+
+class Flood:
+    """Lines at `rate` a second into `root`'s llama-server journal, on a thread, bounded by `max_s`."""
+
+    def __init__(self, root: Path, rate: int, max_s: float = 300.0):
+        self.root, self.rate, self.max_s = root, rate, max_s
+        self.written = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        from bench.flood import flood
+
+        def run() -> None:
+            self.written = flood(self.root, f"flood-{time.time_ns()}", self.rate, self.max_s, self._stop)
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+async def _presses(app: TimedApp, pilot, presses: int, latencies: list[float]) -> None:
+    names = app.host_names
+    for _ in range(presses):
+        app.expect_host = names[(names.index(app.focused_host) + 1) % len(names)]
+        app.shown_at = None
+        t0 = time.perf_counter()
+        await pilot.press("n")
+        await until(lambda: app.shown_at is not None, 5, "the frame after the key", interval=0.001)
+        latencies.append(app.shown_at - t0)  # type: ignore[operator]
+        app.expect_host = None
+        await asyncio.sleep(random.uniform(0.05, 0.3))
