@@ -24,7 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gb10dash.collectors import gpu, journal, kernel_events, systemd
-from gb10dash.collectors.llama import Health, HealthState, Metrics
+from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.memory import MemInfo
 from gb10dash.core.canary import CanarySettings
 from gb10dash.core.canary import probe as probe_canary
@@ -53,20 +53,17 @@ def memory_moved(before: MemInfo | None, after: MemInfo | None) -> bool:
     return abs(a - b) > MEMORY_MOVING_SHARE * total
 
 
-def memory_busy(
-    health: Health | None, unit: systemd.UnitStatus | None, metrics: Metrics | None, read_pid: int | None, moving: bool
-) -> bool:
+def memory_busy(health: Health | None, unit: systemd.UnitStatus | None, read_pid: int | None, moving: bool) -> bool:
     """Memory is read every fast poll while any of these holds, else every steady poll: the server is
     not answering healthy (loading, down, restarting), the unit is on its way somewhere, its MainPID is
-    not the one read last, a request is running (or /metrics cannot say), or memory moved at the last read."""
+    not the one read last, or memory moved at the last read (or could not be read). A server generating
+    holds its memory (weights and KV cache are allocated at load): it is steady unless memory moves."""
     return (
         health is None
         or health.state is not HealthState.OK
         or unit is None
         or systemd.is_transitional(unit)
         or unit.main_pid != read_pid
-        or metrics is None
-        or metrics.requests_processing != 0
         or moving
     )
 
@@ -226,7 +223,7 @@ class HostMonitor(HostPolls):
         async def memory_when_due() -> None:
             nonlocal read_at, read_pid, moving
             fields, now = self._fields, time.monotonic()
-            busy = memory_busy(fields.get("health"), fields.get("unit"), fields.get("metrics"), read_pid, moving)
+            busy = memory_busy(fields.get("health"), fields.get("unit"), read_pid, moving)
             if not busy and now - read_at < self.cadence.memory_steady_s - 0.05:
                 return
             before, unit = fields.get("meminfo"), fields.get("unit")

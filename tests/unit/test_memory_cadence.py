@@ -1,5 +1,5 @@
 """When memory is read every fast poll and when only every steady poll (issue 22): monitor.memory_busy
-and monitor.memory_moved, on recorded /proc/meminfo, systemctl show, /health and /metrics output."""
+and monitor.memory_moved, on recorded /proc/meminfo and systemctl show output."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gb10dash.collectors.llama import Health, HealthState, parse_metrics
+from gb10dash.collectors.llama import Health, HealthState
 from gb10dash.collectors.memory import parse_meminfo
 from gb10dash.collectors.systemd import parse_systemctl_show
 from gb10dash.core.host_record import Cadence
@@ -17,45 +17,38 @@ from gb10dash.core.monitor import MEMORY_MOVING_SHARE, memory_busy, memory_moved
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MEMINFO = parse_meminfo((FIXTURES / "proc" / "meminfo-gb10.txt").read_text())
 ACTIVE = parse_systemctl_show((FIXTURES / "systemd" / "show-active.txt").read_text())
-IDLE = parse_metrics((FIXTURES / "llama-server" / "metrics_idle_zero.body").read_text())
-PROCESSING = parse_metrics((FIXTURES / "llama-server" / "metrics_processing.body").read_text())
 OK = Health(HealthState.OK, 200, None)
 LOADING = Health(HealthState.LOADING, 503, "Loading model")
 
 
 def test_the_fixtures_say_what_the_cases_need() -> None:
     assert ACTIVE.is_running and ACTIVE.main_pid
-    assert IDLE.requests_processing == 0
-    assert PROCESSING.requests_processing and PROCESSING.requests_processing > 0
     assert MEMINFO.total_kib and MEMINFO.available_kib
 
 
 def test_a_steady_host_is_not_busy() -> None:
-    assert not memory_busy(OK, ACTIVE, IDLE, ACTIVE.main_pid, moving=False)
+    assert not memory_busy(OK, ACTIVE, ACTIVE.main_pid, moving=False)
 
 
 @pytest.mark.parametrize(
-    "why, health, unit, metrics, read_pid, moving",
+    "why, health, unit, read_pid, moving",
     [
-        ("no health yet", None, ACTIVE, IDLE, ACTIVE.main_pid, False),
-        ("the model loading", LOADING, ACTIVE, IDLE, ACTIVE.main_pid, False),
-        ("no unit state yet", OK, None, IDLE, ACTIVE.main_pid, False),
+        ("no health yet", None, ACTIVE, ACTIVE.main_pid, False),
+        ("the model loading", LOADING, ACTIVE, ACTIVE.main_pid, False),
+        ("no unit state yet", OK, None, ACTIVE.main_pid, False),
         (
             "the unit on its way somewhere",
             OK,
             dataclasses.replace(ACTIVE, sub_state="auto-restart"),
-            IDLE,
             ACTIVE.main_pid,
             False,
         ),
-        ("a new MainPID", OK, ACTIVE, IDLE, (ACTIVE.main_pid or 0) + 1, False),
-        ("no /metrics", OK, ACTIVE, None, ACTIVE.main_pid, False),
-        ("a request running", OK, ACTIVE, PROCESSING, ACTIVE.main_pid, False),
-        ("memory moving", OK, ACTIVE, IDLE, ACTIVE.main_pid, True),
+        ("a new MainPID", OK, ACTIVE, (ACTIVE.main_pid or 0) + 1, False),
+        ("memory moving", OK, ACTIVE, ACTIVE.main_pid, True),
     ],
 )
-def test_a_host_is_busy(why: str, health, unit, metrics, read_pid, moving: bool) -> None:
-    assert memory_busy(health, unit, metrics, read_pid, moving), why
+def test_a_host_is_busy(why: str, health, unit, read_pid, moving: bool) -> None:
+    assert memory_busy(health, unit, read_pid, moving), why
 
 
 def test_memory_moved_by_more_than_its_share_of_the_total() -> None:

@@ -34,6 +34,19 @@ def rate_source(rate: Rate | None, now: float) -> Content:
     return joined([(p, MUTED) for p in parts], sep=(" · ", MUTED))
 
 
+class SteadyDigits(Digits):
+    """Digits in a box that does not follow their text (app.tcss: width 1fr, height 3), so a new value
+    repaints the figure alone; Textual's Digits lays out the whole screen whenever the text's width
+    changes (57.9 → 1,057), several times a minute while a server generates."""
+
+    def update(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError("value must be a str")
+        if value != self._value:
+            self._value = value
+            self.refresh()
+
+
 class RateFigure(Vertical):
     """`gen tok/s · base 58.8` over a 3-row number and `metrics · 2s ago`."""
 
@@ -43,7 +56,7 @@ class RateFigure(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Line(self.title, classes="rate-title")
-        yield Digits("-", classes="rate-value")
+        yield SteadyDigits("-", classes="rate-value")
         yield Line(rate_source(None, 0.0), classes="rate-source")
 
     def show(self, rate: Rate | None, now: float, baseline: float | None = None, extra: str | None = None) -> None:
@@ -52,7 +65,7 @@ class RateFigure(Vertical):
         if baseline is not None:
             title = Content.assemble(title, (f" · base {number(baseline)}", MUTED))
         self.query_one(".rate-title", Line).set_content(title)
-        digits = self.query_one(".rate-value", Digits)
+        digits = self.query_one(".rate-value", SteadyDigits)
         value = rate_digits(rate.tokens_per_second if rate else None)
         if value != digits.value:
             digits.update(value)

@@ -65,8 +65,17 @@ def tick_label(value: float) -> str:
 class ThroughputPlot(PlotextPlot):
     """Plot colours come from the app theme ($primary gen, $accent prompt, $warning baseline)."""
 
+    #: plotext takes ~20 ms a draw on these cores, the costliest thing on screen: a chart with points in its
+    #: window is drawn again once per REDRAW_S (new points, and the x axis moved on; a braille dot of the
+    #: 10-minute chart in a half-screen panel is 4-5 s wide, and the big figures above it say the now); an
+    #: empty chart only when a point comes or the baseline changes
+    REDRAW_S = 10.0
+    _made = 0  # charts made so far: each draws at its own phase of REDRAW_S, so no frame carries two
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self.phase_s = (ThroughputPlot._made * 3.3) % self.REDRAW_S
+        ThroughputPlot._made += 1
         self._points: list[RatePoint] = []
         self._baseline: float | None = None
         self._now = 0.0
@@ -76,13 +85,11 @@ class ThroughputPlot(PlotextPlot):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self._draw())
         self._draw()
 
-    #: the x axis is in minutes: moving it every REDRAW_S seconds is smooth enough
-    REDRAW_S = 10.0
-
     def show(self, points: Sequence[RatePoint], baseline: float | None, now: float) -> None:
-        key = (len(points), points[-1].at if points else None, baseline, int(now // self.REDRAW_S))
+        step = int((now + self.phase_s) // self.REDRAW_S) if points else None
+        key = (bool(points), baseline, step)
         if key == getattr(self, "_drawn", None):
-            return  # plotting is the costliest thing on screen: only when something moved
+            return
         self._drawn = key
         self._points, self._baseline, self._now = list(points), baseline, now
         self._draw()
