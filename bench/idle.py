@@ -7,11 +7,14 @@ The client figures of the naive collector include its reaped `ssh` children.
 
 from __future__ import annotations
 
+import os
+import shlex
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,11 +169,15 @@ class Busy:
     cost: ClientCost
     requests: dict[str, int]  # host -> requests completed in the window
     tokens_per_s: dict[str, float]  # host -> tokens generated per second of the window (the servers' own count)
+    failed: dict[str, str]  # host -> the last request that failed, if any did
 
 
-def _generate(url: str, stop: threading.Event, done: dict[str, int], host: str, max_requests: int) -> None:
+def _generate(
+    url: str, stop: threading.Event, done: dict[str, int], failed: dict[str, str], host: str, most: int
+) -> None:
     """Requests one after another (each 256 tokens, ignore_eos) until `stop`: a server always generating.
-    Bounded: at most max_requests, each with a 60 s timeout."""
+    Bounded: at most `most` requests, each with a 60 s timeout; a failed one is noted and the next sent
+    after a pause."""
     body = {
         "prompt": "Count slowly from one to one thousand.",
         "n_predict": 256,
@@ -178,10 +185,15 @@ def _generate(url: str, stop: threading.Event, done: dict[str, int], host: str, 
         "ignore_eos": True,
     }
     with httpx.Client(timeout=60, trust_env=False) as client:
-        while not stop.is_set() and done[host] < max_requests:
-            response = client.post(f"{url}/completion", json=body)
-            response.raise_for_status()
-            done[host] += 1
+        for _ in range(most):
+            if stop.is_set():
+                return
+            try:
+                client.post(f"{url}/completion", json=body).raise_for_status()
+                done[host] += 1
+            except httpx.HTTPError as exc:
+                failed[host] = f"{type(exc).__name__}: {exc}"
+                stop.wait(0.5)
 
 
 def _predicted_total(url: str) -> float:
@@ -192,12 +204,53 @@ def _predicted_total(url: str) -> float:
     )
 
 
+def _systemctl(lab: Lab, host: str, *argv: str) -> str:
+    """The light lab host's systemctl shim, as the host's root would run it."""
+    paths = lab.layout.host(host)
+    env = dict(os.environ, GB10LAB_ROOT=str(paths.root), PATH=f"{paths.bin}{os.pathsep}{os.environ['PATH']}")
+    done = subprocess.run(
+        [str(paths.bin / "systemctl"), *argv], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    return done.stdout
+
+
+@contextmanager
+def one_thread_each(lab: Lab) -> Iterator[None]:
+    """Every lab llama-server restarted with `-t 1` (a drop-in), put back after. On a 2-core machine two
+    servers generating at once with a thread per core starve each other (llama.cpp's threads spin):
+    one of them finished no request in 25 s. With one thread each, both generate all the time."""
+    dropins = []
+    try:
+        for host in lab.hosts:
+            shown = _systemctl(lab, host.name, "show", "llama-server", "-p", "ExecStart", "--value")
+            argv = shown.split("argv[]=")[1].split(" ;")[0].split()
+            path = lab.layout.host(host.name).dropin_dir / "bench-one-thread.conf"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("[Service]\nExecStart=\nExecStart=" + shlex.join([*argv, "-t", "1"]) + "\n")
+            dropins.append((host.name, path))
+            _systemctl(lab, host.name, "daemon-reload")
+            _systemctl(lab, host.name, "restart", "llama-server")
+        lab.wait_ready(120)
+        yield
+    finally:
+        for name, path in dropins:
+            path.unlink(missing_ok=True)
+            _systemctl(lab, name, "daemon-reload")
+            _systemctl(lab, name, "restart", "llama-server")
+        lab.wait_ready(120)
+
+
 def busy(lab: Lab, seconds: float, settle: float, refresh_s: float, size: str, max_requests: int = 5000) -> Busy:
-    """The dashboard (tmux) while every lab host generates without a pause: its CPU over the window."""
+    """The dashboard (tmux) while every lab host generates without a pause (`-t 1` each): its CPU over the window."""
+    with one_thread_each(lab):
+        return _busy(lab, seconds, settle, refresh_s, size, max_requests)
+
+
+def _busy(lab: Lab, seconds: float, settle: float, refresh_s: float, size: str, max_requests: int) -> Busy:
     urls = {host.name: host.api_url for host in lab.hosts}
-    stop, done = threading.Event(), dict.fromkeys(urls, 0)
+    stop, done, failed = threading.Event(), dict.fromkeys(urls, 0), dict[str, str]()
     threads = [
-        threading.Thread(target=_generate, args=(url, stop, done, name, max_requests), daemon=True)
+        threading.Thread(target=_generate, args=(url, stop, done, failed, name, max_requests), daemon=True)
         for name, url in urls.items()
     ]
     with Tmux("bench-busy", dashboard_argv(lab.config_path, refresh_s), size, DASHBOARD_ENV) as dash:
@@ -218,4 +271,4 @@ def busy(lab: Lab, seconds: float, settle: float, refresh_s: float, size: str, m
                 thread.join(70)
     rates = {name: (after[name] - before[name]) / window.seconds for name in urls}
     cost = ClientCost("dashboard, busy", window.percent, window.rss_max, f"{len(urls)} hosts generating, tmux {size}")
-    return Busy(cost, requests, rates)
+    return Busy(cost, requests, rates, failed)
