@@ -23,9 +23,9 @@ import httpx
 from gb10dash.bench.stats import Comparison, Summary, compare, summarize
 from gb10dash.bench.workload import Prompt, Workload, WorkloadError, build_prompt
 from gb10dash.collectors.llama import HealthState, ModelInfo, model_file_name
-from gb10dash.collectors.llama_client import LlamaClient, read_capped
+from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import HostConfig
-from gb10dash.transport.http import http_client
+from gb10dash.transport.http import http_client, read_capped
 
 WARMUP_TOKENS = 8
 MAX_LINE_CHARS = 1024 * 1024

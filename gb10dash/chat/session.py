@@ -33,8 +33,7 @@ from gb10dash.chat.protocol import (
     template_notes,
 )
 from gb10dash.collectors.llama import parse_models
-from gb10dash.collectors.llama_client import read_capped
-from gb10dash.transport.http import http_client
+from gb10dash.transport.http import http_client, read_capped
 from gb10dash.transport.sse import Done, SseError, SseEvent, SseParser
 
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant."

@@ -12,7 +12,7 @@ from typing import Self
 
 import httpx
 
-from gb10dash.collectors.llama_client import MAX_BODY_BYTES, read_capped
+from gb10dash.collectors.llama_client import MAX_BODY_BYTES
 from gb10dash.collectors.router import (
     RouterEvent,
     RouterModel,
@@ -20,7 +20,7 @@ from gb10dash.collectors.router import (
     parse_router_models,
     router_events,
 )
-from gb10dash.transport.http import POLLER_LIMITS, http_client
+from gb10dash.transport.http import POLLER_LIMITS, http_client, read_capped
 from gb10dash.transport.sse import SseParser
 
 MAX_EVENT_BYTES = 256 * 1024  # a `loaded` event carries the model's info: a few KiB; a longer line is skipped

@@ -21,11 +21,11 @@ from typing import Any
 
 import httpx
 
-from gb10dash.collectors.llama_client import LlamaClient, read_capped
+from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config.errors import ConfigError
 from gb10dash.config.errors import Locator as _Locator
 from gb10dash.config.errors import unknown_key as _unknown
-from gb10dash.transport.http import http_client
+from gb10dash.transport.http import http_client, read_capped
 
 PROMPT = "Reply with the single word OK."
 MAX_BODY = 256 * 1024

@@ -13,13 +13,12 @@ from typing import Any
 
 import httpx
 
+from gb10dash.transport.http_get import bearer_headers
+
+__all__ = ["POLLER_LIMITS", "bearer_headers", "http_client", "read_capped"]
+
 #: a poller's pool: a few requests to one server may overlap; two idle connections wait for the next poll
 POLLER_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=2)
-
-
-def bearer_headers(api_key: str | None) -> dict[str, str]:
-    """The Authorization header of a server started with `--api-key` (none without a key)."""
-    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 def http_client(
@@ -32,3 +31,13 @@ def http_client(
     """An AsyncClient for one server; `limits` None: httpx's own default pool."""
     pool: dict[str, Any] = {"limits": limits} if limits is not None else {}
     return httpx.AsyncClient(base_url=base_url, headers=headers, timeout=timeout, trust_env=False, **pool)
+
+
+async def read_capped(response: httpx.Response, limit: int) -> str:
+    """The start of a (streamed) response body, at most `limit` bytes, as text: for error messages."""
+    raw = b""
+    async for chunk in response.aiter_bytes():
+        raw += chunk
+        if len(raw) > limit:
+            break
+    return raw[:limit].decode("utf-8", errors="replace")

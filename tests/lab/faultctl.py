@@ -111,6 +111,7 @@ class CountingProxy:
         parts = urlsplit(upstream_url)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.paths: collections.Counter[str] = collections.Counter()
+        self.connections = 0  # client connections accepted
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
 
@@ -134,6 +135,7 @@ class CountingProxy:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.connections += 1
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         except OSError:

@@ -26,7 +26,7 @@ TIMEOUT_S = 3.0  # LlamaClient's default request timeout
 # mode → (health state, words in its message)
 EXPECTED = {
     "garbage": (HealthState.ERROR, "unexpected /health answer"),
-    "truncated": (HealthState.DOWN, "RemoteProtocolError"),
+    "truncated": (HealthState.DOWN, "closed the connection mid-answer"),
     "html": (HealthState.ERROR, "HTTP 502"),
     "huge": (HealthState.DOWN, f"larger than {MAX_BODY_BYTES // 1024} KiB"),
     "hang": (HealthState.DOWN, "timed out"),

@@ -36,11 +36,13 @@ async def test_the_pollers_clients() -> None:
     llama = LlamaClient("http://spark:8000/", timeout_s=1.0, api_key="secret")
     router = RouterClient(llama.base_url, headers=llama.headers, timeout_s=10.0)
     try:
-        assert llama._http.timeout == httpx.Timeout(1.0, connect=1.0)
+        plain = llama._plain  # plain http: the small keep-alive GET client, two connections kept
+        assert plain is not None and llama._https is None
+        assert (plain.timeout_s, plain.connect_timeout_s, plain.max_idle) == (1.0, 1.0, 2)
+        assert b"Authorization: Bearer secret\r\n" in plain._head
         assert router._http.timeout == httpx.Timeout(10.0, connect=3.0)
-        for client in (llama._http, router._http):
-            assert client.headers["Authorization"] == "Bearer secret" and not client.trust_env
-            assert max_connections(client) == 4
+        assert router._http.headers["Authorization"] == "Bearer secret" and not router._http.trust_env
+        assert max_connections(router._http) == 4
     finally:
         await llama.aclose()
         await router.aclose()
