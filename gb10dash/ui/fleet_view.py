@@ -4,6 +4,7 @@ out-of-view line, the alert banner — and what each alert event rings (bell, no
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -117,6 +118,7 @@ class FleetView:
         app.query_one(FleetTable).show(
             [app.shown[h.name] for h in hosts if h.name in app.shown],
             {h.name: app.fleet.engine.active_for(h.name) for h in hosts},
+            time.monotonic(),
         )
 
     def bench_runs(self, name: str, model_id: str | None) -> list[HistoryEntry]:

@@ -293,3 +293,30 @@ async def test_u_shows_the_token_ledger_per_day_and_hour() -> None:
         assert hours.row_count >= 3 and str(store.path) in str(screen.query_one("#ledger-note").render())
         await pilot.press("escape")
         assert not isinstance(app.screen, LedgerScreen)
+
+
+async def test_the_fleet_summary_writes_words_at_once_and_figures_every_few_seconds() -> None:
+    """A cell written makes Textual's DataTable render every cell again: the rolling figures (tok/s,
+    memory, GPU) are written at most every FIGURES_EVERY_S, the words (state, unit, alerts) at once."""
+    import dataclasses
+
+    from gb10dash.ui.widgets.fleet_table import COLUMNS, FIGURES_EVERY_S, FleetTable
+
+    shown = [states.healthy_copy(states.pegasus(), f"gb10-{i:02d}") for i in range(2)]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)):
+        table = app.query_one(FleetTable)
+        table.show(shown, {}, 100.0)
+        before = dict(zip(COLUMNS, table.get_row("gb10-00")))
+        gpu = shown[0].gpu
+        assert gpu is not None and gpu.power_w is not None
+        hotter = dataclasses.replace(shown[0], gpu=dataclasses.replace(gpu, power_w=gpu.power_w + 40))
+        table.show([hotter, shown[1]], {}, 101.0)  # a figure moved within the period: not yet written
+        assert dict(zip(COLUMNS, table.get_row("gb10-00")))["gpu"] == before["gpu"]
+        stopped = states.stopped("gb10-00")
+        table.show([stopped, shown[1]], {}, 102.0)  # a word changed: written at once
+        now_row = dict(zip(COLUMNS, table.get_row("gb10-00")))
+        assert now_row["state"] == "degraded" and now_row["unit"] == "inactive/dead"
+        table.show([hotter, shown[1]], {}, 100.0 + FIGURES_EVERY_S)  # the period is over: figures too
+        assert dict(zip(COLUMNS, table.get_row("gb10-00")))["gpu"] != before["gpu"]
