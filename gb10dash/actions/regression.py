@@ -9,15 +9,18 @@ threshold offers the one-key revert to the previous build.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from gb10dash.bench import history as bench_history
 from gb10dash.bench.report import tps
-from gb10dash.bench.runner import BenchResult, BenchRun
 from gb10dash.bench.stats import REGRESSION_THRESHOLD
 from gb10dash.bench.workload import make_workload
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config import HostConfig
 from gb10dash.format import DASH
+
+if TYPE_CHECKING:  # the runner (and httpx with it) only when a rebuild benches
+    from gb10dash.bench.runner import BenchResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,8 @@ class BeforeAfter:
 
 async def quick_bench(host: HostConfig, client: LlamaClient) -> BenchResult:
     """The quick bench, recorded in the bench history like `gb10dash bench --quick`."""
+    from gb10dash.bench.runner import BenchRun
+
     result = await BenchRun(host, client, make_workload(quick=True)).run()
     if not result.partial:
         bench_history.append(result)

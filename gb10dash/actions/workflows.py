@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.build_switch import prepare_revert
@@ -22,14 +22,17 @@ from gb10dash.actions.restart import DEFAULT_LOAD_TIMEOUT_S, plan_restart
 from gb10dash.actions.runner import ActionBusy, host_lock, run_plan
 from gb10dash.actions.swap_prepare import prepare_swap, share_models
 from gb10dash.actions.watch_only import require_unit
+from gb10dash.bench.errors import BenchError
 from gb10dash.bench.report import table as bench_table
 from gb10dash.bench.report import verdict as bench_verdict
-from gb10dash.bench.runner import BenchError, BenchResult
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.collectors.memory import collect_meminfo
 from gb10dash.config import HostConfig
 from gb10dash.core.memsplit import memory_split
 from gb10dash.transport.base import Transport, TransportError
+
+if TYPE_CHECKING:  # the runner (and httpx with it) only when a bench runs
+    from gb10dash.bench.runner import BenchResult
 
 #: what can go wrong while a plan is made from what the host says (each is said, nothing changes)
 PLANNING_ERRORS = (TransportError, ValueError, ActionBusy)

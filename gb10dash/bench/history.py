@@ -10,13 +10,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gb10dash import locations
-from gb10dash.bench.runner import BenchResult
 from gb10dash.bench.stats import Summary
 from gb10dash.collectors.llama import model_file_name
 from gb10dash.format import iso_utc
+
+if TYPE_CHECKING:  # the runner (and httpx with it) only where a bench runs
+    from gb10dash.bench.runner import BenchResult
 
 SCHEMA = "gb10dash.bench/1"
 FILE_NAME = "bench.jsonl"

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from gb10dash.bench.runner import BenchResult, Progress
+from typing import TYPE_CHECKING
+
 from gb10dash.bench.stats import REGRESSION_THRESHOLD, Comparison, Summary
 from gb10dash.format import DASH
+
+if TYPE_CHECKING:  # the runner (and httpx with it) only where a bench runs
+    from gb10dash.bench.runner import BenchResult, Progress
 
 
 def tps(value: float | None) -> str:

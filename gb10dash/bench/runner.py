@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from gb10dash.bench.errors import BenchError
 from gb10dash.bench.stats import Comparison, Summary, compare, summarize
 from gb10dash.bench.workload import Prompt, Workload, WorkloadError, build_prompt
 from gb10dash.collectors.llama import HealthState, ModelInfo, model_file_name
@@ -30,10 +31,6 @@ from gb10dash.transport.http import http_client, read_capped
 WARMUP_TOKENS = 8
 MAX_LINE_CHARS = 1024 * 1024
 ERROR_BODY_CHARS = 4096
-
-
-class BenchError(Exception):
-    """A benchmark could not run or finish; the message is for the operator."""
 
 
 @dataclass(frozen=True, slots=True)

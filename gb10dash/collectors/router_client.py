@@ -2,15 +2,14 @@
 
 Bounded like LlamaClient: a timeout on every request, a cap on bodies and on each SSE line;
 the event stream is bounded in time by its caller. Built by transport.http: never through a proxy.
+httpx is imported when a client is made (a swap on a router host), not when the dashboard starts.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from typing import Self
-
-import httpx
+from typing import TYPE_CHECKING, Self
 
 from gb10dash.collectors.llama_client import MAX_BODY_BYTES
 from gb10dash.collectors.router import (
@@ -20,8 +19,10 @@ from gb10dash.collectors.router import (
     parse_router_models,
     router_events,
 )
-from gb10dash.transport.http import POLLER_LIMITS, http_client, read_capped
 from gb10dash.transport.sse import SseParser
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_EVENT_BYTES = 256 * 1024  # a `loaded` event carries the model's info: a few KiB; a longer line is skipped
 
@@ -40,9 +41,13 @@ class RouterClient:
         max_body: int = MAX_BODY_BYTES,
     ):
         """headers: LlamaClient.headers (the Bearer key of `--api-key`, if any)."""
+        import httpx
+
+        from gb10dash.transport.http import POLLER_LIMITS, http_client
+
         self.base_url = base_url.rstrip("/")
         self.max_body = max_body
-        self._http = http_client(
+        self._http: httpx.AsyncClient = http_client(
             self.base_url,
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(3.0, timeout_s)),
@@ -59,6 +64,10 @@ class RouterClient:
         await self.aclose()
 
     async def _request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, str]:
+        import httpx
+
+        from gb10dash.transport.http import read_capped
+
         content = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json"} if body is not None else None
         try:
@@ -96,6 +105,10 @@ class RouterClient:
     async def events(self) -> AsyncIterator[RouterEvent]:
         """GET /models/sse, one RouterEvent per model event, for as long as the caller reads (bound it
         with a timeout: an idle router sends nothing, not even its headers)."""
+        import httpx
+
+        from gb10dash.transport.http import read_capped
+
         timeout = httpx.Timeout(None, connect=3.0)  # reads wait for the next event; the caller bounds it
         try:
             async with self._http.stream("GET", "/models/sse", timeout=timeout) as response:

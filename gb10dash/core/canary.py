@@ -19,13 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from gb10dash.collectors.llama_client import LlamaClient
 from gb10dash.config.errors import ConfigError
 from gb10dash.config.errors import Locator as _Locator
 from gb10dash.config.errors import unknown_key as _unknown
-from gb10dash.transport.http import http_client, read_capped
 
 PROMPT = "Reply with the single word OK."
 MAX_BODY = 256 * 1024
@@ -85,6 +82,10 @@ def judge(status: int, body: str, seconds: float, settings: CanarySettings, at: 
 
 async def probe(client: LlamaClient, settings: CanarySettings) -> CanaryResult:
     """One canary request, bounded by settings.timeout_s (connect included)."""
+    import httpx  # only when a canary runs: the dashboard starts without httpx (issue 22, RSS)
+
+    from gb10dash.transport.http import http_client, read_capped
+
     at, started = time.time(), time.monotonic()
     payload = {
         "messages": [{"role": "user", "content": PROMPT}],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from textual import events, on
 from textual.app import App, ComposeResult
@@ -18,7 +19,6 @@ from gb10dash.actions.port import Outcome
 from gb10dash.actions.recover import InterruptedPlans
 from gb10dash.actions.workflows import Workflows
 from gb10dash.bench.history import HistoryEntry
-from gb10dash.chat.session import ChatHistories
 from gb10dash.commands import COMMANDS as REGISTRY
 from gb10dash.commands import is_mutating
 from gb10dash.config import Config
@@ -28,17 +28,12 @@ from gb10dash.core.history import RatePoint
 from gb10dash.core.monitor import Cadence, HostMonitor
 from gb10dash.core.state import HostState
 from gb10dash.ledger.recorder import recorder_for
-from gb10dash.ledger.report import VIEW_DAYS, ledger_view
 from gb10dash.ledger.store import LedgerError, LedgerStore
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
 from gb10dash.ui.fleet_view import FleetView
 from gb10dash.ui.messages import ActionChanged, HostChanged
 from gb10dash.ui.plan_safety import PlanSafety
-from gb10dash.ui.screens.alert_history import AlertHistoryScreen
-from gb10dash.ui.screens.chat import ChatScreen
-from gb10dash.ui.screens.help import HelpScreen
-from gb10dash.ui.screens.ledger import LedgerScreen
 from gb10dash.ui.widgets.action_progress import ActionProgress
 from gb10dash.ui.widgets.alert_banner import AlertBanner
 from gb10dash.ui.widgets.fleet_table import FleetTable
@@ -50,6 +45,9 @@ from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.status_line import StatusLine
 from gb10dash.ui.widgets.steady_footer import SteadyFooter
 from gb10dash.ui.workflow_runner import WorkflowRunner
+
+if TYPE_CHECKING:
+    from gb10dash.chat.session import ChatHistories
 
 SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary
 #: journal entries kept per host by its monitor, and lines by the log pane: the same number, so the
@@ -108,7 +106,7 @@ class Gb10DashApp(App[None]):
         self.log_seq: dict[str, int] = {}  # host -> the last of its monitor's journal entries the pane has
         self._vitals: dict[str, tuple[bool, str | None, str | None]] = {}  # host -> what was last seen
         self._redraw_soon = False
-        self.chat_histories = ChatHistories()  # per host, for the session
+        self._chat_histories: ChatHistories | None = None  # per host, for the session (made at the first chat)
 
     @property
     def host_names(self) -> list[str]:
@@ -243,6 +241,8 @@ class Gb10DashApp(App[None]):
         return remapped.replace(",", " / ") if remapped else default
 
     def action_help(self) -> None:
+        from gb10dash.ui.screens.help import HelpScreen  # the screens are imported when first opened (RSS)
+
         keys = [(self.key_label(c.id, c.key_label), c.help) for c in REGISTRY]
         keys += [("/ l p G", "in the log pane: search, level filter, pause, follow the end")]
         self.push_screen(HelpScreen(keys))
@@ -302,7 +302,17 @@ class Gb10DashApp(App[None]):
     def action_cancel_action(self) -> None:
         self.workflows.cancel()
 
+    @property
+    def chat_histories(self) -> ChatHistories:
+        if self._chat_histories is None:
+            from gb10dash.chat.session import ChatHistories
+
+            self._chat_histories = ChatHistories()
+        return self._chat_histories
+
     def action_chat(self) -> None:
+        from gb10dash.ui.screens.chat import ChatScreen  # with httpx: only when a chat opens
+
         monitor = self.monitors.get(self.focused_host)
         if monitor is None:
             self.notify("no live connection in this view", severity="warning")
@@ -311,6 +321,8 @@ class Gb10DashApp(App[None]):
 
     # -- views ---------------------------------------------------------------------------
     def action_alert_history(self) -> None:
+        from gb10dash.ui.screens.alert_history import AlertHistoryScreen
+
         self.push_screen(AlertHistoryScreen(self.fleet.engine.history, time.time()))
 
     def action_token_ledger(self) -> None:
@@ -318,6 +330,9 @@ class Gb10DashApp(App[None]):
 
     def _open_ledger(self) -> None:
         """In a thread (SQLite): the ledger's last 7 days, then the screen."""
+        from gb10dash.ledger.report import VIEW_DAYS, ledger_view
+        from gb10dash.ui.screens.ledger import LedgerScreen
+
         now = time.time()
         store = LedgerStore(self.config.ledger.path)
         recorder = self.fleet.ledger
