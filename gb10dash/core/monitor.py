@@ -36,6 +36,7 @@ from gb10dash.transport import TransportError
 from gb10dash.transport.backoff import Backoff
 
 KERNEL_SINCE_S = 3600.0  # a first look at the kernel's log goes this far back (the kernel alert's window is 15 min)
+KERNEL_RETRY_MAX_S = 300.0  # the longest wait before a kernel stream that fails at once is started again
 KERNEL_FOLLOWING_S = 1.0  # the kernel log's stream counts as following once it has stayed up this long
 #: memory that moved by more than this share of the total between two reads keeps the fast cadence
 MEMORY_MOVING_SHARE = 0.01
@@ -317,7 +318,9 @@ class HostMonitor(HostPolls):
         """The kernel's log: GPU Xid errors, the driver out of memory, the OOM killer (collectors/kernel_events)."""
         if not self.host.unit:  # watch-only: the host is not ours to watch that closely
             await asyncio.Event().wait()
+        retry_s = self.cadence.slow_s
         while True:
+            started = time.monotonic()
             try:
                 await self._journal_checked.wait()  # the unit's journal loop asks whether the login may read it
                 if self.journal_problem is not None:
@@ -339,7 +342,11 @@ class HostMonitor(HostPolls):
             except TransportError as exc:
                 self._check_connection(exc)
                 self._failed("kernel", exc)
-            await asyncio.sleep(self.cadence.slow_s)
+            # a stream that keeps failing at once (a journalctl that refuses -k) is started again less and
+            # less often, not a process every slow poll for as long as the dashboard runs
+            quick = time.monotonic() - started < KERNEL_FOLLOWING_S * 5
+            retry_s = min(KERNEL_RETRY_MAX_S, retry_s * 2) if quick else self.cadence.slow_s
+            await asyncio.sleep(retry_s)
 
     async def close(self) -> None:
         await self._prober.close()  # a stat still blocked on a hung mount: it is killed, its task goes

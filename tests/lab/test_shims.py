@@ -442,6 +442,24 @@ def test_journal_json_lines(lab: Lab):
     assert any(re.search(r": \[\d+B blob data\]$", line) for line in short)
 
 
+def test_dmesg_shows_the_kernel_log_alone(lab: Lab):
+    """`journalctl -k` (the dashboard's kernel watch) is a journal of kernel messages: this host's has
+    none, so the unit's lines are not in it and a follow prints nothing (it used to fail on `-k`, and the
+    dashboard started it again every 5 s)."""
+    lab.run("systemctl", "start", UNIT)
+    wait_for(lambda: len(lab.journal()) >= 5, 10, what="service output in the journal")
+    assert lab.run("journalctl", "-k", "-o", "json", "--no-pager").stdout == b"-- No entries --\n"
+    assert lab.run("journalctl", "--dmesg", "-q", "--no-pager").stdout == b""
+    follow = lab.popen("journalctl", "-k", "-o", "json", "--all", "--no-pager", "-f", "--since=@0")
+    try:
+        time.sleep(1.0)
+        assert follow.poll() is None  # still following
+    finally:
+        follow.kill()
+        out, _ = follow.communicate(timeout=5)
+    assert out == b""
+
+
 def test_after_cursor_resumes_exactly(lab: Lab):
     cursors = lab.append(*[f"line {i}" for i in range(20)])
     assert len(cursors) == 20 and all(CURSOR_RE.match(c) for c in cursors)
@@ -625,3 +643,17 @@ def test_nvidia_smi_errors_match_the_real_tool(lab: Lab):
     (lab.root / "state" / "nvidia-smi-fail").write_text("error\n")
     failed = lab.run("nvidia-smi", "--query-gpu=name", "--format=csv")
     assert failed.returncode == 9 and failed.stdout.startswith(b"NVIDIA-SMI has failed because it couldn't")
+
+
+def test_journal_vacuum_keeps_the_newest_entries_and_their_numbers(tmp_path: Path):
+    from gb10dash.lab.shims.journal import Journal
+
+    journal = Journal(tmp_path)
+    journal.append([{"MESSAGE": f"line {i}", "_TRANSPORT": "stdout"} for i in range(10)])
+    assert journal.vacuum(20) == 0
+    assert journal.vacuum(3) == 7
+    kept, _ = journal.read_from(0)
+    assert [e["MESSAGE"] for _, e in kept] == ["line 7", "line 8", "line 9"]
+    journal.append([{"MESSAGE": "after", "_TRANSPORT": "stdout"}])
+    entries, _ = Journal(tmp_path).read_from(0)
+    assert [int(e["__SEQNUM"]) for _, e in entries] == [8, 9, 10, 11]

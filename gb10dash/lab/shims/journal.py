@@ -80,6 +80,22 @@ class Journal:
         lines = tail.rstrip(b"\n").split(b"\n")
         return int(json.loads(lines[-1])["__SEQNUM"]) if lines and lines[-1] else 0
 
+    def vacuum(self, keep_lines: int) -> int:
+        """Keep the newest `keep_lines` entries (journalctl --vacuum-* on a real host drops old files);
+        returns how many were dropped. Only while nothing follows the journal (a follower's offset
+        would point into the old file)."""
+        with self._thread_lock, flocked(self.lock):
+            if not self.path.exists():
+                return 0
+            lines = self.path.read_bytes().splitlines(keepends=True)
+            if len(lines) <= keep_lines:
+                return 0
+            fresh = self.dir / "system.jsonl.vacuum"
+            fresh.write_bytes(b"".join(lines[-keep_lines:]) if keep_lines > 0 else b"")
+            os.replace(fresh, self.path)
+            self._cached = (-1, 0)
+            return len(lines) - keep_lines
+
     def append(self, entries: list[dict[str, str | bytes]]) -> list[str]:
         """Append entries (field → str/bytes, without the __ fields); returns their cursors."""
         cursors = []

@@ -96,6 +96,7 @@ def parse(argv: list[str]) -> dict:
         "until": None,
         "all": False,
         "quiet": False,
+        "kernel": False,
     }
     argv = list(argv)
     for i, arg in enumerate(argv):  # `-n` takes an optional number: `-n -f` means `-n 10 -f`
@@ -135,6 +136,8 @@ def parse(argv: list[str]) -> dict:
                 raise Usage(f"Failed to parse timestamp: {raw}") from None
         elif arg in ("-a", "--all"):
             opts["all"] = True
+        elif arg in ("-k", "--dmesg"):  # the kernel's messages (this lab host's kernel log has none of its own)
+            opts["kernel"] = True
         elif arg in ("-q", "--quiet"):
             opts["quiet"] = True
         else:
@@ -150,6 +153,8 @@ def _wanted(opts: dict):
     units = set(opts["units"])
 
     def match(entry: dict) -> bool:
+        if opts["kernel"] and entry.get("_TRANSPORT") != "kernel":
+            return False
         if units and entry.get("_SYSTEMD_UNIT") not in units and entry.get("UNIT") not in units:
             return False
         usec = int(entry["__REALTIME_TIMESTAMP"]) / 1e6
