@@ -85,18 +85,22 @@ def client(url: str, timeout_s: float = 2.0) -> PlainHttp:
     return PlainHttp(url, timeout_s=timeout_s, connect_timeout_s=1.0)
 
 
+async def answers_of(*answers: bytes) -> tuple[list[tuple[int, bytes]], list[int]]:
+    """What one client gets for as many GETs as there are scripted answers, and the requests each of
+    the server's connections carried (the server would take more on every one of them)."""
+    async with scripted(*answers) as (url, connections):
+        http = client(url)
+        try:
+            got = [await http.get(f"/{n}", max_body=100) for n in range(len(answers))]
+        finally:
+            await http.aclose()
+    return got, connections
+
+
 async def test_content_length_and_chunked_answers_on_one_connection() -> None:
     chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\n"
     sized = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-    async with scripted(sized, chunked, sized) as (url, connections):
-        http = client(url)
-        try:
-            assert await http.get("/a", max_body=100) == (200, b"ok")
-            assert await http.get("/b", max_body=100) == (200, b"hello world")
-            assert await http.get("/c", max_body=100) == (200, b"ok")
-        finally:
-            await http.aclose()
-    assert connections == [3]
+    assert await answers_of(sized, chunked, sized) == ([(200, b"ok"), (200, b"hello world"), (200, b"ok")], [3])
 
 
 async def test_an_answer_framed_by_the_close() -> None:
@@ -110,15 +114,8 @@ async def test_an_answer_framed_by_the_close() -> None:
 async def test_connection_close_and_http_1_0_are_not_kept() -> None:
     refused = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 4\r\n\r\nbusy"
     old = b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"
-    async with scripted(refused, old, refused) as (url, connections):  # the server would take more on each
-        http = client(url)
-        try:
-            assert await http.get("/", max_body=100) == (503, b"busy")
-            assert await http.get("/", max_body=100) == (200, b"ok")
-            assert await http.get("/", max_body=100) == (503, b"busy")
-        finally:
-            await http.aclose()
-    assert connections == [1, 1, 1]
+    got, connections = await answers_of(refused, old, refused)
+    assert got == [(503, b"busy"), (200, b"ok"), (503, b"busy")] and connections == [1, 1, 1]
 
 
 async def test_a_kept_connection_the_server_closed_is_replaced_silently() -> None:
