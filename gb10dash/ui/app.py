@@ -7,6 +7,7 @@ the refresh interval and hands it to the widgets. Widgets never do I/O.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -53,6 +54,15 @@ SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summa
 #: journal entries kept per host by its monitor, and lines by the log pane: the same number, so the
 #: pane never holds entries its monitor has let go (~0.7 KiB a line: 5000 in the pane were ~3.4 MiB)
 LOG_LINES = 2000
+
+
+def freeze_start_up() -> None:
+    """What start-up made (modules, the widget tree, ~10^5 objects) lives as long as the app: collected
+    once, then out of the cyclic collector's sight, so that a full collection scans only what came after.
+    Every slow key press in the bench (~70 ms instead of ~20) had a 45-72 ms generation-2 collection
+    inside its frame."""
+    gc.collect()
+    gc.freeze()
 
 
 class Gb10DashApp(App[None]):
@@ -125,6 +135,7 @@ class Gb10DashApp(App[None]):
 
     def on_mount(self) -> None:
         self.view.show_summary(len(self.config.hosts) > SUMMARY_PAST_HOSTS)
+        self.call_after_refresh(freeze_start_up)
         limits = (max(5.0, 3 * self.refresh_s), max(30.0, 10 * self.refresh_s))
         for panel in self.query_one(HostGrid).panels:
             panel.age_limits = limits

@@ -320,3 +320,18 @@ async def test_the_fleet_summary_writes_words_at_once_and_figures_every_few_seco
         assert now_row["state"] == "degraded" and now_row["unit"] == "inactive/dead"
         table.show([hotter, shown[1]], {}, 100.0 + FIGURES_EVERY_S)  # the period is over: figures too
         assert dict(zip(COLUMNS, table.get_row("gb10-00")))["gpu"] != before["gpu"]
+
+
+async def test_the_app_freezes_what_start_up_made_out_of_the_collectors_sight() -> None:
+    """A full garbage collection inside a frame made the slow key presses (45-72 ms of ~70): after its
+    first refresh the app moves what start-up made into the collector's permanent generation."""
+    import gc
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    shown = [states.pegasus(), states.stella()]
+    config = Config(path=states.REPO / "hosts.toml", hosts=tuple(s.config for s in shown))
+    app = Gb10DashApp(config, states={s.name: s for s in shown}, now=states.NOW)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.pause(0.2)
+        assert gc.get_freeze_count() > 10_000
