@@ -318,7 +318,7 @@ class HostMonitor(HostPolls):
         """The kernel's log: GPU Xid errors, the driver out of memory, the OOM killer (collectors/kernel_events)."""
         if not self.host.unit:  # watch-only: the host is not ours to watch that closely
             await asyncio.Event().wait()
-        retry_s = self.cadence.slow_s
+        failing = Backoff(first_s=2 * self.cadence.slow_s, cap_s=KERNEL_RETRY_MAX_S)
         while True:
             started = time.monotonic()
             try:
@@ -344,9 +344,11 @@ class HostMonitor(HostPolls):
                 self._failed("kernel", exc)
             # a stream that keeps failing at once (a journalctl that refuses -k) is started again less and
             # less often, not a process every slow poll for as long as the dashboard runs
-            quick = time.monotonic() - started < KERNEL_FOLLOWING_S * 5
-            retry_s = min(KERNEL_RETRY_MAX_S, retry_s * 2) if quick else self.cadence.slow_s
-            await asyncio.sleep(retry_s)
+            if time.monotonic() - started < KERNEL_FOLLOWING_S * 5:
+                await asyncio.sleep(failing.next_delay())
+            else:
+                failing.reset()
+                await asyncio.sleep(self.cadence.slow_s)
 
     async def close(self) -> None:
         await self._prober.close()  # a stat still blocked on a hung mount: it is killed, its task goes

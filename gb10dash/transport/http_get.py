@@ -145,7 +145,7 @@ class PlainHttp:
             version, status, headers = parse_head(head)
             body, keep = await _read_body(reader, version, status, headers, path, max_body)
             return status, body
-        except (ConnectionError, OSError) as exc:
+        except OSError as exc:  # a reset or a broken pipe once the answer had begun
             raise ProtocolError(f"the connection failed mid-answer: {exc}") from None
         finally:
             if keep and len(self._idle) < self.max_idle:

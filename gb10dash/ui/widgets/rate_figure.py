@@ -66,9 +66,7 @@ class RateFigure(Vertical):
             title = Content.assemble(title, (f" · base {number(baseline)}", MUTED))
         self.query_one(".rate-title", Line).set_content(title)
         digits = self.query_one(".rate-value", SteadyDigits)
-        value = rate_digits(rate.tokens_per_second if rate else None)
-        if value != digits.value:
-            digits.update(value)
+        digits.update(rate_digits(rate.tokens_per_second if rate else None))
         source = rate_source(rate, now)
         if extra:
             source = Content.assemble(source, (f" · {extra}", MUTED))

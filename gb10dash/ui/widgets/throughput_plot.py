@@ -86,8 +86,7 @@ class ThroughputPlot(PlotextPlot):
         self._draw()
 
     def show(self, points: Sequence[RatePoint], baseline: float | None, now: float) -> None:
-        step = int((now + self.phase_s) // self.REDRAW_S) if points else None
-        key = (bool(points), baseline, step)
+        key = (baseline, int((now + self.phase_s) // self.REDRAW_S) if points else None)
         if key == getattr(self, "_drawn", None):
             return
         self._drawn = key
