@@ -52,6 +52,7 @@ class LoadWatcher:
         self._why: str | None = None  # why this load can only be estimated
         self._past: list[float] = []
         self._seen_loading = False
+        self._healthy_pid: int | None = None  # the MainPID last seen with /health ok
         self.recorded: list[tuple[str, float]] = []  # (model, seconds) recorded by this watcher
         self.counts = LoadCounts()
 
@@ -61,6 +62,10 @@ class LoadWatcher:
         state = health.state if health is not None else None
         if self._seen_loading:
             self._end_of_load(unit, pid, state, now)
+        if state is HealthState.OK:
+            self._healthy_pid = pid
+        if state is HealthState.LOADING and unit is not None and not self._seen_loading and self._stale(unit, pid):
+            return None  # the unit was read before the restart /health already sees: wait for its new MainPID
         if state is not HealthState.LOADING or pid is None or unit is None:
             if not self._seen_loading:  # a load still on (a poll that failed meanwhile) keeps its process
                 self._pid = None
@@ -78,6 +83,12 @@ class LoadWatcher:
                 return None  # the process is gone; the unit's next state will say why
         elapsed = now - self._started if self._started is not None else None
         return estimated(elapsed, self._past, self._why or "")
+
+    def _stale(self, unit: UnitStatus, pid: int | None) -> bool:
+        """A new server is loading but the unit state is from before its restart: the process that was
+        healthy, or one stopping. (Taken as the loading process, its disappearance a moment later would
+        count a failed load that never was.)"""
+        return not unit.is_running or (pid is not None and pid == self._healthy_pid)
 
     def _end_of_load(self, unit: UnitStatus | None, pid: int | None, state: HealthState | None, now: float) -> None:
         """A load that was seen: ended healthy (recorded), or its process went away (a failed load)."""

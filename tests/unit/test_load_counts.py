@@ -46,3 +46,23 @@ async def test_loads_that_end_healthy_and_loads_whose_process_went_away(tmp_path
     again = dataclasses.replace(restarted, main_pid=(restarted.main_pid or 0) + 1)
     await w.poll(again, LOADING, t + 52)  # restarted mid-load: that load failed, the new one goes on
     assert w.counts == LoadCounts(1, 2, 12.0)
+
+
+async def test_a_unit_read_before_the_restart_is_not_taken_for_the_loading_process(tmp_path: Path) -> None:
+    """/health already answers from the restarted server while the unit state is still the one read
+    before the restart (the healthy process, then the one stopping): no failed load is counted, and the
+    load is timed from the new process's start (seen in CI: LoadCounts(1, 1, …) for one clean restart)."""
+    active = parse_systemctl_show((FIXTURES / "show-active.txt").read_text())
+    assert active.started_at is not None
+    stopping = dataclasses.replace(active, active_state="deactivating", sub_state="stop-sigterm")
+    restarted = dataclasses.replace(active, main_pid=(active.main_pid or 0) + 1, started_at=active.started_at + 40)
+    w = watcher(tmp_path)
+    t = active.started_at
+    await w.poll(active, OK, t + 30)
+    assert await w.poll(active, LOADING, t + 41) is None  # the old unit state, the new server's answer
+    assert await w.poll(stopping, LOADING, t + 42) is None
+    assert w.counts == LoadCounts()
+    assert await w.poll(restarted, LOADING, t + 43) is not None
+    await w.poll(restarted, OK, t + 50)
+    assert w.counts == LoadCounts(1, 0, 10.0)
+    assert [seconds for _model, seconds in w.recorded] == [10.0]
