@@ -16,9 +16,7 @@ from textual import events, on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 
-from gb10dash.actions.port import Outcome
 from gb10dash.actions.recover import InterruptedPlans
-from gb10dash.actions.workflows import Workflows
 from gb10dash.bench.history import HistoryEntry
 from gb10dash.commands import COMMANDS as REGISTRY
 from gb10dash.commands import is_mutating
@@ -48,6 +46,8 @@ from gb10dash.ui.widgets.steady_footer import SteadyFooter
 from gb10dash.ui.workflow_runner import WorkflowRunner
 
 if TYPE_CHECKING:
+    from gb10dash.actions.port import Outcome
+    from gb10dash.actions.workflows import Workflows
     from gb10dash.chat.session import ChatHistories
 
 SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary

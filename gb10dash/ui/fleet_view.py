@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from gb10dash.actions.port import Level
 from gb10dash.alerts import CRITICAL, AlertEvent
 from gb10dash.alerts.engine import EventKind
 from gb10dash.alerts.notify import Notifier
@@ -27,6 +26,7 @@ from gb10dash.ui.widgets.recovery_banner import RecoveryBanner
 from gb10dash.ui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
+    from gb10dash.actions.port import Level
     from gb10dash.ui.app import Gb10DashApp
 
 BenchKey = tuple[str, str | None]

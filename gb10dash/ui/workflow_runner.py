@@ -8,18 +8,17 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from gb10dash.actions.port import Outcome
-from gb10dash.actions.workflows import Workflows
 from gb10dash.core.monitor import HostMonitor
-from gb10dash.ui.action_port import TuiPort
 from gb10dash.ui.messages import ActionChanged
 from gb10dash.ui.screens.confirm import ConfirmScreen
 from gb10dash.ui.widgets.action_progress import ActionProgress, ActionView
 
 if TYPE_CHECKING:
+    from gb10dash.actions.port import Outcome
+    from gb10dash.actions.workflows import Workflows
     from gb10dash.ui.app import Gb10DashApp
 
-Body = Callable[[Workflows], Awaitable[Outcome]]
+Body = Callable[["Workflows"], Awaitable["Outcome"]]
 
 
 class WorkflowRunner:
@@ -46,6 +45,10 @@ class WorkflowRunner:
             self.app.run_worker(self._run(monitor, body, unasked), exit_on_error=False, group="actions")
 
     async def _run(self, monitor: HostMonitor, body: Body, unasked: bool) -> None:
+        # the actions (executor, workflows, their screens) are imported at the first action, not at start
+        from gb10dash.actions.workflows import Workflows
+        from gb10dash.ui.action_port import TuiPort
+
         name = monitor.host.name
         try:
             await body(Workflows(monitor, TuiPort(self.app, name, unasked=unasked)))

@@ -10,8 +10,7 @@ from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import ProgressBar, Static
 
-from gb10dash.actions.executor import Progress
-from gb10dash.actions.outcome import StepStatus
+from gb10dash.actions.outcome import Progress, StepStatus
 
 
 @dataclass(frozen=True, slots=True)
