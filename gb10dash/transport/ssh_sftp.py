@@ -1,5 +1,6 @@
 """SFTP reads for the ssh transport: a file from its start, a chunk a request, and the /proc files
-polled every second kept open between polls (one SFTP request a poll instead of three).
+polled every second kept open between polls (one SFTP request a poll instead of three; for a file the
+kernel makes in one piece, one instead of two).
 
 Every file here is opened in binary mode ("rb", no encoding): asyncssh then hands out bytes.
 """
@@ -7,11 +8,24 @@ Every file here is opened in binary mode ("rb", no encoding): asyncssh then hand
 from __future__ import annotations
 
 import contextlib
+import re
 
 import asyncssh
 
 READ_CHUNK = 64 * 1024
 PROC_HANDLES_KEPT = 8  # /proc files kept open per connection (meminfo, the MainPID's status, io, …)
+
+#: /proc files the kernel writes in one piece (single_open: one show call, its buffer grown until the
+#: whole text fits): a read that asks for more than the text hands out all of it, so a short read is
+#: their end — one SFTP request a poll, not a second one for the empty read. Files of many records
+#: (mountinfo, maps) are handed out about a page a read and are read until an empty read.
+ONE_PIECE = re.compile(
+    r"/proc/(?:meminfo|uptime|loadavg|pressure/(?:cpu|memory|io)|(?:self|\d+)/(?:status|io|stat|statm))"
+)
+
+
+def one_piece(path: str) -> bool:
+    return ONE_PIECE.fullmatch(path) is not None
 
 
 async def read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int, *, generated: bool = False) -> bytes:
@@ -53,14 +67,14 @@ class OpenProcFiles:
         handle = self._handles.pop(path, None)
         if handle is not None:
             try:
-                data = await read_from_start(handle, max_bytes, generated=True)
+                data = await read_from_start(handle, max_bytes, generated=not one_piece(path))
                 self._handles[path] = handle  # most recently used last
                 return data
             except asyncssh.SFTPError:
                 await close_quietly(handle)
         handle = await sftp.open(path, "rb", block_size=0)
         try:
-            data = await read_from_start(handle, max_bytes, generated=True)
+            data = await read_from_start(handle, max_bytes, generated=not one_piece(path))
         except BaseException:
             await close_quietly(handle)
             raise

@@ -105,6 +105,13 @@ async def test_read_file_over_sftp(lab: Lab) -> None:
     try:
         meminfo = (await transport.read_file("/proc/meminfo")).decode()
         assert meminfo.startswith("MemTotal:") and "MemAvailable:" in meminfo
+        # files the kernel makes in one piece are read in one request, and still whole: every key `cat` shows
+        for path in ("/proc/meminfo", "/proc/self/status", "/proc/pressure/memory"):
+            read = (await transport.read_file(path)).decode()
+            shown = (await transport.run(["cat", path])).stdout
+            assert read.endswith("\n") and [line.split()[0] for line in read.splitlines()] == [
+                line.split()[0] for line in shown.splitlines()
+            ], path
         with pytest.raises(FileNotFoundError):
             await transport.read_file("/no/such/file")
     finally:

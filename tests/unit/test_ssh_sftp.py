@@ -1,11 +1,13 @@
-"""SFTP reads without a host: a file ends at a short read, a /proc file only at an empty one, and
-/proc handles are kept open, reopened when their process has gone, and bounded in number."""
+"""SFTP reads without a host: a file ends at a short read, a /proc file of many records only at an
+empty one, a /proc file the kernel makes in one piece at a short one (one request a poll), and /proc
+handles are kept open, reopened when their process has gone, and bounded in number. (The kernel's and
+sftp-server's side of this is in tests/lab/test_ssh_transport.py.)"""
 
 from __future__ import annotations
 
 import asyncssh
 
-from gb10dash.transport.ssh_sftp import READ_CHUNK, OpenProcFiles, read_from_start
+from gb10dash.transport.ssh_sftp import READ_CHUNK, OpenProcFiles, one_piece, read_from_start
 
 
 class FakeFile:
@@ -30,7 +32,9 @@ class FakeSftp:
 
     async def open(self, path: str, mode: str, block_size: int) -> FakeFile:
         assert (mode, block_size) == ("rb", 0)
-        handle = FakeFile(f"{path} #{len(self.opened)}\n".encode() * 2000, page=4096)
+        text = f"{path} #{len(self.opened)}\n".encode()
+        # as the kernel: a one-piece file whole in one read, a file of many records a page a read
+        handle = FakeFile(text * 20, page=READ_CHUNK) if one_piece(path) else FakeFile(text * 2000, page=4096)
         self.opened.append((path, handle))
         return handle
 
@@ -53,3 +57,21 @@ async def test_proc_handles_are_kept_reopened_when_gone_and_bounded() -> None:
     await files.read(sftp, "/proc/1/status", 1 << 20)
     await files.read(sftp, "/proc/1/io", 1 << 20)
     assert [handle.closed for _, handle in sftp.opened[1:]] == [True, False, False]  # the least recent went
+
+
+def test_which_proc_files_come_in_one_piece() -> None:
+    assert all(
+        map(one_piece, ["/proc/meminfo", "/proc/123/status", "/proc/self/io", "/proc/9/stat", "/proc/pressure/io"])
+    )
+    assert not any(map(one_piece, ["/proc/self/mountinfo", "/proc/1/maps", "/proc/123/status/x", "/etc/meminfo"]))
+
+
+async def test_a_one_piece_proc_file_is_one_request_a_poll_a_many_record_one_read_to_its_end() -> None:
+    sftp, files = FakeSftp(), OpenProcFiles()
+    for _ in range(3):
+        assert (await files.read(sftp, "/proc/meminfo", 1 << 20)).count(b"\n") == 20
+        assert (await files.read(sftp, "/proc/self/mountinfo", 1 << 20)).count(b"\n") == 2000
+    (_, meminfo), (_, mountinfo) = sftp.opened
+    assert meminfo.reads == 3  # one request each poll: the short read is its end
+    per_poll = -(-len(mountinfo.text) // 4096) + 1  # a page a read, then the empty read
+    assert mountinfo.reads == 3 * per_poll
