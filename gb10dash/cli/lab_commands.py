@@ -55,8 +55,12 @@ def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kin
         if text:
             return run_watch(config, [], interval=max(refresh, 1.0), while_watching=lambda: chat_now_and_then(urls))
         from gb10dash.ui.app import Gb10DashApp
+        from gb10dash.ui.exit_watchdog import ExitWatchdog
 
-        Gb10DashApp(config, refresh_s=refresh, background=lambda: chat_now_and_then(urls)).run()
+        # a hung exit (the terminal gone) still stops the lab this command started
+        watchdog = ExitWatchdog(last_words=None if keep or not started_now else lab.stop)
+        Gb10DashApp(config, refresh_s=refresh, background=lambda: chat_now_and_then(urls), watchdog=watchdog).run()
+        watchdog.disarm()
         return 0
     except KeyboardInterrupt:
         return 130

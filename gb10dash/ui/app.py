@@ -30,6 +30,7 @@ from gb10dash.ledger.recorder import recorder_for
 from gb10dash.ledger.store import LedgerError, LedgerStore
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
+from gb10dash.ui.exit_watchdog import ExitWatchdog
 from gb10dash.ui.fleet_view import FleetView
 from gb10dash.ui.messages import ActionChanged, HostChanged
 from gb10dash.ui.plan_safety import PlanSafety
@@ -84,10 +85,12 @@ class Gb10DashApp(App[None]):
         bench: Mapping[str, list[HistoryEntry]] | None = None,
         background: Callable[[], Awaitable[None]] | None = None,
         read_only: bool = False,
+        watchdog: ExitWatchdog | None = None,
     ) -> None:
         """Live by default; with `states` it shows those fixed states (tests, screenshots).
         `background` is a coroutine factory run alongside (the demo's traffic).
-        `read_only` refuses every action that changes a host, and the chat (gb10dash serve --read-only)."""
+        `read_only` refuses every action that changes a host, and the chat (gb10dash serve --read-only).
+        `watchdog` ends the process when an exit a signal asked for does not finish (the command line's)."""
         super().__init__()
         themes.install(self)  # before the first frame, so nothing is drawn in another theme
         self.set_keymap(config.keys)
@@ -112,7 +115,7 @@ class Gb10DashApp(App[None]):
         self.summary = False  # s: the fleet summary table instead of the panels
         self.view = FleetView(self)
         self.workflows = WorkflowRunner(self)
-        self.safety = PlanSafety(self)
+        self.safety = PlanSafety(self, watchdog)
         self.log_seq: dict[str, int] = {}  # host -> the last of its monitor's journal entries the pane has
         self._vitals: dict[str, tuple[bool, str | None, str | None]] = {}  # host -> what was last seen
         self._redraw_soon = False

@@ -4,7 +4,9 @@ SIGTERM, SIGHUP (the terminal closed) and SIGINT while actions run cancel them; 
 had changed (the executor's cancel path, which a second signal does not cut short), then the app
 exits with 3 (undone) or 4 (an undo failed: `gb10dash recover HOST`). A plan that ended on its own as
 the signal came (nothing left to cancel) is not called undone: the app exits 0 and says how it ended.
-With no action running the app just exits. (`R`, the recovery itself, is the actions' recover workflow.)
+With no action running the app just exits. An exit a signal asked for is watched (ui/exit_watchdog.py):
+the process ends even when Textual's shutdown waits on a terminal that is gone. (`R`, the recovery
+itself, is the actions' recover workflow.)
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.interrupt import Saved, install_handlers, restore_handlers
+from gb10dash.ui.exit_watchdog import ExitWatchdog
 
 if TYPE_CHECKING:
     from gb10dash.actions.executor import PlanResult
@@ -28,8 +31,10 @@ class PlanSafety:
     """The app's signal handlers and what a cancelled plan says (it uses the app's running actions,
     notify and workers)."""
 
-    def __init__(self, app: Gb10DashApp):
+    def __init__(self, app: Gb10DashApp, watchdog: ExitWatchdog | None = None):
+        """`watchdog`: armed when a signal's exit begins (the command line's; none in tests' pilots)."""
         self.app = app
+        self.watchdog = watchdog
         self._signal_seen: str | None = None
         self._saved_handlers: Saved | None = None
         self._undo_failed_on: tuple[str, ...] = ()  # hosts whose cancelled plan's undo failed
@@ -71,7 +76,7 @@ class PlanSafety:
         self._signal_seen = name
         tasks = list(self.app.workflows.tasks.values())
         if not tasks:
-            self.app.exit()
+            self._exit()
             return
         self.app.notify(
             f"{name}: stopping {', '.join(f'{a} on {h}' for h, a in self.app.workflows.running.items())} and "
@@ -88,14 +93,19 @@ class PlanSafety:
     async def _exit_when_undone(self, name: str, tasks: list[asyncio.Task[Any]], interrupted: dict[str, str]) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)  # each ends when its undo has
         if self._undo_failed_on:
-            self.app.exit(return_code=EXIT_NOT_UNDONE)
+            self._exit(return_code=EXIT_NOT_UNDONE)
             return
         ended = {host: action for host, action in interrupted.items() if host not in self._stopped_on}
         if not ended:
-            self.app.exit(return_code=EXIT_INTERRUPTED)
+            self._exit(return_code=EXIT_INTERRUPTED)
             return
         said = "; ".join(f"{action} on {host}" for host, action in ended.items())
-        self.app.exit(
+        self._exit(
             message=f"gb10dash: {name} came as {said} ended on its own: nothing of it was undone "
             f"(how it ended is in {AuditLog().path})"
         )
+
+    def _exit(self, return_code: int = 0, message: str | None = None) -> None:
+        if self.watchdog is not None:
+            self.watchdog.arm(return_code)
+        self.app.exit(return_code=return_code, message=message)
