@@ -156,12 +156,25 @@ def first_frame(config: Path, trials: int, size: str, timeout: float = 30.0) -> 
     times = []
     for _ in range(trials):
         with Tmux("bench-first", dashboard_argv(config, 1.0), size, DASHBOARD_ENV) as term:
+            pid = term.pid()
             while not term.capture().strip():
                 if time.monotonic() - term.started > timeout:
                     raise TimeoutError("bench: the dashboard drew nothing")
                 time.sleep(0.01)
             times.append(time.monotonic() - term.started)
+        _ended_with_its_terminal(pid)
     return times
+
+
+def _ended_with_its_terminal(pid: int, timeout: float = 15.0) -> None:
+    """A dashboard whose terminal was closed (tmux kill-session: SIGHUP) must end; one left polling the lab
+    would load every row measured after it (it happened: two stayed until the run's end)."""
+    deadline = time.monotonic() + timeout
+    while os.path.exists(f"/proc/{pid}"):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            raise RuntimeError(f"bench: the dashboard (pid {pid}) outlived its closed terminal by {timeout:g} s")
+        time.sleep(0.05)
 
 
 @dataclass
