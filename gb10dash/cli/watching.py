@@ -140,8 +140,10 @@ def run_tui(args: argparse.Namespace, config: Config) -> int:
         read_only=getattr(args, "read_only", False),
         watchdog=watchdog,
     )
-    app.run()
-    watchdog.disarm()
+    try:
+        app.run()
+    finally:
+        watchdog.disarm()
     return app.return_code or EXIT_OK  # 3 or 4: a signal stopped its actions (undone, or not)
 
 
