@@ -86,9 +86,12 @@ class LoadWatcher:
 
     def _stale(self, unit: UnitStatus, pid: int | None) -> bool:
         """A new server is loading but the unit state is from before its restart: the process that was
-        healthy, or one stopping. (Taken as the loading process, its disappearance a moment later would
-        count a failed load that never was.)"""
-        return not unit.is_running or (pid is not None and pid == self._healthy_pid)
+        healthy, or one stopping or stopped. (Taken as the loading process, its disappearance a moment
+        later would count a failed load that never was.) An activating unit is not stale: a Type=notify
+        unit stays activating through its server's load."""
+        return unit.active_state in ("deactivating", "inactive", "failed") or (
+            pid is not None and pid == self._healthy_pid
+        )
 
     def _end_of_load(self, unit: UnitStatus | None, pid: int | None, state: HealthState | None, now: float) -> None:
         """A load that was seen: ended healthy (recorded), or its process went away (a failed load)."""

@@ -66,3 +66,12 @@ async def test_a_unit_read_before_the_restart_is_not_taken_for_the_loading_proce
     await w.poll(restarted, OK, t + 50)
     assert w.counts == LoadCounts(1, 0, 10.0)
     assert [seconds for _model, seconds in w.recorded] == [10.0]
+
+
+async def test_an_activating_unit_is_the_loading_process(tmp_path: Path) -> None:
+    """A Type=notify unit stays activating through its server's load: that is the load, watched at once."""
+    active = parse_systemctl_show((FIXTURES / "show-active.txt").read_text())
+    assert active.started_at is not None
+    activating = dataclasses.replace(active, active_state="activating", sub_state="start")
+    w = watcher(tmp_path)
+    assert await w.poll(activating, LOADING, active.started_at + 2) is not None
