@@ -57,12 +57,10 @@ def run_demo(lab_dir: str | None, *, keep: bool, refresh: float, text: bool, kin
         from gb10dash.ui.app import Gb10DashApp
         from gb10dash.ui.exit_watchdog import ExitWatchdog
 
-        # a hung exit (the terminal gone) still stops the lab this command started
-        watchdog = ExitWatchdog(last_words=None if keep or not started_now else lab.stop)
-        try:
+        # a hung exit (the terminal gone) still stops the lab this command started; a finished one leaves
+        # that to the finally below
+        with ExitWatchdog(last_words=None if keep or not started_now else lab.stop) as watchdog:
             Gb10DashApp(config, refresh_s=refresh, background=lambda: chat_now_and_then(urls), watchdog=watchdog).run()
-        finally:
-            watchdog.disarm()  # the finally below stops the lab, unhurried
         return 0
     except KeyboardInterrupt:
         return 130

@@ -133,17 +133,14 @@ def run_tui(args: argparse.Namespace, config: Config) -> int:
     from gb10dash.ui.app import Gb10DashApp
     from gb10dash.ui.exit_watchdog import ExitWatchdog
 
-    watchdog = ExitWatchdog()
-    app = Gb10DashApp(
-        config,
-        refresh_s=getattr(args, "refresh", 1.0),
-        read_only=getattr(args, "read_only", False),
-        watchdog=watchdog,
-    )
-    try:
+    with ExitWatchdog() as watchdog:
+        app = Gb10DashApp(
+            config,
+            refresh_s=getattr(args, "refresh", 1.0),
+            read_only=getattr(args, "read_only", False),
+            watchdog=watchdog,
+        )
         app.run()
-    finally:
-        watchdog.disarm()
     return app.return_code or EXIT_OK  # 3 or 4: a signal stopped its actions (undone, or not)
 
 

@@ -30,7 +30,6 @@ from gb10dash.ledger.recorder import recorder_for
 from gb10dash.ledger.store import LedgerError, LedgerStore
 from gb10dash.ui import themes
 from gb10dash.ui.commands import DashboardCommands
-from gb10dash.ui.exit_watchdog import ExitWatchdog
 from gb10dash.ui.fleet_view import FleetView
 from gb10dash.ui.messages import ActionChanged, HostChanged
 from gb10dash.ui.plan_safety import PlanSafety
@@ -50,6 +49,7 @@ if TYPE_CHECKING:
     from gb10dash.actions.port import Outcome
     from gb10dash.actions.workflows import Workflows
     from gb10dash.chat.session import ChatHistories
+    from gb10dash.ui.exit_watchdog import ExitWatchdog
 
 SUMMARY_PAST_HOSTS = 8  # more hosts than this: the app opens on the fleet summary
 #: journal entries kept per host by its monitor, and lines by the log pane: the same number, so the

@@ -14,11 +14,14 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from types import TracebackType
 
 GRACE_S = 5.0
 
 
 class ExitWatchdog:
+    """`with ExitWatchdog() as watchdog: App(..., watchdog=watchdog).run()`: disarmed however the run ends."""
+
     def __init__(
         self,
         grace_s: float = GRACE_S,
@@ -29,6 +32,14 @@ class ExitWatchdog:
         self.last_words = last_words
         self.end_process = end_process
         self._timer: threading.Timer | None = None
+
+    def __enter__(self) -> ExitWatchdog:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.disarm()
 
     def arm(self, code: int) -> None:
         """The app was told to exit with `code`: end the process if it has not within grace_s."""

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from gb10dash.actions.audit import AuditLog
 from gb10dash.actions.interrupt import Saved, install_handlers, restore_handlers
-from gb10dash.ui.exit_watchdog import ExitWatchdog
 
 if TYPE_CHECKING:
     from gb10dash.actions.executor import PlanResult
     from gb10dash.actions.plan import Plan
     from gb10dash.ui.app import Gb10DashApp
+    from gb10dash.ui.exit_watchdog import ExitWatchdog
 
 EXIT_INTERRUPTED, EXIT_NOT_UNDONE = 3, 4  # as the command line's (actions/cli.py)
 

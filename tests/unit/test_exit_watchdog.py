@@ -50,3 +50,14 @@ def test_an_exit_that_finishes_in_time_is_left_alone() -> None:
     watchdog.disarm()
     assert not ended.done.wait(0.6)
     watchdog.disarm()  # twice: harmless
+
+
+def test_leaving_its_with_block_disarms_it_however_the_run_ended() -> None:
+    ended = Ended()
+    try:
+        with ExitWatchdog(0.3, end_process=ended) as watchdog:
+            watchdog.arm(0)
+            raise RuntimeError("the app's run raised")
+    except RuntimeError:
+        pass
+    assert not ended.done.wait(0.6)
