@@ -43,3 +43,19 @@ async def test_a_line_is_laid_out_again_only_when_its_height_changes() -> None:
 async def test_a_line_not_laid_out_yet_asks_for_a_layout() -> None:
     line = Line()
     assert line.height_changes(Content("a"), Content("a"))
+
+
+async def test_a_line_whose_styles_alone_change_is_drawn_again() -> None:
+    """Content's == compares the text alone: a figure turning from ok to bad with the same text (a bar
+    crossing its warning level) must still be drawn in its new colour."""
+    app = OneLine()
+    async with app.run_test(size=(40, 10)) as pilot:
+        line = app.query_one(Line)
+        line.set_content(Content.styled("95%", "$success"))
+        await pilot.pause()
+        before = line.render_line(0)
+        line.set_content(Content.styled("95%", "$error"))
+        await pilot.pause()
+        after = line.render_line(0)
+        assert before.text == after.text
+        assert [s.style for s in before] != [s.style for s in after]

@@ -7,12 +7,14 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
+from gb10dash.ui.widgets.rows_visual import same_content
+
 
 class Line(Static):
     _shown: Content | None = None
 
     def set_content(self, content: Content) -> None:
-        if content == self._shown:
+        if same_content(content, self._shown):  # text and styles: Content's == compares the text alone
             return
         relayout = self._shown is None or self.height_changes(self._shown, content)
         self._shown = content

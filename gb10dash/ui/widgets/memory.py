@@ -14,6 +14,7 @@ from gb10dash.core.memsplit import MemorySplit, memory_split
 from gb10dash.core.state import HostState
 from gb10dash.format import bytes_count, bytes_kib, mib, percent
 from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, bar, field, joined, level_style, lines
+from gb10dash.ui.widgets.rows_visual import RowStrips, RowsVisual, same_rows
 
 _LABEL = 5  # "mem  ", "vram "
 
@@ -60,6 +61,10 @@ def split_legend(split: MemorySplit) -> Content:
 
 
 def memory_content(state: HostState, width: int, compact: bool = False) -> Content:
+    return lines(*memory_rows(state, width, compact))
+
+
+def memory_rows(state: HostState, width: int, compact: bool = False) -> list[Content]:
     """Bars for /proc/meminfo (and VRAM where nvidia-smi has it), then the per-process figures.
     On a unified-memory host (nvidia-smi says N/A, as on GB10) the bar is split: llama-server's GPU
     memory, other used, reclaimable page cache, free — with a legend unless compact.
@@ -114,7 +119,7 @@ def memory_content(state: HostState, width: int, compact: bool = False) -> Conte
         rows.append(joined([*process, sizes[0]]))
     else:
         rows += [joined(process), joined(sizes)]
-    return lines(*rows)
+    return rows
 
 
 class MemoryView(Widget):
@@ -125,13 +130,13 @@ class MemoryView(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._state: HostState | None = None
-        self._shown: Content | None = None  # what render() last drew
-        self._inputs: tuple[object, ...] | None = None  # what memory_content read for the last show
+        self._shown: list[Content] | None = None  # the rows render() last drew
+        self._made: tuple[tuple[object, ...], list[Content]] | None = None  # (what memory_rows read, rows)
+        self._kept = RowStrips()
 
-    def show(self, state: HostState) -> None:
-        self._state = state
+    def _inputs(self, state: HostState) -> tuple[object, ...]:
         gpu = state.gpu  # a GPU sample changes every second; the memory figures use only these of it
-        inputs = (
+        return (
             state.meminfo,
             state.process_memory,
             state.server_gpu_memory_mib,
@@ -141,20 +146,30 @@ class MemoryView(Widget):
             self.size.width,
             self.compact,
         )
-        if inputs == self._inputs:  # the panel is drawn for its GPU line: nothing here moved
-            return
-        self._inputs = inputs
-        content = memory_content(state, max(self.size.width, 30), self.compact)
-        if content == self._shown:  # a MemAvailable wiggle below the figures' rounding: nothing to draw
-            return
-        self.refresh(layout=self._shown is None or _rows(content) != _rows(self._shown))  # new shape: new layout
 
-    def render(self) -> Content:
+    def _rows(self, state: HostState) -> tuple[bool, list[Content]]:
+        """(made now, the rows): made once for what they read, for show() to compare and render() to draw."""
+        inputs = self._inputs(state)
+        if self._made is not None and self._made[0] == inputs:
+            return False, self._made[1]
+        self._made = (inputs, memory_rows(state, max(self.size.width, 30), self.compact))
+        return True, self._made[1]
+
+    def show(self, state: HostState) -> None:
+        self._state = state
+        made, rows = self._rows(state)
+        if not made:  # the panel is drawn for its GPU line: nothing here moved
+            return
+        if same_rows(rows, self._shown):  # a MemAvailable wiggle below the figures' rounding: nothing to draw
+            return
+        self.refresh(layout=self._shown is None or len(rows) != len(self._shown))  # new shape: new layout
+
+    def render(self) -> RowsVisual:
         if self._state is None:
-            return Content.styled("memory: waiting for the first sample", MUTED)
-        self._shown = memory_content(self._state, max(self.size.width, 30), self.compact)
-        return self._shown
+            return RowsVisual([Content.styled("memory: waiting for the first sample", MUTED)], self._kept)
+        self._shown = self._rows(self._state)[1]
+        return RowsVisual(self._shown, self._kept)
 
-
-def _rows(content: Content) -> int:
-    return content.plain.count("\n")
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._kept.clear()

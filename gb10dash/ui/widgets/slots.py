@@ -13,6 +13,7 @@ from gb10dash.collectors.llama import SlotInfo
 from gb10dash.core.slot_activity import SlotActivity
 from gb10dash.format import number, percent
 from gb10dash.ui.widgets.labels import MUTED, OK, bar, joined, level_style, lines
+from gb10dash.ui.widgets.rows_visual import RowStrips, RowsVisual, same_rows
 
 #: more slots than this are summarised on one line
 MAX_SLOT_LINES = 4
@@ -86,17 +87,23 @@ def slots_summary(slots: Sequence[SlotInfo], activity: Sequence[SlotActivity] = 
     return joined(parts)
 
 
+def slots_rows(
+    slots: Sequence[SlotInfo] | None, activity: Sequence[SlotActivity], width: int, compact: bool
+) -> list[Content]:
+    if slots is None:
+        return [Content.styled("slots –", MUTED)]
+    if not slots:
+        return [Content.styled("slots: none reported", MUTED)]
+    if compact or len(slots) > MAX_SLOT_LINES:
+        return [slots_summary(slots, activity)]
+    by_slot = {a.slot: a for a in activity}
+    return [slot_line(slot, by_slot.get(slot.id), width) for slot in slots]
+
+
 def slots_content(
     slots: Sequence[SlotInfo] | None, activity: Sequence[SlotActivity], width: int, compact: bool
 ) -> Content:
-    if slots is None:
-        return Content.styled("slots –", MUTED)
-    if not slots:
-        return Content.styled("slots: none reported", MUTED)
-    if compact or len(slots) > MAX_SLOT_LINES:
-        return slots_summary(slots, activity)
-    by_slot = {a.slot: a for a in activity}
-    return lines(*(slot_line(slot, by_slot.get(slot.id), width) for slot in slots))
+    return lines(*slots_rows(slots, activity, width, compact))
 
 
 class SlotsView(Widget):
@@ -106,20 +113,30 @@ class SlotsView(Widget):
         super().__init__(id=id, classes=classes)
         self._slots: tuple[SlotInfo, ...] | None = None
         self._activity: tuple[SlotActivity, ...] = ()
-        self._shown: Content | None = None  # what render() last drew
+        self._shown: list[Content] | None = None  # the rows render() last drew
+        self._kept = RowStrips()
+        self._made: tuple[tuple[object, ...], list[Content]] | None = None  # (what rows were made of, rows)
 
     def show(self, slots: Sequence[SlotInfo] | None, activity: Sequence[SlotActivity] = ()) -> None:
         shape = None if slots is None else len(slots)
         relayout = shape != (None if self._slots is None else len(self._slots))
         self._slots = tuple(slots) if slots is not None else None
         self._activity = tuple(activity)
-        if not relayout and self._content() == self._shown:
+        if not relayout and same_rows(self._rows(), self._shown):
             return  # idle slots polled again: the same lines
         self.refresh(layout=relayout)  # a new layout only when the number of slots changes
 
-    def _content(self) -> Content:
-        return slots_content(self._slots, self._activity, max(self.size.width, 30), self.compact)
+    def _rows(self) -> list[Content]:
+        """The rows for the slots shown at this width: made once for show() to compare and render() to draw."""
+        inputs = (self._slots, self._activity, max(self.size.width, 30), self.compact)
+        if self._made is None or self._made[0] != inputs:
+            self._made = (inputs, slots_rows(*inputs))
+        return self._made[1]
 
-    def render(self) -> Content:
-        self._shown = self._content()
-        return self._shown
+    def render(self) -> RowsVisual:
+        self._shown = self._rows()
+        return RowsVisual(self._shown, self._kept)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._kept.clear()
