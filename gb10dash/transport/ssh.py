@@ -14,8 +14,7 @@ import dataclasses
 import logging
 import shlex
 from collections.abc import AsyncIterator, Sequence
-
-import asyncssh
+from typing import TYPE_CHECKING
 
 from gb10dash.config import SshSettings
 from gb10dash.transport.base import (
@@ -24,19 +23,17 @@ from gb10dash.transport.base import (
     Transport,
     TransportError,
 )
-from gb10dash.transport.ssh_host_keys import (
-    AcceptNewHostKey,
-    append_known_host,
-    changed_key_message,
-    key_fingerprint,
-    known_hosts_files,
-    offered_key,
-)
 from gb10dash.transport.ssh_sftp import OpenProcFiles, read_from_start
+
+if TYPE_CHECKING:  # asyncssh (and cryptography: ~150 ms, ~16 MiB) is imported at the first connection,
+    # after the dashboard's first frame: its functions import it where they use it
+    import asyncssh
 
 
 def describe_ssh_error(alias: str, exc: BaseException) -> str:
     """One line an operator can act on, for any error asyncssh raises."""
+    import asyncssh
+
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return (
             f"{alias}: host key refused ({exc.reason}); the key is unknown or has changed. "
@@ -101,6 +98,15 @@ class SshTransport(Transport):
         return conn is not None and not conn.is_closed()
 
     async def connect(self) -> None:
+        import asyncssh
+
+        from gb10dash.transport.ssh_host_keys import (
+            AcceptNewHostKey,
+            changed_key_message,
+            known_hosts_files,
+            offered_key,
+        )
+
         async with self._lock:
             if self.connected:
                 return
@@ -130,6 +136,8 @@ class SshTransport(Transport):
 
     def _record_host_key(self, path: str, pattern: str, key: asyncssh.SSHKey) -> None:
         """Append a newly trusted key to known_hosts (accept_new_host_key) and say so."""
+        from gb10dash.transport.ssh_host_keys import append_known_host, key_fingerprint
+
         self.accepted_host_key = key_fingerprint(key)
         append_known_host(path, pattern, key)
         _log.warning(
@@ -168,6 +176,8 @@ class SshTransport(Transport):
         return self._conn
 
     async def run(self, argv: Sequence[str], *, timeout: float = 10.0, input: str | None = None) -> CommandResult:
+        import asyncssh
+
         conn = self._connection()
         # a command that reads stdin cannot be guarded by stdin EOF; it relies on sshd alone
         command = shlex.join(argv) if input is not None else guarded(argv)
@@ -190,6 +200,8 @@ class SshTransport(Transport):
         return CommandResult(tuple(argv), status, stdout or "", stderr or "")
 
     async def stream(self, argv: Sequence[str]) -> AsyncIterator[str]:
+        import asyncssh
+
         conn = self._connection()
         try:
             # a small window bounds what waits unread when we fall behind (asyncssh pauses reading at
@@ -210,6 +222,8 @@ class SshTransport(Transport):
             _terminate(proc)
 
     async def read_file(self, path: str, *, timeout: float = 10.0, max_bytes: int = 4 * 1024 * 1024) -> bytes:
+        import asyncssh
+
         try:
             sftp = await self._sftp_client()
             async with asyncio.timeout(timeout):
@@ -237,6 +251,8 @@ class SshTransport(Transport):
         return self._sftp
 
     async def stat_path(self, path: str) -> None:
+        import asyncssh
+
         session = self._stat or await self._open_stat_session()
         try:
             await session.sftp.stat(path)
@@ -254,6 +270,8 @@ class SshTransport(Transport):
             raise TransportError(describe_ssh_error(self.alias, exc)) from exc
 
     async def _open_stat_session(self) -> _StatSession:
+        import asyncssh
+
         conn = self._connection()
         if self._stat_orphan is not None:
             orphan, self._stat_orphan = self._stat_orphan, None
@@ -293,6 +311,8 @@ class SshTransport(Transport):
 
     async def forward_port(self, remote_host: str, remote_port: int) -> int:
         """A local 127.0.0.1 port forwarded to remote_host:remote_port over this connection."""
+        import asyncssh
+
         key = (remote_host, remote_port)
         listener = self._forwards.get(key)
         if listener is None:

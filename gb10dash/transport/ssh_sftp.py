@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import re
+from typing import TYPE_CHECKING
 
-import asyncssh
+if TYPE_CHECKING:  # imported where used: the ssh transport imports asyncssh at its first connection
+    import asyncssh
 
 READ_CHUNK = 64 * 1024
 PROC_HANDLES_KEPT = 8  # /proc files kept open per connection (meminfo, the MainPID's status, io, …)
@@ -44,6 +46,8 @@ async def read_from_start(handle: asyncssh.SFTPClientFile, max_bytes: int, *, ge
 
 
 async def close_quietly(handle: asyncssh.SFTPClientFile) -> None:
+    import asyncssh
+
     with contextlib.suppress(asyncssh.Error, OSError):
         await handle.close()
 
@@ -64,6 +68,8 @@ class OpenProcFiles:
         self._handles.clear()
 
     async def read(self, sftp: asyncssh.SFTPClient, path: str, max_bytes: int) -> bytes:
+        import asyncssh
+
         handle = self._handles.pop(path, None)
         if handle is not None:
             try:

@@ -147,12 +147,17 @@ class Gb10DashApp(App[None]):
             self.view.show_fixed(states, histories, now if now is not None else time.time(), bench)
             return
         self.safety.install_signal_handlers()
+        self.call_after_refresh(self._start_watching)  # the first frame first: connecting imports asyncssh
+        self.set_interval(self.refresh_s, self.refresh_fleet)
+        self.focus_host(self.focused_host)
+
+    def _start_watching(self) -> None:
+        """The hosts' monitors (their first connection imports asyncssh and cryptography, ~150 ms on
+        these cores) and the background jobs, once the first frame is on the screen."""
         for job in self.fleet.jobs():
             self.run_worker(job, exit_on_error=False, group="fleet")
         if self._background is not None:
             self.run_worker(self._background(), exit_on_error=False, group="background")
-        self.set_interval(self.refresh_s, self.refresh_fleet)
-        self.focus_host(self.focused_host)
 
     async def _canary_restart(self, monitor: HostMonitor, result: CanaryResult) -> None:
         name = monitor.host.name
