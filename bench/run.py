@@ -10,6 +10,7 @@ Needs root for the lab-side counts (proc connector, process accounting) and tmux
 from __future__ import annotations
 
 import argparse
+import compileall
 import statistics
 import subprocess
 import sys
@@ -103,6 +104,8 @@ def main() -> int:
     if not args.no_install:
         ensure_requirements()
     t_start = time.monotonic()
+    # the dashboard as scripts/setup leaves it (and as pip installs a package): byte-compiled
+    compileall.compile_dir(str(REPO / "gb10dash"), quiet=1)
     lab = Lab(args.lab_dir, progress=lambda m: print(f"lab: {m}", file=sys.stderr))
     started = lab.start()
     rows: list[tuple[str, str, str, str]] = []
