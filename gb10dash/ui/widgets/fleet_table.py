@@ -5,12 +5,17 @@ and the firing alerts — the figures the panels show, one line each. Fed by the
 are rewritten only when their text changes: the words (state, unit, model, share, alerts) at once, the
 rolling figures (tok/s, memory, GPU) at most every FIGURES_EVERY_S — writing any cell makes Textual's
 DataTable render every visible cell again (~35 % of the dashboard's CPU at 16 hosts, py-spy, issue 22).
+And a cell whose text, place, width and style are those of an earlier draw is not rendered again
+(`CellLines`): after a write, the cells that did not change are taken from before it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 
+from rich.segment import Segment
+from rich.style import Style
+from textual.cache import LRUCache
 from textual.widgets import DataTable
 
 from gb10dash.alerts import Alert
@@ -67,8 +72,60 @@ def fleet_row(state: HostState, alerts: Sequence[Alert] = ()) -> tuple[str, ...]
     )
 
 
+#: rendered cells kept: every cell of a 64-host table, in its plain and cursor looks
+CELLS_KEPT = 2 * 64 * (len(COLUMNS) + 1)
+
+
 class FleetTable(DataTable[str]):
     _figures_at = -FIGURES_EVERY_S  # when the rolling figures were last written
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._cells: LRUCache[tuple[Hashable, ...], list[list[Segment]]] = LRUCache(CELLS_KEPT)
+        self.cells_rendered = 0  # cells rendered (not taken from an earlier draw) so far: for tests
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """DataTable's cell, rendered again only when what it shows changed. DataTable keys its own cell
+        cache on a count of every write to the table, so one new figure renders every visible cell."""
+        text = self._cell_text(row_index, column_index)
+        key = (
+            row_index,
+            column_index,
+            text,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.show_cursor,
+            self.cursor_type,
+        )
+        lines = self._cells.get(key)
+        if lines is None:
+            lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+            self._cells[key] = lines
+            self.cells_rendered += 1
+        return lines
+
+    def _cell_text(self, row_index: int, column_index: int) -> str:
+        if column_index < 0:
+            return ""  # no row labels
+        if row_index < 0:
+            return str(self.ordered_columns[column_index].label)
+        return str(self.get_row_at(row_index)[column_index])
+
+    def notify_style_update(self) -> None:
+        self._cells.clear()  # new colours (a theme): every cell again
+        super().notify_style_update()
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
