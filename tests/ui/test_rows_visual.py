@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 from textual.content import Content
+from textual.pilot import Pilot
 from textual.widget import Widget
 
 from gb10dash.ui.widgets.labels import lines
@@ -33,6 +34,16 @@ def _drawn(widget: Widget) -> list[tuple[str, object]]:
     return [(segment.text, segment.style) for y in range(widget.size.height) for segment in widget.render_line(y)]
 
 
+async def _show(
+    pilot: Pilot[None], widget: RowsWidget, rows: list[Content], *, as_one: bool = False
+) -> list[tuple[str, object]]:
+    """Draw `rows` (as RowsVisual, or as one Content) and return what the widget drew."""
+    widget.rows, widget.as_one = rows, as_one
+    widget.refresh(layout=True)
+    await pilot.pause()
+    return _drawn(widget)
+
+
 ROWS = [
     Content.assemble(("slot 0 ", "$foreground-muted"), ("● generating", "bold $success"), " 1,234/4,096 30%"),
     Content.styled("slot 1 ◌ idle", "$foreground-muted"),
@@ -44,39 +55,24 @@ async def test_rows_are_drawn_as_textual_draws_them_as_one_content() -> None:
     app = RowsApp()
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(RowsWidget)
-        widget.rows = ROWS
-        widget.refresh(layout=True)
-        await pilot.pause()
-        ours = _drawn(widget)
+        ours = await _show(pilot, widget, ROWS)
         assert widget.size.height == 6  # the first row wraps onto 2 rows, the third onto 3, as in one Content
-
-        widget.as_one = True
-        widget.refresh(layout=True)
-        await pilot.pause()
-        assert _drawn(widget) == ours
+        assert await _show(pilot, widget, ROWS, as_one=True) == ours
 
 
 async def test_only_the_rows_that_changed_are_drawn_again() -> None:
     app = RowsApp()
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(RowsWidget)
-        widget.rows = ROWS
-        widget.refresh(layout=True)
-        await pilot.pause()
-        _drawn(widget)
+        await _show(pilot, widget, ROWS)
         drawn = widget.kept.drawn_rows  # the first draw (an empty row) and these three rows
         assert drawn in (3, 4)
 
-        widget.rows = [Content.assemble(("slot 0 ", "$foreground-muted"), " 1,300/4,096 31%"), *ROWS[1:]]
-        widget.refresh()
-        await pilot.pause()
-        _drawn(widget)
+        first = Content.assemble(("slot 0 ", "$foreground-muted"), " 1,300/4,096 31%")
+        await _show(pilot, widget, [first, *ROWS[1:]])
         assert widget.kept.drawn_rows == drawn + 1  # the changed row alone
 
-        widget.rows = [widget.rows[0], Content.styled("slot 1 ◌ idle", "$error"), ROWS[2]]  # a new style only
-        widget.refresh()
-        await pilot.pause()
-        _drawn(widget)
+        await _show(pilot, widget, [first, Content.styled("slot 1 ◌ idle", "$error"), ROWS[2]])  # a new style only
         assert widget.kept.drawn_rows == drawn + 2
 
         widget.styles.width = 30  # another width: every row again
@@ -98,19 +94,10 @@ async def test_a_selection_is_drawn_over_the_rows_as_over_one_content() -> None:
     app = RowsApp()
     async with app.run_test(size=(40, 12)) as pilot:
         widget = app.query_one(RowsWidget)
-        widget.rows = ROWS
-        widget.refresh(layout=True)
-        await pilot.pause()
+        await _show(pilot, widget, ROWS)
         widget.text_select_all()
         await pilot.pause()
         assert widget.text_selection is not None
         ours = _drawn(widget)
-        widget.as_one = False
-        widget.rows = list(ROWS)  # drawn again (a new visual), over the selection
-        widget.refresh()
-        await pilot.pause()
-        assert _drawn(widget) == ours
-        widget.as_one = True
-        widget.refresh()
-        await pilot.pause()
-        assert _drawn(widget) == ours
+        assert await _show(pilot, widget, list(ROWS)) == ours  # drawn again (a new visual), over the selection
+        assert await _show(pilot, widget, ROWS, as_one=True) == ours
