@@ -205,4 +205,6 @@ class HostRecord:
         timing = journal.parse_print_timing(entry.message)
         if timing is not None:
             at = entry.realtime_us / 1e6 if entry.realtime_us else time.time()
-            self._throughput.observe_timing(rate_from_timing(timing, at), timing.phase)
+            rate = rate_from_timing(timing, at)
+            if rate is not None:
+                self._throughput.observe_timing(rate, timing.phase)

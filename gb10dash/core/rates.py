@@ -37,6 +37,12 @@ def _finite(*values: float | None) -> bool:
     return all(v is not None and math.isfinite(v) for v in values)
 
 
+#: the least time counted between two /metrics samples that makes a rate: a request that generates one
+#: token (the model's end-of-text first) adds that token and ~1 µs of generation time — the first token
+#: comes from the prompt pass — which read as a million tok/s on the demo's screen
+MIN_MEASURED_S = 0.001
+
+
 def _counter_rate(
     p_tok: float | None,
     c_tok: float | None,
@@ -50,11 +56,11 @@ def _counter_rate(
     d_tok, d_sec = c_tok - p_tok, c_sec - p_sec  # type: ignore[operator]
     if d_tok < 0 or d_sec < 0:
         return None  # counters went back: the server restarted
-    if d_sec > 0:
+    if d_sec >= MIN_MEASURED_S:
         return Rate(d_tok / d_sec, RateSource.METRICS, at)
-    if d_tok == 0 and not busy:
+    if d_tok == 0 and d_sec == 0 and not busy:
         return Rate(0.0, RateSource.METRICS, at)
-    return None  # busy but nothing finished yet, or tokens without time: unknown
+    return None  # busy but nothing finished yet, or tokens without (measurable) time: unknown
 
 
 def rates_from_metrics(prev: Metrics, cur: Metrics, prev_at: float, cur_at: float) -> tuple[Rate | None, Rate | None]:
@@ -117,6 +123,9 @@ def gen_rate_from_slots(
     return Rate(decoded / dt, RateSource.SLOTS, cur_at)
 
 
-def rate_from_timing(t: PrintTiming, at: float) -> Rate:
-    """The rate llama-server printed for a finished request (prompt or eval phase)."""
+def rate_from_timing(t: PrintTiming, at: float) -> Rate | None:
+    """The rate llama-server printed for a finished request (prompt or eval phase); None for a phase
+    timed under MIN_MEASURED_S (a one-token generation prints `0.01 ms / 1 tokens`)."""
+    if t.ms < MIN_MEASURED_S * 1000:
+        return None
     return Rate(t.tokens_per_second, RateSource.JOURNAL, at)

@@ -109,3 +109,37 @@ def test_rate_from_recorded_timing() -> None:
     )
     assert t is not None
     assert rate_from_timing(t, T0) == Rate(357.29, RateSource.JOURNAL, T0)
+
+
+def test_a_timing_under_a_millisecond_gives_no_rate() -> None:
+    """A one-token generation prints a time of hundredths of a millisecond and a rate of tens of
+    thousands of tok/s: no figure (the panel keeps the last real one)."""
+    t = parse_print_timing(
+        "0.05.355.279 I slot print_timing: id  1 | task 1540 |        eval time =       0.02 ms /     1 tokens "
+        "(    0.02 ms per token, 50000.00 tokens per second)"
+    )
+    assert t is not None and t.tokens_per_second == 50000.0
+    assert rate_from_timing(t, T0) is None
+
+
+def test_metrics_a_lone_token_without_measurable_time_is_unknown() -> None:
+    """Seen on the demo's screen: a request whose model sampled its end first generated one token, and
+    the server counted ~1 µs of generation for it (the first token comes from the prompt pass): the
+    window read 1,000,000 tok/s. A window under 1 ms of counted time gives no figure."""
+    prev = m(
+        tokens_predicted_total=100, tokens_predicted_seconds_total=2.0, prompt_tokens_total=50, prompt_seconds_total=0.5
+    )
+    cur = m(
+        tokens_predicted_total=101,
+        tokens_predicted_seconds_total=2.000001,
+        prompt_tokens_total=90,
+        prompt_seconds_total=0.52,
+    )
+    gen, prompt = rates_from_metrics(prev, cur, T0, T0 + 1)
+    assert gen is None
+    assert prompt is not None and prompt.tokens_per_second == pytest.approx(40 / 0.02)
+    two = m(tokens_predicted_total=102, tokens_predicted_seconds_total=2.0009)
+    assert rates_from_metrics(prev, two, T0, T0 + 1)[0] is None
+    enough = m(tokens_predicted_total=110, tokens_predicted_seconds_total=2.002)
+    rate = rates_from_metrics(prev, enough, T0, T0 + 1)[0]
+    assert rate is not None and rate.tokens_per_second == pytest.approx(10 / 0.002)
