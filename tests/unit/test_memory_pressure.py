@@ -14,7 +14,8 @@ from gb10dash.alerts.settings import DEFAULT_RULES
 from gb10dash.cli.status_json import host_document
 from gb10dash.collectors.pressure import MemoryPressure, PressureLine, parse_pressure
 from gb10dash.exporter.metrics import families
-from gb10dash.ui.widgets.memory import memory_content
+from gb10dash.ui.widgets.labels import lines
+from gb10dash.ui.widgets.memory import memory_rows
 
 RECORDED = (Path(__file__).resolve().parents[1] / "fixtures" / "proc" / "pressure-memory-idle.txt").read_text()
 
@@ -48,8 +49,8 @@ def test_the_rule_fires_on_some_or_full_and_says_both() -> None:
 
 def test_panel_status_and_exporter_show_it() -> None:
     state = dataclasses.replace(pegasus(), memory_pressure=stalled(12.5, 2.5))
-    assert "stalled 12%/2%" in memory_content(state, 100).plain  # some/full avg10, whole percents
-    assert "stalled" not in memory_content(pegasus(), 100).plain  # not read: nothing shown
+    assert "stalled 12%/2%" in lines(*memory_rows(state, 100)).plain  # some/full avg10, whole percents
+    assert "stalled" not in lines(*memory_rows(pegasus(), 100)).plain  # not read: nothing shown
     pressure = host_document(state)["memory"]["pressure"]
     assert pressure["some"] == {"avg10": 12.5, "avg60": 12.5, "avg300": 12.5, "total_us": 123_456_789}
     (ratio,) = [f for f in families([state], [], 0) if f.name == "gb10dash_memory_pressure_ratio"]

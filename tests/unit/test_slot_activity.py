@@ -12,7 +12,8 @@ import pytest
 from gb10dash.collectors.journal import PromptProgress, parse_prompt_progress
 from gb10dash.collectors.llama import SlotInfo, parse_slots
 from gb10dash.core.slot_activity import SlotActivity, SlotActivityTracker
-from gb10dash.ui.widgets.slots import slot_line, slots_content
+from gb10dash.ui.widgets.labels import lines
+from gb10dash.ui.widgets.slots import slot_line, slots_rows
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "llama-server" / "prefill"
 
@@ -132,7 +133,7 @@ def test_the_slot_line_shows_phase_percent_tokens_rate_and_eta() -> None:
     generating = SlotActivity(slot.id, "generating", 12, 16, None, 7.0, 0.6)
     assert "generating ctx" in slot_line(slot, generating, 100).plain
     assert slot_line(slot, None, 100).plain.startswith("slot 0 ● busy ctx")
-    summary = slots_content((slot,) * 5, (activity,), 60, compact=False).plain
+    summary = lines(*slots_rows((slot,) * 5, (activity,), 60, compact=False)).plain
     assert "1 in prefill (least 86%)" in summary
 
 

@@ -6,7 +6,7 @@ are rewritten only when their text changes: the words (state, unit, model, share
 rolling figures (tok/s, memory, GPU) at most every FIGURES_EVERY_S — writing any cell makes Textual's
 DataTable render every visible cell again (~35 % of the dashboard's CPU at 16 hosts, py-spy, issue 22).
 And a cell whose text, place, width and style are those of an earlier draw is not rendered again
-(`CellLines`): after a write, the cells that did not change are taken from before it.
+(`FleetTable._render_cell`): after a write, the cells that did not change are taken from before it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from rich.segment import Segment
 from rich.style import Style
 from textual.cache import LRUCache
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from gb10dash.alerts import Alert
@@ -121,7 +122,7 @@ class FleetTable(DataTable[str]):
             return ""  # no row labels
         if row_index < 0:
             return str(self.ordered_columns[column_index].label)
-        return str(self.get_row_at(row_index)[column_index])
+        return str(self.get_cell_at(Coordinate(row_index, column_index)))
 
     def notify_style_update(self) -> None:
         self._cells.clear()  # new colours (a theme): every cell again

@@ -13,8 +13,8 @@ from textual.widget import Widget
 from gb10dash.core.memsplit import MemorySplit, memory_split
 from gb10dash.core.state import HostState
 from gb10dash.format import bytes_count, bytes_kib, mib, percent
-from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, bar, field, joined, level_style, lines
-from gb10dash.ui.widgets.rows_visual import RowStrips, RowsVisual, same_rows
+from gb10dash.ui.widgets.labels import BAD, MUTED, WARN, bar, field, joined, level_style
+from gb10dash.ui.widgets.rows_visual import MadeRows, RowStrips, RowsVisual, same_rows
 
 _LABEL = 5  # "mem  ", "vram "
 
@@ -58,10 +58,6 @@ def split_legend(split: MemorySplit) -> Content:
             field("free", bytes_kib(split.free_kib)),
         ]
     )
-
-
-def memory_content(state: HostState, width: int, compact: bool = False) -> Content:
-    return lines(*memory_rows(state, width, compact))
 
 
 def memory_rows(state: HostState, width: int, compact: bool = False) -> list[Content]:
@@ -131,7 +127,7 @@ class MemoryView(Widget):
         super().__init__(id=id, classes=classes)
         self._state: HostState | None = None
         self._shown: list[Content] | None = None  # the rows render() last drew
-        self._made: tuple[tuple[object, ...], list[Content]] | None = None  # (what memory_rows read, rows)
+        self._made = MadeRows()
         self._kept = RowStrips()
 
     def _inputs(self, state: HostState) -> tuple[object, ...]:
@@ -147,19 +143,16 @@ class MemoryView(Widget):
             self.compact,
         )
 
-    def _rows(self, state: HostState) -> tuple[bool, list[Content]]:
-        """(made now, the rows): made once for what they read, for show() to compare and render() to draw."""
-        inputs = self._inputs(state)
-        if self._made is not None and self._made[0] == inputs:
-            return False, self._made[1]
-        self._made = (inputs, memory_rows(state, max(self.size.width, 30), self.compact))
-        return True, self._made[1]
+    def _rows(self, state: HostState) -> bool:
+        """Make the rows (`_made.rows`) unless what they read is as at the last show; True when made now."""
+        width, compact = max(self.size.width, 30), self.compact
+        return self._made.make(self._inputs(state), lambda: memory_rows(state, width, compact))
 
     def show(self, state: HostState) -> None:
         self._state = state
-        made, rows = self._rows(state)
-        if not made:  # the panel is drawn for its GPU line: nothing here moved
+        if not self._rows(state):  # the panel is drawn for its GPU line: nothing here moved
             return
+        rows = self._made.rows
         if same_rows(rows, self._shown):  # a MemAvailable wiggle below the figures' rounding: nothing to draw
             return
         self.refresh(layout=self._shown is None or len(rows) != len(self._shown))  # new shape: new layout
@@ -167,7 +160,8 @@ class MemoryView(Widget):
     def render(self) -> RowsVisual:
         if self._state is None:
             return RowsVisual([Content.styled("memory: waiting for the first sample", MUTED)], self._kept)
-        self._shown = self._rows(self._state)[1]
+        self._rows(self._state)
+        self._shown = self._made.rows
         return RowsVisual(self._shown, self._kept)
 
     def notify_style_update(self) -> None:

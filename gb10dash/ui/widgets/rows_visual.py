@@ -11,7 +11,7 @@ text selection is drawn without the cache.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 from textual.content import Content
 from textual.css.styles import RulesMap
@@ -36,6 +36,22 @@ def same_rows(a: Sequence[Content] | None, b: Sequence[Content] | None) -> bool:
     if a is None or b is None:
         return a is b
     return len(a) == len(b) and all(same_content(x, y) for x, y in zip(a, b))
+
+
+class MadeRows:
+    """A view's rows, made again only when what they are made of changed: show() compares them with the
+    last draw, render() draws them, both from one making."""
+
+    def __init__(self) -> None:
+        self._inputs: tuple[object, ...] | None = None
+        self.rows: list[Content] = []
+
+    def make(self, inputs: tuple[object, ...], make: Callable[[], list[Content]]) -> bool:
+        """Make the rows unless `inputs` are those of the last making; True when made now."""
+        if self._inputs is not None and inputs == self._inputs:
+            return False
+        self._inputs, self.rows = inputs, make()
+        return True
 
 
 class RowStrips:

@@ -12,8 +12,8 @@ from textual.widget import Widget
 from gb10dash.collectors.llama import SlotInfo
 from gb10dash.core.slot_activity import SlotActivity
 from gb10dash.format import number, percent
-from gb10dash.ui.widgets.labels import MUTED, OK, bar, joined, level_style, lines
-from gb10dash.ui.widgets.rows_visual import RowStrips, RowsVisual, same_rows
+from gb10dash.ui.widgets.labels import MUTED, OK, bar, joined, level_style
+from gb10dash.ui.widgets.rows_visual import MadeRows, RowStrips, RowsVisual, same_rows
 
 #: more slots than this are summarised on one line
 MAX_SLOT_LINES = 4
@@ -100,12 +100,6 @@ def slots_rows(
     return [slot_line(slot, by_slot.get(slot.id), width) for slot in slots]
 
 
-def slots_content(
-    slots: Sequence[SlotInfo] | None, activity: Sequence[SlotActivity], width: int, compact: bool
-) -> Content:
-    return lines(*slots_rows(slots, activity, width, compact))
-
-
 class SlotsView(Widget):
     compact: reactive[bool] = reactive(False, layout=True)
 
@@ -115,7 +109,7 @@ class SlotsView(Widget):
         self._activity: tuple[SlotActivity, ...] = ()
         self._shown: list[Content] | None = None  # the rows render() last drew
         self._kept = RowStrips()
-        self._made: tuple[tuple[object, ...], list[Content]] | None = None  # (what rows were made of, rows)
+        self._made = MadeRows()
 
     def show(self, slots: Sequence[SlotInfo] | None, activity: Sequence[SlotActivity] = ()) -> None:
         shape = None if slots is None else len(slots)
@@ -128,10 +122,9 @@ class SlotsView(Widget):
 
     def _rows(self) -> list[Content]:
         """The rows for the slots shown at this width: made once for show() to compare and render() to draw."""
-        inputs = (self._slots, self._activity, max(self.size.width, 30), self.compact)
-        if self._made is None or self._made[0] != inputs:
-            self._made = (inputs, slots_rows(*inputs))
-        return self._made[1]
+        slots, activity, width, compact = self._slots, self._activity, max(self.size.width, 30), self.compact
+        self._made.make((slots, activity, width, compact), lambda: slots_rows(slots, activity, width, compact))
+        return self._made.rows
 
     def render(self) -> RowsVisual:
         self._shown = self._rows()
